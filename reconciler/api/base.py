@@ -1,0 +1,33 @@
+"""What the executor needs from the Probe API, so tests can substitute a fake."""
+
+from __future__ import annotations
+
+import enum
+from typing import Protocol
+
+from reconciler.records import RunAttributes
+
+
+class CancelOutcome(enum.Enum):
+    CANCELLED = "cancelled"
+    #: 400/404 on cancel: the run ended or does not exist; a normal outcome.
+    NOTHING_TO_CANCEL = "nothing left to cancel"
+
+
+class ProbeApi(Protocol):
+    """The two documented endpoints. Errors are ``reconciler.errors.ApiError`` subclasses."""
+
+    def trigger(self, attributes: RunAttributes, *, key: str) -> int:
+        """Trigger one run; return its testRunId.
+
+        Retries only when the request provably never reached the server (or 429). Raises
+        ``OutcomeUnknownError`` when it may have been created, ``NotSentError`` /
+        ``RequestRejectedError`` when it certainly was not.
+        """
+        ...
+
+    def cancel(self, workspace_id: int, test_run_id: int, *, key: str) -> CancelOutcome:
+        """Cancel one run; safe to repeat, so retried on transient failures."""
+        ...
+
+    def close(self) -> None: ...

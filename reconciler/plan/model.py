@@ -1,0 +1,101 @@
+"""The plan as data: what apply would do, per key, in a fixed order.
+
+A plan is made by ``reconciler.plan.diff.make_plan`` from the desired set and the state, checked
+by ``reconciler.plan.safety``, rendered by ``reconciler.plan.render`` (pure functions of a
+plan) and executed by ``reconciler.apply``. Renderers and the executor never recompute it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.records import RunAttributes
+from reconciler.state.model import TrackedRun
+
+
+class Action(enum.Enum):
+    """What happens to one key. The value is the word shown to users."""
+
+    TRIGGER = "trigger"  # new key: trigger a run
+    REPLACE = "replace"  # fields changed (or --replace): cancel the old run, trigger a new one
+    CANCEL = "cancel"  # key removed from specs: cancel the run
+    UNKNOWN = "unknown"  # an earlier trigger's outcome is unknown: the user must resolve it
+    NOOP = "no-op"
+
+    @property
+    def json_actions(self) -> list[str]:
+        """Terraform-style action list of the JSON plan."""
+        return {
+            Action.TRIGGER: ["create"],
+            Action.REPLACE: ["delete", "create"],
+            Action.CANCEL: ["delete"],
+            Action.UNKNOWN: ["unknown"],
+            Action.NOOP: ["no-op"],
+        }[self]
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field that differs between the run in state and the spec.
+
+    ``detail`` is the human explanation from deepdiff, e.g. ``targetId: 42 → 43`` or
+    ``probeIds: +103 -101``.
+    """
+
+    field: str
+    before: Any
+    after: Any
+    detail: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """What the plan does with one key."""
+
+    key: str
+    action: Action
+    #: The run in state (None for a trigger).
+    before: TrackedRun | None
+    #: The desired attributes (None for a cancel).
+    after: RunAttributes | None
+    #: Why: "new key", "key removed from specs", "fields changed", "replace requested".
+    reason: str
+    #: Fields forcing a replace (empty unless action is REPLACE because of a change).
+    changed_fields: tuple[FieldChange, ...] = ()
+    #: Where the key is declared, "file:line" (None for a cancel).
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every key of desired ∪ state, sorted by key, with what apply would do to each."""
+
+    changes: tuple[Change, ...]
+    #: Lineage and serial of the state it was made from: a saved plan is stale once they move.
+    lineage: str
+    serial: int
+    #: sha256 over the spec files it was made from.
+    specs_checksum: str
+    #: Options that shaped it, recorded so a saved plan applies exactly as reviewed.
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def by_action(self, action: Action) -> list[Change]:
+        return [c for c in self.changes if c.action is action]
+
+    @property
+    def actionable(self) -> list[Change]:
+        """Changes apply would execute (triggers, replaces, cancels)."""
+        return [c for c in self.changes if c.action in (Action.TRIGGER, Action.REPLACE, Action.CANCEL)]
+
+    @property
+    def has_changes(self) -> bool:
+        """True when apply would do something or the user has something to resolve."""
+        return any(c.action is not Action.NOOP for c in self.changes)
+
+    def counts(self) -> dict[Action, int]:
+        totals = dict.fromkeys(Action, 0)
+        for change in self.changes:
+            totals[change.action] += 1
+        return totals

@@ -1,0 +1,65 @@
+"""The normalised run record: the one shape specs, state and plans agree on.
+
+A run is immutable once triggered, so "has it changed?" is plain equality of two
+``RunAttributes``. Everything that makes two runs different belongs here, and nothing else:
+a field added here forces a replace when it changes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic.alias_generators import to_camel
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+
+#: An int32 that refuses bools and numeric strings (pydantic's lax mode would accept both).
+Int32 = Annotated[StrictInt, Field(ge=INT32_MIN, le=INT32_MAX)]
+
+
+class RunAttributes(BaseModel):
+    """What a run was (or will be) triggered with, normalised.
+
+    Field names are snake_case in Python and camelCase on the wire, in state and in plans,
+    matching the Probe API.
+    """
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+    workspace_id: Int32
+    target_id: Int32
+    #: Sorted, without repeats: order and repeats in specs do not matter.
+    probe_ids: tuple[Int32, ...]
+    name: str
+    run_ai_analysis: StrictBool = False
+    notify_when_finished: StrictBool = False
+
+    def trigger_body(self) -> dict[str, Any]:
+        """The JSON body of ``POST .../test-run/trigger``: all five required fields."""
+        return {
+            "targetId": self.target_id,
+            "probeIds": list(self.probe_ids),
+            "name": self.name,
+            "notifyWhenFinished": self.notify_when_finished,
+            "runAiAnalysis": self.run_ai_analysis,
+        }
+
+    def wire(self) -> dict[str, Any]:
+        """camelCase dict for state files, plans and diffs."""
+        data = self.model_dump(mode="json")
+        data["probeIds"] = list(self.probe_ids)
+        return data
+
+
+def normalise_probe_ids(values: list[int] | tuple[int, ...]) -> tuple[int, ...]:
+    """probeIds is a set: sort and drop repeats."""
+    return tuple(sorted(set(values)))
