@@ -8,7 +8,7 @@ httpx, psycopg) are wrapped at the boundary where they occur and never escape ra
     ReconcilerError
     ├── UsageError                 bad flags or combinations of flags
     ├── SpecError                  a spec file is invalid (file, line, field)
-    │   └── SpecErrors             several SpecErrors collected from one validation pass
+    │   └── SpecValidationError    every SpecError of one validation pass
     ├── StateError                 the state cannot be read or written
     │   ├── StateCorruptError      unparsable or hand-broken state/journal
     │   ├── StateVersionError      written by a newer reconciler
@@ -83,7 +83,7 @@ class SpecError(ReconcilerError):
         return text
 
 
-class SpecErrors(SpecError):
+class SpecValidationError(SpecError):
     """All problems found in one pass, so users fix them in one round trip."""
 
     def __init__(self, errors: Sequence[SpecError]) -> None:

@@ -70,7 +70,7 @@ class Change:
 
 @dataclass(frozen=True)
 class Plan:
-    """Every key of desired ∪ state, sorted by key, with what apply would do to each."""
+    """Every key of desired and state, sorted by key, with what apply would do to each."""
 
     changes: tuple[Change, ...]
     #: Lineage and serial of the state it was made from: a saved plan is stale once they move.
@@ -87,7 +87,9 @@ class Plan:
     @property
     def actionable(self) -> list[Change]:
         """Changes apply would execute (triggers, replaces, cancels)."""
-        return [c for c in self.changes if c.action in (Action.TRIGGER, Action.REPLACE, Action.CANCEL)]
+        return [
+            c for c in self.changes if c.action in (Action.TRIGGER, Action.REPLACE, Action.CANCEL)
+        ]
 
     @property
     def has_changes(self) -> bool:

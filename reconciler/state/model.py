@@ -31,7 +31,13 @@ def utc_now() -> str:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
 
 
 class TrackedRun(_Model):
@@ -117,9 +123,9 @@ def fold(state: State, records: list[JournalRecord]) -> State:
                 continue  # an outcome without its intent: nothing trustworthy to record
             runs[rec.key] = TrackedRun(
                 status="triggered",
-                testRunId=rec.test_run_id,
+                test_run_id=rec.test_run_id,
                 attributes=attrs,
-                triggeredAt=rec.at,
+                triggered_at=rec.at,
             )
         elif rec.op == "trigger-unknown":
             attrs = rec.attributes or (intent.attributes if intent else None)
@@ -139,4 +145,4 @@ def fold(state: State, records: list[JournalRecord]) -> State:
 
 
 def _unknown(attrs: RunAttributes, at: str, note: str) -> TrackedRun:
-    return TrackedRun(status="unknown", attributes=attrs, triggeredAt=at, note=note)
+    return TrackedRun(status="unknown", attributes=attrs, triggered_at=at, note=note)

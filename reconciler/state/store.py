@@ -96,4 +96,3 @@ class StateStore(Protocol):
     def force_unlock(self, lock_id: str) -> LockInfo:
         """Remove the lock with this id; raises ``LockError`` when the id does not match."""
         ...
-
