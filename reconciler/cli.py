@@ -1,8 +1,384 @@
-"""Command-line interface (placeholder until the commands land)."""
+"""The ``reconciler`` command line: click wiring only.
+
+Each command builds ``Settings``, opens a ``Session`` and calls a function in
+``reconciler.commands`` that returns an exit code. ``main`` maps every ``ReconcilerError`` to
+exit code 1 with its message (never a traceback), click's own usage errors to 1 as well (2 is
+reserved for "plan has changes"), and interrupts to 130.
+
+Heavy modules (pydantic, httpx, deepdiff, aiohttp) are imported inside commands, so that
+``reconciler --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
+from reconciler import __version__
 
-@click.group()
-def main() -> None:
-    """reconciler: SPLX Probe test runs as code."""
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def _state_options(func: F) -> F:
+    func = click.option(
+        "--lock-timeout",
+        default="0s",
+        show_default=True,
+        metavar="DURATION",
+        help="Wait this long for the state lock (e.g. 30s, 5m) before giving up.",
+    )(func)
+    return click.option(
+        "--state",
+        "state",
+        envvar="RECONCILER_STATE",
+        default="state/reconciler.state.json",
+        show_default=True,
+        metavar="FILE|URL",
+        help="State location: a JSON file, or a postgresql:// URL. Env: RECONCILER_STATE.",
+    )(func)
+
+
+def _api_options(func: F) -> F:
+    func = click.option(
+        "--region",
+        type=click.Choice(["eu", "us"]),
+        default=None,
+        help="SPLX region whose API server to use (default eu).",
+    )(func)
+    return click.option(
+        "--api-url",
+        default=None,
+        metavar="URL",
+        help="Probe API base URL (env SPLX_API_URL). http:// only to loopback.",
+    )(func)
+
+
+def _output_options(func: F) -> F:
+    func = click.option("--debug", is_flag=True, help="Log every request (never the API key).")(
+        func
+    )
+    func = click.option("-v", "--verbose", is_flag=True, help="Say more.")(func)
+    func = click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")(func)
+    return click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR=1).")(func)
+
+
+def _plan_options(func: F) -> F:
+    func = click.option(
+        "--allow-empty",
+        is_flag=True,
+        help="Allow planning to cancel everything when no spec declares a run.",
+    )(func)
+    func = click.option(
+        "--force", is_flag=True, help="Allow a plan that cancels or replaces over 30% of runs."
+    )(func)
+    func = click.option(
+        "--retrigger-unknown",
+        is_flag=True,
+        help="Trigger again the runs whose earlier trigger has an unknown outcome.",
+    )(func)
+    func = click.option(
+        "--replace",
+        "replace",
+        multiple=True,
+        metavar="KEY",
+        help="Cancel and re-trigger this run even if unchanged (repeatable).",
+    )(func)
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="KEY",
+        help="Plan only this run (repeatable).",
+    )(func)
+
+
+def _session(**kwargs: Any) -> Any:
+    from reconciler.commands.common import Session, Settings, parse_duration
+
+    settings = Settings(
+        state=kwargs.get("state") or "state/reconciler.state.json",
+        api_url=kwargs.get("api_url") or None,
+        region=kwargs.get("region"),
+        lock_timeout=parse_duration(kwargs.get("lock_timeout") or "0"),
+        no_color=bool(kwargs.get("no_color")),
+        quiet=bool(kwargs.get("quiet")),
+        verbose=bool(kwargs.get("verbose")),
+        debug=bool(kwargs.get("debug")),
+        env=dict(os.environ),
+    )
+    return Session(settings)
+
+
+def _plan_opts(paths: tuple[str, ...], kwargs: dict[str, Any], *, destroy: bool = False) -> Any:
+    from reconciler.commands.planning import PlanOptions
+
+    return PlanOptions(
+        paths=list(paths),
+        targets=list(kwargs.get("targets") or ()),
+        replace=list(kwargs.get("replace") or ()),
+        retrigger_unknown=bool(kwargs.get("retrigger_unknown")),
+        destroy=destroy,
+        force=bool(kwargs.get("force")),
+        allow_empty=bool(kwargs.get("allow_empty")) or destroy,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="reconciler")
+def cli() -> None:
+    """SPLX Probe test runs as code: declare runs in YAML, review a plan, apply it."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@_output_options
+def validate(paths: tuple[str, ...], **kwargs: Any) -> int:
+    """Check spec files offline (default path: specs/)."""
+    from reconciler.commands.planning import validate as run
+
+    return run(_session(**kwargs), paths)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@_plan_options
+@click.option("--out", metavar="FILE", help="Save the plan for `apply --plan FILE`.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there are no changes, 1 on error, 2 when there are changes.",
+)
+@_state_options
+@_output_options
+def plan(
+    paths: tuple[str, ...], out: str | None, fmt: str, detailed_exitcode: bool, **kwargs: Any
+) -> int:
+    """Show what apply would do; change nothing."""
+    from reconciler.commands.planning import plan as run
+
+    return run(
+        _session(**kwargs),
+        _plan_opts(paths, kwargs),
+        out=out,
+        fmt=fmt,
+        detailed_exitcode=detailed_exitcode,
+    )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@_plan_options
+@click.option(
+    "--plan", "plan_file", metavar="FILE", help="Apply a plan saved by `plan --out FILE`."
+)
+@click.option("--auto-approve", is_flag=True, help="Skip the interactive approval.")
+@click.option(
+    "--parallelism",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1, max=256),
+    help="Concurrent API requests.",
+)
+@_state_options
+@_api_options
+@_output_options
+def apply(
+    paths: tuple[str, ...],
+    plan_file: str | None,
+    auto_approve: bool,
+    parallelism: int,
+    **kwargs: Any,
+) -> int:
+    """Plan, ask for approval, then trigger and cancel runs and record them in state."""
+    from reconciler.commands.planning import apply as run
+    from reconciler.errors import UsageError
+    from reconciler.ui import stdin_is_terminal
+
+    if plan_file and (paths or kwargs.get("targets") or kwargs.get("replace")):
+        raise UsageError(
+            "--plan FILE applies the saved plan as it is: give no PATH, --target or --replace"
+        )
+    return run(
+        _session(**kwargs),
+        _plan_opts(paths, kwargs),
+        plan_file=plan_file,
+        auto_approve=auto_approve,
+        parallelism=parallelism,
+        interactive=stdin_is_terminal(),
+    )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--auto-approve", is_flag=True, help="Skip the interactive approval.")
+@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(min=1, max=256))
+@click.option("--target", "targets", multiple=True, metavar="KEY", help="Cancel only this run.")
+@_state_options
+@_api_options
+@_output_options
+def destroy(paths: tuple[str, ...], auto_approve: bool, parallelism: int, **kwargs: Any) -> int:
+    """Cancel every run the state tracks (specs are read only for `protect`)."""
+    from reconciler.commands.planning import apply as run
+    from reconciler.ui import stdin_is_terminal
+
+    return run(
+        _session(**kwargs),
+        _plan_opts(paths, kwargs, destroy=True),
+        plan_file=None,
+        auto_approve=auto_approve,
+        parallelism=parallelism,
+        interactive=stdin_is_terminal(),
+    )
+
+
+@cli.group()
+def state() -> None:
+    """Read the state, or forget a run without cancelling it."""
+
+
+@state.command("list")
+@_state_options
+@_output_options
+def state_list(**kwargs: Any) -> int:
+    """List the keys in state with their run ids."""
+    from reconciler.commands.state_cmds import state_list as run
+
+    return run(_session(**kwargs))
+
+
+@state.command("show")
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_state_options
+@_output_options
+def state_show(key: str, as_json: bool, **kwargs: Any) -> int:
+    """Show one run in state."""
+    from reconciler.commands.state_cmds import state_show as run
+
+    return run(_session(**kwargs), key, as_json=as_json)
+
+
+@state.command("rm")
+@click.argument("keys", nargs=-1, required=True)
+@_state_options
+@_output_options
+def state_rm(keys: tuple[str, ...], **kwargs: Any) -> int:
+    """Forget runs without cancelling them."""
+    from reconciler.commands.state_cmds import state_rm as run
+
+    return run(_session(**kwargs), keys)
+
+
+@cli.command("import")
+@click.argument("key")
+@click.argument("test_run_id", type=int)
+@click.argument("paths", nargs=-1, type=click.Path())
+@_state_options
+@_output_options
+def import_(key: str, test_run_id: int, paths: tuple[str, ...], **kwargs: Any) -> int:
+    """Adopt a run triggered elsewhere as KEY (which must be declared in the specs)."""
+    from reconciler.commands.state_cmds import import_run as run
+
+    return run(_session(**kwargs), key, test_run_id, paths)
+
+
+@cli.command("force-unlock")
+@click.argument("lock_id")
+@_state_options
+@_output_options
+def force_unlock(lock_id: str, **kwargs: Any) -> int:
+    """Remove a stale state lock by its id."""
+    from reconciler.commands.state_cmds import force_unlock as run
+
+    return run(_session(**kwargs), lock_id)
+
+
+@cli.command()
+def schema() -> int:
+    """Print the JSON Schema of spec files (for editors)."""
+    import json
+
+    from reconciler.spec.schema import spec_json_schema
+
+    click.echo(json.dumps(spec_json_schema(), indent=2, sort_keys=True))
+    return 0
+
+
+def _register_simulator() -> None:
+    # The simulator's command object lives with the simulator; add it lazily so that aiohttp
+    # is only imported when the simulator runs.
+    @cli.command(
+        "simulator",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )
+    @click.pass_context
+    def simulator(ctx: click.Context) -> int:
+        """Run a local simulator of the SPLX Probe API (no credits spent)."""
+        from reconciler.simulator.cli import simulator_command
+
+        rv = simulator_command.main(
+            list(ctx.args), prog_name="reconciler simulator", standalone_mode=False
+        )
+        return int(rv or 0)
+
+
+_register_simulator()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI and turn every outcome into an exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        rv = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.Abort:
+        click.echo("\nAborted.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_ERROR)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        sys.exit(_report_error(exc, args))
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _report_error(exc: Exception, args: list[str]) -> int:
+    from reconciler.errors import ReconcilerError
+    from reconciler.ui import Redactor
+
+    redact = Redactor([os.environ.get("SPLX_API_KEY", "")])
+    if isinstance(exc, ReconcilerError):
+        click.echo(redact(f"Error: {exc}"), err=True)
+        return exc.exit_code
+    if "--debug" in args:
+        import traceback
+
+        click.echo(redact("".join(traceback.format_exception(exc))), err=True)
+    click.echo(
+        redact(
+            f"Internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in reconciler; please report it with the command you ran "
+            "(re-run with --debug for the details)."
+        ),
+        err=True,
+    )
+    return EXIT_ERROR

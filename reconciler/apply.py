@@ -1,0 +1,336 @@
+"""Executing a plan against the Probe API, recording every outcome as it happens.
+
+Each API request is bracketed by journal records (``StateStore.append``): the intent is durable
+before the request leaves, the outcome is appended when the answer arrives. The state itself
+is written once, by ``persist`` at the end, from the same ``fold`` that recovers a journal a
+crash left behind, so the normal path and the crash path cannot disagree.
+
+Order: plain cancels first (they free credits and can only help), then replacements (cancel,
+then trigger, in one task so a run is never triggered while its predecessor still runs) and
+triggers, all with bounded concurrency. A failed operation does not stop the others; a fatal
+API error (401, 403) or an interrupt stops new operations from starting.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from reconciler.api.base import CancelOutcome, ProbeApi
+from reconciler.errors import (
+    ApiError,
+    OutcomeUnknownError,
+    ReconcilerError,
+)
+from reconciler.plan.model import Action, Change, Plan
+from reconciler.state.model import JournalRecord, State, fold
+from reconciler.state.store import StateStore
+
+DEFAULT_PARALLELISM = 10
+
+
+class Outcome(enum.Enum):
+    """How one planned change ended. The value is the word shown to users."""
+
+    TRIGGERED = "triggered"
+    REPLACED = "replaced"
+    CANCELLED = "cancelled"
+    NOTHING_TO_CANCEL = "nothing left to cancel"
+    FAILED = "failed"
+    UNKNOWN = "outcome unknown"
+    SKIPPED = "not started"
+
+    @property
+    def ok(self) -> bool:
+        return self in (
+            Outcome.TRIGGERED,
+            Outcome.REPLACED,
+            Outcome.CANCELLED,
+            Outcome.NOTHING_TO_CANCEL,
+        )
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    """What happened to one key."""
+
+    key: str
+    action: Action
+    outcome: Outcome
+    #: The run id now in state for this key (new id for trigger/replace), if any.
+    test_run_id: int | None = None
+    #: User-facing detail: the error message, the note of a cancel, ...
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """Sent to the progress callback from worker threads: ``started`` or ``finished``."""
+
+    kind: str
+    key: str
+    action: Action
+    result: OperationResult | None = None
+
+
+@dataclass
+class ApplyResult:
+    """The end of an apply: one result per actionable change and the state persisted."""
+
+    results: list[OperationResult]
+    state: State
+    interrupted: bool = False
+    #: The error that stopped the apply early (401/403), if any.
+    fatal: ApiError | None = None
+    elapsed: float = 0.0
+
+    def count(self, *outcomes: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome in outcomes)
+
+    @property
+    def succeeded(self) -> bool:
+        return (
+            not self.interrupted and self.fatal is None and all(r.outcome.ok for r in self.results)
+        )
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+class _StoppedError(Exception):
+    """Internal: a worker noticed the apply is stopping before it sent anything."""
+
+
+class _Journal:
+    """The records of this apply, in the order they were made durable."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self.records: list[JournalRecord] = []
+        self._closed = False
+        self._active = 0
+        self._cond = threading.Condition()
+
+    def append(self, record: JournalRecord) -> None:
+        # The durable write happens outside the condition's lock so that concurrent appends
+        # share one fsync in the store (group commit). Order per key is kept because each key
+        # is handled by exactly one worker.
+        with self._cond:
+            if self._closed:
+                raise _StoppedError
+            self._active += 1
+        try:
+            self.store.append(record)
+        finally:
+            with self._cond:
+                self._active -= 1
+                self.records.append(record)
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        """No append starts after this returns, and none is half-done."""
+        with self._cond:
+            self._closed = True
+            self._cond.wait_for(lambda: self._active == 0)
+
+
+class Executor:
+    """Runs the actionable changes of a plan. One instance per apply."""
+
+    def __init__(
+        self,
+        api: ProbeApi,
+        store: StateStore,
+        *,
+        parallelism: int = DEFAULT_PARALLELISM,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        if parallelism < 1:
+            raise ValueError("parallelism must be at least 1")
+        self._api = api
+        self._store = store
+        self._parallelism = parallelism
+        self._on_progress = on_progress or (lambda _event: None)
+        self._stopping = threading.Event()
+        self._fatal: ApiError | None = None
+        self._fatal_lock = threading.Lock()
+        self._journal = _Journal(store)
+        self._abandoned = False
+        self._inflight: set[Future[OperationResult]] = set()
+
+    # -- control from the CLI (signal handlers run in the main thread) ----------------------
+
+    def stop(self) -> None:
+        """Start no new operation; those in flight finish and are recorded."""
+        self._stopping.set()
+
+    def abandon(self) -> None:
+        """Stop recording: in-flight operations are left as intents, which ``fold`` turns into
+        unknown outcomes (a trigger may or may not have been created)."""
+        self._stopping.set()
+        self._abandoned = True
+        self._journal.close()
+
+    # -- running --------------------------------------------------------------------------
+
+    def run(self, plan: Plan, state: State) -> ApplyResult:
+        """Execute ``plan`` (made against ``state``) and persist the resulting state.
+
+        ``KeyboardInterrupt`` raised in the calling thread while waiting is handled as the
+        first Ctrl-C (stop starting new work); a second one propagates after ``abandon``.
+        """
+        started = time.monotonic()
+        changes = plan.actionable
+        cancels = [c for c in changes if c.action is Action.CANCEL]
+        others = [c for c in changes if c.action is not Action.CANCEL]
+        results: dict[str, OperationResult] = {}
+        interrupted = False
+        with ThreadPoolExecutor(max_workers=self._parallelism, thread_name_prefix="apply") as pool:
+            for phase in (cancels, others):
+                if self._stopping.is_set():
+                    break
+                try:
+                    self._run_phase(pool, phase, results)
+                except KeyboardInterrupt:
+                    interrupted = True
+                    self.stop()
+                    try:
+                        self._drain(pool, results)
+                    except KeyboardInterrupt:
+                        self.abandon()
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        break
+                    break
+        for change in changes:
+            if change.key not in results:
+                results[change.key] = OperationResult(
+                    change.key, change.action, Outcome.SKIPPED, message=self._skip_reason()
+                )
+        final = fold(state, list(self._journal.records))
+        self._store.persist(final)
+        ordered = [results[c.key] for c in changes]
+        return ApplyResult(
+            results=ordered,
+            state=final,
+            interrupted=interrupted or self._abandoned,
+            fatal=self._fatal,
+            elapsed=time.monotonic() - started,
+        )
+
+    def _skip_reason(self) -> str:
+        if self._fatal is not None:
+            return "not started: the apply stopped after a fatal API error"
+        return "not started: the apply was interrupted"
+
+    def _run_phase(
+        self,
+        pool: ThreadPoolExecutor,
+        phase: Iterable[Change],
+        results: dict[str, OperationResult],
+    ) -> None:
+        self._inflight = {pool.submit(self._execute, change) for change in phase}
+        self._drain(pool, results)
+
+    def _drain(self, pool: ThreadPoolExecutor, results: dict[str, OperationResult]) -> None:
+        del pool  # the futures carry everything we need
+        while self._inflight:
+            done, self._inflight = wait(self._inflight, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                if future.cancelled():
+                    continue
+                result = future.result()
+                if result.outcome is not Outcome.SKIPPED:
+                    results[result.key] = result
+
+    def _execute(self, change: Change) -> OperationResult:
+        if self._stopping.is_set():
+            return OperationResult(change.key, change.action, Outcome.SKIPPED)
+        self._on_progress(ProgressEvent("started", change.key, change.action))
+        try:
+            result = self._dispatch(change)
+        except _StoppedError:
+            result = OperationResult(
+                change.key, change.action, Outcome.UNKNOWN, message="abandoned by a second Ctrl-C"
+            )
+        self._on_progress(ProgressEvent("finished", change.key, change.action, result))
+        return result
+
+    def _dispatch(self, change: Change) -> OperationResult:
+        if change.action is Action.CANCEL:
+            return self._cancel(change, Outcome.CANCELLED)
+        if change.action is Action.REPLACE:
+            if change.before is not None and change.before.test_run_id is not None:
+                cancelled = self._cancel(change, Outcome.CANCELLED)
+                if not cancelled.outcome.ok:
+                    return cancelled
+            return self._trigger(change, Outcome.REPLACED)
+        return self._trigger(change, Outcome.TRIGGERED)
+
+    def _cancel(self, change: Change, success: Outcome) -> OperationResult:
+        before = change.before
+        assert before is not None and before.test_run_id is not None  # plan invariant
+        run_id = before.test_run_id
+        journal = self._journal
+        journal.append(JournalRecord(op="cancel-intent", key=change.key, test_run_id=run_id))
+        try:
+            outcome = self._api.cancel(before.attributes.workspace_id, run_id, key=change.key)
+        except ApiError as err:
+            self._note_fatal(err)
+            journal.append(
+                JournalRecord(op="cancel-failed", key=change.key, test_run_id=run_id, note=str(err))
+            )
+            return OperationResult(change.key, change.action, Outcome.FAILED, run_id, str(err))
+        note = "" if outcome is CancelOutcome.CANCELLED else outcome.value
+        journal.append(
+            JournalRecord(op="cancel-done", key=change.key, test_run_id=run_id, note=note)
+        )
+        if outcome is CancelOutcome.NOTHING_TO_CANCEL and change.action is Action.CANCEL:
+            return OperationResult(
+                change.key,
+                change.action,
+                Outcome.NOTHING_TO_CANCEL,
+                run_id,
+                f"run {run_id} had already ended or no longer exists; removed from state",
+            )
+        return OperationResult(change.key, change.action, success, run_id, note)
+
+    def _trigger(self, change: Change, success: Outcome) -> OperationResult:
+        attrs = change.after
+        assert attrs is not None  # plan invariant: triggers carry attributes
+        journal = self._journal
+        if self._stopping.is_set():
+            # A replacement whose cancel finished after a stop: do not start the trigger.
+            return OperationResult(
+                change.key,
+                change.action,
+                Outcome.FAILED,
+                message="the old run was cancelled, but the apply stopped before the new one "
+                "was triggered; the next apply triggers it",
+            )
+        journal.append(JournalRecord(op="trigger-intent", key=change.key, attributes=attrs))
+        try:
+            run_id = self._api.trigger(attrs, key=change.key)
+        except OutcomeUnknownError as err:
+            journal.append(
+                JournalRecord(op="trigger-unknown", key=change.key, attributes=attrs, note=str(err))
+            )
+            return OperationResult(change.key, change.action, Outcome.UNKNOWN, message=str(err))
+        except ApiError as err:
+            self._note_fatal(err)
+            journal.append(JournalRecord(op="trigger-failed", key=change.key, note=str(err)))
+            return OperationResult(change.key, change.action, Outcome.FAILED, message=str(err))
+        journal.append(
+            JournalRecord(op="trigger-done", key=change.key, attributes=attrs, test_run_id=run_id)
+        )
+        return OperationResult(change.key, change.action, success, run_id)
+
+    def _note_fatal(self, err: ReconcilerError) -> None:
+        if isinstance(err, ApiError) and err.fatal:
+            with self._fatal_lock:
+                if self._fatal is None:
+                    self._fatal = err
+            self._stopping.set()

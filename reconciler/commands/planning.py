@@ -1,0 +1,243 @@
+"""``validate``, ``plan``, ``apply`` and ``destroy``: each a function returning an exit code."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from reconciler.commands.common import Session, load_desired
+from reconciler.errors import AbortedError, UsageError
+
+if TYPE_CHECKING:
+    from reconciler.api.base import ProbeApi
+    from reconciler.apply import ApplyResult
+    from reconciler.plan.model import Plan
+    from reconciler.spec.model import DesiredSet
+    from reconciler.state.model import State
+    from reconciler.state.store import StateStore
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class PlanOptions:
+    """What shapes a plan; recorded in saved plans so apply does exactly what was reviewed."""
+
+    paths: Sequence[str] = ()
+    targets: Sequence[str] = ()
+    replace: Sequence[str] = ()
+    retrigger_unknown: bool = False
+    destroy: bool = False
+    force: bool = False
+    allow_empty: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def validate(session: Session, paths: Sequence[str]) -> int:
+    desired = load_desired(paths)
+    count = len(desired.runs)
+    files = len(desired.files)
+    session.console.out(
+        f"Success! {count} test run{'s' if count != 1 else ''} in "
+        f"{files} spec file{'s' if files != 1 else ''} "
+        "are valid."
+    )
+    return EXIT_OK
+
+
+def _make_plan(desired: DesiredSet, state: State, options: PlanOptions) -> Plan:
+    from reconciler.plan.diff import make_plan
+    from reconciler.plan.safety import check_plan
+
+    plan = make_plan(
+        desired,
+        state,
+        targets=options.targets,
+        replace=options.replace,
+        retrigger_unknown=options.retrigger_unknown,
+        destroy=options.destroy,
+    )
+    check_plan(plan, desired, state, force=options.force, allow_empty=options.allow_empty)
+    return plan
+
+
+def plan(
+    session: Session,
+    options: PlanOptions,
+    *,
+    out: str | None,
+    fmt: str,
+    detailed_exitcode: bool,
+) -> int:
+    from reconciler.plan import render
+
+    desired = load_desired(options.paths)
+    store = session.store()
+    state = store.read()
+    the_plan = _make_plan(desired, state, options)
+    if out:
+        from reconciler.plan.saved import save_plan
+
+        save_plan(the_plan, out)
+    if fmt == "json":
+        session.console.out(render.render_json(the_plan), nl=False)
+    elif fmt == "markdown":
+        session.console.out(render.render_markdown(the_plan), nl=False)
+    else:
+        session.console.out(render.render_text(the_plan, color=session.console.color), nl=False)
+        if out:
+            session.console.out(
+                f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"
+                f"    reconciler apply --plan {out}"
+            )
+    if detailed_exitcode and the_plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def apply(
+    session: Session,
+    options: PlanOptions,
+    *,
+    plan_file: str | None,
+    auto_approve: bool,
+    parallelism: int,
+    interactive: bool,
+) -> int:
+    """Plan under the state lock, confirm, execute, persist. Also serves ``destroy``."""
+    from reconciler.plan import render
+
+    if parallelism < 1:
+        raise UsageError(f"--parallelism must be at least 1, got {parallelism}")
+    store = session.store()
+    operation = "destroy" if options.destroy else "apply"
+    with store.lock(operation, timeout=session.settings.lock_timeout):
+        if store.stale_lock is not None:
+            session.console.warn(
+                f"took over a stale lock: {store.stale_lock.describe()}; that process is gone. "
+                "Any work it left in the journal has been recovered."
+            )
+        state = store.recover()
+        if plan_file:
+            the_plan = _load_saved(plan_file, state)
+        else:
+            desired = load_desired(options.paths)
+            the_plan = _make_plan(desired, state, options)
+            session.console.out(render.render_text(the_plan, color=session.console.color), nl=False)
+        if not the_plan.actionable:
+            if not plan_file:
+                return EXIT_OK
+            session.console.out("The saved plan has nothing to do.")
+            return EXIT_OK
+        # Fail on a missing key before asking anything: nothing can be sent without it.
+        client = session.client(parallelism=parallelism)
+        try:
+            if not plan_file and not auto_approve:
+                if not interactive:
+                    raise UsageError(
+                        f"{operation} needs approval, but there is no terminal to ask on. "
+                        "Review the plan above, then re-run with --auto-approve, or save it "
+                        "with `reconciler plan --out FILE` and run "
+                        "`reconciler apply --plan FILE`."
+                    )
+                from reconciler.ui import confirm
+
+                verb = "cancel every tracked run" if options.destroy else "perform these actions"
+                if not confirm(session.console, f"\nDo you want to {verb}?"):
+                    raise AbortedError(f"{operation} cancelled: nothing was sent.")
+            result = _execute(
+                session, the_plan, state, store=store, client=client, parallelism=parallelism
+            )
+        finally:
+            client.close()
+    return _summarise(session, result, destroy=options.destroy)
+
+
+def _load_saved(plan_file: str, state: State) -> Plan:
+    from reconciler.plan.saved import check_fresh, load_plan
+
+    saved = load_plan(plan_file)
+    paths = saved.options.get("paths") or []
+    desired = load_desired([str(p) for p in paths] if isinstance(paths, list) else [])
+    check_fresh(saved, state, desired)
+    return saved
+
+
+def _execute(
+    session: Session,
+    the_plan: Plan,
+    state: State,
+    *,
+    store: StateStore,
+    client: ProbeApi,
+    parallelism: int,
+) -> ApplyResult:
+    from reconciler.apply import Executor
+    from reconciler.ui import ProgressReporter
+
+    console = session.console
+    total = len(the_plan.actionable)
+    live = console.err_stream.isatty() and not session.settings.verbose
+    reporter = ProgressReporter(console, total, live=live, verbose=session.settings.verbose)
+    executor = Executor(client, store, parallelism=parallelism, on_progress=reporter)
+    interrupts = 0
+
+    def on_sigint(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            console.err(
+                "\nInterrupt received: no new operations will start; waiting for those in "
+                "flight to finish. Press Ctrl-C again to abandon them (they will be recorded "
+                "as unknown outcomes)."
+            )
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        return executor.run(the_plan, state)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _summarise(session: Session, result: ApplyResult, *, destroy: bool) -> int:
+    from reconciler.apply import Outcome
+
+    console = session.console
+    failures = [r for r in result.results if not r.outcome.ok]
+    for failed in failures:
+        if failed.outcome is Outcome.SKIPPED:
+            continue
+        console.err(f"  ! {failed.key}: {failed.outcome.value}: {failed.message}")
+    triggered = result.count(Outcome.TRIGGERED)
+    replaced = result.count(Outcome.REPLACED)
+    cancelled = result.count(Outcome.CANCELLED, Outcome.NOTHING_TO_CANCEL)
+    failed_n = result.count(Outcome.FAILED)
+    unknown = result.count(Outcome.UNKNOWN)
+    skipped = result.count(Outcome.SKIPPED)
+    verb = "Destroy" if destroy else "Apply"
+    status = "complete" if result.succeeded else "incomplete"
+    line = (
+        f"{verb} {status}! {triggered} triggered, {replaced} replaced, {cancelled} cancelled"
+        f", {failed_n} failed, {unknown} unknown, {skipped} not started"
+        f" ({result.elapsed:.1f}s)."
+    )
+    console.out(console.style(line, "green" if result.succeeded else "red", bold=True))
+    if result.fatal is not None:
+        console.error(str(result.fatal))
+    if unknown:
+        console.err(
+            "Some triggers may or may not have created a run. Run `reconciler plan` to see "
+            "them and resolve each with `reconciler import KEY TEST_RUN_ID` or "
+            "`reconciler state rm KEY`, or re-trigger with `reconciler apply "
+            "--retrigger-unknown`."
+        )
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if result.succeeded else EXIT_ERROR
