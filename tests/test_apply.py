@@ -1,0 +1,183 @@
+"""The executor: order, journal bracketing, failures, fatal errors, unknown outcomes."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from reconciler.api.base import CancelOutcome
+from reconciler.apply import Executor, Outcome
+from reconciler.errors import (
+    AuthenticationError,
+    NotSentError,
+    OutcomeUnknownError,
+    RequestRejectedError,
+    ServerError,
+)
+from reconciler.plan.model import Action, Change, Plan
+from reconciler.records import RunAttributes
+from reconciler.state.model import State, TrackedRun
+from tests.fakes import FakeApi, MemoryStore
+
+
+def attrs(target: int = 42, name: str = "run", ws: int = 1) -> RunAttributes:
+    return RunAttributes(workspace_id=ws, target_id=target, probe_ids=(1, 2), name=name)
+
+
+def tracked(run_id: int, a: RunAttributes) -> TrackedRun:
+    return TrackedRun(test_run_id=run_id, attributes=a, triggered_at="2026-01-01T00:00:00Z")
+
+
+def make_plan(state: State, changes: list[Change]) -> Plan:
+    return Plan(
+        changes=tuple(sorted(changes, key=lambda c: c.key)),
+        lineage=state.lineage,
+        serial=state.serial,
+        specs_checksum="x",
+    )
+
+
+def trigger(key: str, a: RunAttributes | None = None) -> Change:
+    return Change(key, Action.TRIGGER, None, a or attrs(name=key), "new key")
+
+
+def cancel(key: str, run: TrackedRun) -> Change:
+    return Change(key, Action.CANCEL, run, None, "key removed from specs")
+
+
+def replace(key: str, run: TrackedRun, a: RunAttributes) -> Change:
+    return Change(key, Action.REPLACE, run, a, "fields changed")
+
+
+def test_triggers_are_recorded_with_their_ids_and_journal_is_bracketed() -> None:
+    store, api = MemoryStore(), FakeApi()
+    state = store.state
+    plan = make_plan(state, [trigger("a"), trigger("b")])
+    result = Executor(api, store, parallelism=2).run(plan, state)
+    assert result.succeeded
+    ids = {key: rid for key, _, rid in api.triggered}
+    assert {k: r.test_run_id for k, r in result.state.runs.items()} == ids
+    # Persisted once at the end, with the serial bumped once.
+    assert store.persisted[-1] == result.state
+    assert result.state.serial == state.serial + 1
+
+
+def test_cancels_run_before_triggers() -> None:
+    old = tracked(7, attrs(name="old"))
+    state = State.new().with_runs({"old": old})
+    store, api = MemoryStore(state), FakeApi()
+    plan = make_plan(state, [trigger("a"), trigger("b"), cancel("old", old)])
+    Executor(api, store, parallelism=4).run(plan, state)
+    assert api.calls[0] == ("cancel", "old")
+    assert "old" not in store.state.runs
+
+
+def test_replace_cancels_then_triggers_and_keeps_new_id() -> None:
+    old = tracked(7, attrs(target=42, name="k"))
+    state = State.new().with_runs({"k": old})
+    store, api = MemoryStore(state), FakeApi()
+    new_attrs = attrs(target=43, name="k")
+    result = Executor(api, store).run(make_plan(state, [replace("k", old, new_attrs)]), state)
+    assert [c for c in api.calls] == [("cancel", "k"), ("trigger", "k")]
+    assert result.results[0].outcome is Outcome.REPLACED
+    assert store.state.runs["k"].attributes == new_attrs
+    assert store.state.runs["k"].test_run_id == api.triggered[0][2]
+
+
+def test_replace_does_not_trigger_when_cancel_fails() -> None:
+    old = tracked(7, attrs(name="k"))
+    state = State.new().with_runs({"k": old})
+    store, api = MemoryStore(state), FakeApi()
+    api.cancel_errors["k"] = ServerError("500 from the API")
+    result = Executor(api, store).run(make_plan(state, [replace("k", old, attrs(9))]), state)
+    assert api.calls == [("cancel", "k")]
+    assert result.results[0].outcome is Outcome.FAILED
+    assert store.state.runs["k"] == old  # still tracked: the next apply tries again
+
+
+def test_nothing_left_to_cancel_removes_the_run_with_a_note() -> None:
+    old = tracked(7, attrs(name="gone"))
+    state = State.new().with_runs({"gone": old})
+    store, api = MemoryStore(state), FakeApi()
+    api.cancel_answers["gone"] = CancelOutcome.NOTHING_TO_CANCEL
+    result = Executor(api, store).run(make_plan(state, [cancel("gone", old)]), state)
+    assert result.results[0].outcome is Outcome.NOTHING_TO_CANCEL
+    assert "already ended" in result.results[0].message
+    assert store.state.runs == {}
+
+
+def test_one_failure_does_not_stop_the_others() -> None:
+    store, api = MemoryStore(), FakeApi()
+    api.trigger_errors["b"] = RequestRejectedError("400: targetId invalid", status=400)
+    plan = make_plan(store.state, [trigger("a"), trigger("b"), trigger("c")])
+    result = Executor(api, store, parallelism=1).run(plan, store.state)
+    assert not result.succeeded
+    assert sorted(store.state.runs) == ["a", "c"]
+    outcomes = {r.key: r.outcome for r in result.results}
+    assert outcomes == {"a": Outcome.TRIGGERED, "b": Outcome.FAILED, "c": Outcome.TRIGGERED}
+
+
+def test_unknown_outcome_is_recorded_as_unknown_not_failed() -> None:
+    store, api = MemoryStore(), FakeApi()
+    api.trigger_errors["a"] = OutcomeUnknownError("read timeout after the request was sent")
+    result = Executor(api, store).run(make_plan(store.state, [trigger("a")]), store.state)
+    assert result.results[0].outcome is Outcome.UNKNOWN
+    entry = store.state.runs["a"]
+    assert entry.status == "unknown"
+    assert entry.test_run_id is None
+    assert "read timeout" in entry.note
+
+
+def test_not_sent_trigger_leaves_no_entry() -> None:
+    store, api = MemoryStore(), FakeApi()
+    api.trigger_errors["a"] = NotSentError("connection refused")
+    Executor(api, store).run(make_plan(store.state, [trigger("a")]), store.state)
+    assert store.state.runs == {}
+
+
+def test_fatal_error_stops_new_operations() -> None:
+    store, api = MemoryStore(), FakeApi()
+    api.trigger_errors["a"] = AuthenticationError("401")
+    keys = ["a", *[f"z{i}" for i in range(20)]]
+    plan = make_plan(store.state, [trigger(k) for k in keys])
+    result = Executor(api, store, parallelism=1).run(plan, store.state)
+    assert result.fatal is not None
+    assert api.calls == [("trigger", "a")]
+    assert result.count(Outcome.SKIPPED) == 20
+    assert not result.succeeded
+
+
+def test_intent_is_durable_before_the_request_is_sent() -> None:
+    store, api = MemoryStore(), FakeApi()
+    seen: list[list[str]] = []
+    api.on_trigger = lambda key: seen.append([r.op for r in store.records if r.key == key])
+    Executor(api, store).run(make_plan(store.state, [trigger("a")]), store.state)
+    assert seen == [["trigger-intent"]]
+
+
+def test_parallelism_is_bounded() -> None:
+    store, api = MemoryStore(), FakeApi()
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+    gate = threading.Event()
+
+    def hook(_key: str) -> None:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        gate.wait(0.01)
+        with lock:
+            active -= 1
+
+    api.on_trigger = hook
+    plan = make_plan(store.state, [trigger(f"k{i}") for i in range(30)])
+    Executor(api, store, parallelism=3).run(plan, store.state)
+    assert 1 < peak <= 3
+
+
+def test_parallelism_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="parallelism"):
+        Executor(FakeApi(), MemoryStore(), parallelism=0)
