@@ -162,12 +162,21 @@ def _text_change(change: Change, paint: _Painter) -> list[str]:
         lines.append(
             paint(f"  # {_run_id(change.before)} is cancelled, then a new run triggered", _DIM)
         )
+    elif change.action is Action.TRIGGER and change.before is not None:
+        # A re-trigger: the first attempt may have created a run that nothing will track.
+        lines.append(
+            paint(
+                f"  # the trigger sent at {change.before.triggered_at} may also have created a "
+                "run; it stays untracked",
+                _DIM,
+            )
+        )
     lines.append(f"{marker} {paint(change.key, _BOLD)}")
     if change.action is Action.TRIGGER and change.after is not None:
-        lines += _text_fields(change.after, "+", code, paint)
+        lines += _text_fields(change.after.wire(), "+", code, paint)
     elif change.action is Action.CANCEL and change.before is not None:
-        lines.append(f"      {paint('-', code)} testRunId = {_value(change.before.test_run_id)}")
-        lines += _text_fields(change.before.attributes, "-", code, paint)
+        fields = {"testRunId": change.before.test_run_id, **change.before.attributes.wire()}
+        lines += _text_fields(fields, "-", code, paint)
     else:
         for field in change.changed_fields:
             forces = paint("# forces replacement", _RED)
@@ -177,8 +186,7 @@ def _text_change(change: Change, paint: _Painter) -> list[str]:
     return lines
 
 
-def _text_fields(attrs: RunAttributes, sign: str, code: str, paint: _Painter) -> list[str]:
-    data = attrs.wire()
+def _text_fields(data: dict[str, Any], sign: str, code: str, paint: _Painter) -> list[str]:
     width = max(len(name) for name in data)
     return [
         f"      {paint(sign, code)} {name:<{width}} = {_value(value)}"
@@ -276,6 +284,10 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
     was cut and how to see the whole plan.
     """
     head = ["### reconciler plan", "", f"**{summary_line(plan)}**", ""]
+    targets = plan.options.get("targets") or []
+    if targets:
+        keys = ", ".join(_md_code(key) for key in targets)
+        head += [f"_Only the targeted keys were planned (`--target`): {keys}._", ""]
     unknown = plan.by_action(Action.UNKNOWN)
     if unknown:
         head += _md_unknown(unknown)
@@ -361,11 +373,13 @@ def _md_details(change: Change) -> str:
 
 
 def _diff_lines(change: Change) -> list[str]:
-    before = change.before.attributes.wire() if change.before is not None else {}
+    # A re-trigger has a ``before`` (the unknown entry) but cancels nothing: all of it is new.
+    old_run = change.before if change.action in (Action.REPLACE, Action.CANCEL) else None
+    before = old_run.attributes.wire() if old_run is not None else {}
     after = change.after.wire() if change.after is not None else {}
     lines = []
-    if change.before is not None and change.before.test_run_id is not None:
-        lines.append(f"- testRunId: {change.before.test_run_id}")
+    if old_run is not None and old_run.test_run_id is not None:
+        lines.append(f"- testRunId: {old_run.test_run_id}")
     for name in after or before:
         old, new = before.get(name), after.get(name)
         if name in before and (name not in after or old != new):

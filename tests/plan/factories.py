@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from reconciler.records import RunAttributes, normalise_probe_ids
 from reconciler.spec.model import DesiredRun, DesiredSet
@@ -56,11 +56,11 @@ def tracked(
     attributes: RunAttributes,
     run_id: int | None = 5000,
     *,
-    status: str = "triggered",
+    status: Literal["triggered", "unknown"] = "triggered",
     note: str = "",
 ) -> TrackedRun:
     return TrackedRun(
-        status=status,  # type: ignore[arg-type]
+        status=status,
         test_run_id=None if status == "unknown" else run_id,
         attributes=attributes,
         triggered_at="2024-05-01T12:00:00Z",
