@@ -3,6 +3,8 @@ is empty."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -35,7 +37,8 @@ def desired_sets(draw: st.DrawFn) -> DesiredSet:
 @st.composite
 def states(draw: st.DrawFn, *, unknown: bool) -> State:
     runs = draw(st.dictionaries(KEYS, attributes, max_size=8))
-    statuses = st.sampled_from(["triggered", "unknown"]) if unknown else st.just("triggered")
+    choices: list[Literal["triggered", "unknown"]] = ["triggered", "unknown"]
+    statuses = st.sampled_from(choices if unknown else choices[:1])
     return state(
         {
             key: tracked(value, 1000 + i, status=draw(statuses))
