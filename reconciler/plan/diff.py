@@ -1,0 +1,228 @@
+"""Making a plan: the desired set against the state, key by key.
+
+A run is immutable once triggered, so each key gets exactly one action:
+
+- in the specs, not in state                 → TRIGGER ("new key")
+- in both, attributes equal                  → NOOP (or REPLACE when ``--replace`` names it)
+- in both, attributes differ                 → REPLACE (cancel, then trigger), with the fields
+- in state, not in the specs                 → CANCEL
+- in state with ``status == "unknown"``      → UNKNOWN (or TRIGGER with ``retrigger_unknown``)
+
+"Changed" is plain equality of the normalised ``RunAttributes``; deepdiff only explains a change
+that equality already found, so 10,000 unchanged runs cost 10,000 comparisons and nothing more
+(DeepDiff over whole documents takes about a second at that size).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from reconciler.errors import UsageError
+from reconciler.plan.model import Action, Change, FieldChange, Plan
+from reconciler.records import RunAttributes
+from reconciler.spec.model import DesiredRun, DesiredSet
+from reconciler.state.model import State, TrackedRun
+
+REASON_NEW = "new key"
+REASON_UNCHANGED = "unchanged"
+REASON_CHANGED = "fields changed"
+REASON_REPLACE_REQUESTED = "replace requested"
+REASON_REMOVED = "key removed from specs"
+REASON_DESTROY = "destroy requested"
+REASON_UNKNOWN = "outcome of an earlier trigger is unknown"
+REASON_RETRIGGER = "re-trigger requested for an unknown outcome"
+
+#: Wire names of the fields, in the order of ``RunAttributes``: the order fields are explained.
+FIELD_ORDER: tuple[str, ...] = tuple(
+    info.alias or name for name, info in RunAttributes.model_fields.items()
+)
+_SET_FIELDS = frozenset({"probeIds"})
+
+
+def make_plan(
+    desired: DesiredSet,
+    state: State,
+    *,
+    targets: Sequence[str] = (),
+    replace: Sequence[str] = (),
+    retrigger_unknown: bool = False,
+    destroy: bool = False,
+) -> Plan:
+    """Plan what apply would do to bring ``state`` to ``desired``.
+
+    ``targets`` restricts the plan to those keys (others are omitted, not no-ops); ``replace``
+    forces a replace of unchanged tracked keys; ``retrigger_unknown`` plans a trigger for keys
+    whose earlier trigger has an unknown outcome; ``destroy`` plans a cancel of every tracked
+    run whatever the specs say. Raises ``UsageError`` for keys that name nothing.
+    """
+    if destroy and (replace or retrigger_unknown):
+        raise UsageError(
+            "destroy cancels every tracked run; it cannot be combined with "
+            "--replace or --retrigger-unknown"
+        )
+    known = desired.runs.keys() | state.runs.keys()
+    _check_targets(targets, known)
+    _check_replace(replace, desired, state, targets)
+
+    keys = sorted(set(targets) if targets else known)
+    forced = frozenset(replace)
+    changes: list[Change] = []
+    for key in keys:
+        want = desired.runs.get(key)
+        have = state.runs.get(key)
+        if destroy:
+            change = _destroy_change(key, have)
+        else:
+            change = _change(key, want, have, forced=key in forced, retrigger=retrigger_unknown)
+        if change is not None:
+            changes.append(change)
+    return Plan(
+        changes=tuple(changes),
+        lineage=state.lineage,
+        serial=state.serial,
+        specs_checksum=desired.checksum,
+        options={
+            "targets": sorted(set(targets)),
+            "replace": sorted(forced),
+            "retrigger_unknown": retrigger_unknown,
+            "destroy": destroy,
+        },
+    )
+
+
+def _check_targets(targets: Sequence[str], known: Iterable[str]) -> None:
+    missing = sorted(set(targets) - set(known))
+    if missing:
+        raise UsageError(
+            f"--target {', '.join(missing)}: no such key in the specs or the state; "
+            "check the spelling against `reconciler state list` and the spec files"
+        )
+
+
+def _check_replace(
+    replace: Sequence[str], desired: DesiredSet, state: State, targets: Sequence[str]
+) -> None:
+    for key in sorted(set(replace)):
+        have = state.runs.get(key)
+        if key not in desired.runs and have is None:
+            raise UsageError(f"--replace {key}: no such key in the specs or the state")
+        if have is None:
+            raise UsageError(
+                f"--replace {key}: the state tracks no run for this key; "
+                "plan without --replace and it is triggered as a new key"
+            )
+        if key not in desired.runs:
+            raise UsageError(
+                f"--replace {key}: the key is no longer in the specs, so it can only be "
+                "cancelled; plan without --replace"
+            )
+        if have.status == "unknown":
+            raise UsageError(
+                f"--replace {key}: the outcome of its last trigger is unknown, so there is "
+                f"no run to cancel; use `reconciler import {key} TEST_RUN_ID`, "
+                f"`reconciler state rm {key}` or `apply --retrigger-unknown`"
+            )
+        if targets and key not in targets:
+            raise UsageError(
+                f"--replace {key}: the key is outside the --target selection; add --target {key}"
+            )
+
+
+def _change(
+    key: str,
+    want: DesiredRun | None,
+    have: TrackedRun | None,
+    *,
+    forced: bool,
+    retrigger: bool,
+) -> Change:
+    after = want.attributes if want is not None else None
+    source = want.source if want is not None else None
+    if have is None:
+        return Change(key, Action.TRIGGER, None, after, REASON_NEW, source=source)
+    if have.status == "unknown":
+        return _unknown_change(key, have, after, source, retrigger=retrigger)
+    if after is None:
+        return Change(key, Action.CANCEL, have, None, REASON_REMOVED)
+    if have.attributes != after:
+        fields = explain(have.attributes, after)
+        return Change(key, Action.REPLACE, have, after, REASON_CHANGED, fields, source)
+    if forced:
+        return Change(key, Action.REPLACE, have, after, REASON_REPLACE_REQUESTED, source=source)
+    return Change(key, Action.NOOP, have, after, REASON_UNCHANGED, source=source)
+
+
+def _unknown_change(
+    key: str,
+    have: TrackedRun,
+    after: RunAttributes | None,
+    source: str | None,
+    *,
+    retrigger: bool,
+) -> Change:
+    if retrigger and after is not None:
+        return Change(key, Action.TRIGGER, have, after, REASON_RETRIGGER, source=source)
+    # Not in the specs any more (or no re-trigger asked): without a run id there is nothing
+    # to cancel, so the key waits for the user's decision.
+    fields = explain(have.attributes, after) if after is not None else ()
+    return Change(key, Action.UNKNOWN, have, after, REASON_UNKNOWN, fields, source)
+
+
+def _destroy_change(key: str, have: TrackedRun | None) -> Change | None:
+    if have is None:
+        return None  # only in the specs: destroy has nothing to do with it
+    if have.status == "unknown":
+        return Change(key, Action.UNKNOWN, have, None, REASON_UNKNOWN)
+    return Change(key, Action.CANCEL, have, None, REASON_DESTROY)
+
+
+def explain(before: RunAttributes, after: RunAttributes) -> tuple[FieldChange, ...]:
+    """The fields that differ, each explained by deepdiff (``targetId: 42 → 43``).
+
+    Only the differing fields are handed to DeepDiff: it is the slow part of planning.
+    """
+    old, new = before.wire(), after.wire()
+    differing = [name for name in FIELD_ORDER if old[name] != new[name]]
+    if not differing:
+        return ()
+    diff = DeepDiff(
+        {name: _comparable(name, old[name]) for name in differing},
+        {name: _comparable(name, new[name]) for name in differing},
+        view="tree",
+    )
+    added: dict[str, list[Any]] = {}
+    removed: dict[str, list[Any]] = {}
+    for kind, levels in diff.items():
+        for level in levels:
+            name = level.path(output_format="list")[0]
+            if kind == "set_item_added":
+                added.setdefault(name, []).append(level.t2)
+            elif kind == "set_item_removed":
+                removed.setdefault(name, []).append(level.t1)
+    return tuple(
+        FieldChange(
+            field=name,
+            before=old[name],
+            after=new[name],
+            detail=_detail(name, old[name], new[name], added.get(name), removed.get(name)),
+        )
+        for name in differing
+    )
+
+
+def _comparable(name: str, value: Any) -> Any:
+    # probeIds is a set: deepdiff then reports added and removed ids instead of positions.
+    return frozenset(value) if name in _SET_FIELDS else value
+
+
+def _detail(
+    name: str, old: Any, new: Any, added: list[Any] | None, removed: list[Any] | None
+) -> str:
+    if name in _SET_FIELDS:
+        parts = [f"+{v}" for v in sorted(added or ())] + [f"-{v}" for v in sorted(removed or ())]
+        return f"{name}: {' '.join(parts)}"
+    return f"{name}: {json.dumps(old, ensure_ascii=False)} → {json.dumps(new, ensure_ascii=False)}"

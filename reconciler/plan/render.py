@@ -1,0 +1,415 @@
+"""Plan renderers: text for terminals, JSON for machines, markdown for pull-request comments.
+
+Each renderer is a pure function of a ``Plan`` returning a string; the CLI decides where it goes
+and (with ``should_color``) whether the text is coloured. None of them recomputes the plan.
+No-op keys are left out of the text and markdown views (as Terraform does) and kept in JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from reconciler import __version__
+from reconciler.plan.model import Action, Change, Plan
+from reconciler.records import RunAttributes
+from reconciler.state.model import TrackedRun
+
+#: Version of the JSON plan document; bumped on any incompatible change of its shape.
+JSON_FORMAT_VERSION = "1.0"
+#: GitHub refuses comments longer than this many characters.
+MARKDOWN_LIMIT = 65536
+
+NO_CHANGES = "No changes. The test runs match the specs."
+
+_MARKERS = {
+    Action.TRIGGER: "+",
+    Action.REPLACE: "-/+",
+    Action.CANCEL: "-",
+    Action.UNKNOWN: "!",
+}
+_RESET = "\x1b[0m"
+_COLORS = {
+    Action.TRIGGER: "\x1b[32m",  # green
+    Action.REPLACE: "\x1b[33m",  # yellow
+    Action.CANCEL: "\x1b[31m",  # red
+    Action.UNKNOWN: "\x1b[1;35m",  # bold magenta: it needs a decision
+}
+_BOLD = "\x1b[1m"
+_DIM = "\x1b[2m"
+_RED = "\x1b[31m"
+
+_SHOWN = (Action.TRIGGER, Action.REPLACE, Action.CANCEL)
+
+
+class _Stream(Protocol):
+    def isatty(self) -> bool: ...
+
+
+def should_color(stream: _Stream, env: Mapping[str, str]) -> bool:
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set (https://no-color.org)."""
+    if env.get("NO_COLOR", "") != "" or env.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or fake stream is not a terminal
+        return False
+
+
+# --- shared pieces -----------------------------------------------------------------------------
+
+
+def summary_line(plan: Plan) -> str:
+    """``Plan: 2 to trigger, 1 to replace, 1 to cancel.`` or the no-changes sentence."""
+    if not plan.has_changes:
+        return NO_CHANGES
+    counts = plan.counts()
+    return (
+        f"Plan: {counts[Action.TRIGGER]} to trigger, {counts[Action.REPLACE]} to replace, "
+        f"{counts[Action.CANCEL]} to cancel."
+    )
+
+
+def _unknown_line(count: int) -> str:
+    noun = "outcome" if count == 1 else "outcomes"
+    return f"{count} unknown trigger {noun} to resolve before apply touches those keys."
+
+
+def _value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _next_steps(change: Change) -> list[tuple[str, str]]:
+    """What the user can do about an unknown outcome, as (situation, command) pairs."""
+    steps = [
+        ("if the run exists", f"reconciler import {change.key} TEST_RUN_ID"),
+        ("to forget it", f"reconciler state rm {change.key}"),
+    ]
+    if change.after is not None:
+        steps.append(
+            ("to trigger it again", f"reconciler apply --retrigger-unknown --target {change.key}")
+        )
+    return steps
+
+
+def _unknown_note(run: TrackedRun | None) -> str:
+    if run is None:
+        return "trigger sent; no answer came back"
+    why = run.note or "no answer came back"
+    return f"trigger sent at {run.triggered_at}: {why}"
+
+
+def _run_id(run: TrackedRun | None) -> str:
+    if run is None or run.test_run_id is None:
+        return "the tracked run"
+    return f"test run {run.test_run_id}"
+
+
+# --- text --------------------------------------------------------------------------------------
+
+
+class _Painter:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"{code}{text}{_RESET}" if self.color else text
+
+
+def render_text(plan: Plan, *, color: bool) -> str:
+    """Terraform-like human output; ANSI colour only when ``color`` is True."""
+    paint = _Painter(color)
+    lines: list[str] = []
+    targets = plan.options.get("targets") or []
+    if targets:
+        lines += [
+            paint("Note: only the targeted keys were planned (--target): ", _BOLD)
+            + ", ".join(targets),
+            "",
+        ]
+    shown = [c for c in plan.changes if c.action in _SHOWN]
+    if shown:
+        lines += ["reconciler will perform the following actions:", ""]
+        legend = "  ".join(
+            f"{paint(_MARKERS[a], _COLORS[a])} {a.value}" for a in (*_SHOWN, Action.UNKNOWN)
+        )
+        lines += [f"  markers: {legend}", ""]
+        for change in shown:
+            lines += _text_change(change, paint)
+            lines.append("")
+    unknown = plan.by_action(Action.UNKNOWN)
+    if unknown:
+        lines += _text_unknown(unknown, paint)
+    lines.append(paint(summary_line(plan), _BOLD))
+    if unknown:
+        lines.append(paint(_unknown_line(len(unknown)), _COLORS[Action.UNKNOWN]))
+    return "\n".join(lines) + "\n"
+
+
+def _text_change(change: Change, paint: _Painter) -> list[str]:
+    code = _COLORS[change.action]
+    marker = paint(f"{_MARKERS[change.action]:>3}", code)
+    header = {
+        Action.TRIGGER: "will be triggered",
+        Action.REPLACE: "must be replaced",
+        Action.CANCEL: "will be cancelled",
+    }[change.action]
+    lines = [paint(f"  # {change.key} {header} ({change.reason})", _BOLD)]
+    if change.source:
+        lines.append(paint(f"  # declared at {change.source}", _DIM))
+    if change.action is Action.REPLACE:
+        lines.append(
+            paint(f"  # {_run_id(change.before)} is cancelled, then a new run triggered", _DIM)
+        )
+    elif change.action is Action.TRIGGER and change.before is not None:
+        # A re-trigger: the first attempt may have created a run that nothing will track.
+        lines.append(
+            paint(
+                f"  # the trigger sent at {change.before.triggered_at} may also have created a "
+                "run; it stays untracked",
+                _DIM,
+            )
+        )
+    lines.append(f"{marker} {paint(change.key, _BOLD)}")
+    if change.action is Action.TRIGGER and change.after is not None:
+        lines += _text_fields(change.after.wire(), "+", code, paint)
+    elif change.action is Action.CANCEL and change.before is not None:
+        fields = {"testRunId": change.before.test_run_id, **change.before.attributes.wire()}
+        lines += _text_fields(fields, "-", code, paint)
+    else:
+        for field in change.changed_fields:
+            forces = paint("# forces replacement", _RED)
+            lines.append(f"      {paint('~', code)} {field.detail}  {forces}")
+        hidden = len(RunAttributes.model_fields) - len(change.changed_fields)
+        lines.append(paint(f"        # ({hidden} unchanged fields hidden)", _DIM))
+    return lines
+
+
+def _text_fields(data: dict[str, Any], sign: str, code: str, paint: _Painter) -> list[str]:
+    width = max(len(name) for name in data)
+    return [
+        f"      {paint(sign, code)} {name:<{width}} = {_value(value)}"
+        for name, value in data.items()
+    ]
+
+
+def _text_unknown(unknown: list[Change], paint: _Painter) -> list[str]:
+    code = _COLORS[Action.UNKNOWN]
+    count = len(unknown)
+    lines = [
+        paint(
+            f"! Unknown outcomes: {count} key{'s' if count != 1 else ''} need your decision", code
+        ),
+        "  A trigger was sent for these keys and no answer came back: a test run may or may",
+        "  not exist (and may be spending probe credits). Nothing is triggered again for them",
+        "  until you resolve each one:",
+        "",
+    ]
+    for change in unknown:
+        where = f"  ({change.source})" if change.source else "  (no longer in the specs)"
+        lines.append(f"{paint('  !', code)} {paint(change.key, _BOLD)}{paint(where, _DIM)}")
+        lines.append(f"      {_unknown_note(change.before)}")
+        steps = _next_steps(change)
+        width = max(len(situation) for situation, _ in steps) + 1
+        lines += [f"      {situation + ':':<{width}} {command}" for situation, command in steps]
+        lines.append("")
+    return lines
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The JSON plan as a dict (``reconciler/schemas/plan.schema.json`` describes it)."""
+    counts = plan.counts()
+    return {
+        "format_version": JSON_FORMAT_VERSION,
+        "reconciler_version": __version__,
+        "state": {"lineage": plan.lineage, "serial": plan.serial},
+        "specs_checksum": plan.specs_checksum,
+        "options": plan.options,
+        "runs": [_json_change(change) for change in plan.changes],
+        "summary": {action.value: counts[action] for action in Action},
+    }
+
+
+def _json_change(change: Change) -> dict[str, Any]:
+    return {
+        "key": change.key,
+        "action": change.action.value,
+        "actions": change.action.json_actions,
+        "reason": change.reason,
+        "source": change.source,
+        "before": _json_tracked(change.before),
+        "after": change.after.wire() if change.after is not None else None,
+        "changed_fields": [
+            {"field": f.field, "before": f.before, "after": f.after, "detail": f.detail}
+            for f in change.changed_fields
+        ],
+    }
+
+
+def _json_tracked(run: TrackedRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "testRunId": run.test_run_id,
+        "status": run.status,
+        "attributes": run.attributes.wire(),
+        "triggeredAt": run.triggered_at,
+        "note": run.note,
+    }
+
+
+def render_json(plan: Plan) -> str:
+    """The JSON plan: stable key order, two-space indent, trailing newline."""
+    return json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n"
+
+
+# --- markdown ----------------------------------------------------------------------------------
+
+_EMOJI = {
+    Action.TRIGGER: "🟢",
+    Action.REPLACE: "🟡",
+    Action.CANCEL: "🔴",
+    Action.UNKNOWN: "⚠️",
+}
+
+
+def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
+    """A pull-request comment: summary, a table, per-run ``diff`` details, under ``limit``.
+
+    When everything does not fit, table rows are kept before details, and a note says how much
+    was cut and how to see the whole plan.
+    """
+    head = ["### reconciler plan", "", f"**{summary_line(plan)}**", ""]
+    targets = plan.options.get("targets") or []
+    if targets:
+        keys = ", ".join(_md_code(key) for key in targets)
+        head += [f"_Only the targeted keys were planned (`--target`): {keys}._", ""]
+    unknown = plan.by_action(Action.UNKNOWN)
+    if unknown:
+        head += _md_unknown(unknown)
+    listed = [c for c in plan.changes if c.action is not Action.NOOP]
+    if not listed:
+        return _fit("\n".join(head), limit)
+    rows = ["| | action | key | reason |", "| --- | --- | --- | --- |"]
+    rows += [_md_row(change) for change in listed]
+    details = [_md_details(change) for change in listed if change.action in _SHOWN]
+
+    text = "\n".join([*head, *rows]) + "\n"
+    # Room for the cut note, whatever numbers end up in it.
+    budget = limit - len(_md_cut_note(len(listed), len(listed), len(details), len(details)))
+    if len(text) > budget:
+        return _md_cut_rows(head, rows, listed, details, limit)
+    kept = 0
+    for block in details:
+        if len(text) + 1 + len(block) > budget:
+            break
+        text += "\n" + block
+        kept += 1
+    if kept < len(details):
+        text += "\n" + _md_cut_note(len(listed), len(listed), kept, len(details))
+    return _fit(text, limit)
+
+
+def _md_cut_rows(
+    head: list[str], rows: list[str], listed: list[Change], details: list[str], limit: int
+) -> str:
+    budget = limit - len(_md_cut_note(len(listed), len(listed), 0, len(details)))
+    text = "\n".join(head) + "\n"
+    kept = 0
+    for row in rows:
+        if len(text) + len(row) + 1 > budget:
+            break
+        text += row + "\n"
+        kept += 1
+    shown = max(kept - 2, 0)  # the two header lines of the table are not runs
+    return _fit(text + "\n" + _md_cut_note(shown, len(listed), 0, len(details)), limit)
+
+
+def _md_cut_note(rows: int, total_rows: int, details: int, total_details: int) -> str:
+    return (
+        f"> **Output cut to fit a comment:** {rows} of {total_rows} runs listed, "
+        f"{details} of {total_details} diffs shown. "
+        "Run `reconciler plan` (or `--format json`) for the whole plan.\n"
+    )
+
+
+def _fit(text: str, limit: int) -> str:
+    # Last resort for absurdly small limits: never hand back more than was allowed.
+    return text if len(text) <= limit else text[:limit]
+
+
+def _md_unknown(unknown: list[Change]) -> list[str]:
+    lines = [
+        "> [!WARNING]",
+        f"> **{_unknown_line(len(unknown))}** A trigger was sent and no answer came back;",
+        "> a test run may or may not exist. For each key:",
+    ]
+    for change in unknown:
+        steps = "; ".join(f"{situation}: `{command}`" for situation, command in _next_steps(change))
+        lines.append(f"> - {_md_code(change.key)}: {steps}")
+    return [*lines, ""]
+
+
+def _md_row(change: Change) -> str:
+    cells = [
+        _EMOJI[change.action],
+        change.action.value,
+        _md_code(change.key),
+        _md_text(change.reason),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _md_details(change: Change) -> str:
+    where = f" ({_md_html(change.source)})" if change.source else ""
+    summary = f"<code>{_md_html(change.key)}</code>: {change.action.value}{where}"
+    body = "\n".join(_diff_lines(change))
+    fence = "`" * max(3, _longest_backtick_run(body) + 1)
+    return f"<details><summary>{summary}</summary>\n\n{fence}diff\n{body}\n{fence}\n</details>\n"
+
+
+def _diff_lines(change: Change) -> list[str]:
+    # A re-trigger has a ``before`` (the unknown entry) but cancels nothing: all of it is new.
+    old_run = change.before if change.action in (Action.REPLACE, Action.CANCEL) else None
+    before = old_run.attributes.wire() if old_run is not None else {}
+    after = change.after.wire() if change.after is not None else {}
+    lines = []
+    if old_run is not None and old_run.test_run_id is not None:
+        lines.append(f"- testRunId: {old_run.test_run_id}")
+    for name in after or before:
+        old, new = before.get(name), after.get(name)
+        if name in before and (name not in after or old != new):
+            lines.append(f"- {name}: {_value(old)}")
+        if name in after and (name not in before or old != new):
+            lines.append(f"+ {name}: {_value(new)}")
+        if name in before and name in after and old == new:
+            lines.append(f"  {name}: {_value(new)}")
+    return lines
+
+
+def _longest_backtick_run(text: str) -> int:
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    return longest
+
+
+def _md_code(text: str) -> str:
+    # Pipes break table cells even inside code spans; backticks need a longer delimiter.
+    text = text.replace("|", "\\|")
+    ticks = "`" * (_longest_backtick_run(text) + 1)
+    pad = " " if "`" in text else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _md_text(text: str) -> str:
+    return _md_html(text).replace("|", "\\|")
+
+
+def _md_html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,201 @@
+"""Saved plans: ``reconciler plan --out FILE`` and ``reconciler apply --plan FILE``.
+
+A saved plan is the JSON plan document (``render.plan_document``) inside a small versioned
+envelope. It holds only what the plan holds: keys, run ids, run attributes, spec locations and
+the options it was made with; never the API key. It is written atomically (temporary file in the
+same directory, then ``os.replace``) so a crash never leaves half a plan behind, and it is
+deterministic: the same plan always gives the same bytes.
+
+Before applying, ``check_fresh`` compares the state lineage and serial and the specs checksum
+recorded in the plan with the current ones, as octoDNS and Terraform do: a plan reviewed against
+another state or other specs is not the plan that would run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from reconciler.errors import PlanError, StalePlanError
+from reconciler.plan.model import Action, Change, FieldChange, Plan
+from reconciler.plan.render import plan_document
+from reconciler.records import RunAttributes
+from reconciler.spec.model import DesiredSet
+from reconciler.state.model import State, TrackedRun
+
+SAVED_PLAN_FORMAT = "reconciler-saved-plan"
+#: The envelope version written by this reconciler; newer files are refused.
+SAVED_PLAN_VERSION = 1
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _FieldChangeDoc(_Doc):
+    field: str
+    before: Any
+    after: Any
+    detail: str
+
+
+class _ChangeDoc(_Doc):
+    key: str
+    action: Action
+    actions: list[str]
+    reason: str
+    source: str | None
+    before: TrackedRun | None
+    after: RunAttributes | None
+    changed_fields: list[_FieldChangeDoc]
+
+
+class _StateRefDoc(_Doc):
+    lineage: str
+    serial: int
+
+
+class _PlanDoc(_Doc):
+    format_version: str
+    reconciler_version: str
+    state: _StateRefDoc
+    specs_checksum: str
+    options: dict[str, Any]
+    runs: list[_ChangeDoc]
+    summary: dict[str, int]
+
+
+class _SavedPlanDoc(_Doc):
+    format: Literal["reconciler-saved-plan"]
+    version: int
+    plan: _PlanDoc
+
+
+def dumps_plan(plan: Plan) -> str:
+    """The bytes of a saved plan, as text: deterministic for a given plan."""
+    envelope = {
+        "format": SAVED_PLAN_FORMAT,
+        "version": SAVED_PLAN_VERSION,
+        "plan": plan_document(plan),
+    }
+    return json.dumps(envelope, indent=2, ensure_ascii=False) + "\n"
+
+
+def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
+    """Write ``plan`` to ``path`` atomically; raises ``PlanError`` if it cannot be written."""
+    target = Path(path)
+    data = dumps_plan(plan).encode()
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as err:
+        raise PlanError(f"cannot write plan file {target}: {err.strerror or err}") from err
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(target)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise PlanError(f"cannot write plan file {target}: {err.strerror or err}") from err
+
+
+def load_plan(path: str | os.PathLike[str]) -> Plan:
+    """Read a plan saved by ``save_plan``; ``PlanError`` for a missing, corrupt or foreign file."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as err:
+        raise PlanError(f"cannot read plan file {source}: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise _not_a_plan(str(source), "it is not UTF-8 text") from err
+    return loads_plan(text, source=str(source))
+
+
+def loads_plan(text: str, *, source: str = "<plan>") -> Plan:
+    """Parse the text of a saved plan; ``source`` names it in error messages."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise _not_a_plan(source, f"invalid JSON at line {err.lineno}: {err.msg}") from err
+    if not isinstance(raw, dict) or raw.get("format") != SAVED_PLAN_FORMAT:
+        raise _not_a_plan(source, f'it has no "format": "{SAVED_PLAN_FORMAT}" marker')
+    version = raw.get("version")
+    if isinstance(version, int) and version > SAVED_PLAN_VERSION:
+        raise PlanError(
+            f"plan file {source} was written by a newer reconciler (plan file version "
+            f"{version}, this one reads up to {SAVED_PLAN_VERSION}); upgrade reconciler, "
+            "or run `reconciler plan --out FILE` again with this one"
+        )
+    try:
+        doc = _SavedPlanDoc.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise _not_a_plan(source, f"{where}: {first['msg']}") from err
+    return _plan_from_doc(doc.plan, source)
+
+
+def _plan_from_doc(doc: _PlanDoc, source: str) -> Plan:
+    changes = []
+    for run in doc.runs:
+        if run.actions != run.action.json_actions:
+            raise _not_a_plan(source, f"run {run.key}: actions do not match {run.action.value}")
+        fields = tuple(
+            FieldChange(field=f.field, before=f.before, after=f.after, detail=f.detail)
+            for f in run.changed_fields
+        )
+        changes.append(
+            Change(
+                key=run.key,
+                action=run.action,
+                before=run.before,
+                after=run.after,
+                reason=run.reason,
+                changed_fields=fields,
+                source=run.source,
+            )
+        )
+    return Plan(
+        changes=tuple(changes),
+        lineage=doc.state.lineage,
+        serial=doc.state.serial,
+        specs_checksum=doc.specs_checksum,
+        options=doc.options,
+    )
+
+
+def _not_a_plan(source: str, why: str) -> PlanError:
+    return PlanError(
+        f"{source} is not a usable reconciler plan file ({why}); "
+        "make one with `reconciler plan --out FILE`"
+    )
+
+
+def check_fresh(plan: Plan, state: State, desired: DesiredSet, *, plan_file: str = "FILE") -> None:
+    """Raise ``StalePlanError`` if the state or the specs moved since ``plan`` was made.
+
+    A state that was never written (serial 0, no runs) gets a fresh lineage each time it is
+    created in memory, so two such states count as the same state.
+    """
+    again = f"Run `reconciler plan --out {plan_file}` again, review it, and apply the new plan."
+    never_written = plan.serial == 0 and state.serial == 0 and not state.runs
+    if state.lineage != plan.lineage and not never_written:
+        raise StalePlanError(
+            f"the saved plan was made against another state (lineage {plan.lineage}, "
+            f"the state now has lineage {state.lineage}); is --state pointing at the right "
+            f"file? {again}"
+        )
+    if state.serial != plan.serial:
+        raise StalePlanError(
+            f"the state changed since the plan was made (serial {plan.serial} → "
+            f"{state.serial}): another apply, import or state rm ran in between. {again}"
+        )
+    if desired.checksum != plan.specs_checksum:
+        raise StalePlanError(f"the spec files changed since the plan was made. {again}")

@@ -1,0 +1,79 @@
+"""Builders of desired sets and states for plan tests: short to call, explicit defaults."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from reconciler.records import RunAttributes, normalise_probe_ids
+from reconciler.spec.model import DesiredRun, DesiredSet
+from reconciler.state.model import State, TrackedRun
+
+LINEAGE = "6f1c2b7e-0000-4000-8000-000000000001"
+CHECKSUM = "sha256:0000000000000000000000000000000000000000000000000000000000000001"
+
+
+def attrs(**changes: Any) -> RunAttributes:
+    """A valid run record; keyword arguments (snake_case) override the defaults."""
+    data: dict[str, Any] = {
+        "workspace_id": 1234,
+        "target_id": 42,
+        "probe_ids": (101, 102),
+        "name": "run",
+        "run_ai_analysis": False,
+        "notify_when_finished": False,
+    }
+    data.update(changes)
+    data["probe_ids"] = normalise_probe_ids(tuple(data["probe_ids"]))
+    return RunAttributes(**data)
+
+
+def drun(
+    key: str,
+    attributes: RunAttributes | None = None,
+    *,
+    file: str = "specs/runs.yaml",
+    line: int = 1,
+    protect: bool = False,
+) -> DesiredRun:
+    return DesiredRun(
+        key=key,
+        attributes=attributes if attributes is not None else attrs(name=key),
+        file=file,
+        line=line,
+        protect=protect,
+    )
+
+
+def desired(*runs: DesiredRun, checksum: str = CHECKSUM) -> DesiredSet:
+    return DesiredSet(
+        runs={run.key: run for run in runs},
+        checksum=checksum,
+        files=tuple(sorted({run.file for run in runs})),
+    )
+
+
+def tracked(
+    attributes: RunAttributes,
+    run_id: int | None = 5000,
+    *,
+    status: Literal["triggered", "unknown"] = "triggered",
+    note: str = "",
+) -> TrackedRun:
+    return TrackedRun(
+        status=status,
+        test_run_id=None if status == "unknown" else run_id,
+        attributes=attributes,
+        triggered_at="2024-05-01T12:00:00Z",
+        note=note,
+    )
+
+
+def state(runs: dict[str, TrackedRun] | None = None, *, serial: int = 7) -> State:
+    return State(lineage=LINEAGE, serial=serial, runs=runs or {})
+
+
+def in_sync(*keys: str) -> tuple[DesiredSet, State]:
+    """Desired and state holding the same runs for ``keys`` (ids 1, 2, ... in order)."""
+    runs = [drun(key, line=i + 1) for i, key in enumerate(keys)]
+    tracked_runs = {run.key: tracked(run.attributes, i + 1) for i, run in enumerate(runs)}
+    return desired(*runs), state(tracked_runs)

@@ -1,0 +1,53 @@
+"""The plans rendered into the golden files under tests/data/plans/."""
+
+from __future__ import annotations
+
+from reconciler.plan.diff import make_plan
+from reconciler.plan.model import Plan
+from tests.plan.factories import attrs, desired, drun, state, tracked
+
+
+def mixed_plan() -> Plan:
+    """One key of every kind: trigger, two replaces, cancel, two unknowns, a no-op."""
+    want = desired(
+        drun(
+            "chatbot-jailbreak",
+            attrs(name="Nightly jailbreak sweep", run_ai_analysis=True),
+            file="specs/chatbot.yaml",
+            line=4,
+        ),
+        drun(
+            "prompt-leak",
+            attrs(target_id=43, probe_ids=(102, 103), name="Prompt leak"),
+            file="specs/chatbot.yaml",
+            line=11,
+        ),
+        drun("pii-probe", attrs(name="PII"), file="specs/agents.yaml", line=3),
+        drun("steady", attrs(name="steady"), file="specs/agents.yaml", line=9),
+        drun("flaky", attrs(name="flaky"), file="specs/agents.yaml", line=15),
+    )
+    have = state(
+        {
+            "prompt-leak": tracked(
+                attrs(target_id=42, probe_ids=(101, 102), name="Prompt leak"), 5012
+            ),
+            "pii-probe": tracked(attrs(name="PII"), 5013),
+            "steady": tracked(attrs(name="steady"), 5014),
+            "old-sweep": tracked(attrs(name="Old sweep", notify_when_finished=True), 4001),
+            "flaky": tracked(attrs(name="flaky"), status="unknown", note="read timeout"),
+            "orphan": tracked(attrs(name="orphan"), status="unknown"),
+        }
+    )
+    return make_plan(want, have, replace=["pii-probe"])
+
+
+def empty_plan() -> Plan:
+    run = drun("steady", attrs(name="steady"))
+    return make_plan(desired(run), state({"steady": tracked(run.attributes, 5014)}))
+
+
+def retrigger_plan() -> Plan:
+    """--target and --retrigger-unknown: one unknown key triggered again, another left out."""
+    want = desired(drun("a", line=2), drun("b", line=9))
+    lost = tracked(attrs(name="a"), status="unknown", note="apply stopped before the API answered")
+    return make_plan(want, state({"a": lost}), targets=["a"], retrigger_unknown=True)
