@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -278,8 +277,21 @@ def test_destroy_refuses_replace_and_retrigger(option: dict[str, object]) -> Non
 # --- performance ----------------------------------------------------------------------------
 
 
-def test_ten_thousand_runs_with_one_percent_changed_plan_in_well_under_a_second() -> None:
-    count = 10_000
+def test_deepdiff_runs_only_on_changed_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Speed is measured in bench/bench_plan.py; here we pin the mechanism that makes it fast:
+    # an equality pre-filter, and DeepDiff only for the runs that differ.
+    import reconciler.plan.diff as diff_module
+
+    calls = 0
+    real = diff_module.DeepDiff
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(diff_module, "DeepDiff", counting)
+    count = 2_000
     runs = [drun(f"run-{i:05d}", attrs(name=f"run-{i}", target_id=i)) for i in range(count)]
     have = state(
         {
@@ -289,11 +301,7 @@ def test_ten_thousand_runs_with_one_percent_changed_plan_in_well_under_a_second(
             for i, run in enumerate(runs)
         }
     )
-    want = desired(*runs)
-    started = time.perf_counter()
-    plan = make_plan(want, have)
-    elapsed = time.perf_counter() - started
+    plan = make_plan(desired(*runs), have)
     assert plan.counts()[Action.REPLACE] == count // 100
     assert plan.counts()[Action.NOOP] == count - count // 100
-    # Typically ~30 ms; the bound only catches a return to whole-document DeepDiff (~1 s).
-    assert elapsed < 0.5, f"make_plan took {elapsed * 1000:.0f} ms"
+    assert calls == count // 100
