@@ -151,6 +151,35 @@ class _Secret:
     __str__ = __repr__
 
 
+class _RedactKey(logging.Filter):
+    """Scrubs the key from httpx's and httpcore's own log records.
+
+    Those libraries log response lines and headers as the server sent them (httpx at INFO,
+    httpcore at DEBUG); a server echoing the key back must not put it in anyone's logs.
+    """
+
+    def __init__(self, secret: _Secret) -> None:
+        super().__init__()
+        self._secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = self._secret.reveal()
+        text = record.getMessage()
+        if key in text:
+            record.msg, record.args = text.replace(key, _REDACTED), None
+        return True
+
+
+#: The loggers of the libraries under ProbeClient that may log what a server sent.
+_LIBRARY_LOGGERS: Final = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+)
+
+
 def check_api_key(api_key: str) -> str:
     """The key as it will be sent, or ApiConfigError saying why it cannot be (never echoing it)."""
     if not api_key:
@@ -200,6 +229,9 @@ class ProbeClient:
             transport=transport,
             follow_redirects=False,
         )
+        self._redact = _RedactKey(self._key)
+        for name in _LIBRARY_LOGGERS:
+            logging.getLogger(name).addFilter(self._redact)
 
     @classmethod
     def from_env(
@@ -249,6 +281,8 @@ class ProbeClient:
 
     def close(self) -> None:
         self._http.close()
+        for name in _LIBRARY_LOGGERS:
+            logging.getLogger(name).removeFilter(self._redact)
 
     # --- the two endpoints -------------------------------------------------------------------
 
@@ -344,7 +378,7 @@ class ProbeClient:
         )
         return _Answer(
             status=response.status_code,
-            phrase=sanitise(response.reason_phrase),
+            phrase=self._scrub(sanitise(response.reason_phrase)),
             content=response.content.replace(self._key.reveal().encode(), _REDACTED.encode()),
             retry_after=response.headers.get("Retry-After"),
             location=self._scrub(response.headers.get("Location", "")) or None,

@@ -10,12 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.api.base import CancelOutcome
 from reconciler.api.client import ProbeClient
 from reconciler.api.retry import RetryPolicy
 from reconciler.records import RunAttributes
 
 API_KEY = "sk-test-Zq8v2LmN4pR7xT1w"  # distinctive, so a leak search cannot miss it
 BASE_URL = "https://probe.test"
+RUN_KEY = "chatbot-jailbreak"
 
 #: What the scripted transport does for one request: answer it or raise an httpx error.
 Step = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
@@ -78,6 +80,16 @@ def attributes(**overrides: Any) -> RunAttributes:
     }
     data.update(overrides)
     return RunAttributes(**data)
+
+
+def trigger(client: ProbeClient) -> int:
+    """Trigger the standard run of these tests."""
+    return client.trigger(attributes(), key=RUN_KEY)
+
+
+def cancel(client: ProbeClient) -> CancelOutcome:
+    """Cancel the standard run of these tests (run 5678 of workspace 1234)."""
+    return client.cancel(1234, 5678, key=RUN_KEY)
 
 
 @pytest.fixture

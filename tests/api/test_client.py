@@ -25,9 +25,8 @@ from reconciler.errors import (
     UsageError,
 )
 
-from .conftest import API_KEY, ClientFactory, Sleeps, attributes, error_body, reply
+from .conftest import API_KEY, ClientFactory, Sleeps, cancel, error_body, reply, trigger
 
-KEY = "chatbot-jailbreak"
 TRIGGER_URL = "https://probe.test/api/workspaces/1234/test-run/trigger"
 CANCEL_URL = "https://probe.test/api/workspaces/1234/test-run/5678/cancel"
 
@@ -46,14 +45,6 @@ NOT_SENT = [
     httpx.ConnectTimeout("timed out"),
     httpx.PoolTimeout("timed out"),
 ]
-
-
-def trigger(client: ProbeClient) -> int:
-    return client.trigger(attributes(), key=KEY)
-
-
-def cancel(client: ProbeClient) -> CancelOutcome:
-    return client.cancel(1234, 5678, key=KEY)
 
 
 # --- the requests on the wire ----------------------------------------------------------------
