@@ -81,7 +81,7 @@ def _texts_of_logs(records: list[logging.LogRecord]) -> list[str]:
     for record in records:
         texts += [record.getMessage(), repr(record.args), repr(vars(record))]
         if record.exc_info:
-            texts.append("".join(traceback.format_exception(*record.exc_info)))  # type: ignore[arg-type]
+            texts.append("".join(traceback.format_exception(*record.exc_info)))
     return texts
 
 
