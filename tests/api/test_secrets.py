@@ -119,3 +119,16 @@ def test_config_errors_do_not_reveal_the_key() -> None:
     with pytest.raises(ApiError) as caught:
         ProbeClient.from_env(None, None, {"SPLX_API_KEY": bad})
     assert not any(API_KEY in text for text in _texts_of(caught.value))
+
+
+def test_the_client_shows_no_key_and_cleans_up_its_log_filters() -> None:
+    httpx_logger = logging.getLogger("httpx")
+    before = list(httpx_logger.filters)
+
+    client = ProbeClient("https://probe.test", API_KEY)
+    assert API_KEY not in repr(client)
+    assert API_KEY not in repr(vars(client))
+    assert len(httpx_logger.filters) == len(before) + 1
+
+    client.close()
+    assert httpx_logger.filters == before
