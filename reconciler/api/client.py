@@ -1,0 +1,481 @@
+"""``ProbeClient``: the httpx client of the SPLX Probe API, implementing ``ProbeApi``.
+
+Each call sends one request with retries (``retry.py``) and maps the final answer to a return
+value or to an ``ApiError`` whose message names the run key and workspace and says what to do:
+
+    answer               trigger                               cancel
+    200                  testRunId, strictly validated         CANCELLED
+    other 2xx            OutcomeUnknownError                   CANCELLED
+    3xx                  RequestRejectedError: redirects are not followed (they would carry
+                         the key to another address)
+    400                  RequestRejectedError + fields         NOTHING_TO_CANCEL
+    401 / 403            AuthenticationError / PermissionDeniedError: fatal, the apply stops
+    404                  RequestRejectedError                  NOTHING_TO_CANCEL
+    other 4xx            RequestRejectedError
+    429                  retried, then RateLimitedError
+    5xx                  OutcomeUnknownError, not retried      retried, then ServerError
+    never sent           retried, then NotSentError
+    sent, no answer      OutcomeUnknownError, not retried      retried, then OutcomeUnknownError
+
+The API key lives in the ``X-Api-Key`` default header of the httpx client and nowhere else that
+can be printed: errors and log lines are built only from plain data (``Failure``, ``_Answer``),
+never from httpx exceptions, requests or headers, and server text is scrubbed of the key.
+
+One ``httpx.Client`` (thread-safe, keep-alive) serves every call, so a ``ProbeClient`` may be
+shared by the executor's worker threads; size ``max_connections`` to their number.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final
+
+import httpx
+
+from reconciler import __version__
+from reconciler.api.base import CancelOutcome
+from reconciler.api.endpoints import cancel_path, resolve_base_url, trigger_path, validate_base_url
+from reconciler.api.retry import (
+    Delivery,
+    Failure,
+    RetryPolicy,
+    classify_transport_error,
+    parse_retry_after,
+)
+from reconciler.api.wire import TriggerAnswerError, parse_error_body, parse_trigger_answer, sanitise
+from reconciler.errors import (
+    ApiConfigError,
+    ApiError,
+    AuthenticationError,
+    NotSentError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    RateLimitedError,
+    RequestRejectedError,
+    ServerError,
+)
+from reconciler.records import RunAttributes
+
+API_KEY_ENV: Final = "SPLX_API_KEY"
+LOGGER: Final = logging.getLogger("reconciler.api")
+USER_AGENT: Final = f"reconciler/{__version__}"
+#: Connect fails fast (a dead host is retried); reads get longer (a trigger does real work).
+DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
+_REDACTED: Final = "***"
+
+
+class _Kind(enum.Enum):
+    TRIGGER = "trigger"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One API operation on one run, with the words its messages need."""
+
+    kind: _Kind
+    key: str
+    workspace_id: int
+    path: str
+    body: dict[str, Any] | None = None
+    test_run_id: int | None = None
+
+    @property
+    def idempotent(self) -> bool:
+        return self.kind is _Kind.CANCEL
+
+    @property
+    def what(self) -> str:
+        if self.kind is _Kind.TRIGGER:
+            return f"trigger of {self.key!r} (workspace {self.workspace_id})"
+        return f"cancel of {self.key!r} (run {self.test_run_id}, workspace {self.workspace_id})"
+
+    @property
+    def not_done(self) -> str:
+        return "the run was not " + ("created" if self.kind is _Kind.TRIGGER else "cancelled")
+
+    @property
+    def unknown(self) -> str:
+        """What an unknown outcome means for this call, and what the user does about it."""
+        if self.kind is _Kind.TRIGGER:
+            return (
+                "the run may or may not have been created, so it is recorded as unknown and "
+                "not triggered again. Look for it in the SPLX Probe UI, then run "
+                f"`reconciler import {self.key} TEST_RUN_ID`, or `reconciler state rm {self.key}` "
+                "if it is not there."
+            )
+        return (
+            "the cancel may or may not have taken effect; the run stays in state and the next "
+            "apply repeats the cancel, which is safe."
+        )
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """An HTTP answer reduced to what the mapping reads (no httpx objects, no headers we sent)."""
+
+    status: int
+    phrase: str
+    content: bytes
+    retry_after: str | None
+    location: str | None
+
+    @property
+    def status_text(self) -> str:
+        return f"{self.status} {self.phrase}".strip()
+
+    @property
+    def transient(self) -> bool:
+        return self.status == 429 or self.status >= 500
+
+
+class _Secret:
+    """Holds the key so no repr, str or debugger view of the client shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+
+class _RedactKey(logging.Filter):
+    """Scrubs the key from httpx's and httpcore's own log records.
+
+    Those libraries log response lines and headers as the server sent them (httpx at INFO,
+    httpcore at DEBUG); a server echoing the key back must not put it in anyone's logs.
+    """
+
+    def __init__(self, secret: _Secret) -> None:
+        super().__init__()
+        self._secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = self._secret.reveal()
+        text = record.getMessage()
+        if key in text:
+            record.msg, record.args = text.replace(key, _REDACTED), None
+        return True
+
+
+#: The loggers of the libraries under ProbeClient that may log what a server sent.
+_LIBRARY_LOGGERS: Final = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+)
+
+
+def check_api_key(api_key: str) -> str:
+    """The key as it will be sent, or ApiConfigError saying why it cannot be (never echoing it)."""
+    if not api_key:
+        raise ApiConfigError(
+            f"{API_KEY_ENV} is not set: export a SPLX Probe personal access token as "
+            f"{API_KEY_ENV} (the key is read only from the environment); nothing was sent."
+        )
+    if not all("!" <= ch <= "~" for ch in api_key):
+        raise ApiConfigError(
+            f"{API_KEY_ENV} contains spaces, control or non-ASCII characters, which cannot be "
+            "sent in a header; copy the token again and re-export it. Nothing was sent."
+        )
+    return api_key
+
+
+class ProbeClient:
+    """The Probe API over httpx: ``trigger`` and ``cancel`` with retries and error mapping.
+
+    Build it with ``from_env`` in the CLI; the constructor is for tests and embedding (pass an
+    ``httpx.MockTransport`` as ``transport``). Use it as a context manager or call ``close``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        max_connections: int = 10,
+        transport: httpx.BaseTransport | None = None,
+        logger: logging.Logger | None = None,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        self.base_url = validate_base_url(base_url, source="API URL")
+        self._key = _Secret(check_api_key(api_key))
+        if max_connections < 1:
+            raise ApiConfigError(f"max_connections must be at least 1, not {max_connections}")
+        self.retry = retry or RetryPolicy()
+        self._log = logger or LOGGER
+        self._http = httpx.Client(
+            headers={"X-Api-Key": api_key, "Accept": "application/json", "User-Agent": user_agent},
+            timeout=timeout,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            transport=transport,
+            follow_redirects=False,
+        )
+        self._redact = _RedactKey(self._key)
+        for name in _LIBRARY_LOGGERS:
+            logging.getLogger(name).addFilter(self._redact)
+
+    @classmethod
+    def from_env(
+        cls,
+        api_url: str | None,
+        region: str | None,
+        env: Mapping[str, str],
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        max_connections: int = 10,
+        transport: httpx.BaseTransport | None = None,
+        logger: logging.Logger | None = None,
+        user_agent: str = USER_AGENT,
+    ) -> ProbeClient:
+        """A client for the server chosen by flags/``SPLX_API_URL`` and the key in ``env``.
+
+        Raises ``UsageError`` / ``ApiConfigError`` before anything is sent.
+        """
+        base_url = resolve_base_url(api_url, region, env)
+        # Surrounding whitespace is a copy-paste accident (a trailing newline), not the key.
+        api_key = env.get(API_KEY_ENV, "").strip()
+        return cls(
+            base_url,
+            api_key,
+            timeout=timeout,
+            retry=retry,
+            max_connections=max_connections,
+            transport=transport,
+            logger=logger,
+            user_agent=user_agent,
+        )
+
+    def __repr__(self) -> str:
+        return f"ProbeClient(base_url={self.base_url!r})"
+
+    def __enter__(self) -> ProbeClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+        for name in _LIBRARY_LOGGERS:
+            logging.getLogger(name).removeFilter(self._redact)
+
+    # --- the two endpoints -------------------------------------------------------------------
+
+    def trigger(self, attributes: RunAttributes, *, key: str) -> int:
+        """Trigger one run and return its testRunId; see the module doc for every failure."""
+        call = _Call(
+            _Kind.TRIGGER,
+            key,
+            attributes.workspace_id,
+            trigger_path(attributes.workspace_id),
+            body=attributes.trigger_body(),
+        )
+        answer = self._exchange(call)
+        if answer.status == 200:
+            try:
+                return parse_trigger_answer(answer.content)
+            except TriggerAnswerError as exc:
+                problem = str(exc)
+            raise OutcomeUnknownError(
+                f'{call.what}: the API answered 200 but not with {{"testRunId": <int32>}} '
+                f"({problem}); {call.unknown}"
+            )
+        if 200 <= answer.status < 300:
+            raise OutcomeUnknownError(
+                f"{call.what}: the API answered {answer.status_text} instead of 200 with a run "
+                f"id; {call.unknown}"
+            )
+        raise self._refusal(call, answer)
+
+    def cancel(self, workspace_id: int, test_run_id: int, *, key: str) -> CancelOutcome:
+        """Cancel one run: CANCELLED, or NOTHING_TO_CANCEL when it ended or does not exist."""
+        call = _Call(
+            _Kind.CANCEL,
+            key,
+            workspace_id,
+            cancel_path(workspace_id, test_run_id),
+            test_run_id=test_run_id,
+        )
+        answer = self._exchange(call)
+        if 200 <= answer.status < 300:
+            return CancelOutcome.CANCELLED
+        if answer.status in (400, 404):
+            self._log.debug(
+                "%s: nothing left to cancel (%s: %s)",
+                call.what,
+                answer.status_text,
+                parse_error_body(answer.content).summary() or "no details",
+            )
+            return CancelOutcome.NOTHING_TO_CANCEL
+        raise self._refusal(call, answer)
+
+    # --- sending with retries ----------------------------------------------------------------
+
+    def _exchange(self, call: _Call) -> _Answer:
+        """Send ``call`` until it gets a non-transient answer or the retry policy gives up."""
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = self._attempt(call)
+            if isinstance(outcome, _Answer):
+                if not outcome.transient:
+                    return outcome
+                failure = _transient_failure(outcome, self.retry.clock())
+            else:
+                failure = outcome
+            delay = self.retry.next_delay(failure, attempt, idempotent=call.idempotent)
+            if delay is None:
+                raise self._give_up(call, failure, attempt)
+            self._log.warning(
+                "%s: attempt %d of %d failed (%s); retrying in %.2f s",
+                call.what,
+                attempt,
+                self.retry.max_attempts,
+                failure.reason,
+                delay,
+            )
+            self.retry.sleep(delay)
+
+    def _attempt(self, call: _Call) -> _Answer | Failure:
+        """One request. Returns plain data only: httpx objects carry the key in their headers."""
+        started = time.monotonic()
+        try:
+            response = self._http.post(self.base_url + call.path, json=call.body)
+        except httpx.RequestError as exc:
+            failure = classify_transport_error(exc)
+            reason = self._scrub(failure.reason)
+            self._log.debug(
+                "POST %s failed after %.3f s: %s", call.path, time.monotonic() - started, reason
+            )
+            return Failure(failure.delivery, reason, permanent=failure.permanent)
+        self._log.debug(
+            "POST %s -> %d in %.3f s", call.path, response.status_code, time.monotonic() - started
+        )
+        return _Answer(
+            status=response.status_code,
+            phrase=self._scrub(sanitise(response.reason_phrase)),
+            content=response.content.replace(self._key.reveal().encode(), _REDACTED.encode()),
+            retry_after=response.headers.get("Retry-After"),
+            location=self._scrub(response.headers.get("Location", "")) or None,
+        )
+
+    def _scrub(self, text: str) -> str:
+        """Defence in depth: a server or library echoing the key must not make us print it."""
+        return text.replace(self._key.reveal(), _REDACTED)
+
+    # --- mapping answers to errors -----------------------------------------------------------
+
+    def _give_up(self, call: _Call, failure: Failure, attempts: int) -> ApiError:
+        """The error for a transient failure that will not be retried (again)."""
+        after = f" after {attempts} attempts" if attempts > 1 else ""
+        said = f": {failure.server_message}" if failure.server_message else ""
+        if failure.status == 429:
+            waited = ""
+            if failure.retry_after is not None and failure.retry_after > self.retry.max_retry_after:
+                waited = (
+                    f"; it asked to wait {failure.retry_after:.0f} s, longer than the "
+                    f"{self.retry.max_retry_after:.0f} s limit"
+                )
+            return RateLimitedError(
+                f"{call.what}: the API is rate limiting requests ({failure.reason}{said})"
+                f"{after}{waited}; {call.not_done}. Run apply again later."
+            )
+        if failure.delivery is Delivery.ANSWERED:
+            if call.kind is _Kind.TRIGGER:
+                return OutcomeUnknownError(
+                    f"{call.what}: the API failed after receiving the request "
+                    f"({failure.reason}{said}); {call.unknown}"
+                )
+            return ServerError(
+                f"{call.what}: the API failed ({failure.reason}{said}){after}; the run stays in "
+                "state and the next apply repeats the cancel, which is safe."
+            )
+        if failure.delivery is Delivery.NOT_SENT:
+            hint = (
+                "Check the server's certificate (and SSL_CERT_FILE if you use a private CA)"
+                if failure.permanent
+                else "Check the API URL (--api-url, --region, SPLX_API_URL) and the network"
+            )
+            return NotSentError(
+                f"{call.what}: could not reach the API at {self.base_url} ({failure.reason})"
+                f"{after}; nothing was sent, so {call.not_done}. {hint}, then run apply again."
+            )
+        return OutcomeUnknownError(
+            f"{call.what}: {failure.reason} after the request was sent{after}; {call.unknown}"
+        )
+
+    def _refusal(self, call: _Call, answer: _Answer) -> ApiError:
+        """The error for a definite, non-transient answer other than success."""
+        body = parse_error_body(answer.content)
+        said = f": {body.message}" if body.message else ""
+        if answer.status == 401:
+            return AuthenticationError(
+                f"{call.what}: the API rejected the key in {API_KEY_ENV} "
+                f"({answer.status_text}): it is missing, invalid or expired. Create a new "
+                f"personal access token in the SPLX Probe UI and export {API_KEY_ENV}; "
+                "the apply stops here."
+            )
+        if answer.status == 403:
+            return PermissionDeniedError(
+                f"{call.what}: the key in {API_KEY_ENV} may not act on workspace "
+                f"{call.workspace_id} ({answer.status_text}{said}). Check the workspaceId in the "
+                f"specs, or use a token of a user with access to workspace {call.workspace_id}; "
+                "the apply stops here."
+            )
+        if 300 <= answer.status < 400:
+            where = f" to {sanitise(answer.location)}" if answer.location else ""
+            return RequestRejectedError(
+                f"{call.what}: the API answered with a redirect ({answer.status_text}{where}); "
+                f"{call.not_done}. Redirects are not followed, since they would carry the key "
+                "elsewhere: set --api-url to the final address.",
+                status=answer.status,
+            )
+        detail = body.summary()
+        if call.kind is _Kind.CANCEL:
+            next_step = "it stays in state and the next apply tries the cancel again"
+        elif answer.status == 404:
+            next_step = f"check workspaceId {call.workspace_id} and the API URL {self.base_url}"
+        else:
+            next_step = "fix the spec and run apply again"
+        return RequestRejectedError(
+            f"{call.what}: the API rejected the request ({answer.status_text})"
+            f"{': ' + detail if detail else ''}; {call.not_done}: {next_step}.",
+            status=answer.status,
+            validation_errors=body.validation_errors,
+        )
+
+
+def _transient_failure(answer: _Answer, now: float) -> Failure:
+    """A 429 or 5xx answer as a ``Failure`` for the retry policy."""
+    return Failure(
+        Delivery.ANSWERED,
+        f"HTTP {answer.status_text}",
+        status=answer.status,
+        retry_after=parse_retry_after(answer.retry_after, now),
+        server_message=parse_error_body(answer.content).summary(),
+    )
