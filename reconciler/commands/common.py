@@ -9,10 +9,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from reconciler.errors import ApiConfigError, UsageError
+from reconciler.errors import UsageError
 from reconciler.ui import Console, RedactingFilter, Redactor, should_color
 
 if TYPE_CHECKING:
+    import httpx
+
+    from reconciler.api.retry import RetryPolicy
     from reconciler.api.client import ProbeClient
     from reconciler.spec.model import DesiredSet
     from reconciler.state.store import StateStore
@@ -49,6 +52,26 @@ class Settings:
     verbose: bool = False
     debug: bool = False
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    #: Attempts per request (retries follow the rules of reconciler.api.retry).
+    max_attempts: int | None = None
+    #: Seconds to wait for an answer before the outcome counts as unknown.
+    request_timeout: float | None = None
+
+    def retry_policy(self) -> RetryPolicy:
+        from reconciler.api.retry import RetryPolicy
+
+        if self.max_attempts is None:
+            return RetryPolicy()
+        return RetryPolicy(max_attempts=self.max_attempts)
+
+    def timeout(self) -> httpx.Timeout:
+        from reconciler.api.client import DEFAULT_TIMEOUT
+
+        if self.request_timeout is None:
+            return DEFAULT_TIMEOUT
+        import httpx
+
+        return httpx.Timeout(self.request_timeout, connect=min(10.0, self.request_timeout))
 
     @property
     def api_key(self) -> str | None:
@@ -97,21 +120,16 @@ class Session:
         return open_store(self.settings.state)
 
     def client(self, *, parallelism: int) -> ProbeClient:
+        """The API client; fails before anything is sent when the key or URL is unusable."""
         from reconciler.api.client import ProbeClient
 
-        key = self.settings.api_key
-        if not key:
-            raise ApiConfigError(
-                f"{API_KEY_ENV} is not set: nothing was sent. Export your SPLX Probe personal "
-                f"access token as {API_KEY_ENV} (for the local simulator: "
-                f"export {API_KEY_ENV}=sim-demo-key)."
-            )
-        return ProbeClient.from_settings(
-            api_key=key,
-            api_url=self.settings.api_url,
-            region=self.settings.region,
-            env=self.settings.env,
+        return ProbeClient.from_env(
+            self.settings.api_url,
+            self.settings.region,
+            self.settings.env,
             max_connections=parallelism,
+            retry=self.settings.retry_policy(),
+            timeout=self.settings.timeout(),
         )
 
 
