@@ -20,7 +20,7 @@ from reconciler.simulator.config import FAULT_FIELDS, SimulatorConfig
 from reconciler.simulator.store import ReceivedRequest, RunStatus, SimulatorStore
 
 #: How long stopping waits for requests still being handled (e.g. sleeping in ``latency``).
-SHUTDOWN_TIMEOUT = 1.0
+SHUTDOWN_TIMEOUT = 0.5
 
 
 def is_loopback(host: str) -> bool:
