@@ -1,0 +1,3 @@
+from reconciler.simulator.cli import simulator_command
+
+simulator_command()

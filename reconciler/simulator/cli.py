@@ -1,0 +1,205 @@
+"""``reconciler simulator``: serve the Probe API simulator in the foreground.
+
+The lead wires ``simulator_command`` into the main group; ``python -m reconciler.simulator``
+runs it on its own.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from reconciler.errors import ReconcilerError, UsageError
+from reconciler.records import INT32_MAX, INT32_MIN
+from reconciler.simulator.config import DEMO_KEY, KeyGrant, SimulatorConfig
+from reconciler.simulator.server import is_loopback, serve_forever
+
+_SHARE = click.FloatRange(0.0, 1.0)
+_SECONDS = click.FloatRange(min=0.0)
+
+
+def parse_keys(values: tuple[str, ...], env_key: str | None) -> dict[str, KeyGrant]:
+    """``--key KEY[:WS1,WS2]`` values as grants; without any, ``SPLX_API_KEY`` or the demo key.
+
+    Keys are labelled by where they came from (``--key #2``, ``SPLX_API_KEY``, ``demo``) so
+    that output and the request log can name them without showing them.
+    """
+    if not values:
+        if env_key:
+            return {env_key: KeyGrant(label="SPLX_API_KEY")}
+        return {DEMO_KEY: KeyGrant(label="demo")}
+    grants: dict[str, KeyGrant] = {}
+    for index, value in enumerate(values, start=1):
+        label = f"--key #{index}"
+        secret, sep, tail = value.rpartition(":")
+        if not sep:
+            grants[value] = KeyGrant(label=label)
+            continue
+        grants[secret] = KeyGrant(label=label, workspaces=_workspaces(label, tail))
+    return grants
+
+
+def _workspaces(label: str, tail: str) -> frozenset[int]:
+    try:
+        workspaces = frozenset(int(part) for part in tail.split(","))
+    except ValueError:
+        workspaces = frozenset()
+    if not workspaces or not all(INT32_MIN <= ws <= INT32_MAX for ws in workspaces):
+        # Never echo the value: it holds the key.
+        raise UsageError(
+            f"simulator: {label}: the part after the last ':' must be workspace ids separated "
+            "by commas, e.g. --key MYKEY:1234,5678 (or no ':' for every workspace)"
+        )
+    return workspaces
+
+
+@click.command("simulator")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--allow-remote", is_flag=True, help="Allow a --host other than loopback (not recommended)."
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port to listen on; 0 picks a free one (the URL line shows which).",
+)
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    metavar="KEY[:WS1,WS2]",
+    help="Accepted X-Api-Key, optionally limited to workspaces; repeatable. "
+    f"Default: $SPLX_API_KEY if set, else the demo key {DEMO_KEY!r}.",
+)
+@click.option(
+    "--start-after",
+    type=_SECONDS,
+    default=0.5,
+    show_default=True,
+    help="Seconds a run stays Pending before it is Running.",
+)
+@click.option(
+    "--finish-after",
+    type=_SECONDS,
+    default=0.0,
+    show_default=True,
+    help="Seconds after which a run is Finished by itself; 0 means never.",
+)
+@click.option(
+    "--run-error-rate",
+    type=_SHARE,
+    default=0.0,
+    show_default=True,
+    help="Share of runs that end as Error instead of Finished.",
+)
+@click.option(
+    "--latency",
+    type=_SECONDS,
+    default=0.0,
+    show_default=True,
+    help="Seconds every API request waits before it is handled.",
+)
+@click.option(
+    "--error-rate",
+    type=_SHARE,
+    default=0.0,
+    show_default=True,
+    help="Share of API requests answered 500 without doing anything.",
+)
+@click.option(
+    "--rate-limit-rate",
+    type=_SHARE,
+    default=0.0,
+    show_default=True,
+    help="Share of API requests answered 429 with Retry-After.",
+)
+@click.option(
+    "--retry-after",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Seconds given in Retry-After of 429 answers.",
+)
+@click.option(
+    "--drop-rate",
+    type=_SHARE,
+    default=0.0,
+    show_default=True,
+    help="Share of triggers whose run is created, then the connection is dropped.",
+)
+@click.option(
+    "--error-after-trigger-rate",
+    type=_SHARE,
+    default=0.0,
+    show_default=True,
+    help="Share of triggers whose run is created, then answered 500.",
+)
+@click.option("--seed", type=int, default=None, help="Seed that makes injected faults repeatable.")
+@click.option(
+    "--first-run-id",
+    type=click.IntRange(1, INT32_MAX),
+    default=1000,
+    show_default=True,
+    help="testRunId of the first run.",
+)
+def simulator_command(
+    *,
+    host: str,
+    allow_remote: bool,
+    port: int,
+    keys: tuple[str, ...],
+    start_after: float,
+    finish_after: float,
+    run_error_rate: float,
+    latency: float,
+    error_rate: float,
+    rate_limit_rate: float,
+    retry_after: int,
+    drop_rate: float,
+    error_after_trigger_rate: float,
+    seed: int | None,
+    first_run_id: int,
+) -> None:
+    """Serve a strict local simulator of the SPLX Probe API, to try specs and pipelines
+    without spending probe credits. Point the tool at it with --api-url or SPLX_API_URL.
+
+    Inspect what it received at GET /_simulator/runs and /_simulator/requests.
+    Stops on Ctrl-C or SIGTERM; everything it holds is in memory and is lost then.
+    """
+    try:
+        if not is_loopback(host) and not allow_remote:
+            raise UsageError(
+                f"simulator: refusing to listen on {host}, which other machines may reach; "
+                "use --host 127.0.0.1, or add --allow-remote if you really mean it"
+            )
+        grants = parse_keys(keys, os.environ.get("SPLX_API_KEY"))
+        config = SimulatorConfig(
+            keys=grants,
+            start_after=start_after,
+            finish_after=finish_after or None,
+            run_error_rate=run_error_rate,
+            latency=latency,
+            error_rate=error_rate,
+            rate_limit_rate=rate_limit_rate,
+            retry_after=retry_after,
+            drop_after_trigger_rate=drop_rate,
+            error_after_trigger_rate=error_after_trigger_rate,
+            seed=seed,
+            first_run_id=first_run_id,
+        )
+        serve_forever(host, port, config, on_ready=lambda url: _announce(url, grants))
+    except ReconcilerError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo("simulator: stopped", err=True)
+
+
+def _announce(url: str, grants: dict[str, KeyGrant]) -> None:
+    labels = ", ".join(grant.label for grant in grants.values())
+    # The demo key is public and users need it; any other key is only named by its label.
+    demo = f" (X-Api-Key: {DEMO_KEY})" if DEMO_KEY in grants else ""
+    click.echo(f"Probe API simulator listening on {url} keys: {labels}{demo}")
+    # The line is what scripts wait for: make sure it leaves the buffer now.
+    click.get_text_stream("stdout").flush()

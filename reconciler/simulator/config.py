@@ -1,0 +1,152 @@
+"""What a simulator instance accepts and how it misbehaves: keys, run timing, injected faults."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from reconciler.errors import UsageError
+from reconciler.records import INT32_MAX, INT32_MIN
+
+#: The key the simulator accepts when none is configured. Public on purpose: it only ever
+#: opens a simulator on the user's own machine, never the real API.
+DEMO_KEY = "sim-demo-key"
+
+
+@dataclass(frozen=True)
+class KeyGrant:
+    """One accepted API key: a label safe to show and log, and the workspaces it may use.
+
+    ``workspaces=None`` means every workspace. The secret itself is the mapping key in
+    ``SimulatorConfig.keys`` and is never written to the request log or to any output.
+    """
+
+    label: str
+    workspaces: frozenset[int] | None = None
+
+    def allows(self, workspace_id: int) -> bool:
+        return self.workspaces is None or workspace_id in self.workspaces
+
+
+#: Fields of ``SimulatorConfig`` that ``SimulatorServer.set_faults`` may change.
+FAULT_FIELDS = frozenset(
+    {
+        "latency",
+        "error_rate",
+        "rate_limit_rate",
+        "retry_after",
+        "drop_after_trigger_rate",
+        "error_after_trigger_rate",
+    }
+)
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Everything that shapes the simulator's answers. Immutable: change it by replacing it.
+
+    Run timing: a run is ``Pending`` for ``start_after`` seconds, then ``Running``; with a
+    ``finish_after`` it ends by itself that many seconds after it was triggered, as
+    ``Finished`` (or ``Error`` for a ``run_error_rate`` share of runs). ``finish_after=None``
+    means runs never end unless cancelled.
+
+    Faults (shares are 0..1 and drawn from one ``random.Random(seed)``, so a seed makes a
+    sequence of answers repeatable):
+
+    - ``latency``: seconds every API request waits before it is handled.
+    - ``rate_limit_rate``: share of API requests answered 429 with ``Retry-After:
+      retry_after``; nothing is done.
+    - ``error_rate``: share of API requests answered 500; nothing is done.
+    - ``drop_after_trigger_rate``: share of triggers whose run IS created, after which the
+      connection is closed without an answer (the client cannot know the outcome).
+    - ``error_after_trigger_rate``: share of triggers whose run IS created and then answered
+      500 (a 5xx does not prove that nothing happened).
+    """
+
+    keys: Mapping[str, KeyGrant] = field(default_factory=lambda: {DEMO_KEY: KeyGrant(label="demo")})
+    start_after: float = 0.5
+    finish_after: float | None = None
+    run_error_rate: float = 0.0
+    latency: float = 0.0
+    error_rate: float = 0.0
+    rate_limit_rate: float = 0.0
+    retry_after: int = 1
+    drop_after_trigger_rate: float = 0.0
+    error_after_trigger_rate: float = 0.0
+    seed: int | None = None
+    first_run_id: int = 1000
+    #: Oldest entries of the request log are forgotten beyond this many.
+    request_log_limit: int = 10_000
+
+    def __post_init__(self) -> None:
+        # Normalise to a plain dict so a caller's later mutation cannot change a frozen config.
+        object.__setattr__(self, "keys", dict(self.keys))
+        self._check()
+
+    def _check(self) -> None:
+        if not self.keys:
+            raise UsageError("simulator: at least one API key must be configured (--key)")
+        for index, (secret, grant) in enumerate(self.keys.items(), start=1):
+            # The message names the key by position and label, never by its value.
+            if not secret or secret != secret.strip():
+                raise UsageError(
+                    f"simulator: key #{index} ({grant.label}) is empty or has surrounding "
+                    "spaces; give the key exactly as the client sends it"
+                )
+            for workspace in grant.workspaces or ():
+                _check_int32(f"workspace of key #{index} ({grant.label})", workspace)
+        for name in ("start_after", "latency"):
+            _check_seconds(name, getattr(self, name))
+        if self.finish_after is not None:
+            _check_seconds("finish_after", self.finish_after)
+        for name in (
+            "run_error_rate",
+            "error_rate",
+            "rate_limit_rate",
+            "drop_after_trigger_rate",
+            "error_after_trigger_rate",
+        ):
+            _check_share(name, getattr(self, name))
+        # The shares drawn against the same random number must fit in one unit interval.
+        _check_share("rate_limit_rate + error_rate", self.rate_limit_rate + self.error_rate)
+        _check_share(
+            "drop_after_trigger_rate + error_after_trigger_rate",
+            self.drop_after_trigger_rate + self.error_after_trigger_rate,
+        )
+        if not isinstance(self.retry_after, int) or self.retry_after < 0:
+            raise UsageError(
+                f"simulator: retry_after must be a whole number of seconds >= 0, "
+                f"got {self.retry_after!r}"
+            )
+        _check_int32("first_run_id", self.first_run_id)
+        if self.first_run_id < 1:
+            raise UsageError(f"simulator: first_run_id must be >= 1, got {self.first_run_id}")
+        if self.request_log_limit < 1:
+            raise UsageError("simulator: request_log_limit must be >= 1")
+
+    def replace(self, **changes: object) -> SimulatorConfig:
+        """A copy with ``changes`` applied and checked."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def grant_for(self, key: str | None) -> KeyGrant | None:
+        """The grant of ``key``, or None when it is missing or not configured."""
+        if key is None:
+            return None
+        return self.keys.get(key)
+
+
+def _check_seconds(name: str, value: float) -> None:
+    if isinstance(value, bool) or not math.isfinite(value) or value < 0:
+        raise UsageError(f"simulator: {name} must be a number of seconds >= 0, got {value!r}")
+
+
+def _check_share(name: str, value: float) -> None:
+    if isinstance(value, bool) or not 0.0 <= value <= 1.0:
+        raise UsageError(f"simulator: {name} must be a share between 0 and 1, got {value!r}")
+
+
+def _check_int32(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not INT32_MIN <= value <= INT32_MAX:
+        raise UsageError(f"simulator: {name} must be an int32, got {value!r}")

@@ -1,0 +1,236 @@
+"""Running the simulator: in a background thread for tests, or in the foreground for the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from reconciler.errors import UsageError
+from reconciler.simulator.app import make_app
+from reconciler.simulator.config import FAULT_FIELDS, SimulatorConfig
+from reconciler.simulator.store import ReceivedRequest, RunStatus, SimulatorStore
+
+#: How long stopping waits for requests still being handled (e.g. sleeping in ``latency``).
+SHUTDOWN_TIMEOUT = 0.5
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` names this machine only (so nothing outside can reach it)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (port 0 picks a free one), or a ``UsageError``."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as err:
+        raise UsageError(f"simulator: cannot resolve host {host!r}: {err}") from err
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as err:
+        sock.close()
+        raise UsageError(
+            f"simulator: cannot listen on {host}:{port}: {err.strerror or err}; "
+            "choose another --port (0 picks a free one)"
+        ) from err
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+async def _start_site(store: SimulatorStore, sock: socket.socket) -> web.AppRunner:
+    # No access log: formatting a line per request would cost more than handling it.
+    runner = web.AppRunner(
+        make_app(store), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
+    )
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    return runner
+
+
+class SimulatorServer:
+    """The simulator on loopback, served from a background thread with its own event loop.
+
+    For tests and demos in the same process::
+
+        with SimulatorServer(SimulatorConfig(finish_after=2)) as sim:
+            httpx.post(f"{sim.url}/api/workspaces/1/test-run/trigger", ...)
+            assert sim.trigger_count() == 1
+
+    ``runs()``, ``requests()`` and ``trigger_count()`` read what the server has seen;
+    ``set_faults()`` / ``reconfigure()`` change its behaviour for the requests that follow.
+    """
+
+    def __init__(
+        self,
+        config: SimulatorConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = SimulatorStore(config or SimulatorConfig(), clock=clock)
+        self._host = host
+        self._port = port
+        self._url: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:41234``; only once started."""
+        if self._url is None:
+            raise RuntimeError("the simulator is not started")
+        return self._url
+
+    def start(self) -> SimulatorServer:
+        if self._thread is not None:
+            raise RuntimeError("the simulator is already started")
+        sock = bind_socket(self._host, self._port)
+        self._url = url_of(sock)
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            runner: web.AppRunner | None = None
+            try:
+                runner = loop.run_until_complete(_start_site(self._store, sock))
+            except BaseException as err:  # reported to start()'s caller below
+                failure.append(err)
+                sock.close()
+            started.set()
+            if runner is not None:
+                loop.run_forever()
+                loop.run_until_complete(runner.cleanup())
+            _close_loop(loop)
+
+        self._loop = loop
+        self._thread = threading.Thread(target=serve, name="probe-api-simulator", daemon=True)
+        self._thread.start()
+        started.wait()
+        if failure:
+            self._thread.join()
+            self._thread = self._loop = None
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end. Safe to call twice."""
+        if self._thread is None or self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._thread = self._loop = None
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- control ---------------------------------------------------------------------------
+
+    @property
+    def config(self) -> SimulatorConfig:
+        return self._store.config
+
+    def reconfigure(self, **changes: Any) -> None:
+        """Change any config field for the requests that follow (runs and log are kept)."""
+        self._store.reconfigure(self._store.config.replace(**changes))
+
+    def set_faults(self, **faults: Any) -> None:
+        """Change only fault settings: ``latency``, ``error_rate``, ``rate_limit_rate``,
+        ``retry_after``, ``drop_after_trigger_rate``, ``error_after_trigger_rate``."""
+        unknown = faults.keys() - FAULT_FIELDS
+        if unknown:
+            raise TypeError(f"not fault settings: {', '.join(sorted(unknown))}")
+        self.reconfigure(**faults)
+
+    def clear(self) -> None:
+        """Forget runs and requests; ids and fault dice restart."""
+        self._store.clear()
+
+    # --- inspection ------------------------------------------------------------------------
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run triggered, as ``GET /_simulator/runs`` shows them."""
+        return self._store.runs()
+
+    def requests(self) -> list[ReceivedRequest]:
+        """Every API request received (latest ``request_log_limit``), oldest first."""
+        return self._store.requests()
+
+    def trigger_count(self) -> int:
+        """Runs created, including those whose answer was dropped or replaced by a 500."""
+        return self._store.trigger_count()
+
+    def run_status(self, test_run_id: int) -> RunStatus | None:
+        return self._store.run_status(test_run_id)
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+
+
+def serve_forever(
+    host: str,
+    port: int,
+    config: SimulatorConfig,
+    *,
+    on_ready: Callable[[str], None] = lambda url: None,
+) -> None:
+    """Serve in the foreground until SIGTERM or SIGINT; ``on_ready(url)`` once listening."""
+    sock = bind_socket(host, port)
+    asyncio.run(_serve_until_signal(SimulatorStore(config), sock, on_ready))
+
+
+async def _serve_until_signal(
+    store: SimulatorStore, sock: socket.socket, on_ready: Callable[[str], None]
+) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    runner = await _start_site(store, sock)
+    try:
+        on_ready(url_of(sock))
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)

@@ -1,0 +1,161 @@
+"""``reconciler simulator`` as users run it, and the config checks behind its options."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from reconciler.errors import UsageError
+from reconciler.simulator import DEMO_KEY, KeyGrant, SimulatorConfig, SimulatorServer
+from reconciler.simulator.cli import parse_keys, simulator_command
+from reconciler.simulator.server import bind_socket, is_loopback
+
+from .conftest import BODY, cancel_path, trigger_path
+
+
+def test_command_serves_until_sigterm() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SPLX_API_KEY"}
+    secret = "cli-secret-key"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reconciler.simulator",
+            "--port",
+            "0",
+            "--key",
+            f"{secret}:9",
+            "--first-run-id",
+            "500",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:\d+", line)
+        assert match, line
+        url = match.group(0)
+        headers = {"X-Api-Key": secret}
+        response = httpx.post(url + trigger_path(9), json=BODY, headers=headers, timeout=5)
+        assert response.json() == {"testRunId": 500}
+        assert httpx.post(url + trigger_path(8), json=BODY, headers=headers).status_code == 403
+        assert httpx.post(url + cancel_path(500, 9), headers=headers).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert secret not in line + out + err
+    assert "--key #1" in line
+
+
+def test_command_refuses_a_non_loopback_host() -> None:
+    result = CliRunner().invoke(simulator_command, ["--host", "0.0.0.0", "--port", "0"])
+    assert result.exit_code == 1
+    assert "--allow-remote" in result.output
+
+
+def test_command_reports_a_bad_key_option_without_echoing_it() -> None:
+    result = CliRunner().invoke(simulator_command, ["--key", "top-secret:abc"])
+    assert result.exit_code == 1
+    assert "--key #1" in result.output
+    assert "top-secret" not in result.output
+
+
+def test_command_rejects_shares_out_of_range() -> None:
+    result = CliRunner().invoke(simulator_command, ["--error-rate", "1.5"])
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+        ("example.com", False),
+    ],
+)
+def test_loopback_hosts(host: str, expected: bool) -> None:
+    assert is_loopback(host) is expected
+
+
+def test_keys_default_to_the_environment_then_the_demo_key() -> None:
+    assert parse_keys((), "env-key") == {"env-key": KeyGrant(label="SPLX_API_KEY")}
+    assert parse_keys((), None) == {DEMO_KEY: KeyGrant(label="demo")}
+    assert parse_keys((), "") == {DEMO_KEY: KeyGrant(label="demo")}
+
+
+def test_keys_with_and_without_workspaces() -> None:
+    assert parse_keys(("a", "b:1,2"), "ignored") == {
+        "a": KeyGrant(label="--key #1"),
+        "b": KeyGrant(label="--key #2", workspaces=frozenset({1, 2})),
+    }
+
+
+@pytest.mark.parametrize("value", ["k:", "k:x", "k:1,,2", "k:2147483648"])
+def test_bad_workspace_lists_are_refused(value: str) -> None:
+    with pytest.raises(UsageError, match="--key #1") as caught:
+        parse_keys((value,), None)
+    assert "k:" not in str(caught.value)
+
+
+def test_a_port_in_use_is_a_usage_error() -> None:
+    with SimulatorServer() as sim:
+        port = int(sim.url.rsplit(":", 1)[1])
+        with pytest.raises(UsageError, match="choose another --port"):
+            bind_socket("127.0.0.1", port)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"keys": {}},
+        {"keys": {" spaced ": KeyGrant("x")}},
+        {"keys": {"k": KeyGrant("x", frozenset({2**31}))}},
+        {"error_rate": 1.5},
+        {"error_rate": float("nan")},
+        {"rate_limit_rate": 0.6, "error_rate": 0.6},
+        {"drop_after_trigger_rate": 0.7, "error_after_trigger_rate": 0.7},
+        {"latency": -1},
+        {"finish_after": float("inf")},
+        {"retry_after": -1},
+        {"first_run_id": 0},
+        {"first_run_id": 2**31},
+        {"request_log_limit": 0},
+    ],
+)
+def test_config_refuses_impossible_settings(changes: dict[str, object]) -> None:
+    with pytest.raises(UsageError, match="simulator"):
+        SimulatorConfig(**changes)  # type: ignore[arg-type]
+
+
+def test_config_error_never_shows_a_key() -> None:
+    with pytest.raises(UsageError) as caught:
+        SimulatorConfig(keys={"secret-value ": KeyGrant("mine")})
+    assert "secret-value" not in str(caught.value)
+    assert "mine" in str(caught.value)
+
+
+def test_server_start_stop_is_idempotent_and_guarded() -> None:
+    sim = SimulatorServer()
+    with pytest.raises(RuntimeError):
+        _ = sim.url
+    sim.start()
+    with pytest.raises(RuntimeError):
+        sim.start()
+    sim.stop()
+    sim.stop()
