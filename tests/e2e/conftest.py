@@ -1,0 +1,142 @@
+"""End-to-end fixtures: the simulator as a real server on loopback, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import main
+from reconciler.simulator.config import KeyGrant, SimulatorConfig
+from reconciler.simulator.server import SimulatorServer
+
+API_KEY = "e2e-secret-key-0123456789"
+LIMITED_KEY = "e2e-limited-key-9876543210"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def all(self) -> str:
+        return self.out + self.err
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorServer]:
+    config = SimulatorConfig(
+        keys={
+            API_KEY: KeyGrant(label="e2e"),
+            LIMITED_KEY: KeyGrant(label="limited", workspaces=frozenset({1})),
+        },
+        start_after=0.0,
+    )
+    with SimulatorServer(config) as server:
+        yield server
+
+
+class Cli:
+    """Runs ``reconciler`` in-process (fast) or as a subprocess (real), in a temp project."""
+
+    def __init__(self, root: Path, sim: SimulatorServer | None) -> None:
+        self.root = root
+        self.env = {
+            "SPLX_API_KEY": API_KEY,
+            "RECONCILER_STATE": str(root / "state" / "reconciler.state.json"),
+            "NO_COLOR": "1",
+        }
+        if sim is not None:
+            self.env["SPLX_API_URL"] = sim.url
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.env["RECONCILER_STATE"])
+
+    def state(self) -> dict[str, object]:
+        return json.loads(self.state_path.read_text())  # type: ignore[no-any-return]
+
+    def write_spec(self, name: str, text: str) -> Path:
+        path = self.root / "specs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def __call__(
+        self,
+        *args: str,
+        env: dict[str, str | None] | None = None,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> Result:
+        merged = {**self.env, **(env or {})}
+        with monkeypatch.context() as m:
+            m.chdir(self.root)
+            for key in ("SPLX_API_KEY", "SPLX_API_URL", "RECONCILER_STATE", "NO_COLOR"):
+                m.delenv(key, raising=False)
+            for key, value in merged.items():
+                if value is not None:
+                    m.setenv(key, value)
+            capsys.readouterr()
+            with pytest.raises(SystemExit) as exit_info:
+                main(list(args))
+            captured = capsys.readouterr()
+        code = exit_info.value.code
+        return Result(int(code) if isinstance(code, int) else 1, captured.out, captured.err)
+
+    def proc(
+        self,
+        *args: str,
+        env: dict[str, str | None] | None = None,
+        timeout: float = 60,
+        stdin: str | None = None,
+    ) -> Result:
+        merged = {k: v for k, v in os.environ.items() if not k.startswith(("SPLX_", "RECONCILER_"))}
+        merged.update(self.env)
+        for key, value in (env or {}).items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        merged["PYTHONPATH"] = str(REPO)
+        done = subprocess.run(
+            [sys.executable, "-m", "reconciler", *args],
+            cwd=self.root,
+            env=merged,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=stdin if stdin is not None else "",
+            check=False,
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, sim: SimulatorServer) -> Cli:
+    return Cli(tmp_path, sim)
+
+
+SPEC_TWO_RUNS = """\
+workspaceId: 1234
+defaults:
+  notifyWhenFinished: true
+testRuns:
+  chatbot-jailbreak:
+    targetId: 42
+    probeIds: [102, 101, 101]
+    name: Nightly jailbreak sweep
+    runAiAnalysis: true
+  support-bot-injection:
+    targetId: 43
+    probeIds: [103]
+"""

@@ -1,0 +1,231 @@
+"""The core flow against the simulator as a real loopback server: plan, apply, re-plan,
+replace, cancel, and the clear errors that leave state untouched."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler.simulator.server import SimulatorServer
+from tests.e2e.conftest import API_KEY, LIMITED_KEY, SPEC_TWO_RUNS, Cli
+
+Fixtures = tuple[pytest.MonkeyPatch, pytest.CaptureFixture[str]]
+
+
+@pytest.fixture
+def run(cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    def invoke(*args: str, env: dict[str, str | None] | None = None):  # type: ignore[no-untyped-def]
+        return cli(*args, env=env, monkeypatch=monkeypatch, capsys=capsys)
+
+    return invoke
+
+
+def api_requests(sim: SimulatorServer) -> list[object]:
+    return [r for r in sim.requests() if r.path.startswith("/api/")]
+
+
+def test_first_apply_sends_exactly_the_documented_requests(cli: Cli, run, sim: SimulatorServer) -> None:  # type: ignore[no-untyped-def]
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    before = run("plan", "--detailed-exitcode")
+    assert before.code == 2, before.all
+    assert "Plan: 2 to trigger, 0 to replace, 0 to cancel." in before.out
+
+    applied = run("apply", "--auto-approve")
+    assert applied.code == 0, applied.all
+
+    reqs = api_requests(sim)
+    assert len(reqs) == 2
+    bodies = {}
+    for req in reqs:
+        assert req.method == "POST"
+        assert req.path == "/api/workspaces/1234/test-run/trigger"
+        assert req.api_key_ok
+        assert req.headers["content-type"].startswith("application/json")
+        body = json.loads(req.body)
+        bodies[body["name"]] = body
+    assert bodies == {
+        "Nightly jailbreak sweep": {
+            "targetId": 42,
+            "probeIds": [101, 102],
+            "name": "Nightly jailbreak sweep",
+            "notifyWhenFinished": True,
+            "runAiAnalysis": True,
+        },
+        "support-bot-injection": {
+            "targetId": 43,
+            "probeIds": [103],
+            "name": "support-bot-injection",
+            "notifyWhenFinished": True,
+            "runAiAnalysis": False,
+        },
+    }
+    state = cli.state()
+    ids = {r["testRunId"] for r in sim.runs()}
+    assert {run_["testRunId"] for run_ in state["runs"].values()} == ids
+    assert state["serial"] == 1
+
+    again = run("plan", "--detailed-exitcode")
+    assert again.code == 0, again.all
+    assert "No changes" in again.out
+
+
+def test_changed_field_replaces_and_removed_key_cancels(cli: Cli, run, sim: SimulatorServer) -> None:  # type: ignore[no-untyped-def]
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    assert run("apply", "--auto-approve").code == 0
+    old = cli.state()["runs"]
+    changed = SPEC_TWO_RUNS.replace("targetId: 42", "targetId: 44").replace(
+        "  support-bot-injection:\n    targetId: 43\n    probeIds: [103]\n", ""
+    )
+    cli.write_spec("runs.yaml", changed)
+    plan = run("plan")
+    assert "targetId: 42 → 44" in plan.out
+    assert "Plan: 0 to trigger, 1 to replace, 1 to cancel." in plan.out
+
+    assert run("apply", "--auto-approve").code == 0
+    paths = [(r.method, r.path) for r in api_requests(sim)][2:]
+    assert (
+        "POST",
+        f"/api/workspaces/1234/test-run/{old['support-bot-injection']['testRunId']}/cancel",
+    ) in paths
+    assert (
+        "POST",
+        f"/api/workspaces/1234/test-run/{old['chatbot-jailbreak']['testRunId']}/cancel",
+    ) in paths
+    assert paths[-1] == ("POST", "/api/workspaces/1234/test-run/trigger")
+    new = cli.state()["runs"]
+    assert sorted(new) == ["chatbot-jailbreak"]
+    assert new["chatbot-jailbreak"]["attributes"]["targetId"] == 44
+    assert new["chatbot-jailbreak"]["testRunId"] != old["chatbot-jailbreak"]["testRunId"]
+    assert run("plan", "--detailed-exitcode").code == 0
+
+
+def test_cancel_of_an_ended_run_removes_it_with_a_note(cli: Cli, run, sim: SimulatorServer) -> None:  # type: ignore[no-untyped-def]
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    assert run("apply", "--auto-approve").code == 0
+    sim.reconfigure(finish_after=0.0)  # every run has finished by now
+    cli.write_spec("runs.yaml", "workspaceId: 1234\ntestRuns: {}\n")
+    result = run("apply", "--auto-approve", "--allow-empty")
+    assert result.code == 0, result.all
+    assert "nothing left to cancel" in result.all
+    assert cli.state()["runs"] == {}
+
+
+def _snapshot(cli: Cli) -> bytes | None:
+    return cli.state_path.read_bytes() if cli.state_path.exists() else None
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SPLX_API_KEY": None}, "SPLX_API_KEY is not set"),
+        ({"SPLX_API_KEY": "wrong-key-123456"}, "401"),
+        ({"SPLX_API_KEY": LIMITED_KEY}, "1234"),
+    ],
+    ids=["missing-key", "401", "403"],
+)
+def test_api_errors_are_clear_and_leave_state_untouched(  # type: ignore[no-untyped-def]
+    cli: Cli, run, sim: SimulatorServer, env: dict[str, str | None], expected: str
+) -> None:
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    assert run("apply", "--auto-approve", "--target", "chatbot-jailbreak").code == 0
+    snapshot = _snapshot(cli)
+    sent_before = len(api_requests(sim))
+    result = run("apply", "--auto-approve", env=env)
+    assert result.code == 1, result.all
+    assert expected in result.err
+    assert "Traceback" not in result.all
+    # State content is unchanged (a failed trigger records nothing).
+    after = json.loads(cli.state_path.read_text())
+    assert after["runs"] == json.loads(snapshot or b"{}")["runs"]
+    if env.get("SPLX_API_KEY") is None:
+        assert len(api_requests(sim)) == sent_before  # nothing was sent
+        assert _snapshot(cli) == snapshot
+    for value in (API_KEY, LIMITED_KEY, "wrong-key-123456"):
+        assert value not in result.all
+
+
+def test_400_lists_the_servers_validation_errors(cli: Cli, run, sim: SimulatorServer) -> None:  # type: ignore[no-untyped-def]
+    # The simulator refuses a blank name, which the spec format cannot know about.
+    cli.write_spec(
+        "runs.yaml", "workspaceId: 1234\ntestRuns:\n  blank:\n    targetId: 1\n    probeIds: [1]\n    name: '   '\n"
+    )
+    result = run("apply", "--auto-approve")
+    assert result.code == 1
+    assert "400" in result.all
+    assert "name" in result.all
+    assert json.loads(cli.state_path.read_text())["runs"] == {}
+
+
+def test_bad_spec_sends_nothing(cli: Cli, run, sim: SimulatorServer) -> None:  # type: ignore[no-untyped-def]
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS.replace("targetId: 42", "targetId: true"))
+    result = run("apply", "--auto-approve")
+    assert result.code == 1
+    assert "runs.yaml:6" in result.err
+    assert "targetId" in result.err
+    assert api_requests(sim) == []
+    assert not cli.state_path.exists()
+
+
+def test_apply_without_terminal_and_without_auto_approve_refuses(cli: Cli, sim: SimulatorServer) -> None:
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    result = cli.proc("apply")
+    assert result.code == 1
+    assert "--auto-approve" in result.err
+    assert api_requests(sim) == []
+
+
+def test_real_process_apply_then_empty_plan(cli: Cli, sim: SimulatorServer) -> None:
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    assert cli.proc("validate").code == 0
+    assert cli.proc("plan", "--detailed-exitcode").code == 2
+    applied = cli.proc("apply", "--auto-approve")
+    assert applied.code == 0, applied.all
+    assert "Apply complete!" in applied.out
+    assert len(sim.runs()) == 2
+    again = cli.proc("plan", "--detailed-exitcode")
+    assert again.code == 0, again.all
+
+
+def test_saved_plan_applies_and_goes_stale(cli: Cli, run, sim: SimulatorServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    plan_file = str(tmp_path / "p.plan")
+    assert run("plan", "--out", plan_file).code == 0
+    assert API_KEY not in Path(plan_file).read_text()
+    assert run("apply", "--plan", plan_file).code == 0
+    assert len(sim.runs()) == 2
+    # The state moved since: the same plan is now stale.
+    stale = run("apply", "--plan", plan_file)
+    assert stale.code == 1
+    assert "plan --out" in stale.err
+    assert len(sim.runs()) == 2
+
+
+def test_state_commands_and_import(cli: Cli, run, sim: SimulatorServer) -> None:  # type: ignore[no-untyped-def]
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    assert run("apply", "--auto-approve").code == 0
+    listed = run("state", "list")
+    assert "chatbot-jailbreak" in listed.out and "support-bot-injection" in listed.out
+    shown = run("state", "show", "chatbot-jailbreak", "--json")
+    assert json.loads(shown.out)["attributes"]["targetId"] == 42
+    run_id = cli.state()["runs"]["chatbot-jailbreak"]["testRunId"]
+    assert run("state", "rm", "chatbot-jailbreak").code == 0
+    assert "chatbot-jailbreak" not in cli.state()["runs"]
+    assert run("plan", "--detailed-exitcode").code == 2
+    imported = run("import", "chatbot-jailbreak", str(run_id))
+    assert imported.code == 0, imported.all
+    assert cli.state()["runs"]["chatbot-jailbreak"]["testRunId"] == run_id
+    assert run("plan", "--detailed-exitcode").code == 0
+    missing = run("import", "not-in-specs", "5")
+    assert missing.code == 1
+    assert "not-in-specs" in missing.err
+
+
+def test_destroy_cancels_everything(cli: Cli, run, sim: SimulatorServer) -> None:  # type: ignore[no-untyped-def]
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    assert run("apply", "--auto-approve").code == 0
+    result = run("destroy", "--auto-approve")
+    assert result.code == 0, result.all
+    assert cli.state()["runs"] == {}
+    assert all(r["status"] == "Canceled" for r in sim.runs())
