@@ -195,7 +195,11 @@ def load_file(display: str, content: bytes) -> FileResult:
     try:
         spec = SpecFile.model_validate(parsed.data)
     except ValidationError as exc:
-        result.errors.extend(_validation_errors(exc, parsed, display))
+        # A value the YAML layer already refused (a bad tag) would be reported twice.
+        reported = {error.field for error in parsed.errors}
+        result.errors.extend(
+            e for e in _validation_errors(exc, parsed, display) if e.field not in reported
+        )
     else:
         _merge_runs(spec, display, result)
     result.errors.sort(key=lambda e: e.line or 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,11 +46,10 @@ _KEY_CHARSET = "letters, digits and -_.:/[]=,"
 def field_path(loc: Loc) -> str:
     """``('testRuns', 'x', 'probeIds', 1)`` → ``testRuns.x.probeIds[1]``."""
     text = ""
-    for position, part in enumerate(loc):
+    for part in loc:
         if part == "[key]":
             continue
-        # An int is a list index, except where a run key written as a bare number sits.
-        if isinstance(part, int) and not (position == 1 and loc[0] == "testRuns"):
+        if isinstance(part, int):
             text += f"[{part}]"
         else:
             text += f".{part}" if text else str(part)
@@ -143,17 +143,13 @@ def _unknown_field_hint(loc: Loc, value: Any) -> str:
 
 
 def _suggest_key(key: str) -> str | None:
-    fixed = re.sub(r"[^A-Za-z0-9_.:/\[\]=,-]+", "-", key).strip("_.:/[]=,-")[:200]
+    ascii_key = unicodedata.normalize("NFKD", key).encode("ascii", "ignore").decode()
+    fixed = re.sub(r"[^A-Za-z0-9_.:/\[\]=,-]+", "-", ascii_key).strip("_.:/[]=,-")[:200]
     return fixed if fixed and RUN_KEY_RE.match(fixed) else None
 
 
 def _run_key_error(error: ErrorDetails) -> tuple[str, str | None]:
-    key = error["input"]
-    if not isinstance(key, str):
-        return (
-            f"a run key must be text, got {describe(key)}",
-            f"quote it: '{key}':" if key is not None else "give the run a name as its key",
-        )
+    key = str(error["input"])  # the YAML loader makes every key text
     if key == "":
         return "a run key cannot be empty", "give the run a key, e.g. chatbot-jailbreak:"
     message = (

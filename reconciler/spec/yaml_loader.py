@@ -20,7 +20,7 @@ pays nothing for line bookkeeping beyond the marks libyaml creates anyway.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -176,10 +176,10 @@ class _Builder:
         self.check_tag(node, SEQ_TAG)
         return [self.build(item) for item in node.value]
 
-    def mapping(self, node: MappingNode) -> dict[Hashable, Any]:
+    def mapping(self, node: MappingNode) -> dict[str, Any]:
         self.check_tag(node, MAP_TAG)
-        result: dict[Hashable, Any] = {}
-        first: dict[Hashable, Node] = {}
+        result: dict[str, Any] = {}
+        first: dict[str, Node] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 self.error(key_node, "a mapping key must be a plain value, not a list or mapping")
@@ -191,11 +191,15 @@ class _Builder:
                     "put the fields shared by several runs in defaults:",
                 )
                 continue
-            key = self.scalar(key_node)
+            # Every key of a spec file is a field name or a run key: text. Taking the text as
+            # written keeps `123:` and `2024-06-01:` as the keys the user sees.
+            key = key_node.value
+            if key_node.tag not in _SCALARS:
+                self.scalar(key_node)  # reports the tag
             if key in first:
                 self.error(
                     key_node,
-                    f"duplicate key {key_node.value!r} (first at line {node_line(first[key])})",
+                    f"duplicate key {key!r} (first at line {node_line(first[key])})",
                     "most YAML tools silently keep only the last one; remove or rename one of them",
                 )
                 continue
@@ -214,7 +218,7 @@ def parse_yaml(text: str, file: str) -> ParsedYaml:
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        return ParsedYaml(None, None, [_syntax_error(exc, file)])
+        return ParsedYaml(None, None, [_syntax_error(exc, file, text)])
     except yaml.YAMLError as exc:  # reader errors (e.g. control characters) carry no mark
         return ParsedYaml(None, None, [SpecError(f"not valid YAML: {exc}", file=file)])
     finally:
@@ -226,29 +230,41 @@ def parse_yaml(text: str, file: str) -> ParsedYaml:
     return ParsedYaml(data, root, builder.errors(root))
 
 
-def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> SpecError:
+def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:
     mark = exc.problem_mark or exc.context_mark
-    problem = exc.problem or "invalid YAML"
-    message = f"YAML syntax error: {problem}"
+    message = "YAML syntax error: "
     if exc.context:
-        where = ""
-        if exc.context_mark is not None and exc.context_mark is not mark:
-            where = f" (line {exc.context_mark.line + 1})"
-        message += f", {exc.context}{where}"
-    hint = "check the indentation and quoting around this line"
-    if "\t" in problem or "'\\t'" in problem:
-        hint = "YAML indentation must use spaces, not tabs"
-    elif "mapping values are not allowed" in problem:
-        hint = 'a value containing ": " must be quoted, e.g. name: "Sweep: nightly"'
-    elif "single document" in problem:
-        hint = "a spec file holds one YAML document: remove the extra '---'"
+        message += exc.context
+        if exc.context_mark is not None and (mark is None or exc.context_mark.line != mark.line):
+            message += f" (line {exc.context_mark.line + 1})"
+        message += ": "
+    message += exc.problem or "invalid YAML"
     return SpecError(
         message,
         file=file,
         line=mark.line + 1 if mark else None,
         column=mark.column + 1 if mark else None,
-        hint=hint,
+        hint=_syntax_hint(message, _char_at(text, mark)),
     )
+
+
+def _char_at(text: str, mark: yaml.Mark | None) -> str:
+    """The character a syntax error points at (libyaml's message does not show it)."""
+    if mark is None:
+        return ""
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    return line[mark.column : mark.column + 1]
+
+
+def _syntax_hint(message: str, char: str) -> str:
+    if char == "\t" or "\\t" in message:
+        return "YAML indentation must use spaces, not tabs"
+    if "mapping values are not allowed" in message:
+        return 'a value containing ": " must be quoted, e.g. name: "Sweep: nightly"'
+    if "single document" in message:
+        return "a spec file holds one YAML document: remove the extra '---'"
+    return "check the indentation, brackets and quoting around this line"
 
 
 def locate(root: Node | None, loc: Sequence[int | str], *, key: bool = False) -> int | None:
