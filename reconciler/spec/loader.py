@@ -9,9 +9,11 @@ one round trip, and nothing downstream (plan, apply) ever sees a half-valid set.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -54,6 +56,29 @@ def load_specs(paths: Sequence[str | Path]) -> DesiredSet:
     Raises ``SpecValidationError`` listing every problem of every file. No spec file at all is
     not an error here: the result is empty and the planner's safety rail decides.
     """
+    with _cyclic_gc_paused():
+        return _load_specs(paths)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cycle collector while large, acyclic node trees are alive.
+
+    A 10,000-run file composes into ~100,000 live objects; each gen-2 collection walks all of
+    them, which made loading it 6x slower (2.5 s instead of 0.4 s). Reference counting still
+    frees everything as usual; the rare cycle (a self-referencing YAML alias) waits until the
+    collector is back on.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_specs(paths: Sequence[str | Path]) -> DesiredSet:
     errors: list[SpecError] = []
     spec_paths = find_spec_files(paths, errors)
     runs: dict[str, DesiredRun] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 from pathlib import Path
 
@@ -370,6 +371,42 @@ def test_explicit_nulls_are_refused() -> None:
     ]
 
 
+def test_fields_in_the_wrong_place_and_collections_of_the_wrong_shape() -> None:
+    errors = errors_of("errors/misplaced.yaml", "errors/misshapen.yaml")
+    assert [(e.line, e.field, e.message, e.hint) for e in errors] == [
+        (
+            2,
+            "targetId",
+            "unknown field 'targetId'",
+            "targetId belongs to a run under testRuns: (or in defaults:)",
+        ),
+        (
+            4,
+            "defaults.name",
+            "unknown field 'name'",
+            "name cannot be a default: each run's name defaults to its key",
+        ),
+        (
+            5,
+            "testRuns",
+            "expected a mapping, got a list",
+            "list the runs as a mapping under testRuns:; a file with no runs has testRuns: {}",
+        ),
+        (
+            2,
+            "defaults",
+            "expected a mapping, got a list",
+            "give defaults some fields (e.g. notifyWhenFinished: true) or remove the line",
+        ),
+        (
+            7,
+            "testRuns.chatbot.name",
+            "cannot be empty",
+            "remove the name line to use the run key, or write a name",
+        ),
+    ]
+
+
 def test_bad_run_keys() -> None:
     errors = errors_of("errors/bad_keys.yaml")
     assert [(e.line, e.hint) for e in errors] == [
@@ -438,3 +475,16 @@ def test_keys_of_a_file_with_errors_still_count_as_duplicates(tmp_path: Path) ->
     )
     errors = errors_of(tmp_path)
     assert [e.message for e in errors][-1].startswith("run key 'x' is already declared at")
+
+
+def test_the_cycle_collector_is_restored_after_loading() -> None:
+    load_specs(["valid"])
+    assert gc.isenabled()
+    errors_of("errors/wrong_types.yaml")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load_specs(["valid"])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

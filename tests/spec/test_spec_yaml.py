@@ -95,10 +95,13 @@ def test_non_scalar_keys_and_merge_keys_are_refused() -> None:
 
 
 def test_unknown_tags_are_refused() -> None:
-    errors = parse_yaml("a: !custom 1\nb: !!map {}\nc: !!seq []\nd: !!int x\n", "t.yaml").errors
-    assert [e.line for e in errors] == [1, 4]
+    text = "a: !custom 1\nb: !!map {}\nc: !!seq []\nd: !!int x\ne: !!null x\n!k f: 1\n"
+    errors = parse_yaml(text, "t.yaml").errors
+    assert [(e.line, e.field) for e in errors] == [(1, "a"), (4, "d"), (5, "e"), (6, "f")]
     assert "unsupported YAML tag !custom" in errors[0].message
     assert errors[1].message == "'x' is not a valid int"
+    assert errors[2].message == "'x' is not a valid null"
+    assert "unsupported YAML tag !k" in errors[3].message
 
 
 def test_an_empty_document_has_no_root() -> None:
