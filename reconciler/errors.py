@@ -62,10 +62,12 @@ class SpecError(ReconcilerError):
         line: int | None = None,
         field: str | None = None,
         hint: str | None = None,
+        column: int | None = None,
     ) -> None:
         self.message = message
         self.file = file
         self.line = line
+        self.column = column
         self.field = field
         self.hint = hint
         super().__init__(self.render())
@@ -74,6 +76,8 @@ class SpecError(ReconcilerError):
         where = self.file or "<specs>"
         if self.line is not None:
             where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
         text = f"{where}: "
         if self.field:
             text += f"{self.field}: "

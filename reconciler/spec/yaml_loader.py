@@ -1,0 +1,345 @@
+"""YAML text → plain Python data, refusing duplicate keys and keeping the node tree for lines.
+
+PyYAML's own constructor silently keeps the last of two equal keys and resolves scalars by
+YAML 1.1 rules (``yes``/``on`` are booleans, ``012`` is octal, ``1:30`` is 90, a bare date is a
+``datetime``). Spec files are short hand-written documents where each of those is a trap, so
+this module composes the node tree with libyaml (``CParser``, when PyYAML was built with it)
+and builds the data itself:
+
+- plain scalars resolve by the YAML 1.2 core schema: ``null``/``~``/empty, ``true``/``false``,
+  decimal integers, floats; everything else is a string;
+- duplicate mapping keys are reported with the lines of both occurrences (the first is kept);
+- merge keys (``<<``), non-scalar keys, recursive aliases and tags other than the core ones
+  are reported as errors.
+
+The composed node tree is kept alongside the data: line numbers are looked up in it only
+when something needs them (a run's own line, or an error's location), so the happy path
+pays nothing for line bookkeeping beyond the marks libyaml creates anyway.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reconciler.errors import SpecError
+
+if TYPE_CHECKING:
+    _BaseLoader = yaml.SafeLoader
+else:
+    # libyaml parses and composes several times faster than PyYAML's pure-Python reader.
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_TAG = "tag:yaml.org,2002:"
+NULL_TAG = _TAG + "null"
+BOOL_TAG = _TAG + "bool"
+INT_TAG = _TAG + "int"
+FLOAT_TAG = _TAG + "float"
+STR_TAG = _TAG + "str"
+SEQ_TAG = _TAG + "seq"
+MAP_TAG = _TAG + "map"
+MERGE_TAG = _TAG + "merge"
+
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), minus octal/hex ints.
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT_RE = re.compile(r"[-+]?[0-9]+\Z")
+_FLOAT_RE = re.compile(
+    r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z"
+    r"|[-+]?\.(?:inf|Inf|INF)\Z|\.(?:nan|NaN|NAN)\Z"
+)
+_COLLECTION_TAGS: dict[type[Node], str] = {SequenceNode: SEQ_TAG, MappingNode: MAP_TAG}
+
+
+def _resolve_plain(value: str) -> str:
+    if value in _NULLS:
+        return NULL_TAG
+    if value in _BOOLS:
+        return BOOL_TAG
+    if _INT_RE.match(value):
+        return INT_TAG
+    if value == "<<":
+        return MERGE_TAG
+    if _FLOAT_RE.match(value):
+        return FLOAT_TAG
+    return STR_TAG
+
+
+class _SpecYamlLoader(_BaseLoader):
+    """libyaml's parser and composer with YAML 1.2 core tag resolution (see module docstring)."""
+
+    def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            return _resolve_plain(value) if implicit[0] else STR_TAG
+        return _COLLECTION_TAGS[kind]
+
+
+def _construct_bool(value: str) -> bool:
+    return _BOOLS[value]
+
+
+def _construct_null(value: str) -> None:
+    if value not in _NULLS:
+        raise ValueError(value)
+
+
+_SCALARS: dict[str, Callable[[str], Any]] = {
+    STR_TAG: str,
+    INT_TAG: int,
+    FLOAT_TAG: float,
+    BOOL_TAG: _construct_bool,
+    NULL_TAG: _construct_null,
+}
+
+
+def node_line(node: Node) -> int:
+    """1-based line where ``node`` starts."""
+    return int(node.start_mark.line) + 1
+
+
+@dataclass
+class ParsedYaml:
+    """One parsed document: its data, its node tree (for lines) and the problems found."""
+
+    data: Any
+    root: Node | None
+    errors: list[SpecError] = field(default_factory=list)
+
+
+@dataclass
+class _Builder:
+    """Turns a node tree into dicts, lists and scalars, collecting errors as it goes."""
+
+    file: str
+    #: (node, message, hint): turned into SpecErrors at the end, when the tree is complete.
+    problems: list[tuple[Node, str, str | None]] = field(default_factory=list)
+    # Aliases make the node tree a graph: build each collection once (this also defuses
+    # "billion laughs" documents) and spot an alias that contains itself.
+    done: dict[int, Any] = field(default_factory=dict)
+    building: set[int] = field(default_factory=set)
+
+    def error(self, node: Node, message: str, hint: str | None = None) -> None:
+        self.problems.append((node, message, hint))
+
+    def errors(self, root: Node) -> list[SpecError]:
+        return [
+            SpecError(
+                message,
+                file=self.file,
+                line=node_line(node),
+                field=_field_path(_path_to(root, node) or []) or None,
+                hint=hint,
+            )
+            for node, message, hint in self.problems
+        ]
+
+    def build(self, node: Node) -> Any:
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        ident = id(node)
+        if ident in self.done:
+            return self.done[ident]
+        if ident in self.building:
+            self.error(node, "a YAML alias refers to a node that contains it", "remove the loop")
+            return None
+        self.building.add(ident)
+        result: Any = None
+        if isinstance(node, MappingNode):
+            result = self.mapping(node)
+        elif isinstance(node, SequenceNode):
+            result = self.sequence(node)
+        self.building.discard(ident)
+        self.done[ident] = result
+        return result
+
+    def scalar(self, node: ScalarNode) -> Any:
+        construct = _SCALARS.get(node.tag)
+        if construct is None:
+            self.error(
+                node,
+                f"unsupported YAML tag {node.tag}",
+                "remove the tag; spec files use plain strings, numbers and booleans",
+            )
+            return node.value
+        try:
+            return construct(node.value)
+        except ValueError:
+            self.error(node, f"{node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}")
+            return node.value
+
+    def sequence(self, node: SequenceNode) -> list[Any]:
+        self.check_tag(node, SEQ_TAG)
+        return [self.build(item) for item in node.value]
+
+    def mapping(self, node: MappingNode) -> dict[str, Any]:
+        self.check_tag(node, MAP_TAG)
+        result: dict[str, Any] = {}
+        first: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                self.error(key_node, "a mapping key must be a plain value, not a list or mapping")
+                continue
+            if key_node.tag == MERGE_TAG:
+                self.error(
+                    key_node,
+                    "YAML merge keys (<<) are not supported",
+                    "put the fields shared by several runs in defaults:",
+                )
+                continue
+            # Every key of a spec file is a field name or a run key: text. Taking the text as
+            # written keeps `123:` and `2024-06-01:` as the keys the user sees.
+            key = key_node.value
+            if key_node.tag not in _SCALARS:
+                self.scalar(key_node)  # reports the tag
+            if key in first:
+                self.error(
+                    key_node,
+                    f"duplicate key {key!r} (first at line {node_line(first[key])})",
+                    "most YAML tools silently keep only the last one; remove or rename one of them",
+                )
+                continue
+            first[key] = key_node
+            result[key] = self.build(value_node)
+        return result
+
+    def check_tag(self, node: Node, expected: str) -> None:
+        if node.tag != expected:
+            self.error(node, f"unsupported YAML tag {node.tag}", "remove the tag")
+
+
+def parse_yaml(text: str, file: str) -> ParsedYaml:
+    """Parse one YAML document. Syntax errors come back as one ``SpecError``, never raised."""
+    loader = _SpecYamlLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        return ParsedYaml(None, None, [_syntax_error(exc, file, text)])
+    except yaml.YAMLError as exc:  # reader errors (e.g. control characters) carry no mark
+        return ParsedYaml(None, None, [SpecError(f"not valid YAML: {exc}", file=file)])
+    finally:
+        loader.dispose()
+    if root is None:
+        return ParsedYaml(None, None)
+    builder = _Builder(file)
+    data = builder.build(root)
+    return ParsedYaml(data, root, builder.errors(root))
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:
+    mark = exc.problem_mark or exc.context_mark
+    message = "YAML syntax error: "
+    if exc.context:
+        message += exc.context
+        if exc.context_mark is not None and (mark is None or exc.context_mark.line != mark.line):
+            message += f" (line {exc.context_mark.line + 1})"
+        message += ": "
+    message += exc.problem or "invalid YAML"
+    return SpecError(
+        message,
+        file=file,
+        line=mark.line + 1 if mark else None,
+        column=mark.column + 1 if mark else None,
+        hint=_syntax_hint(message, _char_at(text, mark)),
+    )
+
+
+def _char_at(text: str, mark: yaml.Mark | None) -> str:
+    """The character a syntax error points at (libyaml's message does not show it)."""
+    if mark is None:
+        return ""
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    return line[mark.column : mark.column + 1]
+
+
+def _syntax_hint(message: str, char: str) -> str:
+    if char == "\t" or "\\t" in message:
+        return "YAML indentation must use spaces, not tabs"
+    if "mapping values are not allowed" in message:
+        return 'a value containing ": " must be quoted, e.g. name: "Sweep: nightly"'
+    if "single document" in message:
+        return "a spec file holds one YAML document: remove the extra '---'"
+    return "check the indentation, brackets and quoting around this line"
+
+
+def locate(root: Node | None, loc: Sequence[int | str], *, key: bool = False) -> int | None:
+    """The line of the node at path ``loc`` (a pydantic error location) in ``root``.
+
+    When the path leads into a collection (or cannot be followed to its end, as for a missing
+    field), the answer is the line of the last mapping key on the way: that is where a reader
+    looks for "this run" or "this field". ``key=True`` asks for the key's own line even when
+    the value is a scalar on a later line (unknown fields, bad run keys).
+    """
+    if root is None:
+        return None
+    node: Node = root
+    line: int | None = None
+    for part in loc:
+        if part == "[key]":
+            return line
+        child = _child(node, part)
+        if child is None:
+            return line
+        key_node, node = child
+        if key_node is not None:
+            line = node_line(key_node)
+    if isinstance(node, ScalarNode) and not key:
+        return node_line(node)
+    return line if line is not None else node_line(node)
+
+
+def _child(node: Node, part: int | str) -> tuple[Node | None, Node] | None:
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.value == str(part):
+                return key_node, value_node
+    elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        item: Node = node.value[part]
+        return None, item
+    return None
+
+
+def key_lines(root: Node | None, *path: str) -> dict[str, int]:
+    """Line of each key of the mapping at ``path`` (first occurrence), e.g. every run key."""
+    node = root
+    for part in path:
+        child = _child(node, part) if node is not None else None
+        node = child[1] if child else None
+    lines: dict[str, int] = {}
+    if isinstance(node, MappingNode):
+        for key_node, _ in node.value:
+            if isinstance(key_node, ScalarNode):
+                lines.setdefault(key_node.value, node_line(key_node))
+    return lines
+
+
+def _path_to(node: Node, target: Node) -> list[str | int] | None:
+    """Keys and indexes from ``node`` down to ``target``; only computed for an error."""
+    if node is target:
+        return []
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            label = key_node.value if isinstance(key_node, ScalarNode) else "?"
+            if key_node is target:
+                return [label]
+            below = _path_to(value_node, target)
+            if below is not None:
+                return [label, *below]
+    elif isinstance(node, SequenceNode):
+        for index, item in enumerate(node.value):
+            below = _path_to(item, target)
+            if below is not None:
+                return [index, *below]
+    return None
+
+
+def _field_path(path: Sequence[str | int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
