@@ -13,6 +13,7 @@ import os
 import posixpath
 import re
 import shlex
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping
@@ -350,6 +351,8 @@ def test_gitlab_jobs_have_a_script_and_a_declared_stage() -> None:
     assert set(jobs) == {"plan", "apply"}
     for name, job in jobs.items():
         assert job["script"], name
+        # A stray ": " in an unquoted line turns it into a mapping, which GitLab rejects.
+        assert all(isinstance(line, str) for line in job["script"]), name
         assert job["stage"] in pipeline["stages"], name
 
 
@@ -425,11 +428,112 @@ def test_plan_step_treats_exit_2_as_success_with_changes(
         timeout=30,
     )
     assert done.returncode == step_status, done.stderr
+    plan_md = (tmp_path / "plan.md").read_text()
     if step_status == 0:
-        assert (tmp_path / "plan.md").read_text().startswith("# fake plan plan --format markdown")
+        assert plan_md.startswith("# fake plan plan --format markdown")
         assert (tmp_path / "plan.json").exists()
+    elif platform == "gitlab":  # the MR note is posted from plan.md, failure or not
+        assert plan_md.startswith("**The plan failed.**")
     if platform == "github" and changes is not None:
         assert outputs.read_text() == f"changes={changes}\n"
+
+
+# --- The GitHub PR comment, run under node with a fake `github` client ---------------------
+
+# actions/github-script runs its `script` as the body of an async function of these names.
+GITHUB_SCRIPT_HARNESS = """
+const fs = require('fs');
+const calls = [];
+const comments = JSON.parse(process.env.FAKE_COMMENTS);
+const github = {
+  paginate: async (method, params) => { calls.push(['list', params]); return comments; },
+  rest: { issues: {
+    listComments: () => { throw new Error('listComments must go through paginate'); },
+    updateComment: async (params) => { calls.push(['update', params]); },
+    createComment: async (params) => { calls.push(['create', params]); },
+  } },
+};
+const context = {
+  repo: { owner: 'acme', repo: 'specs' }, issue: { number: 5 }, runId: 99,
+  serverUrl: 'https://github.com', payload: { pull_request: { head: { sha: 'abcdef0123' } } },
+};
+const AsyncFunction = (async () => {}).constructor;
+const script = fs.readFileSync(process.argv[2], 'utf8');
+new AsyncFunction('github', 'context', 'require', script)(github, context, require)
+  .then(() => console.log(JSON.stringify(calls)));
+"""
+
+
+def run_comment_script(
+    tmp_path: Path, outcome: str, comments: list[dict[str, Any]]
+) -> list[list[Any]]:
+    job = github_job_running(load(GITHUB), "reconciler plan")
+    step = next(step for step in job["steps"] if "github-script" in step.get("uses", ""))
+    assert step["env"]["PLAN_OUTCOME"] == "${{ steps.plan.outcome }}"
+    assert "!cancelled()" in step["if"], "the comment must also say when the plan failed"
+    (tmp_path / "script.js").write_text(step["with"]["script"], encoding="utf-8")
+    (tmp_path / "harness.js").write_text(GITHUB_SCRIPT_HARNESS, encoding="utf-8")
+    env = {
+        "PATH": os.environ["PATH"],
+        "PLAN_OUTCOME": outcome,
+        "FAKE_COMMENTS": json.dumps(comments),
+    }
+    done = subprocess.run(
+        ["node", "harness.js", "script.js"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    calls: list[list[Any]] = json.loads(done.stdout)
+    return calls
+
+
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+
+
+@needs_node
+def test_github_comment_is_created_then_updated_in_place(tmp_path: Path) -> None:
+    (tmp_path / "plan.md").write_text("## 1 to trigger", encoding="utf-8")
+    marker = "<!-- reconciler-plan -->"
+    human = {"id": 1, "user": {"type": "User"}, "body": f"quoting {marker}"}
+    created = run_comment_script(tmp_path, "success", [human])
+    assert created[1:] == [
+        [
+            "create",
+            {
+                "owner": "acme",
+                "repo": "specs",
+                "issue_number": 5,
+                "body": f"{marker}\nPlan for abcdef0:\n\n## 1 to trigger",
+            },
+        ]
+    ]
+    bot = {"id": 7, "user": {"type": "Bot"}, "body": f"{marker}\nold plan"}
+    updated = run_comment_script(tmp_path, "success", [human, bot])
+    assert [call[0] for call in updated] == ["list", "update"]
+    assert updated[1][1]["comment_id"] == 7
+
+
+@needs_node
+def test_github_comment_says_so_when_the_plan_failed(tmp_path: Path) -> None:
+    (tmp_path / "plan.md").write_text("a partial plan from a failed run", encoding="utf-8")
+    [_, (action, params)] = run_comment_script(tmp_path, "failure", [])
+    assert action == "create"
+    assert "The plan failed" in params["body"]
+    assert "https://github.com/acme/specs/actions/runs/99" in params["body"]
+    assert "partial plan" not in params["body"]
+
+
+@needs_node
+def test_github_comment_truncates_long_plans(tmp_path: Path) -> None:
+    (tmp_path / "plan.md").write_text("x" * 100_000, encoding="utf-8")
+    [_, (_, params)] = run_comment_script(tmp_path, "success", [])
+    assert len(params["body"]) < 65_536
+    assert "reconciler-plan` artifact" in params["body"]
 
 
 # --- The GitLab MR note, posted to a fake GitLab on loopback -------------------------------
