@@ -319,22 +319,11 @@ def schema() -> int:
 
 
 def _register_simulator() -> None:
-    # The simulator's command object lives with the simulator; add it lazily so that aiohttp
-    # is only imported when the simulator runs.
-    @cli.command(
-        "simulator",
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-        add_help_option=False,
-    )
-    @click.pass_context
-    def simulator(ctx: click.Context) -> int:
-        """Run a local simulator of the SPLX Probe API (no credits spent)."""
-        from reconciler.simulator.cli import simulator_command
+    # The simulator's command lives with the simulator; its module imports aiohttp only when
+    # the server really starts, so registering it costs `reconciler --help` nothing.
+    from reconciler.simulator.cli import simulator_command
 
-        rv = simulator_command.main(
-            list(ctx.args), prog_name="reconciler simulator", standalone_mode=False
-        )
-        return int(rv or 0)
+    cli.add_command(simulator_command, "simulator")
 
 
 _register_simulator()

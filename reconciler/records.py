@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from pydantic.alias_generators import to_camel
 
-INT32_MIN = -(2**31)
-INT32_MAX = 2**31 - 1
+from reconciler.limits import INT32_MAX, INT32_MIN
+
 
 #: An int32 that refuses bools and numeric strings (pydantic's lax mode would accept both).
 Int32 = Annotated[StrictInt, Field(ge=INT32_MIN, le=INT32_MAX)]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from reconciler.commands.common import Session, load_desired
 from reconciler.errors import StateError, UsageError
-from reconciler.records import INT32_MAX
+from reconciler.limits import INT32_MAX
 from reconciler.state.model import State, TrackedRun, utc_now
 
 

@@ -11,9 +11,8 @@ import os
 import click
 
 from reconciler.errors import ReconcilerError, UsageError
-from reconciler.records import INT32_MAX, INT32_MIN
+from reconciler.limits import INT32_MAX, INT32_MIN
 from reconciler.simulator.config import DEMO_KEY, KeyGrant, SimulatorConfig
-from reconciler.simulator.server import is_loopback, serve_forever
 
 _SHARE = click.FloatRange(0.0, 1.0)
 _SECONDS = click.FloatRange(min=0.0)
@@ -170,6 +169,9 @@ def simulator_command(
     Stops on Ctrl-C or SIGTERM; everything it holds is in memory and is lost then.
     """
     try:
+        # aiohttp loads only once the simulator is really started.
+        from reconciler.simulator.server import is_loopback, serve_forever
+
         if not is_loopback(host) and not allow_remote:
             raise UsageError(
                 f"simulator: refusing to listen on {host}, which other machines may reach; "

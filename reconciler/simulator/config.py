@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reconciler.errors import UsageError
-from reconciler.records import INT32_MAX, INT32_MIN
+from reconciler.limits import INT32_MAX, INT32_MIN
 
 #: The key the simulator accepts when none is configured. Public on purpose: it only ever
 #: opens a simulator on the user's own machine, never the real API.

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.records import INT32_MAX
+from reconciler.limits import INT32_MAX
 from reconciler.simulator.config import SimulatorConfig
 from reconciler.simulator.validation import TriggerRequest
 

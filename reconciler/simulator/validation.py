@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.records import INT32_MAX, INT32_MIN
+from reconciler.limits import INT32_MAX, INT32_MIN
 
 _ACCEPTED_MEDIA_TYPES = frozenset({"application/json", "application/json-patch+json", "text/json"})
 # ``application/*+json``: any application subtype with a +json suffix and a non-empty name.

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from reconciler.records import INT32_MAX, INT32_MIN
+from reconciler.limits import INT32_MAX, INT32_MIN
 from reconciler.spec.schema import RUN_KEY_RE, Defaults, RunSpec, SpecFile, yaml_fields
 
 Loc = Sequence[int | str]

@@ -26,7 +26,9 @@ def api_requests(sim: SimulatorServer) -> list[object]:
     return [r for r in sim.requests() if r.path.startswith("/api/")]
 
 
-def test_first_apply_sends_exactly_the_documented_requests(cli: Cli, run, sim: SimulatorServer) -> None:  # type: ignore[no-untyped-def]
+def test_first_apply_sends_exactly_the_documented_requests(
+    cli: Cli, run, sim: SimulatorServer
+) -> None:  # type: ignore[no-untyped-def]
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     before = run("plan", "--detailed-exitcode")
     assert before.code == 2, before.all
@@ -71,7 +73,9 @@ def test_first_apply_sends_exactly_the_documented_requests(cli: Cli, run, sim: S
     assert "No changes" in again.out
 
 
-def test_changed_field_replaces_and_removed_key_cancels(cli: Cli, run, sim: SimulatorServer) -> None:  # type: ignore[no-untyped-def]
+def test_changed_field_replaces_and_removed_key_cancels(
+    cli: Cli, run, sim: SimulatorServer
+) -> None:  # type: ignore[no-untyped-def]
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     assert run("apply", "--auto-approve").code == 0
     old = cli.state()["runs"]
@@ -149,7 +153,8 @@ def test_api_errors_are_clear_and_leave_state_untouched(  # type: ignore[no-unty
 def test_400_lists_the_servers_validation_errors(cli: Cli, run, sim: SimulatorServer) -> None:  # type: ignore[no-untyped-def]
     # The simulator refuses a blank name, which the spec format cannot know about.
     cli.write_spec(
-        "runs.yaml", "workspaceId: 1234\ntestRuns:\n  blank:\n    targetId: 1\n    probeIds: [1]\n    name: '   '\n"
+        "runs.yaml",
+        "workspaceId: 1234\ntestRuns:\n  blank:\n    targetId: 1\n    probeIds: [1]\n    name: '   '\n",
     )
     result = run("apply", "--auto-approve")
     assert result.code == 1
@@ -168,7 +173,9 @@ def test_bad_spec_sends_nothing(cli: Cli, run, sim: SimulatorServer) -> None:  #
     assert not cli.state_path.exists()
 
 
-def test_apply_without_terminal_and_without_auto_approve_refuses(cli: Cli, sim: SimulatorServer) -> None:
+def test_apply_without_terminal_and_without_auto_approve_refuses(
+    cli: Cli, sim: SimulatorServer
+) -> None:
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     result = cli.proc("apply")
     assert result.code == 1
@@ -188,7 +195,9 @@ def test_real_process_apply_then_empty_plan(cli: Cli, sim: SimulatorServer) -> N
     assert again.code == 0, again.all
 
 
-def test_saved_plan_applies_and_goes_stale(cli: Cli, run, sim: SimulatorServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_saved_plan_applies_and_goes_stale(
+    cli: Cli, run, sim: SimulatorServer, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     plan_file = str(tmp_path / "p.plan")
     assert run("plan", "--out", plan_file).code == 0

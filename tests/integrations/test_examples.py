@@ -27,7 +27,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from reconciler.cli import main
+from reconciler.cli import cli as reconciler_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB = ROOT / "examples" / "ci" / "github-actions.yml"
@@ -57,46 +57,8 @@ class CommandSurface:
 
 
 def cli_surface() -> CommandSurface:
-    """The commands and options of the ``reconciler`` CLI.
-
-    Written out from docs/PRODUCT.md until the CLI lands; then this whole body becomes
-    ``return surface_from_click(reconciler.cli.main)``.
-    """
-    common: dict[str, OptionKind] = {
-        "--help": FLAG,
-        "--no-color": FLAG,
-        "--quiet": FLAG,
-        "--verbose": FLAG,
-    }
-    state = {**common, "--state": ANY, "--lock-timeout": ANY}
-    api = {**state, "--api-url": ANY, "--region": ("eu", "us")}
-    plan = {
-        **api,
-        "--out": ANY,
-        "--format": ("text", "json", "markdown"),
-        "--detailed-exitcode": FLAG,
-        "--target": ANY,
-        "--replace": ANY,
-    }
-    apply = {**api, "--auto-approve": FLAG, "--parallelism": ANY, "--plan": ANY}
-    leaf = CommandSurface
-    return CommandSurface(
-        options={"--help": FLAG},
-        subcommands={
-            "validate": leaf(common),
-            "plan": leaf(plan),
-            "apply": leaf(apply),
-            "destroy": leaf(api),
-            "state": CommandSurface(
-                options=common,
-                subcommands={"list": leaf(state), "show": leaf(state), "rm": leaf(state)},
-            ),
-            "import": leaf(api),
-            "force-unlock": leaf({**common, "--state": ANY}),
-            "schema": leaf(common),
-            "simulator": leaf({**common, "--port": ANY}),
-        },
-    )
+    """The commands and options of the real ``reconciler`` CLI."""
+    return surface_from_click(reconciler_cli)
 
 
 def surface_from_click(command: click.Command) -> CommandSurface:
@@ -759,7 +721,10 @@ def test_completion_doc_commands_produce_click_completion_scripts() -> None:
     assert sorted(shells) == ["bash", "fish", "zsh"]
     for shell in shells:
         result = CliRunner().invoke(
-            main, [], prog_name="reconciler", env={"_RECONCILER_COMPLETE": f"{shell}_source"}
+            reconciler_cli,
+            [],
+            prog_name="reconciler",
+            env={"_RECONCILER_COMPLETE": f"{shell}_source"},
         )
         assert result.exit_code == 0, result.output
         # The script calls reconciler back with the matching `_complete` instruction.
