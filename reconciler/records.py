@@ -14,7 +14,6 @@ from pydantic.alias_generators import to_camel
 
 from reconciler.limits import INT32_MAX, INT32_MIN
 
-
 #: An int32 that refuses bools and numeric strings (pydantic's lax mode would accept both).
 Int32 = Annotated[StrictInt, Field(ge=INT32_MIN, le=INT32_MAX)]
 

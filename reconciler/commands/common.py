@@ -15,8 +15,8 @@ from reconciler.ui import Console, RedactingFilter, Redactor, should_color
 if TYPE_CHECKING:
     import httpx
 
-    from reconciler.api.retry import RetryPolicy
     from reconciler.api.client import ProbeClient
+    from reconciler.api.retry import RetryPolicy
     from reconciler.spec.model import DesiredSet
     from reconciler.state.store import StateStore
 

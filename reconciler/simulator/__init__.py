@@ -11,16 +11,5 @@ See ``docs/SIMULATOR.md`` for the behaviour it promises and the choices it makes
 API documentation is silent.
 """
 
-from reconciler.simulator.config import DEMO_KEY, KeyGrant, SimulatorConfig
-from reconciler.simulator.server import SimulatorServer, serve_forever
-from reconciler.simulator.store import ReceivedRequest, RunStatus
-
-__all__ = [
-    "DEMO_KEY",
-    "KeyGrant",
-    "ReceivedRequest",
-    "RunStatus",
-    "SimulatorConfig",
-    "SimulatorServer",
-    "serve_forever",
-]
+# Nothing is imported here: ``reconciler simulator`` is registered with the main CLI at
+# start-up, and importing aiohttp then would slow every command. Import from the submodules.

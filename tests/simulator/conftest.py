@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.simulator import DEMO_KEY, KeyGrant, SimulatorConfig, SimulatorServer
+from reconciler.simulator.config import DEMO_KEY, KeyGrant, SimulatorConfig
+from reconciler.simulator.server import SimulatorServer
 
 KEY = "test-key-all"
 LIMITED_KEY = "test-key-limited"

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.errors import UsageError
-from reconciler.simulator import DEMO_KEY, KeyGrant, SimulatorConfig, SimulatorServer
 from reconciler.simulator.cli import parse_keys, simulator_command
-from reconciler.simulator.server import bind_socket, is_loopback
+from reconciler.simulator.config import DEMO_KEY, KeyGrant, SimulatorConfig
+from reconciler.simulator.server import SimulatorServer, bind_socket, is_loopback
 
 from .conftest import BODY, cancel_path, trigger_path
 

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.simulator import SimulatorServer
 from reconciler.simulator.app import UNAUTHORIZED_MESSAGE
+from reconciler.simulator.server import SimulatorServer
 
 from .conftest import (
     BODY,

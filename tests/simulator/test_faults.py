@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from reconciler.simulator import SimulatorServer
+from reconciler.simulator.server import SimulatorServer
 
 from .conftest import BODY, HEADERS, MakeSim, assert_error, cancel_path, trigger_path
 
