@@ -503,12 +503,17 @@ def _link_over(source: Path, target: Path) -> None:
     """Make ``target`` a hard link to ``source`` (a copy where links are not supported)."""
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        os.link(source, tmp)
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copy2(source, tmp)
+            with tmp.open("rb+") as copy:
+                os.fsync(copy.fileno())
+        tmp.replace(target)
     except OSError:
-        shutil.copy2(source, tmp)
-        with tmp.open("rb+") as copy:
-            os.fsync(copy.fileno())
-    tmp.replace(target)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 def _parse_lock(data: bytes | None) -> LockInfo | None:
