@@ -313,8 +313,15 @@ class LocalStateStore:
             state = stored if stored is not None else State.new()
             self._base = (state.lineage, state.serial)
             return state
-        state = self._combine(stored, self._read_journal())
-        return self._write(state, stored, stored_bytes)
+        journal = self._read_journal()
+        if journal is None and stored is None:
+            # A crash right after the journal was created, before any record: nothing to
+            # recover, and no reason to create a state file.
+            self._remove_journal()
+            state = State.new()
+            self._base = (state.lineage, state.serial)
+            return state
+        return self._write(self._combine(stored, journal), stored, stored_bytes)
 
     def append(self, record: JournalRecord) -> None:
         line = encode_record(record)  # outside the lock: threads encode in parallel
@@ -402,14 +409,17 @@ class LocalStateStore:
         data = encode_state(state)
         if data != stored_bytes:
             self._replace_file(data, stored)
+        self._remove_journal()
+        self._base = (state.lineage, state.serial)
+        return state
+
+    def _remove_journal(self) -> None:
         self._close_journal()
         try:
             self.journal_path.unlink(missing_ok=True)
             _fsync_dir(self.path.parent)
         except OSError as exc:
             raise _io_error("remove the journal", self.journal_path, exc) from None
-        self._base = (state.lineage, state.serial)
-        return state
 
     def _replace_file(self, data: bytes, stored: State | None) -> None:
         directory = self.path.parent

@@ -228,7 +228,7 @@ class StateStoreContract:
         other = make_store()
         with store.lock("apply"):
             start = time.monotonic()
-            with pytest.raises(LockError, match="waited"), other.lock("apply", timeout=0.3):
+            with pytest.raises(LockError), other.lock("apply", timeout=0.3):
                 pass
             assert time.monotonic() - start >= 0.3
         release = threading.Event()
@@ -253,7 +253,7 @@ class StateStoreContract:
 
     def test_force_unlock(self, store: StateStore, make_store: StoreFactory) -> None:
         other = make_store()
-        with pytest.raises(LockError, match="not locked"):
+        with pytest.raises(LockError):
             other.force_unlock("nope")
         with store.lock("apply") as held:
             with pytest.raises(LockError) as caught:

@@ -408,3 +408,23 @@ def test_open_store_explains_a_missing_postgres_backend(
     monkeypatch.setattr(importlib, "import_module", no_postgres)
     with pytest.raises(StateError, match=r"reconciler\[postgres\]"):
         open_store("postgresql://user@localhost/db")
+
+
+def test_an_empty_leftover_journal_is_removed_without_creating_a_state(
+    store: LocalStateStore, path: Path
+) -> None:
+    path.parent.mkdir(parents=True)
+    journal = path.with_name(path.name + ".journal")
+    journal.write_bytes(b"")
+    assert store.read().runs == {}
+    with store.lock("apply"):
+        assert store.recover().runs == {}
+    assert not journal.exists()
+    assert not store.exists()
+
+
+def test_lock_waiting_message_says_how_long(store: LocalStateStore, path: Path) -> None:
+    waiter = LocalStateStore(path)
+    expected = r"locked \(waited 0.1s\)"
+    with store.lock("apply"), pytest.raises(LockError, match=expected), waiter.lock("x", 0.1):
+        pass
