@@ -325,6 +325,10 @@ class LocalStateStore:
 
     def append(self, record: JournalRecord) -> None:
         line = encode_record(record)  # outside the lock: threads encode in parallel
+        # Checked on every append (two stat calls, small next to the fsync): once a lock is
+        # force-unlocked, the next holder may fold and delete this journal, and lines written
+        # after that would be lost; better to stop before the next request is sent.
+        self._require_lock("append to the journal")
         with self._journal_cond:
             fd = self._journal_fd if self._journal_fd is not None else self._open_journal()
             try:

@@ -347,12 +347,13 @@ def test_force_unlocked_holder_can_no_longer_write(store: LocalStateStore, path:
     other = LocalStateStore(path)
     with store.lock("apply") as held:
         store.recover()
+        store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
         other.force_unlock(held.id)
         with other.lock("apply") as second:
             with pytest.raises(LockError, match="force-unlock"):
                 store.persist(State.new())
             with pytest.raises(LockError, match="force-unlock"):
-                store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+                store.append(JournalRecord(op="trigger-done", key="a", test_run_id=1))
     assert second.id != held.id
     assert other.lock_holder() is None
 
