@@ -1,0 +1,254 @@
+"""Bytes <-> models for the state document and the journal, shared by every backend.
+
+State files are committed to Git, so ``encode_state`` is deterministic: sorted keys, two-space
+indentation, UTF-8, one trailing newline. ``decode_state`` is the only way in: it refuses what
+it cannot trust (``StateCorruptError``, ``StateVersionError``) and upgrades older formats
+through ``UPGRADES``, one version step at a time, in memory only; the upgraded shape reaches
+disk on the next persist, with the original kept as a backup.
+
+The journal is JSON Lines: a header naming the state it amends (lineage and serial), then one
+compact ``JournalRecord`` per line. A torn last line is what a crash in the middle of a write
+leaves behind, and is dropped; a broken line anywhere else means someone edited the file, and
+is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from reconciler.errors import StateCorruptError, StateVersionError
+from reconciler.state.model import STATE_VERSION, JournalRecord, State
+
+#: The journal format written by this version (the ``journal`` field of the header line).
+JOURNAL_VERSION = 1
+
+Document = dict[str, Any]
+
+_UPGRADE_HINT = "upgrade reconciler to a version that knows this format"
+
+
+# --- state -----------------------------------------------------------------------------------
+
+
+def encode_state(state: State) -> bytes:
+    """The state file's bytes: the same state always gives the same bytes."""
+    return _pretty(state.model_dump(mode="json", by_alias=True))
+
+
+def decode_state(data: bytes, location: str) -> State:
+    """Parse, upgrade and validate a state file's bytes; ``location`` names it in errors."""
+    document = _load_json(data, location)
+    if not isinstance(document, dict):
+        raise StateCorruptError(
+            f"{location}: not a reconciler state (a JSON object was expected, "
+            f"found {type(document).__name__}); restore a backup (see docs/STATE.md)"
+        )
+    version = _version_of(document, location)
+    document = upgrade(document, version, location)
+    try:
+        return State.model_validate(document)
+    except ValidationError as exc:
+        raise StateCorruptError(
+            f"{location}: the state does not validate, was it edited by hand? "
+            f"{_describe_validation(exc)}; fix it or restore a backup (see docs/STATE.md)"
+        ) from None
+
+
+def upgrade(document: Document, version: int, location: str) -> Document:
+    """Bring a state document of an older ``version`` up to ``STATE_VERSION``."""
+    while version < STATE_VERSION:
+        step = UPGRADES.get(version)
+        if step is None:
+            raise StateVersionError(
+                f"{location}: state format version {version} is too old for this reconciler "
+                "and no upgrade exists; re-import the runs into a new state"
+            )
+        try:
+            document = step(document)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StateCorruptError(
+                f"{location}: cannot upgrade state format version {version} to "
+                f"{version + 1}: {type(exc).__name__}: {exc}; fix it or restore a backup "
+                "(see docs/STATE.md)"
+            ) from None
+        version += 1
+    return document
+
+
+def _version_of(document: Document, location: str) -> int:
+    version = document.get("version")
+    if type(version) is not int or version < 0:
+        raise StateCorruptError(
+            f"{location}: the state has no valid format 'version' (found {version!r}); "
+            "fix it or restore a backup (see docs/STATE.md)"
+        )
+    if version > STATE_VERSION:
+        raise StateVersionError(
+            f"{location}: state format version {version} was written by a newer reconciler "
+            f"(this one reads up to version {STATE_VERSION}); {_UPGRADE_HINT}. "
+            "The file was left untouched."
+        )
+    return version
+
+
+def _upgrade_0_to_1(document: Document) -> Document:
+    """Version 0 (pre-release builds): a flat list of runs, ``id`` and ``createdAt``.
+
+    ``{"version": 0, "lineage": .., "serial": .., "testRuns": [{"key": .., "id": ..,
+    "workspaceId": .., "targetId": .., "probeIds": [..], "name": .., "runAiAnalysis": ..,
+    "notifyWhenFinished": .., "createdAt": ..}]}``. Pre-release builds had no unknown outcomes,
+    so every entry becomes a triggered run.
+    """
+    runs: Document = {}
+    for entry in document["testRuns"]:
+        run = dict(entry)
+        key = run.pop("key")
+        if key in runs:
+            raise ValueError(f"key {key!r} appears twice")
+        run_id = run.pop("id")
+        triggered_at = run.pop("createdAt")
+        run["probeIds"] = sorted(set(run["probeIds"]))
+        runs[key] = {
+            "status": "triggered",
+            "testRunId": run_id,
+            "attributes": run,
+            "triggeredAt": triggered_at,
+        }
+    return {
+        "version": 1,
+        "lineage": document["lineage"],
+        "serial": document["serial"],
+        "runs": runs,
+    }
+
+
+#: ``UPGRADES[n]`` turns a version-``n`` document into a version ``n + 1`` one. Each step is a
+#: pure function of plain JSON data, so it never depends on today's models.
+UPGRADES: dict[int, Callable[[Document], Document]] = {
+    0: _upgrade_0_to_1,
+}
+
+
+# --- journal ---------------------------------------------------------------------------------
+
+
+class JournalHeader(BaseModel):
+    """The first line of a journal: which state (lineage, serial) its records amend."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    journal: int = JOURNAL_VERSION
+    #: When no state was persisted yet, the lineage the new state was given in memory; a
+    #: recovery then adopts it, so the state keeps it once written.
+    lineage: str
+    serial: int
+
+
+@dataclass(frozen=True)
+class Journal:
+    """A decoded journal: its header, its records, and what was dropped on the way."""
+
+    header: JournalHeader
+    records: list[JournalRecord] = field(default_factory=list)
+    #: Set when a torn last line (a crash in the middle of a write) was ignored.
+    torn_note: str = ""
+
+
+def encode_header(lineage: str, serial: int) -> bytes:
+    """The journal's first line."""
+    return _line(JournalHeader(lineage=lineage, serial=serial).model_dump(mode="json"))
+
+
+def encode_record(record: JournalRecord) -> bytes:
+    """One journal line: compact JSON, sorted keys, newline-terminated."""
+    return _line(record.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+def decode_journal(data: bytes, location: str) -> Journal | None:
+    """Parse a journal; None when it is empty (a crash before its header was complete)."""
+    lines = data.split(b"\n")
+    # The last element is what follows the final newline: empty for a complete journal,
+    # or a line whose write never finished.
+    tail = lines.pop()
+    torn_note = ""
+    if tail.strip():
+        torn_note = (
+            f"{location}: ignored an incomplete last line ({len(tail)} bytes), "
+            "left by a crash while it was being written"
+        )
+    if not lines:
+        return None
+    header_doc = _load_json(lines[0], f"{location}, line 1")
+    if isinstance(header_doc, dict):
+        journal_version = header_doc.get("journal")
+        if type(journal_version) is int and journal_version > JOURNAL_VERSION:
+            raise StateVersionError(
+                f"{location}: journal format version {journal_version} was written by a "
+                f"newer reconciler; {_UPGRADE_HINT}. The file was left untouched."
+            )
+    try:
+        header = JournalHeader.model_validate(header_doc)
+    except ValidationError as exc:
+        raise StateCorruptError(
+            f"{location}, line 1: not a journal header: {_describe_validation(exc)}{_JOURNAL_HINT}"
+        ) from None
+    records: list[JournalRecord] = []
+    for number, raw in enumerate(lines[1:], start=2):
+        where = f"{location}, line {number}"
+        try:
+            records.append(JournalRecord.model_validate(_load_json(raw, where)))
+        except ValidationError as exc:
+            raise StateCorruptError(
+                f"{where}: not a journal record: {_describe_validation(exc)}{_JOURNAL_HINT}"
+            ) from None
+    return Journal(header=header, records=records, torn_note=torn_note)
+
+
+_JOURNAL_HINT = (
+    "; the journal was edited or damaged in the middle, so it cannot be trusted: "
+    "see 'Recovering a damaged journal' in docs/STATE.md"
+)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _pretty(document: Document) -> bytes:
+    return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def _line(document: Document) -> bytes:
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode() + b"\n"
+
+
+def _load_json(data: bytes, location: str) -> Any:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StateCorruptError(
+            f"{location}: not UTF-8 text (byte {exc.start}); restore a backup (see docs/STATE.md)"
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StateCorruptError(
+            f"{location}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; "
+            "fix it or restore a backup (see docs/STATE.md)"
+        ) from None
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:3]:
+        path = ".".join(str(p) for p in error["loc"]) or "<document>"
+        parts.append(f"{path}: {error['msg']}")
+    more = exc.error_count() - len(parts)
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
