@@ -45,7 +45,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from pydantic import ValidationError
 
@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_STATE_NAME",
+    "KEEP_BACKUPS",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "PostgresStateStore",
@@ -78,6 +79,8 @@ _SCHEMES = ("postgresql", "postgres")
 _STATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 #: Defaults we give libpq unless the URL (or its environment) says otherwise.
 _CONNECT_TIMEOUT_S = 10
+#: Backups kept per state name in ``reconciler_backups`` (the newest ones).
+KEEP_BACKUPS = 10
 #: How long force-unlock waits for a terminated holder's session to go away.
 _TERMINATE_WAIT_S = 5.0
 
@@ -86,22 +89,38 @@ _TERMINATE_WAIT_S = 5.0
 #: pending steps in one transaction (DDL is transactional in PostgreSQL).
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
+        # The body is the codec's bytes, stored exactly (bytea, not jsonb): what was written is
+        # what is read back, and a hand-broken body can be kept untouched for inspection.
+        # lineage, serial and version mirror the body for SQL queries; NULL when written by hand.
         """
         CREATE TABLE reconciler_states (
             name text PRIMARY KEY,
-            lineage text NOT NULL,
-            serial bigint NOT NULL,
-            version integer NOT NULL,
-            body jsonb NOT NULL,
-            updated_at timestamptz NOT NULL DEFAULT now(),
-            previous_serial bigint,
-            previous_body jsonb
+            lineage text,
+            serial bigint,
+            version integer,
+            body bytea NOT NULL,
+            updated_at timestamptz NOT NULL DEFAULT now()
         )
         """,
+        """
+        CREATE TABLE reconciler_backups (
+            id bigserial PRIMARY KEY,
+            name text NOT NULL,
+            serial bigint,
+            body bytea NOT NULL,
+            replaced_at timestamptz NOT NULL DEFAULT now()
+        )
+        """,
+        "CREATE INDEX reconciler_backups_name_id ON reconciler_backups (name, id)",
+        # Each record carries the state it amends (lineage, serial), like the local journal's
+        # header, and the lock it was written under, which tells a leftover journal apart.
         """
         CREATE TABLE reconciler_journal (
             seq bigserial PRIMARY KEY,
             name text NOT NULL,
+            lineage text NOT NULL,
+            base_serial bigint NOT NULL,
+            lock_id text NOT NULL,
             record jsonb NOT NULL,
             written_at timestamptz NOT NULL DEFAULT now()
         )
@@ -189,25 +208,25 @@ def parse_postgres_url(url: str) -> PostgresTarget:
     libpq_query = [(k, v) for k, v in query if k != "state"]
     userinfo, at, hosts = parts.netloc.rpartition("@")
     user, colon, password = userinfo.partition(":")
-    conninfo = urlunsplit(
-        (parts.scheme, parts.netloc, parts.path, urlencode(libpq_query, safe="/:,"), "")
-    )
+    conninfo = _join_url(parts.scheme, parts.netloc, parts.path, libpq_query, "")
     public_query = [(k, v) for k, v in libpq_query if k != "password"]
-    location = urlunsplit(
-        (
-            parts.scheme,
-            f"{user}{at}{hosts}",
-            parts.path,
-            urlencode(public_query, safe="/:,"),
-            name,
-        )
-    )
+    location = _join_url(parts.scheme, f"{user}{at}{hosts}", parts.path, public_query, name)
     secrets = [password, unquote(password) if colon else ""]
     secrets += [v for k, v in libpq_query if k == "password"]
     secrets.append(os.environ.get("PGPASSWORD", ""))
     # Longest first, so a secret that contains another is scrubbed whole.
     kept = sorted({s for s in secrets if s}, key=len, reverse=True)
     return PostgresTarget(conninfo=conninfo, name=name, location=location, secrets=tuple(kept))
+
+
+def _join_url(
+    scheme: str, netloc: str, path: str, query: list[tuple[str, str]], fragment: str
+) -> str:
+    # Not urlunsplit: it drops the "//" of an empty host (postgresql:///db, a Unix socket).
+    text = f"{scheme}://{netloc}{path}"
+    if query:
+        text += "?" + urlencode(query, safe="/:,")
+    return f"{text}#{fragment}" if fragment else text
 
 
 def _import_psycopg() -> ModuleType:
@@ -226,45 +245,77 @@ def _advisory_key(kind: str, schema: str, name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _this_user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # a container user without a passwd entry
-        return "unknown"
-
-
 # --- state body --------------------------------------------------------------------------------
-# TODO(state codec): switch to reconciler.state.codec.encode_state/decode_state once the state
-# branch lands, so both backends share version upgrades. Until then: the model's own JSON, and
-# the two refusals the codec will make (newer version, does not decode).
+# TODO(state codec): replace these two with ``reconciler.state.codec.encode_state`` /
+# ``decode_state`` once the state branch lands (same signatures, same bytes), so both backends
+# share format upgrades. Until then: the codec's byte format and its two refusals.
 
 
-def _encode_state(state: State) -> str:
-    return state.model_dump_json(by_alias=True)
+def encode_state(state: State) -> bytes:
+    """Deterministic JSON: sorted keys, two-space indent, one trailing newline."""
+    document = state.model_dump(mode="json", by_alias=True)
+    return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-def _decode_state(text: str, where: str) -> State:
+def decode_state(data: bytes, location: str) -> State:
+    """Parse and validate a stored body; refuse what cannot be trusted."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise StateCorruptError(
-            f"{where} is not valid JSON ({err}); it was left untouched"
-        ) from None
-    version = data.get("version") if isinstance(data, dict) else None
-    if isinstance(version, int) and version > STATE_VERSION:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise StateCorruptError(f"{location}: not a JSON document ({err}); {_FIX_HINT}") from None
+    version = document.get("version") if isinstance(document, dict) else None
+    if type(version) is int and version > STATE_VERSION:
         raise StateVersionError(
-            f"{where} has format version {version}, written by a newer reconciler (this one "
-            f"reads up to {STATE_VERSION}); upgrade reconciler to use it"
+            f"{location}: state format version {version} was written by a newer reconciler "
+            f"(this one reads up to version {STATE_VERSION}); upgrade reconciler. "
+            "The state was left untouched."
         )
     try:
-        return State.model_validate(data)
+        return State.model_validate(document)
     except ValidationError as err:
         first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(document)"
+        field = ".".join(str(p) for p in first["loc"]) or "<document>"
         raise StateCorruptError(
-            f"{where} does not decode as a state ({field}: {first['msg']}); it was left "
-            "untouched: restore it from previous_body in reconciler_states, or fix it by hand"
+            f"{location}: the state does not validate ({field}: {first['msg']}); {_FIX_HINT}"
         ) from None
+
+
+_FIX_HINT = (
+    "it was left untouched: fix it, or restore a backup from reconciler_backups "
+    "(see docs/POSTGRES.md)"
+)
+
+
+def _next_serial(stored: State, state: State) -> State:
+    """Serial moves only when the runs change, and then always past the stored one."""
+    changed = state.runs != stored.runs
+    serial = max(state.serial, stored.serial + 1) if changed else stored.serial
+    return state if serial == state.serial else state.model_copy(update={"serial": serial})
+
+
+def _new_lock_info(operation: str) -> LockInfo:
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # a container user without a passwd entry
+        user = "unknown"
+    return LockInfo(
+        id=str(uuid.uuid4()),
+        operation=operation,
+        user=user,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        since=utc_now(),
+    )
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What one read-only transaction saw: the body and the journal of one state."""
+
+    stored: State | None
+    #: (lineage, serial) the journal amends; None without a journal.
+    head: tuple[str, int] | None
+    records: list[JournalRecord]
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -274,8 +325,9 @@ class PostgresStateStore:
     """A state kept in PostgreSQL, under a name, next to other states in the same database.
 
     Unlocked reads open a short-lived connection each. ``lock()`` opens one session for the
-    whole block; everything done under the lock goes through it (see the module docstring).
-    Thread-safe: operations on one store are serialised.
+    whole block, and everything done under the lock goes through it (see the module
+    docstring). One object serves one command; operations on it are serialised, so it is safe
+    to ``append`` from many threads.
     """
 
     def __init__(self, url: str) -> None:
@@ -286,6 +338,8 @@ class PostgresStateStore:
         self.stale_lock: LockInfo | None = None
         self._session: Connection[Any] | None = None
         self._held: LockInfo | None = None
+        #: The (lineage, serial) journal records name; set by recover() and persist().
+        self._base: tuple[str, int] | None = None
         self._schema: str | None = None
         self._mutex = threading.RLock()
 
@@ -317,7 +371,7 @@ class PostgresStateStore:
             )
         try:
             with self._errors("cannot prepare the database"):
-                # A journal record is only as durable as its commit: refuse a server or role
+                # A journal record is only as durable as its commit: override a server or role
                 # default of synchronous_commit=off for our own sessions.
                 conn.execute("SET synchronous_commit TO on")
                 self._ensure_schema(conn)
@@ -341,11 +395,10 @@ class PostgresStateStore:
 
     def _ensure_schema(self, conn: Connection[Any]) -> None:
         """Create or migrate the tables: a read-only check unless something is pending."""
-        current = self._schema_version(conn)
-        if current != SCHEMA_VERSION:
+        if self._schema_version(conn) != SCHEMA_VERSION:
             with conn.transaction():
-                schema = conn.execute("SELECT current_schema()").fetchone()
-                key = _advisory_key("migrate", str(schema[0] if schema else ""), "")
+                row = conn.execute("SELECT current_schema()").fetchone()
+                key = _advisory_key("migrate", str(row[0] if row else ""), "")
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS reconciler_meta ("
@@ -355,9 +408,8 @@ class PostgresStateStore:
                 conn.execute(
                     "INSERT INTO reconciler_meta (schema_version) VALUES (0) ON CONFLICT DO NOTHING"
                 )
-                # Re-read under the lock: another process may have migrated meanwhile.
+                # Read again under the lock: another process may have migrated meanwhile.
                 current = self._schema_version(conn)
-                self._refuse_newer_schema(current)
                 for step in MIGRATIONS[current:]:
                     for statement in step:
                         conn.execute(statement)
@@ -370,21 +422,18 @@ class PostgresStateStore:
             self._schema = str(row[0]) if row else ""
 
     def _schema_version(self, conn: Connection[Any]) -> int:
-        row = conn.execute("SELECT to_regclass('reconciler_meta') IS NOT NULL").fetchone()
-        if not row or not row[0]:
+        exists = conn.execute("SELECT to_regclass('reconciler_meta') IS NOT NULL").fetchone()
+        if not exists or not exists[0]:
             return 0
-        version = conn.execute("SELECT max(schema_version) FROM reconciler_meta").fetchone()
-        current = int(version[0]) if version and version[0] is not None else 0
-        self._refuse_newer_schema(current)
-        return current
-
-    def _refuse_newer_schema(self, current: int) -> None:
+        row = conn.execute("SELECT max(schema_version) FROM reconciler_meta").fetchone()
+        current = int(row[0]) if row and row[0] is not None else 0
         if current > SCHEMA_VERSION:
             raise StateVersionError(
                 f"PostgreSQL state {self.location}: the database schema has version {current}, "
                 f"made by a newer reconciler (this one knows up to {SCHEMA_VERSION}); "
                 "upgrade reconciler"
             )
+        return current
 
     def _lock_key(self) -> int:
         return _advisory_key("state", self._schema or "", self.name)
@@ -400,39 +449,75 @@ class PostgresStateStore:
 
     def read(self) -> State:
         with self._connection() as conn:
-            state, records = self._load(conn)
-        return fold(state, records) if records else state
+            return self._combine(self._load(conn))
 
     def journal(self) -> list[JournalRecord]:
         with self._connection() as conn:
-            return self._load(conn)[1]
+            return self._load(conn).records
 
-    def _load(self, conn: Connection[Any]) -> tuple[State, list[JournalRecord]]:
+    def _load(self, conn: Connection[Any]) -> _Snapshot:
         """The stored state and its journal, from one snapshot."""
         with self._errors("cannot read the state"), conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            body = conn.execute(
-                "SELECT body::text FROM reconciler_states WHERE name = %s", (self.name,)
+            row = conn.execute(
+                "SELECT body FROM reconciler_states WHERE name = %s", (self.name,)
             ).fetchone()
             rows = conn.execute(
-                "SELECT seq, record::text FROM reconciler_journal WHERE name = %s ORDER BY seq",
+                "SELECT seq, lineage, base_serial, record::text FROM reconciler_journal"
+                " WHERE name = %s ORDER BY seq",
                 (self.name,),
             ).fetchall()
-        state = self._decode_body(body[0]) if body else State.new()
-        return state, [self._decode_record(seq, text) for seq, text in rows]
+        body = bytes(row[0]) if row else None
+        stored = decode_state(body, self._where) if body is not None else None
+        heads = {(lineage, int(serial)) for _seq, lineage, serial, _text in rows}
+        if len(heads) > 1:
+            raise StateCorruptError(
+                f"{self._where}: the journal mixes records of {len(heads)} different states; "
+                "it was edited by hand, so it cannot be trusted: inspect reconciler_journal"
+            )
+        records = [self._decode_record(seq, text) for seq, _l, _s, text in rows]
+        return _Snapshot(stored=stored, head=heads.pop() if heads else None, records=records)
 
-    def _decode_body(self, text: str) -> State:
-        return _decode_state(text, f"PostgreSQL state {self.location}")
+    @property
+    def _where(self) -> str:
+        return f"PostgreSQL state {self.location}"
 
     def _decode_record(self, seq: int, text: str) -> JournalRecord:
         try:
             return JournalRecord.model_validate_json(text)
         except ValidationError as err:
             raise StateCorruptError(
-                f"PostgreSQL state {self.location}: journal record seq={seq} does not decode "
+                f"{self._where}: journal record seq={seq} does not decode "
                 f"({err.errors()[0]['msg']}); nothing was changed: inspect that row of table "
                 "reconciler_journal, then fix or delete it"
             ) from None
+
+    def _combine(self, snap: _Snapshot) -> State:
+        """The stored state with the journal folded in, after checking they belong together."""
+        if snap.head is None:
+            return snap.stored if snap.stored is not None else State.new()
+        lineage, serial = snap.head
+        stored = snap.stored
+        if stored is None:
+            if serial > 0:
+                raise StateCorruptError(
+                    f"{self._where}: the journal amends serial {serial}, but the state row is "
+                    "missing; restore it from reconciler_backups and run the command again"
+                )
+            stored = State(lineage=lineage, serial=0)
+        if lineage != stored.lineage:
+            raise LineageError(
+                f"{self._where}: the journal belongs to lineage {lineage}, but the state has "
+                f"lineage {stored.lineage}; the state was replaced while a command was "
+                "interrupted. Put the matching state back, or delete its journal rows"
+            )
+        if serial > stored.serial:
+            raise StateCorruptError(
+                f"{self._where}: the journal amends serial {serial}, but the state is at serial "
+                f"{stored.serial} (restored from an older backup?); put the newer state back or "
+                "delete its journal rows"
+            )
+        return fold(stored, snap.records)
 
     def lock_holder(self) -> LockInfo | None:
         with self._connection() as conn, self._errors("cannot read the lock"):
@@ -448,77 +533,127 @@ class PostgresStateStore:
 
     # -- writing --------------------------------------------------------------------------
 
+    def _require_lock(self, action: str) -> LockInfo:
+        if self._held is None:
+            raise LockError(f"{self._where}: {action} needs the state lock; take it first")
+        return self._held
+
     def append(self, record: JournalRecord) -> None:
+        held = self._require_lock("append to the journal")
         with self._connection() as conn, self._errors("cannot write the journal"):
-            if self._held is None:
-                conn.execute(
-                    "INSERT INTO reconciler_journal (name, record) VALUES (%s, %s::jsonb)",
-                    (self.name, record.model_dump_json(by_alias=True)),
-                )
-                return
+            if self._base is None:
+                # No recover() ran: name the state as it is stored (or a new one).
+                current = self._load(conn)
+                if current.records:
+                    raise StateError(
+                        f"{self._where}: a journal left by an interrupted command has not been "
+                        "recovered; call recover() before appending"
+                    )
+                state = current.stored or State.new()
+                self._base = (state.lineage, state.serial)
+            lineage, serial = self._base
             # One autocommit statement: durable when it returns, and only while our lock row
             # stands (FOR SHARE holds off a concurrent force-unlock until it commits).
             cur = conn.execute(
-                "INSERT INTO reconciler_journal (name, record) SELECT %s, %s::jsonb"
-                " WHERE EXISTS (SELECT 1 FROM reconciler_locks WHERE name = %s AND id = %s"
-                " FOR SHARE)",
-                (self.name, record.model_dump_json(by_alias=True), self.name, self._held.id),
+                "INSERT INTO reconciler_journal (name, lineage, base_serial, lock_id, record)"
+                " SELECT %s, %s, %s, %s, %s::jsonb WHERE EXISTS ("
+                "  SELECT 1 FROM reconciler_locks WHERE name = %s AND id = %s FOR SHARE)",
+                (
+                    self.name,
+                    lineage,
+                    serial,
+                    held.id,
+                    record.model_dump_json(by_alias=True, exclude_none=True),
+                    self.name,
+                    held.id,
+                ),
             )
             if cur.rowcount != 1:
-                raise self._lost_lock()
-
-    def persist(self, state: State) -> None:
-        with self._connection() as conn:
-            self._persist(conn, state)
+                raise self._lost_lock(held)
 
     def recover(self) -> State:
+        self._require_lock("recover the state")
         with self._connection() as conn:
-            stored, records = self._load(conn)
-            if not records:
-                return stored
-            state = fold(stored, records)
-            self._persist(conn, state)
-            return state
+            snap = self._load(conn)
+            if not snap.records:
+                state = snap.stored if snap.stored is not None else State.new()
+                self._base = (state.lineage, state.serial)
+                return state
+            return self._write(conn, self._combine(snap), recovering=True)
 
-    def _persist(self, conn: Connection[Any], state: State) -> None:
-        """One transaction: fence, refuse another lineage or a corrupt body, write, clear."""
+    def persist(self, state: State) -> None:
+        self._require_lock("write the state")
+        with self._connection() as conn:
+            self._write(conn, state, recovering=False)
+
+    def _write(self, conn: Connection[Any], state: State, *, recovering: bool) -> State:
+        """One transaction: fence, refuse what must not be overwritten, write, clear journal."""
+        held = self._require_lock("write the state")
         with self._errors("cannot write the state"), conn.transaction():
-            if self._held is not None:
-                fence = conn.execute(
-                    "SELECT 1 FROM reconciler_locks WHERE name = %s AND id = %s FOR SHARE",
-                    (self.name, self._held.id),
-                ).fetchone()
-                if fence is None:
-                    raise self._lost_lock()
-            row = conn.execute(
-                "SELECT body::text FROM reconciler_states WHERE name = %s FOR UPDATE",
-                (self.name,),
+            fence = conn.execute(
+                "SELECT 1 FROM reconciler_locks WHERE name = %s AND id = %s FOR SHARE",
+                (self.name, held.id),
             ).fetchone()
-            if row is not None:
-                current = self._decode_body(row[0])
-                if current.lineage != state.lineage:
-                    raise LineageError(
-                        f"PostgreSQL state {self.location} has lineage {current.lineage}; "
-                        f"refusing to overwrite it with a state of lineage {state.lineage}: "
-                        "they are different states (check --state and the state name)"
+            if fence is None:
+                raise self._lost_lock(held)
+            if not recovering:
+                leftover = conn.execute(
+                    "SELECT 1 FROM reconciler_journal WHERE name = %s AND lock_id <> %s LIMIT 1",
+                    (self.name, held.id),
+                ).fetchone()
+                if leftover:
+                    raise StateError(
+                        f"{self._where}: a journal left by an interrupted command has not been "
+                        "recovered; writing the state now would lose it (call recover() first)"
                     )
-            conn.execute(
-                "INSERT INTO reconciler_states (name, lineage, serial, version, body)"
-                " VALUES (%s, %s, %s, %s, %s::jsonb)"
-                " ON CONFLICT (name) DO UPDATE SET"
-                "  previous_serial = reconciler_states.serial,"
-                "  previous_body = reconciler_states.body,"
-                "  lineage = excluded.lineage, serial = excluded.serial,"
-                "  version = excluded.version, body = excluded.body, updated_at = now()",
-                (self.name, state.lineage, state.serial, state.version, _encode_state(state)),
-            )
+            row = conn.execute(
+                "SELECT body FROM reconciler_states WHERE name = %s FOR UPDATE", (self.name,)
+            ).fetchone()
+            stored_body = bytes(row[0]) if row else None
+            if stored_body is not None:
+                stored = decode_state(stored_body, self._where)
+                if state.lineage != stored.lineage:
+                    raise LineageError(
+                        f"refusing to overwrite {self._where} (lineage {stored.lineage}) with a "
+                        f"state of lineage {state.lineage}: they are two different states. "
+                        "Check --state and the state name"
+                    )
+                state = _next_serial(stored, state)
+            body = encode_state(state)
+            if body != stored_body:
+                self._replace_body(conn, state, body, backup=stored_body is not None)
             conn.execute("DELETE FROM reconciler_journal WHERE name = %s", (self.name,))
+        self._base = (state.lineage, state.serial)
+        return state
 
-    def _lost_lock(self) -> LockError:
+    def _replace_body(
+        self, conn: Connection[Any], state: State, body: bytes, *, backup: bool
+    ) -> None:
+        if backup:
+            conn.execute(
+                "INSERT INTO reconciler_backups (name, serial, body)"
+                " SELECT name, serial, body FROM reconciler_states WHERE name = %s",
+                (self.name,),
+            )
+            conn.execute(
+                "DELETE FROM reconciler_backups WHERE name = %s AND id NOT IN ("
+                " SELECT id FROM reconciler_backups WHERE name = %s ORDER BY id DESC LIMIT %s)",
+                (self.name, self.name, KEEP_BACKUPS),
+            )
+        conn.execute(
+            "INSERT INTO reconciler_states (name, lineage, serial, version, body)"
+            " VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET lineage = excluded.lineage,"
+            "  serial = excluded.serial, version = excluded.version, body = excluded.body,"
+            "  updated_at = now()",
+            (self.name, state.lineage, state.serial, state.version, body),
+        )
+
+    def _lost_lock(self, held: LockInfo) -> LockError:
         return LockError(
-            f"PostgreSQL state {self.location}: this process no longer holds lock "
-            f"{self._held.id if self._held else '?'} (it was force-unlocked); nothing more was "
-            "written: run plan again to see where things stand"
+            f"{self._where}: {held.describe()} was removed by force-unlock while this command "
+            "held it; nothing more was written. What was already journaled is recovered by "
+            "the next command"
         )
 
     # -- locking --------------------------------------------------------------------------
@@ -526,21 +661,14 @@ class PostgresStateStore:
     @contextlib.contextmanager
     def lock(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
         if self._held is not None:
-            raise StateError(f"PostgreSQL state {self.location}: the lock is already held here")
+            raise LockError(f"{self._where}: this command already holds {self._held.describe()}")
         self.stale_lock = None
         conn = self._open()
         try:
             key = self._lock_key()
+            info = _new_lock_info(operation)
             with self._errors("cannot take the lock"):
                 self._acquire(conn, key, timeout)
-                info = LockInfo(
-                    id=str(uuid.uuid4()),
-                    operation=operation,
-                    user=_this_user(),
-                    host=socket.gethostname(),
-                    pid=os.getpid(),
-                    since=utc_now(),
-                )
                 with conn.transaction():
                     # A row left behind means its holder's session ended without releasing:
                     # the process died (or was force-unlocked). Take over and say so.
@@ -555,12 +683,12 @@ class PostgresStateStore:
                         (self.name, info.id, operation, info.user, info.host, info.pid, info.since),
                     )
             with self._mutex:
-                self._session, self._held = conn, info
+                self._session, self._held, self._base = conn, info, None
             try:
                 yield info
             finally:
                 with self._mutex:
-                    self._session, self._held = None, None
+                    self._session, self._held, self._base = None, None, None
                 self._release(conn, key, info)
         finally:
             conn.close()
@@ -571,32 +699,31 @@ class PostgresStateStore:
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
             if row and row[0]:
                 return
-            raise self._locked_error(conn, key, waited=0.0)
+            raise self._locked_error(conn, key, timeout)
         # The server wakes us the moment the holder lets go; lock_timeout bounds the wait.
         conn.execute(
-            "SELECT set_config('lock_timeout', %s, false)", (f"{max(1, int(timeout * 1000))}ms",)
+            "SELECT set_config('lock_timeout', %s, false)", (f"{max(1, round(timeout * 1000))}ms",)
         )
         try:
             conn.execute("SELECT pg_advisory_lock(%s)", (key,))
         except self._pg.errors.LockNotAvailable:
-            raise self._locked_error(conn, key, waited=timeout) from None
+            raise self._locked_error(conn, key, timeout) from None
         finally:
             conn.execute("RESET lock_timeout")
 
-    def _locked_error(self, conn: Connection[Any], key: int, waited: float) -> LockError:
+    def _locked_error(self, conn: Connection[Any], key: int, timeout: float) -> LockError:
         holder = self._holder(conn)
-        waited_text = f" after waiting {waited:g}s" if waited else ""
+        waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
         if holder is None:
-            pids = self._holder_backends(conn, key)
-            who = f"another session (backend pid {', '.join(map(str, pids)) or '?'})"
+            pids = ", ".join(map(str, self._holder_backends(conn, key))) or "?"
             return LockError(
-                f"PostgreSQL state {self.location} is locked{waited_text} by {who} that has "
-                "not recorded itself yet; retry in a moment, or wait with --lock-timeout"
+                f"{self._where} is locked{waited} by a session (backend pid {pids}) that has "
+                "not written its lock record yet; retry in a moment, or wait with --lock-timeout"
             )
         return LockError(
-            f"PostgreSQL state {self.location} is locked{waited_text}: {holder.describe()}. "
-            "Wait for it to finish, or retry with --lock-timeout SECONDS; if that process is "
-            f"stuck, 'reconciler force-unlock {holder.id}' ends its session"
+            f"{self._where} is locked{waited}: {holder.describe()}. Wait for that command to "
+            "finish, or retry with --lock-timeout to wait for it; if it is hung, "
+            f"'reconciler force-unlock {holder.id}' ends its database session"
         )
 
     def _holder_backends(self, conn: Connection[Any], key: int) -> list[int]:
@@ -620,18 +747,22 @@ class PostgresStateStore:
             conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
     def force_unlock(self, lock_id: str) -> LockInfo:
-        """Remove lock ``lock_id``, ending the holder's session if it is still connected."""
+        """Remove lock ``lock_id``, ending the holder's session if it is still connected.
+
+        Ending the session is what makes it safe: the advisory lock goes with it, and a
+        holder that was only hung finds its connection gone and cannot write anything more.
+        """
         with self._connection() as conn, self._errors("cannot force-unlock"):
             holder = self._holder(conn)
             if holder is None:
-                raise LockError(f"PostgreSQL state {self.location} is not locked; nothing to do")
+                raise LockError(f"{self._where} is not locked; nothing to unlock")
             if holder.id != lock_id:
                 raise LockError(
-                    f"PostgreSQL state {self.location}: lock id {lock_id} does not match the "
-                    f"current {holder.describe()}; nothing was unlocked"
+                    f"lock id {lock_id} is not the lock on {self._where}, which is "
+                    f"{holder.describe()}; to remove that one, run "
+                    f"'reconciler force-unlock {holder.id}'"
                 )
-            key = self._lock_key()
-            self._terminate_holders(conn, key)
+            self._terminate_holders(conn, self._lock_key())
             conn.execute(
                 "DELETE FROM reconciler_locks WHERE name = %s AND id = %s", (self.name, lock_id)
             )
@@ -645,11 +776,12 @@ class PostgresStateStore:
                 conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
             except self._pg.errors.InsufficientPrivilege:
                 raise LockError(
-                    f"PostgreSQL state {self.location}: the lock holder's session (backend pid "
-                    f"{pid}) is still connected and this role may not end it; ask a database "
-                    f"administrator to run SELECT pg_terminate_backend({pid}), then retry"
+                    f"{self._where}: the lock holder's session (backend pid {pid}) is still "
+                    "connected and this role may not end it; ask a database administrator to "
+                    f"run SELECT pg_terminate_backend({pid}), then retry"
                 ) from None
+        # Wait for the sessions to be gone, so that the next lock() succeeds at once.
         deadline = time.monotonic() + _TERMINATE_WAIT_S
         while pids and time.monotonic() < deadline:
-            time.sleep(0.05)
-            pids = self._holder_backends(conn, key)
+            time.sleep(0.02)
+            pids = [p for p in self._holder_backends(conn, key) if not own or p != own[0]]
