@@ -334,7 +334,7 @@ class ProtocolTests:
     ) -> None:
         for raw in (b'{"version": 1, "lineage": "x", "ser', b"\xff\xfe", b'{"version": 1}'):
             self.write_raw(location, raw)
-            with pytest.raises(StateCorruptError, match="untouched"):
+            with pytest.raises(StateCorruptError, match="restore"):
                 store.read()
             with store.lock("apply"):
                 with pytest.raises(StateCorruptError):
