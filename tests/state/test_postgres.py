@@ -1,0 +1,677 @@
+"""The PostgreSQL state backend against a real server (see ``pg_fixtures``).
+
+``TestPostgresStateStore`` provides the hooks of the shared contract suite
+(``tests/state/contract.py``: ``location``, ``make_store``, ``write_raw``, ``read_raw``,
+``read_backup``). Until that suite lands it inherits ``ProtocolTests`` below, written against
+the ``StateStore`` docstrings; afterwards it inherits ``StateStoreContract`` and
+``ProtocolTests`` keeps only what the suite does not cover.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from reconciler.errors import (
+    LineageError,
+    LockError,
+    StateCorruptError,
+    StateError,
+    StateVersionError,
+    UsageError,
+)
+from reconciler.records import RunAttributes
+from reconciler.state import postgres
+from reconciler.state.migrate import copy_state
+from reconciler.state.model import JournalRecord, State, TrackedRun
+from reconciler.state.postgres import (
+    PostgresStateStore,
+    decode_state,
+    encode_state,
+    is_postgres_url,
+    parse_postgres_url,
+)
+from reconciler.state.store import StateStore
+from tests.state.pg_fixtures import (  # noqa: F401 - fixtures, registered by import
+    pg_dsn_fixture,
+    pg_location_fixture,
+    pg_schema_fixture,
+)
+
+psycopg = pytest.importorskip("psycopg")
+
+StoreFactory = Callable[[], StateStore]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def attrs(n: int) -> RunAttributes:
+    return RunAttributes(workspace_id=7, target_id=n, probe_ids=(1, 2), name=f"run {n}")
+
+
+def tracked(n: int, run_id: int) -> TrackedRun:
+    return TrackedRun(test_run_id=run_id, attributes=attrs(n), triggered_at="2024-05-01T10:00:00Z")
+
+
+def state_with(base: State, **runs: TrackedRun) -> State:
+    return base.with_runs({**base.runs, **runs})
+
+
+def persisted(store: StateStore, **runs: TrackedRun) -> State:
+    with store.lock("test"):
+        store.persist(state_with(store.recover(), **runs))
+    return store.read()
+
+
+def sql(location: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Run one statement on the location's database, bypassing the store."""
+    with psycopg.connect(parse_postgres_url(location).conninfo, autocommit=True) as conn:
+        cur = conn.execute(query, params)
+        return cur.fetchall() if cur.description else []
+
+
+# --- a child process holding the lock --------------------------------------------------------
+
+_CHILD = textwrap.dedent(
+    """
+    import sys
+    from reconciler.records import RunAttributes
+    from reconciler.state.model import JournalRecord
+    from reconciler.state.postgres import PostgresStateStore
+
+    store = PostgresStateStore(sys.argv[1])
+    with store.lock("apply") as info:
+        store.recover()
+        attrs = RunAttributes(workspace_id=7, target_id=1, probe_ids=(1,), name="r")
+        store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs))
+        print(info.id, flush=True)
+        sys.stdin.readline()  # parent says: go on (or kills us meanwhile)
+        try:
+            store.append(JournalRecord(op="trigger-done", key="a", testRunId=11))
+            print("appended", flush=True)
+        except Exception as err:
+            print(type(err).__name__, flush=True)
+    """
+)
+
+
+class Child:
+    """A process that takes the lock, journals a trigger intent, then waits for a line."""
+
+    def __init__(self, location: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, location],
+            cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.lock_id = self.proc.stdout.readline().strip()
+        assert self.lock_id, "the child did not take the lock"
+
+    def go_on(self) -> str:
+        out, _ = self.proc.communicate("\n", timeout=30)
+        return out.strip()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+@pytest.fixture
+def child(pg_location: str) -> Iterator[Callable[[], Child]]:
+    children: list[Child] = []
+
+    def start() -> Child:
+        children.append(Child(pg_location))
+        return children[-1]
+
+    yield start
+    for each in children:
+        each.kill()
+
+
+# --- protocol behaviour (to become the shared contract suite) ---------------------------------
+
+
+class ProtocolTests:
+    """Behaviour every ``StateStore`` owes, from the protocol docstrings."""
+
+    @pytest.fixture
+    def location(self) -> str:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def make_store(self, location: str) -> StoreFactory:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def store(self, make_store: StoreFactory) -> StateStore:
+        return make_store()
+
+    def write_raw(self, location: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def read_raw(self, location: str) -> bytes | None:
+        raise NotImplementedError
+
+    def read_backup(self, location: str) -> bytes | None:
+        raise NotImplementedError
+
+    def test_new_store_reads_an_empty_state(self, store: StateStore) -> None:
+        assert not store.exists()
+        assert store.read().runs == {}
+        assert store.read().serial == 0
+        assert store.journal() == []
+        assert store.lock_holder() is None
+        assert not store.exists()
+
+    def test_persist_round_trip_keeps_lineage_and_bumps_serial(
+        self, store: StateStore, make_store: StoreFactory, location: str
+    ) -> None:
+        first = persisted(store, a=tracked(1, 11))
+        assert first.serial == 1
+        assert make_store().read() == first
+        assert self.read_raw(location) == encode_state(first)
+        second = persisted(store, b=tracked(2, 22))
+        assert (second.lineage, second.serial) == (first.lineage, 2)
+        with store.lock("apply"):
+            store.persist(store.recover())  # unchanged: same serial
+            store.persist(first.model_copy(update={"runs": {"a": tracked(1, 12)}}))
+        assert store.read().serial == 3, "a changed state moves past the stored serial"
+        assert self.read_backup(location) == encode_state(second)
+
+    def test_another_lineage_is_refused_untouched(self, store: StateStore, location: str) -> None:
+        persisted(store, a=tracked(1, 11))
+        before = self.read_raw(location)
+        with store.lock("apply"), pytest.raises(LineageError, match="lineage"):
+            store.persist(State.new().with_runs({"b": tracked(2, 22)}))
+        assert self.read_raw(location) == before
+
+    def test_journal_is_folded_by_read_and_persisted_by_recover(
+        self, store: StateStore, make_store: StoreFactory, location: str
+    ) -> None:
+        persisted(store, a=tracked(1, 11))
+        before = self.read_raw(location)
+        records = [
+            JournalRecord(op="trigger-intent", key="b", attributes=attrs(2)),
+            JournalRecord(op="trigger-done", key="b", test_run_id=22),
+            JournalRecord(op="cancel-intent", key="a", test_run_id=11),
+            JournalRecord(op="cancel-done", key="a", test_run_id=11),
+        ]
+        with store.lock("apply"):
+            store.recover()
+            for record in records:
+                store.append(record)
+            assert make_store().journal() == records
+        seen = make_store().read()
+        assert set(seen.runs) == {"b"}
+        assert self.read_raw(location) == before, "read() never writes"
+        survivor = make_store()
+        with survivor.lock("apply"):
+            recovered = survivor.recover()
+            assert survivor.journal() == []
+        assert recovered == seen
+        assert make_store().read() == recovered
+
+    def test_journal_without_state_keeps_its_lineage(
+        self, store: StateStore, make_store: StoreFactory
+    ) -> None:
+        with store.lock("apply"):
+            base = store.recover()
+            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+        assert not store.exists()
+        entry = make_store().read().runs["a"]
+        assert entry.status == "unknown", "an intent without its outcome is an unknown outcome"
+        assert entry.test_run_id is None
+        survivor = make_store()
+        with survivor.lock("apply"):
+            assert survivor.recover().lineage == base.lineage
+
+    def test_writes_need_the_lock(self, store: StateStore) -> None:
+        with pytest.raises(LockError, match="lock"):
+            store.persist(State.new())
+        with pytest.raises(LockError, match="lock"):
+            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+        with pytest.raises(LockError, match="lock"):
+            store.recover()
+        assert not store.exists()
+
+    def test_leftover_journal_must_be_recovered_before_writing(
+        self, store: StateStore, make_store: StoreFactory
+    ) -> None:
+        with store.lock("apply"):
+            store.recover()
+            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+        other = make_store()
+        with other.lock("apply"):
+            with pytest.raises(StateError, match=r"recover\(\)"):
+                other.persist(State.new())
+            with pytest.raises(StateError, match=r"recover\(\)"):
+                other.append(JournalRecord(op="trigger-intent", key="b", attributes=attrs(2)))
+            assert "a" in other.recover().runs
+
+    def test_lock_is_exclusive_and_names_the_holder(
+        self, store: StateStore, make_store: StoreFactory
+    ) -> None:
+        other = make_store()
+        with store.lock("apply") as held:
+            assert other.lock_holder() == held
+            with pytest.raises(LockError) as caught, other.lock("destroy"):
+                pass
+            for part in (held.id, "'apply'", "--lock-timeout", f"force-unlock {held.id}"):
+                assert part in str(caught.value)
+            with pytest.raises(LockError, match="already holds"), store.lock("again"):
+                pass
+        with other.lock("destroy") as second:
+            assert second.id != held.id
+            assert other.stale_lock is None, "a released lock is not stale"
+        assert other.lock_holder() is None
+
+    def test_lock_waits_up_to_the_timeout_then_gets_it_when_released(
+        self, store: StateStore, make_store: StoreFactory
+    ) -> None:
+        other = make_store()
+        with store.lock("apply"):
+            start = time.monotonic()
+            with pytest.raises(LockError, match=r"waited 0\.3s"), other.lock("x", timeout=0.3):
+                pass
+            assert time.monotonic() - start >= 0.3
+        release = threading.Event()
+
+        def hold() -> None:
+            with store.lock("apply"):
+                release.wait(5)
+                time.sleep(0.2)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        try:
+            while store.lock_holder() is None:
+                time.sleep(0.01)
+            release.set()
+            start = time.monotonic()
+            with other.lock("apply", timeout=10):
+                assert time.monotonic() - start >= 0.1
+        finally:
+            release.set()
+            holder.join()
+
+    def test_force_unlock(self, store: StateStore, make_store: StoreFactory) -> None:
+        other = make_store()
+        with pytest.raises(LockError, match="not locked"):
+            other.force_unlock("nope")
+        with store.lock("apply") as held:
+            with pytest.raises(LockError) as caught:
+                other.force_unlock("0000-wrong")
+            assert held.id in str(caught.value)
+            assert other.lock_holder() == held, "a wrong id removes nothing"
+            assert other.force_unlock(held.id) == held
+            with other.lock("apply", timeout=0):
+                # The hung holder can write nothing more.
+                with pytest.raises(StateError):
+                    store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+                assert other.journal() == []
+
+    def test_corrupt_state_is_refused_and_left_untouched(
+        self, store: StateStore, location: str
+    ) -> None:
+        for raw in (b'{"version": 1, "lineage": "x", "ser', b"\xff\xfe", b'{"version": 1}'):
+            self.write_raw(location, raw)
+            with pytest.raises(StateCorruptError, match="restore"):
+                store.read()
+            with store.lock("apply"):
+                with pytest.raises(StateCorruptError):
+                    store.recover()
+                with pytest.raises(StateCorruptError):
+                    store.persist(State.new())
+            assert self.read_raw(location) == raw
+
+    def test_newer_format_version_is_refused(self, store: StateStore, location: str) -> None:
+        raw = json.dumps({"version": 99, "lineage": "x", "serial": 3, "runs": {}}).encode()
+        self.write_raw(location, raw)
+        with pytest.raises(StateVersionError, match="newer reconciler"):
+            store.read()
+        with store.lock("apply"), pytest.raises(StateVersionError):
+            store.persist(State.new())
+        assert self.read_raw(location) == raw
+
+
+# --- the PostgreSQL backend --------------------------------------------------------------------
+
+
+class TestPostgresStateStore(ProtocolTests):
+    """The protocol on a real server, plus what only PostgreSQL has."""
+
+    @pytest.fixture
+    def location(self, pg_location: str) -> str:
+        return pg_location
+
+    @pytest.fixture
+    def make_store(self, location: str) -> StoreFactory:
+        return lambda: PostgresStateStore(location)
+
+    def write_raw(self, location: str, data: bytes) -> None:
+        PostgresStateStore(location).exists()  # creates the tables
+        sql(
+            location,
+            "INSERT INTO reconciler_states (name, body) VALUES (%s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET body = excluded.body",
+            parse_postgres_url(location).name,
+            data,
+        )
+
+    def read_raw(self, location: str) -> bytes | None:
+        rows = sql(
+            location,
+            "SELECT body FROM reconciler_states WHERE name = %s",
+            parse_postgres_url(location).name,
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    def read_backup(self, location: str) -> bytes | None:
+        rows = sql(
+            location,
+            "SELECT body FROM reconciler_backups WHERE name = %s ORDER BY id DESC LIMIT 1",
+            parse_postgres_url(location).name,
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def test_killed_holder_loses_nothing_and_its_lock_is_taken_over(
+        self, make_store: StoreFactory, child: Callable[[], Child]
+    ) -> None:
+        store = make_store()
+        holder = child()
+        with pytest.raises(LockError, match=holder.lock_id), store.lock("apply"):
+            pass
+        holder.kill()  # SIGKILL between the intent and the outcome
+        with store.lock("apply", timeout=10):
+            assert store.stale_lock is not None
+            assert store.stale_lock.id == holder.lock_id
+            assert store.stale_lock.pid == holder.proc.pid
+            entry = store.recover().runs["a"]
+        assert entry.status == "unknown"
+        assert make_store().journal() == []
+
+    def test_waiter_gets_the_lock_when_the_other_process_finishes(
+        self, make_store: StoreFactory, child: Callable[[], Child]
+    ) -> None:
+        holder = child()
+        store = make_store()
+        threading.Timer(0.3, holder.go_on).start()
+        start = time.monotonic()
+        with store.lock("apply", timeout=20):
+            assert time.monotonic() - start >= 0.2
+            assert store.stale_lock is None
+            assert store.recover().runs["a"].test_run_id == 11
+
+    def test_force_unlock_ends_the_holders_session(
+        self, make_store: StoreFactory, child: Callable[[], Child]
+    ) -> None:
+        holder = child()
+        store = make_store()
+        assert store.force_unlock(holder.lock_id).pid == holder.proc.pid
+        with store.lock("apply", timeout=0):
+            assert holder.go_on() == "StateError", "the unlocked holder must not write"
+            assert store.recover().runs["a"].status == "unknown"
+
+    def test_two_processes_serialise_their_writes(self, location: str) -> None:
+        script = textwrap.dedent(
+            """
+            import sys
+            from reconciler.records import RunAttributes
+            from reconciler.state.model import TrackedRun
+            from reconciler.state.postgres import PostgresStateStore
+            store = PostgresStateStore(sys.argv[1])
+            for i in range(8):
+                with store.lock("apply", timeout=30):
+                    state = store.recover()
+                    attrs = RunAttributes(workspace_id=1, target_id=i, probe_ids=(1,), name="r")
+                    run = TrackedRun(testRunId=i, attributes=attrs, triggeredAt="t")
+                    store.persist(state.with_runs({**state.runs, f"{sys.argv[2]}-{i}": run}))
+            """
+        )
+        procs = [
+            subprocess.Popen([sys.executable, "-c", script, location, tag], cwd=REPO_ROOT)
+            for tag in ("x", "y")
+        ]
+        assert [p.wait(timeout=60) for p in procs] == [0, 0]
+        state = PostgresStateStore(location).read()
+        assert len(state.runs) == 16, "no update was lost"
+        assert state.serial == 16
+
+    # -- names, schema ---------------------------------------------------------------------
+
+    def test_two_state_names_share_a_database_independently(self, location: str) -> None:
+        base = location.rsplit("#", 1)[0]
+        staging = PostgresStateStore(base + "#staging")
+        prod = PostgresStateStore(base + "&state=prod")
+        persisted(staging, a=tracked(1, 11))
+        with staging.lock("apply"), prod.lock("apply", timeout=0):
+            prod.persist(state_with(prod.recover(), b=tracked(2, 22)))
+        assert set(staging.read().runs) == {"a"}
+        assert set(prod.read().runs) == {"b"}
+        assert staging.read().lineage != prod.read().lineage
+
+    def test_schema_is_versioned_and_migrated_once(
+        self, location: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        persisted(PostgresStateStore(location), a=tracked(1, 11))
+        assert sql(location, "SELECT schema_version FROM reconciler_meta") == [(1,)]
+        step = ("ALTER TABLE reconciler_states ADD COLUMN note text",)
+        monkeypatch.setattr(postgres, "MIGRATIONS", (*postgres.MIGRATIONS, step))
+        monkeypatch.setattr(postgres, "SCHEMA_VERSION", 2)
+        assert set(PostgresStateStore(location).read().runs) == {"a"}
+        assert PostgresStateStore(location).exists()  # already at 2: the step is not rerun
+        assert sql(location, "SELECT schema_version FROM reconciler_meta") == [(2,)]
+        monkeypatch.setattr(postgres, "SCHEMA_VERSION", 1)
+        with pytest.raises(StateVersionError, match="schema has version 2"):
+            PostgresStateStore(location).read()
+
+    def test_backups_are_kept_and_pruned(
+        self, store: StateStore, location: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(postgres, "KEEP_BACKUPS", 2)
+        for n in range(4):
+            persisted(store, **{f"k{n}": tracked(n, n)})
+        rows = sql(location, "SELECT serial FROM reconciler_backups ORDER BY id")
+        assert rows == [(2,), (3,)]
+        assert decode_state(self.read_backup(location) or b"", "backup").serial == 3
+
+    def test_corrupt_journal_record_is_refused(self, store: StateStore, location: str) -> None:
+        with store.lock("apply"):
+            store.recover()
+            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+        sql(location, """UPDATE reconciler_journal SET record = '{"op": "explode"}'""")
+        with pytest.raises(StateCorruptError, match="journal record seq="):
+            store.read()
+
+
+# --- selecting a state, secrets -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "name", "location", "conninfo"),
+    [
+        (
+            "postgresql://reconciler@db.internal:5432/probe?sslmode=require#prod",
+            "prod",
+            "postgresql://reconciler@db.internal:5432/probe?sslmode=require#prod",
+            "postgresql://reconciler@db.internal:5432/probe?sslmode=require",
+        ),
+        (
+            "postgres://u:s3cr%40t@h1:5432,h2:5433/db?state=staging&sslmode=verify-full",
+            "staging",
+            "postgres://u@h1:5432,h2:5433/db?sslmode=verify-full#staging",
+            "postgres://u:s3cr%40t@h1:5432,h2:5433/db?sslmode=verify-full",
+        ),
+        (
+            "postgresql:///probe?host=/run/pg&password=hunter2",
+            "default",
+            "postgresql:///probe?host=/run/pg#default",
+            "postgresql:///probe?host=/run/pg&password=hunter2",
+        ),
+    ],
+)
+def test_url_names_the_state_and_location_hides_the_password(
+    url: str, name: str, location: str, conninfo: str
+) -> None:
+    target = parse_postgres_url(url)
+    assert (target.name, target.location, target.conninfo) == (name, location, conninfo)
+    for secret in ("s3cr", "hunter2"):
+        assert secret not in repr(target)
+    assert is_postgres_url(url)
+
+
+def test_is_postgres_url_tells_files_apart() -> None:
+    assert not is_postgres_url("state/reconciler.state.json")
+    assert not is_postgres_url("postgresql.state.json")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://h/db?state=a#b", "two states"),
+        ("postgresql://h/db#bad name", "invalid state name"),
+        ("mysql://h/db", "postgresql://"),
+    ],
+)
+def test_bad_state_urls_are_usage_errors(url: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_postgres_url(url)
+
+
+def test_missing_psycopg_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # makes `import psycopg` fail
+    with pytest.raises(StateError, match=r"pip install 'reconciler\[postgres\]'"):
+        PostgresStateStore("postgresql://h/db#prod")
+
+
+def test_connection_failure_names_the_location_not_the_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PGPASSWORD", "env-secret-value")
+    store = PostgresStateStore("postgresql://alice:url-secret@127.0.0.1:1/db?connect_timeout=2#p")
+    with pytest.raises(StateError) as caught:
+        store.read()
+    message = str(caught.value)
+    assert "postgresql://alice@127.0.0.1:1/db?connect_timeout=2#p" in message
+    assert "cannot connect" in message
+    assert "url-secret" not in message
+    assert "env-secret-value" not in message
+
+
+def test_wrong_password_is_not_echoed(pg_dsn: str) -> None:
+    parts = urlsplit(pg_dsn)
+    user = parts.username or "reconciler_test"
+    url = urlunsplit(
+        parts._replace(netloc=f"{user}:wrong-pw-xyz@{parts.netloc.rpartition('@')[2]}")
+    )
+    try:
+        PostgresStateStore(url).read()
+    except StateError as err:
+        assert "password authentication failed" in str(err)
+        assert "wrong-pw-xyz" not in str(err)
+        assert f"{user}@" in str(err)
+    else:
+        pytest.skip("this server does not check passwords")
+
+
+def test_scrub_removes_secrets_from_library_messages() -> None:
+    target = parse_postgres_url("postgresql://u:p%40ss@h/db#x")
+    assert target.scrub("failed for p@ss and p%40ss\n  again") == "failed for *** and *** again"
+
+
+# --- copying a state ------------------------------------------------------------------------------
+
+
+class TestCopyState:
+    """``copy_state`` between two PostgreSQL states, and file <-> PostgreSQL once both exist."""
+
+    @pytest.fixture
+    def pair(self, pg_location: str) -> tuple[PostgresStateStore, PostgresStateStore]:
+        base = pg_location.rsplit("#", 1)[0]
+        return PostgresStateStore(base + "#src"), PostgresStateStore(base + "#dst")
+
+    def test_copy_keeps_lineage_and_serial_and_leaves_the_source(
+        self, pair: tuple[PostgresStateStore, PostgresStateStore]
+    ) -> None:
+        src, dst = pair
+        persisted(src, a=tracked(1, 11))
+        original = persisted(src, b=tracked(2, 22))
+        copied = copy_state(src, dst)
+        assert copied == original
+        assert dst.read() == original
+        assert src.read() == original
+        # Copying again after the source moved on updates the copy.
+        newer = persisted(src, c=tracked(3, 33))
+        assert copy_state(src, dst) == newer
+
+    def test_copy_refuses_another_lineage_a_newer_or_diverged_destination(
+        self, pair: tuple[PostgresStateStore, PostgresStateStore]
+    ) -> None:
+        src, dst = pair
+        with pytest.raises(StateError, match="no state to copy"):
+            copy_state(src, dst)
+        persisted(src, a=tracked(1, 11))
+        persisted(dst, z=tracked(9, 99))
+        with pytest.raises(LineageError, match="another state"):
+            copy_state(src, dst)
+        assert set(dst.read().runs) == {"z"}
+
+    def test_copy_refuses_a_newer_or_diverged_destination(
+        self, pair: tuple[PostgresStateStore, PostgresStateStore]
+    ) -> None:
+        src, dst = pair
+        persisted(src, a=tracked(1, 11))
+        copy_state(src, dst)
+        ahead = persisted(dst, b=tracked(2, 22))
+        with pytest.raises(StateError, match="newer"):
+            copy_state(src, dst)
+        persisted(src, c=tracked(3, 33))  # now both at serial 2, different runs
+        with pytest.raises(StateError, match="diverged"):
+            copy_state(src, dst)
+        assert dst.read() == ahead
+        with pytest.raises(UsageError, match="same state"):
+            copy_state(src, PostgresStateStore(src.location))
+
+    def test_copy_includes_a_leftover_journal(
+        self, pair: tuple[PostgresStateStore, PostgresStateStore]
+    ) -> None:
+        src, dst = pair
+        persisted(src, a=tracked(1, 11))
+        with src.lock("apply"):
+            src.recover()
+            src.append(JournalRecord(op="trigger-intent", key="b", attributes=attrs(2)))
+        assert copy_state(src, dst).runs["b"].status == "unknown"
+        assert src.journal() != [], "the source is only read"
+
+    def test_file_to_postgres_and_back(
+        self, pair: tuple[PostgresStateStore, PostgresStateStore], tmp_path: Path
+    ) -> None:
+        local = pytest.importorskip("reconciler.state.local", reason="local backend not merged")
+        src, _ = pair
+        file_store = local.LocalStateStore(tmp_path / "state.json")
+        original = persisted(file_store, a=tracked(1, 11))
+        assert copy_state(file_store, src) == original
+        back = local.LocalStateStore(tmp_path / "back.json")
+        assert copy_state(src, back) == original
+        assert back.read() == original
