@@ -4,6 +4,7 @@ replace, cancel, and the clear errors that leave state untouched."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,10 @@ def test_first_apply_sends_exactly_the_documented_requests(
         assert req.method == "POST"
         assert req.path == "/api/workspaces/1234/test-run/trigger"
         assert req.api_key_ok
-        assert req.headers["content-type"].startswith("application/json")
+        headers = {k.lower(): v for k, v in req.headers.items()}
+        assert headers["content-type"] == "application/json"
+        assert headers["user-agent"].startswith("reconciler/")
+        assert "x-api-key" not in headers  # the simulator never logs the key itself
         body = json.loads(req.body)
         bodies[body["name"]] = body
     assert bodies == {
@@ -106,9 +110,10 @@ def test_changed_field_replaces_and_removed_key_cancels(
 
 
 def test_cancel_of_an_ended_run_removes_it_with_a_note(cli: Cli, run, sim: SimulatorServer) -> None:  # type: ignore[no-untyped-def]
+    sim.reconfigure(finish_after=0.2)  # runs finish by themselves after 0.2 s
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     assert run("apply", "--auto-approve").code == 0
-    sim.reconfigure(finish_after=0.0)  # every run has finished by now
+    time.sleep(0.3)
     cli.write_spec("runs.yaml", "workspaceId: 1234\ntestRuns: {}\n")
     result = run("apply", "--auto-approve", "--allow-empty")
     assert result.code == 0, result.all
