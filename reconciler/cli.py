@@ -283,6 +283,18 @@ def state_rm(keys: tuple[str, ...], **kwargs: Any) -> int:
     return run(_session(**kwargs), keys)
 
 
+@state.command("copy")
+@click.argument("source", metavar="SRC")
+@click.argument("destination", metavar="DST")
+@click.option("--lock-timeout", default="0s", show_default=True, metavar="DURATION")
+@_output_options
+def state_copy(source: str, destination: str, **kwargs: Any) -> int:
+    """Copy a state between locations (file ↔ postgresql://), keeping lineage and serial."""
+    from reconciler.commands.state_cmds import state_copy as run
+
+    return run(_session(**kwargs), source, destination)
+
+
 @cli.command("import")
 @click.argument("key")
 @click.argument("test_run_id", type=int)

@@ -114,3 +114,16 @@ def force_unlock(session: Session, lock_id: str) -> int:
     removed = store.force_unlock(lock_id)
     session.console.out(f"Removed {removed.describe()}.")
     return 0
+
+
+def state_copy(session: Session, source: str, destination: str) -> int:
+    from reconciler.state import open_store
+    from reconciler.state.migrate import copy_state
+
+    src, dst = open_store(source), open_store(destination)
+    copied = copy_state(src, dst, lock_timeout=session.settings.lock_timeout)
+    session.console.out(
+        f"Copied state {copied.lineage} (serial {copied.serial}, {len(copied.runs)} runs) "
+        f"from {src.location} to {dst.location}."
+    )
+    return 0

@@ -231,7 +231,7 @@ def _join_url(
 
 def _import_psycopg() -> ModuleType:
     try:
-        import psycopg  # noqa: PLC0415 - an optional dependency, imported only when chosen
+        import psycopg
     except ImportError:
         raise StateError(
             "the PostgreSQL backend needs psycopg: pip install 'reconciler[postgres]'"

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -43,6 +44,12 @@ def sim() -> Iterator[SimulatorServer]:
     )
     with SimulatorServer(config) as server:
         yield server
+
+
+class Runner(Protocol):
+    """``run("plan", ...)``: the CLI in-process, in the test's project directory."""
+
+    def __call__(self, *args: str, env: dict[str, str | None] | None = None) -> Result: ...
 
 
 class Cli:

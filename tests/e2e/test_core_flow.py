@@ -10,26 +10,25 @@ from pathlib import Path
 import pytest
 
 from reconciler.simulator.server import SimulatorServer
-from tests.e2e.conftest import API_KEY, LIMITED_KEY, SPEC_TWO_RUNS, Cli
-
-Fixtures = tuple[pytest.MonkeyPatch, pytest.CaptureFixture[str]]
+from reconciler.simulator.store import ReceivedRequest
+from tests.e2e.conftest import API_KEY, LIMITED_KEY, SPEC_TWO_RUNS, Cli, Result, Runner
 
 
 @pytest.fixture
-def run(cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    def invoke(*args: str, env: dict[str, str | None] | None = None):  # type: ignore[no-untyped-def]
+def run(cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Runner:
+    def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
         return cli(*args, env=env, monkeypatch=monkeypatch, capsys=capsys)
 
     return invoke
 
 
-def api_requests(sim: SimulatorServer) -> list[object]:
+def api_requests(sim: SimulatorServer) -> list[ReceivedRequest]:
     return [r for r in sim.requests() if r.path.startswith("/api/")]
 
 
 def test_first_apply_sends_exactly_the_documented_requests(
-    cli: Cli, run, sim: SimulatorServer
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     before = run("plan", "--detailed-exitcode")
     assert before.code == 2, before.all
@@ -78,8 +77,8 @@ def test_first_apply_sends_exactly_the_documented_requests(
 
 
 def test_changed_field_replaces_and_removed_key_cancels(
-    cli: Cli, run, sim: SimulatorServer
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     assert run("apply", "--auto-approve").code == 0
     old = cli.state()["runs"]
@@ -109,7 +108,9 @@ def test_changed_field_replaces_and_removed_key_cancels(
     assert run("plan", "--detailed-exitcode").code == 0
 
 
-def test_cancel_of_an_ended_run_removes_it_with_a_note(cli: Cli, run, sim: SimulatorServer) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_of_an_ended_run_removes_it_with_a_note(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
     sim.reconfigure(finish_after=0.2)  # runs finish by themselves after 0.2 s
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     assert run("apply", "--auto-approve").code == 0
@@ -134,8 +135,8 @@ def _snapshot(cli: Cli) -> bytes | None:
     ],
     ids=["missing-key", "401", "403"],
 )
-def test_api_errors_are_clear_and_leave_state_untouched(  # type: ignore[no-untyped-def]
-    cli: Cli, run, sim: SimulatorServer, env: dict[str, str | None], expected: str
+def test_api_errors_are_clear_and_leave_state_untouched(
+    cli: Cli, run: Runner, sim: SimulatorServer, env: dict[str, str | None], expected: str
 ) -> None:
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     assert run("apply", "--auto-approve", "--target", "chatbot-jailbreak").code == 0
@@ -155,11 +156,14 @@ def test_api_errors_are_clear_and_leave_state_untouched(  # type: ignore[no-unty
         assert value not in result.all
 
 
-def test_400_lists_the_servers_validation_errors(cli: Cli, run, sim: SimulatorServer) -> None:  # type: ignore[no-untyped-def]
+def test_400_lists_the_servers_validation_errors(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
     # The simulator refuses a blank name, which the spec format cannot know about.
     cli.write_spec(
         "runs.yaml",
-        "workspaceId: 1234\ntestRuns:\n  blank:\n    targetId: 1\n    probeIds: [1]\n    name: '   '\n",
+        "workspaceId: 1234\ntestRuns:\n  blank:\n"
+        "    targetId: 1\n    probeIds: [1]\n    name: '   '\n",
     )
     result = run("apply", "--auto-approve")
     assert result.code == 1
@@ -168,7 +172,7 @@ def test_400_lists_the_servers_validation_errors(cli: Cli, run, sim: SimulatorSe
     assert json.loads(cli.state_path.read_text())["runs"] == {}
 
 
-def test_bad_spec_sends_nothing(cli: Cli, run, sim: SimulatorServer) -> None:  # type: ignore[no-untyped-def]
+def test_bad_spec_sends_nothing(cli: Cli, run: Runner, sim: SimulatorServer) -> None:
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS.replace("targetId: 42", "targetId: true"))
     result = run("apply", "--auto-approve")
     assert result.code == 1
@@ -201,8 +205,8 @@ def test_real_process_apply_then_empty_plan(cli: Cli, sim: SimulatorServer) -> N
 
 
 def test_saved_plan_applies_and_goes_stale(
-    cli: Cli, run, sim: SimulatorServer, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Cli, run: Runner, sim: SimulatorServer, tmp_path: Path
+) -> None:
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     plan_file = str(tmp_path / "p.plan")
     assert run("plan", "--out", plan_file).code == 0
@@ -216,7 +220,7 @@ def test_saved_plan_applies_and_goes_stale(
     assert len(sim.runs()) == 2
 
 
-def test_state_commands_and_import(cli: Cli, run, sim: SimulatorServer) -> None:  # type: ignore[no-untyped-def]
+def test_state_commands_and_import(cli: Cli, run: Runner, sim: SimulatorServer) -> None:
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     assert run("apply", "--auto-approve").code == 0
     listed = run("state", "list")
@@ -236,7 +240,7 @@ def test_state_commands_and_import(cli: Cli, run, sim: SimulatorServer) -> None:
     assert "not-in-specs" in missing.err
 
 
-def test_destroy_cancels_everything(cli: Cli, run, sim: SimulatorServer) -> None:  # type: ignore[no-untyped-def]
+def test_destroy_cancels_everything(cli: Cli, run: Runner, sim: SimulatorServer) -> None:
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     assert run("apply", "--auto-approve").code == 0
     result = run("destroy", "--auto-approve")

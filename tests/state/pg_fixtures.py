@@ -73,7 +73,7 @@ def with_search_path(url: str, schema: str) -> str:
 @pytest.fixture(name="pg_schema")
 def pg_schema_fixture(pg_dsn: str) -> Iterator[str]:
     """A fresh, empty schema on the test server, dropped afterwards."""
-    import psycopg  # noqa: PLC0415 - only once a server is known to exist
+    import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
