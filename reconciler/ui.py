@@ -23,12 +23,12 @@ REDACTED = "***"
 
 def should_color(stream: TextIO, env: Mapping[str, str], *, no_color_flag: bool = False) -> bool:
     """Colour only on a terminal, never with NO_COLOR (https://no-color.org) or --no-color."""
-    if no_color_flag or env.get("NO_COLOR", "") != "":
+    if no_color_flag or env.get("NO_COLOR", "") != "" or env.get("TERM") == "dumb":
         return False
-    if env.get("TERM") == "dumb":
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or fake stream is not a terminal
         return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
 
 
 class Redactor:

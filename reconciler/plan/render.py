@@ -8,8 +8,7 @@ No-op keys are left out of the text and markdown views (as Terraform does) and k
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from reconciler import __version__
 from reconciler.plan.model import Action, Change, Plan
@@ -41,20 +40,6 @@ _DIM = "\x1b[2m"
 _RED = "\x1b[31m"
 
 _SHOWN = (Action.TRIGGER, Action.REPLACE, Action.CANCEL)
-
-
-class _Stream(Protocol):
-    def isatty(self) -> bool: ...
-
-
-def should_color(stream: _Stream, env: Mapping[str, str]) -> bool:
-    """Colour only on a terminal, and never when ``NO_COLOR`` is set (https://no-color.org)."""
-    if env.get("NO_COLOR", "") != "" or env.get("TERM") == "dumb":
-        return False
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):  # a closed or fake stream is not a terminal
-        return False
 
 
 # --- shared pieces -----------------------------------------------------------------------------

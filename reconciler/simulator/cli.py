@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from reconciler.api.endpoints import is_loopback
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.limits import INT32_MAX, INT32_MIN
 from reconciler.simulator.config import DEMO_KEY, KeyGrant, SimulatorConfig
@@ -171,7 +172,7 @@ def simulator_command(
     """
     try:
         # aiohttp loads only once the simulator is really started.
-        from reconciler.simulator.server import is_loopback, serve_forever
+        from reconciler.simulator.server import serve_forever
 
         if not is_loopback(host) and not allow_remote:
             raise UsageError(

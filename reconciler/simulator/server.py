@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import signal
 import socket
 import threading
@@ -21,16 +20,6 @@ from reconciler.simulator.store import ReceivedRequest, RunStatus, SimulatorStor
 
 #: How long stopping waits for requests still being handled (e.g. sleeping in ``latency``).
 SHUTDOWN_TIMEOUT = 0.5
-
-
-def is_loopback(host: str) -> bool:
-    """True when ``host`` names this machine only (so nothing outside can reach it)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -6,7 +6,6 @@ Regenerate the golden files after an intended change with
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -28,7 +27,6 @@ from reconciler.plan.render import (
     render_json,
     render_markdown,
     render_text,
-    should_color,
 )
 from tests.plan.factories import attrs, desired, drun, state, tracked
 from tests.plan.samples import empty_plan, mixed_plan, retrigger_plan
@@ -111,36 +109,6 @@ def test_targeted_plan_says_so() -> None:
 
 
 # --- colour decision ------------------------------------------------------------------------
-
-
-class FakeTty(io.StringIO):
-    def __init__(self, tty: bool) -> None:
-        super().__init__()
-        self.tty = tty
-
-    def isatty(self) -> bool:
-        return self.tty
-
-
-@pytest.mark.parametrize(
-    ("tty", "env", "expected"),
-    [
-        (True, {}, True),
-        (False, {}, False),
-        (True, {"NO_COLOR": "1"}, False),
-        (True, {"NO_COLOR": ""}, True),  # no-color.org: only a non-empty value counts
-        (True, {"TERM": "dumb"}, False),
-        (True, {"TERM": "xterm-256color"}, True),
-    ],
-)
-def test_should_color(tty: bool, env: dict[str, str], expected: bool) -> None:
-    assert should_color(FakeTty(tty), env) is expected
-
-
-def test_should_color_is_false_for_a_closed_stream() -> None:
-    stream = io.StringIO()
-    stream.close()
-    assert should_color(stream, {}) is False
 
 
 # --- JSON -----------------------------------------------------------------------------------

@@ -12,10 +12,11 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from reconciler.api.endpoints import is_loopback
 from reconciler.errors import UsageError
 from reconciler.simulator.cli import parse_keys, simulator_command
 from reconciler.simulator.config import DEMO_KEY, KeyGrant, SimulatorConfig
-from reconciler.simulator.server import SimulatorServer, bind_socket, is_loopback
+from reconciler.simulator.server import SimulatorServer, bind_socket
 
 from .conftest import BODY, cancel_path, trigger_path
 
