@@ -129,7 +129,11 @@ def apply(
         else:
             desired = load_desired(options.paths)
             the_plan = _make_plan(desired, state, options)
-            session.console.out(render.render_text(the_plan, color=session.console.color), nl=False)
+            # --quiet keeps results only; a plan someone must approve is always shown.
+            if not (session.settings.quiet and auto_approve):
+                session.console.out(
+                    render.render_text(the_plan, color=session.console.color), nl=False
+                )
         if not the_plan.actionable:
             if not plan_file:
                 return EXIT_OK
@@ -179,11 +183,11 @@ def _execute(
     parallelism: int,
 ) -> ApplyResult:
     from reconciler.apply import Executor
-    from reconciler.ui import ProgressReporter
+    from reconciler.ui import ProgressReporter, live_progress_wanted
 
     console = session.console
     total = len(the_plan.actionable)
-    live = console.err_stream.isatty() and not session.settings.verbose
+    live = live_progress_wanted(console.err_stream, session.settings.env)
     reporter = ProgressReporter(console, total, live=live, verbose=session.settings.verbose)
     executor = Executor(client, store, parallelism=parallelism, on_progress=reporter)
     interrupts = 0
@@ -203,6 +207,7 @@ def _execute(
     try:
         return executor.run(the_plan, state)
     finally:
+        reporter.finish()
         signal.signal(signal.SIGINT, previous)
 
 
@@ -210,10 +215,12 @@ def _summarise(session: Session, result: ApplyResult, *, destroy: bool) -> int:
     from reconciler.apply import Outcome
 
     console = session.console
-    failures = [r for r in result.results if not r.outcome.ok]
+    failures = [r for r in result.results if not r.outcome.ok and r.outcome is not Outcome.SKIPPED]
+    if failures:
+        console.err(
+            f"\n{len(failures)} operation{'s' if len(failures) != 1 else ''} did not succeed:"
+        )
     for failed in failures:
-        if failed.outcome is Outcome.SKIPPED:
-            continue
         console.err(f"  ! {failed.key}: {failed.outcome.value}: {failed.message}")
     triggered = result.count(Outcome.TRIGGERED)
     replaced = result.count(Outcome.REPLACED)
