@@ -133,6 +133,14 @@ def cli(tmp_path: Path, sim: SimulatorServer) -> Cli:
     return Cli(tmp_path, sim)
 
 
+@pytest.fixture
+def run(cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Runner:
+    def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
+        return cli(*args, env=env, monkeypatch=monkeypatch, capsys=capsys)
+
+    return invoke
+
+
 SPEC_TWO_RUNS = """\
 workspaceId: 1234
 defaults:
