@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from reconciler.spec.model import DesiredSet
     from reconciler.state.model import State
     from reconciler.state.store import StateStore
+
+log = logging.getLogger("reconciler.cli")
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -117,7 +120,8 @@ def apply(
         raise UsageError(f"--parallelism must be at least 1, got {parallelism}")
     store = session.store()
     operation = "destroy" if options.destroy else "apply"
-    with store.lock(operation, timeout=session.settings.lock_timeout):
+    with store.lock(operation, timeout=session.settings.lock_timeout) as held:
+        log.info("locked the state for %s (lock id %s)", operation, held.id)
         if store.stale_lock is not None:
             session.console.warn(
                 f"took over a stale lock: {store.stale_lock.describe()}; that process is gone. "
@@ -188,7 +192,10 @@ def _execute(
     console = session.console
     total = len(the_plan.actionable)
     live = live_progress_wanted(console.err_stream, session.settings.env)
-    reporter = ProgressReporter(console, total, live=live, verbose=session.settings.verbose)
+    settings = session.settings
+    reporter = ProgressReporter(
+        console, total, live=live, verbose=settings.verbose or settings.debug
+    )
     executor = Executor(client, store, parallelism=parallelism, on_progress=reporter)
     interrupts = 0
 
