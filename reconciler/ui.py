@@ -185,6 +185,7 @@ class ProgressReporter:
         self._started = clock()
         self._last_draw: float | None = None
         self._line_open = False  # a status line is on screen without its newline
+        self._finished = False
 
     def __call__(self, event: ProgressEvent) -> None:
         with self._lock:
@@ -206,6 +207,9 @@ class ProgressReporter:
     def finish(self) -> None:
         """Draw the final counts (live) and end the status line; safe to call twice."""
         with self._lock:
+            if self._finished:
+                return
+            self._finished = True
             if self._live and self._last_draw is not None:
                 self._draw(force=True)
             if self._line_open:
