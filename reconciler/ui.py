@@ -12,11 +12,11 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TextIO
 
-from reconciler.apply import Outcome, ProgressEvent
+from reconciler.apply import OperationResult, Outcome, ProgressEvent
 
 REDACTED = "***"
 
@@ -85,8 +85,8 @@ class Console:
         if not self.quiet:
             self._write(self.err_stream, text, True)
 
-    def err(self, text: str) -> None:
-        self._write(self.err_stream, text, True)
+    def err(self, text: str, *, nl: bool = True) -> None:
+        self._write(self.err_stream, text, nl)
 
     def error(self, text: str) -> None:
         self.err(self.style("Error: ", "red", bold=True) + text)
@@ -120,80 +120,160 @@ def stdin_is_terminal() -> bool:
     return sys.stdin is not None and sys.stdin.isatty()
 
 
-class ProgressReporter:
-    """Shows apply progress: a live status line on a terminal, a line per operation elsewhere.
+def live_progress_wanted(stream: TextIO, env: Mapping[str, str]) -> bool:
+    """A redrawn status line only on a real terminal: CI logs and dumb terminals would keep
+    every redraw, so they get one plain line per operation instead."""
+    if is_ci(env) or env.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
-    Called from worker threads; all state is guarded by one lock.
+
+def format_seconds(seconds: float) -> str:
+    """``7s``, ``2m05s``, ``1h02m``: short enough for a status line."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+_MARKERS = {
+    Outcome.TRIGGERED: "+",
+    Outcome.REPLACED: "-/+",
+    Outcome.CANCELLED: "-",
+    Outcome.NOTHING_TO_CANCEL: "-",
+}
+
+
+class ProgressReporter:
+    """Shows apply progress on stderr.
+
+    Live (a terminal): one status line, redrawn in place, with done, failed, in flight, rate
+    and time left; a failed operation gets a short line of its own above it (the summary
+    repeats it with the whole message). Plain (CI, a pipe, or
+    ``--verbose``): one timestamped line per finished operation. ``--quiet`` keeps only the
+    failures. Call ``finish`` once the apply ends, so that the next output starts on a fresh
+    line whatever happened (an interrupt leaves operations unfinished).
+
+    Called from worker threads; all counters are guarded by one lock, and every write takes
+    the console's lock, so a status redraw never splits a line.
     """
 
-    def __init__(self, console: Console, total: int, *, live: bool, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        console: Console,
+        total: int,
+        *,
+        live: bool,
+        verbose: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._console = console
         self._total = total
-        self._live = live and not console.quiet
+        self._live = live and not console.quiet and not verbose
         self._verbose = verbose
+        self._clock = clock
+        self._now = now
         self._lock = threading.Lock()
         self._done = 0
         self._failed = 0
+        self._unknown = 0
         self._inflight = 0
-        self._started = time.monotonic()
-        self._last_draw = 0.0
+        self._started = clock()
+        self._last_draw: float | None = None
+        self._line_open = False  # a status line is on screen without its newline
+        self._finished = False
 
     def __call__(self, event: ProgressEvent) -> None:
         with self._lock:
             if event.kind == "started":
                 self._inflight += 1
+                if self._verbose and not self._console.quiet:
+                    self._print(f"{self._stamp()} {event.key}: {event.action.value} started")
             elif event.result is not None:
-                self._inflight -= 1
+                self._inflight = max(0, self._inflight - 1)
                 self._done += 1
-                if not event.result.outcome.ok:
+                if event.result.outcome is Outcome.UNKNOWN:
+                    self._unknown += 1
+                elif not event.result.outcome.ok:
                     self._failed += 1
-                self._report(event)
+                self._report(event.result)
             if self._live:
-                self._draw(force=self._done == self._total)
+                self._draw(force=False)
 
-    def _report(self, event: ProgressEvent) -> None:
-        result = event.result
-        assert result is not None  # finished events carry a result
+    def finish(self) -> None:
+        """Draw the final counts (live) and end the status line; safe to call twice."""
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+            if self._live and self._last_draw is not None:
+                self._draw(force=True)
+            if self._line_open:
+                self._write("\n")
+                self._line_open = False
+
+    def status_line(self) -> str:
+        """The live status text, e.g. ``3/10 done, 1 failed, 2 in flight, 1.5/s, 5s left``
+        (``N unknown`` joins it once a trigger's outcome is unknown)."""
+        elapsed = max(self._clock() - self._started, 1e-6)
+        rate = self._done / elapsed
+        left = self._total - self._done
+        if left <= 0:
+            eta = f"took {format_seconds(elapsed)}"
+        elif rate > 0:
+            eta = f"{format_seconds(left / rate)} left"
+        else:
+            eta = "time left unknown"
+        unknown = f", {self._unknown} unknown" if self._unknown else ""
+        return (
+            f"{self._done}/{self._total} done, {self._failed} failed{unknown}, "
+            f"{self._inflight} in flight, {rate:.1f}/s, {eta}"
+        )
+
+    def _report(self, result: OperationResult) -> None:
         failed = not result.outcome.ok
-        if self._live and not failed and not self._verbose:
-            return
         if self._console.quiet and not failed:
             return
-        stamp = datetime.now(UTC).strftime("%H:%M:%S")
-        marker = {
-            Outcome.TRIGGERED: "+",
-            Outcome.REPLACED: "±",
-            Outcome.CANCELLED: "-",
-            Outcome.NOTHING_TO_CANCEL: "-",
-        }.get(result.outcome, "!")
-        text = f"{stamp} {marker} {result.key}: {result.outcome.value}"
+        if self._live and not failed:
+            return
+        marker = _MARKERS.get(result.outcome) or self._console.style("!", "red", bold=True)
+        text = f"{self._stamp()} {marker} {result.key}: {result.outcome.value}"
         if result.test_run_id is not None and result.outcome in (
             Outcome.TRIGGERED,
             Outcome.REPLACED,
         ):
             text += f" (testRunId {result.test_run_id})"
-        if result.message:
+        # A log keeps the whole message; on a terminal the summary repeats failures in full,
+        # so the line above the status line stays one short line.
+        if result.message and not self._live:
             text += f": {result.message}"
+        self._print(text)
         if self._live:
-            text = "\r\x1b[2K" + text
-        self._console.err(text)
+            self._draw(force=True)  # put the status line back under the new line at once
+
+    def _stamp(self) -> str:
+        return self._now().strftime("%H:%M:%S")
+
+    def _print(self, text: str) -> None:
+        # On a terminal the status line is erased first and the text gets its own line.
+        prefix = "\r\x1b[2K" if self._line_open else ""
+        self._line_open = False
+        self._write(prefix + text + "\n")
 
     def _draw(self, *, force: bool) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_draw < 0.1:
+        now = self._clock()
+        if not force and self._last_draw is not None and now - self._last_draw < 0.1:
             return
         self._last_draw = now
-        elapsed = max(now - self._started, 1e-6)
-        rate = self._done / elapsed
-        left = self._total - self._done
-        eta = f"{left / rate:.0f}s" if rate > 0 and left else "-"
-        line = (
-            f"\r\x1b[2K{self._done}/{self._total} done, {self._failed} failed, "
-            f"{self._inflight} in flight, {rate:.1f}/s, {eta} left"
-        )
-        with self._console._lock:  # the same lock as line writes, so lines never interleave
-            self._console.err_stream.write(line + ("\n" if force else ""))
-            self._console.err_stream.flush()
+        self._write("\r\x1b[2K" + self.status_line())
+        self._line_open = True
+
+    def _write(self, text: str) -> None:
+        self._console.err(text, nl=False)
 
 
 def is_ci(env: Mapping[str, str] | None = None) -> bool:

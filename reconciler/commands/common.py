@@ -24,6 +24,8 @@ DEFAULT_STATE = "state/reconciler.state.json"
 DEFAULT_SPEC_PATHS = ("specs",)
 API_KEY_ENV = "SPLX_API_KEY"
 
+log = logging.getLogger("reconciler.cli")
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 
 
@@ -117,13 +119,15 @@ class Session:
     def store(self) -> StateStore:
         from reconciler.state import open_store
 
-        return open_store(self.settings.state)
+        store = open_store(self.settings.state)
+        log.info("state: %s", store.location)
+        return store
 
     def client(self, *, parallelism: int) -> ProbeClient:
         """The API client; fails before anything is sent when the key or URL is unusable."""
         from reconciler.api.client import ProbeClient
 
-        return ProbeClient.from_env(
+        client = ProbeClient.from_env(
             self.settings.api_url,
             self.settings.region,
             self.settings.env,
@@ -131,9 +135,13 @@ class Session:
             retry=self.settings.retry_policy(),
             timeout=self.settings.timeout(),
         )
+        log.info("API: %s (up to %d requests at once)", client.base_url, parallelism)
+        return client
 
 
 def load_desired(paths: Sequence[str]) -> DesiredSet:
     from reconciler.spec.loader import load_specs
 
-    return load_specs(list(paths) or list(DEFAULT_SPEC_PATHS))
+    desired = load_specs(list(paths) or list(DEFAULT_SPEC_PATHS))
+    log.info("specs: %d file(s), %d run(s)", len(desired.files), len(desired.runs))
+    return desired

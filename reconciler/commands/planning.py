@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from reconciler.spec.model import DesiredSet
     from reconciler.state.model import State
     from reconciler.state.store import StateStore
+
+log = logging.getLogger("reconciler.cli")
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -117,7 +120,8 @@ def apply(
         raise UsageError(f"--parallelism must be at least 1, got {parallelism}")
     store = session.store()
     operation = "destroy" if options.destroy else "apply"
-    with store.lock(operation, timeout=session.settings.lock_timeout):
+    with store.lock(operation, timeout=session.settings.lock_timeout) as held:
+        log.info("locked the state for %s (lock id %s)", operation, held.id)
         if store.stale_lock is not None:
             session.console.warn(
                 f"took over a stale lock: {store.stale_lock.describe()}; that process is gone. "
@@ -129,7 +133,11 @@ def apply(
         else:
             desired = load_desired(options.paths)
             the_plan = _make_plan(desired, state, options)
-            session.console.out(render.render_text(the_plan, color=session.console.color), nl=False)
+            # --quiet keeps results only; a plan someone must approve is always shown.
+            if not (session.settings.quiet and auto_approve):
+                session.console.out(
+                    render.render_text(the_plan, color=session.console.color), nl=False
+                )
         if not the_plan.actionable:
             if not plan_file:
                 return EXIT_OK
@@ -179,12 +187,15 @@ def _execute(
     parallelism: int,
 ) -> ApplyResult:
     from reconciler.apply import Executor
-    from reconciler.ui import ProgressReporter
+    from reconciler.ui import ProgressReporter, live_progress_wanted
 
     console = session.console
     total = len(the_plan.actionable)
-    live = console.err_stream.isatty() and not session.settings.verbose
-    reporter = ProgressReporter(console, total, live=live, verbose=session.settings.verbose)
+    live = live_progress_wanted(console.err_stream, session.settings.env)
+    settings = session.settings
+    reporter = ProgressReporter(
+        console, total, live=live, verbose=settings.verbose or settings.debug
+    )
     executor = Executor(client, store, parallelism=parallelism, on_progress=reporter)
     interrupts = 0
 
@@ -203,6 +214,7 @@ def _execute(
     try:
         return executor.run(the_plan, state)
     finally:
+        reporter.finish()
         signal.signal(signal.SIGINT, previous)
 
 
@@ -210,10 +222,12 @@ def _summarise(session: Session, result: ApplyResult, *, destroy: bool) -> int:
     from reconciler.apply import Outcome
 
     console = session.console
-    failures = [r for r in result.results if not r.outcome.ok]
+    failures = [r for r in result.results if not r.outcome.ok and r.outcome is not Outcome.SKIPPED]
+    if failures:
+        console.err(
+            f"\n{len(failures)} operation{'s' if len(failures) != 1 else ''} did not succeed:"
+        )
     for failed in failures:
-        if failed.outcome is Outcome.SKIPPED:
-            continue
         console.err(f"  ! {failed.key}: {failed.outcome.value}: {failed.message}")
     triggered = result.count(Outcome.TRIGGERED)
     replaced = result.count(Outcome.REPLACED)

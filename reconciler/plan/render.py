@@ -182,10 +182,9 @@ def _text_fields(data: dict[str, Any], sign: str, code: str, paint: _Painter) ->
 def _text_unknown(unknown: list[Change], paint: _Painter) -> list[str]:
     code = _COLORS[Action.UNKNOWN]
     count = len(unknown)
+    noun = "key needs" if count == 1 else "keys need"
     lines = [
-        paint(
-            f"! Unknown outcomes: {count} key{'s' if count != 1 else ''} need your decision", code
-        ),
+        paint(f"! Unknown outcomes: {count} {noun} your decision", code),
         "  A trigger was sent for these keys and no answer came back: a test run may or may",
         "  not exist (and may be spending probe credits). Nothing is triggered again for them",
         "  until you resolve each one:",

@@ -100,13 +100,11 @@ class Cli:
         code = exit_info.value.code
         return Result(int(code) if isinstance(code, int) else 1, captured.out, captured.err)
 
-    def proc(
-        self,
-        *args: str,
-        env: dict[str, str | None] | None = None,
-        timeout: float = 60,
-        stdin: str | None = None,
-    ) -> Result:
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "reconciler", *args]
+
+    def proc_env(self, env: dict[str, str | None] | None = None) -> dict[str, str]:
+        """The environment of a real process: this test's settings over the caller's."""
         merged = {k: v for k, v in os.environ.items() if not k.startswith(("SPLX_", "RECONCILER_"))}
         merged.update(self.env)
         for key, value in (env or {}).items():
@@ -115,10 +113,19 @@ class Cli:
             else:
                 merged[key] = value
         merged["PYTHONPATH"] = str(REPO)
+        return merged
+
+    def proc(
+        self,
+        *args: str,
+        env: dict[str, str | None] | None = None,
+        timeout: float = 60,
+        stdin: str | None = None,
+    ) -> Result:
         done = subprocess.run(
-            [sys.executable, "-m", "reconciler", *args],
+            self.argv(*args),
             cwd=self.root,
-            env=merged,
+            env=self.proc_env(env),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -131,6 +138,14 @@ class Cli:
 @pytest.fixture
 def cli(tmp_path: Path, sim: SimulatorServer) -> Cli:
     return Cli(tmp_path, sim)
+
+
+@pytest.fixture
+def run(cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Runner:
+    def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
+        return cli(*args, env=env, monkeypatch=monkeypatch, capsys=capsys)
+
+    return invoke
 
 
 SPEC_TWO_RUNS = """\

@@ -1,0 +1,89 @@
+"""The command tree itself: version, help of every command, and exit codes of usage errors."""
+
+from __future__ import annotations
+
+import click
+import pytest
+
+from reconciler import __version__
+from reconciler.cli import cli as root
+from tests.e2e.conftest import Cli, Runner
+
+
+def command_paths(group: click.Group = root, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths: list[tuple[str, ...]] = []
+    for name, command in sorted(group.commands.items()):
+        path = (*prefix, name)
+        paths.append(path)
+        if isinstance(command, click.Group):
+            paths.extend(command_paths(command, path))
+    return paths
+
+
+def test_version(run: Runner) -> None:
+    result = run("--version")
+    assert result.code == 0
+    assert result.out.strip() == f"reconciler, version {__version__}"
+
+
+def test_every_documented_command_exists() -> None:
+    names = {" ".join(path) for path in command_paths()}
+    assert {
+        "validate",
+        "plan",
+        "apply",
+        "destroy",
+        "state",
+        "state list",
+        "state show",
+        "state rm",
+        "import",
+        "force-unlock",
+        "schema",
+    } <= names
+
+
+@pytest.mark.parametrize("path", [(), *command_paths()], ids=lambda p: " ".join(p) or "root")
+def test_help_of_every_command_exits_0(run: Runner, path: tuple[str, ...]) -> None:
+    result = run(*path, "--help")
+    assert result.code == 0, result.all
+    assert result.out.startswith(f"Usage: reconciler {' '.join(path)}".rstrip())
+    assert result.err == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["plan", "--no-such-flag"], "No such option '--no-such-flag'"),
+        (["plan", "--format", "yaml"], "'yaml' is not one of"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+        (["state", "show"], "Missing argument 'KEY'"),
+        (["import", "k", "not-a-number"], "'not-a-number' is not a valid integer"),
+        (["apply", "--parallelism", "0"], "0 is not in the range"),
+        (["plan", "--lock-timeout", "soon"], "invalid duration 'soon'"),
+    ],
+)
+def test_usage_errors_exit_1_never_2(run: Runner, args: list[str], message: str) -> None:
+    # 2 means "the plan has changes" to CI scripts; a typo must never look like that.
+    result = run(*args)
+    assert result.code == 1, result.all
+    assert message in result.err
+    assert result.out == ""
+
+
+def test_apply_with_a_saved_plan_refuses_paths_and_targets(run: Runner) -> None:
+    result = run("apply", "--plan", "p.plan", "--target", "a")
+    assert result.code == 1
+    assert "--plan FILE applies the saved plan as it is" in result.err
+
+
+def test_real_process_version_help_and_usage_error(cli: Cli) -> None:
+    assert cli.proc("--version").out.strip() == f"reconciler, version {__version__}"
+    helped = cli.proc("--help")
+    assert helped.code == 0
+    for command in ("plan", "apply", "destroy", "import", "state", "force-unlock", "schema"):
+        assert command in helped.out
+    wrong = cli.proc("plan", "--nope")
+    assert wrong.code == 1
+    assert "No such option" in wrong.err
+    assert "Traceback" not in wrong.err
