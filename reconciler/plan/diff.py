@@ -186,12 +186,13 @@ def explain(before: RunAttributes, after: RunAttributes) -> tuple[FieldChange, .
     Only the differing fields are handed to DeepDiff: it is the slow part of planning.
     """
     old, new = before.wire(), after.wire()
-    differing = [name for name in FIELD_ORDER if old[name] != new[name]]
+    # An unset revision is absent from the wire form: compare it as None.
+    differing = [name for name in FIELD_ORDER if old.get(name) != new.get(name)]
     if not differing:
         return ()
     diff = DeepDiff(
-        {name: _comparable(name, old[name]) for name in differing},
-        {name: _comparable(name, new[name]) for name in differing},
+        {name: _comparable(name, old.get(name)) for name in differing},
+        {name: _comparable(name, new.get(name)) for name in differing},
         view="tree",
     )
     added: dict[str, list[Any]] = {}
@@ -206,9 +207,9 @@ def explain(before: RunAttributes, after: RunAttributes) -> tuple[FieldChange, .
     return tuple(
         FieldChange(
             field=name,
-            before=old[name],
-            after=new[name],
-            detail=_detail(name, old[name], new[name], added.get(name), removed.get(name)),
+            before=old.get(name),
+            after=new.get(name),
+            detail=_detail(name, old.get(name), new.get(name), added.get(name), removed.get(name)),
         )
         for name in differing
     )

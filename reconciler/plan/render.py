@@ -13,7 +13,6 @@ from typing import Any, Protocol
 
 from reconciler import __version__
 from reconciler.plan.model import Action, Change, Plan
-from reconciler.records import RunAttributes
 from reconciler.state.model import TrackedRun
 
 #: Version of the JSON plan document; bumped on any incompatible change of its shape.
@@ -181,9 +180,19 @@ def _text_change(change: Change, paint: _Painter) -> list[str]:
         for field in change.changed_fields:
             forces = paint("# forces replacement", _RED)
             lines.append(f"      {paint('~', code)} {field.detail}  {forces}")
-        hidden = len(RunAttributes.model_fields) - len(change.changed_fields)
+        hidden = len(_field_names(change)) - len(change.changed_fields)
         lines.append(paint(f"        # ({hidden} unchanged fields hidden)", _DIM))
     return lines
+
+
+def _field_names(change: Change) -> set[str]:
+    # Only the fields a run has: an unset revision is not counted as a hidden field.
+    names: set[str] = set()
+    if change.before is not None:
+        names.update(change.before.attributes.wire())
+    if change.after is not None:
+        names.update(change.after.wire())
+    return names
 
 
 def _text_fields(data: dict[str, Any], sign: str, code: str, paint: _Painter) -> list[str]:
