@@ -130,7 +130,7 @@ def apply(
             desired = load_desired(options.paths)
             the_plan = _make_plan(desired, state, options)
             session.console.out(render.render_text(the_plan, color=session.console.color), nl=False)
-        if not the_plan.actionable:
+        if not the_plan.actionable and not the_plan.moves:
             if not plan_file:
                 return EXIT_OK
             session.console.out("The saved plan has nothing to do.")
@@ -225,6 +225,7 @@ def _summarise(session: Session, result: ApplyResult, *, destroy: bool) -> int:
     status = "complete" if result.succeeded else "incomplete"
     line = (
         f"{verb} {status}! {triggered} triggered, {replaced} replaced, {cancelled} cancelled"
+        f"{f', {result.moved} moved' if result.moved else ''}"
         f", {failed_n} failed, {unknown} unknown, {skipped} not started"
         f" ({result.elapsed:.1f}s)."
     )
