@@ -6,10 +6,11 @@ is written once, by ``persist`` at the end, from the same ``fold`` that recovers
 crash left behind, so the normal path and the crash path cannot disagree.
 
 Order: the moves of ``moved:`` entries first (state bookkeeping only, no API call, so the
-operations after them act on the new keys), then plain cancels (they free credits and can only help), then replacements (cancel,
-then trigger, in one task so a run is never triggered while its predecessor still runs) and
-triggers, all with bounded concurrency. A failed operation does not stop the others; a fatal
-API error (401, 403) or an interrupt stops new operations from starting.
+operations after them act on the new keys), then plain cancels (they free credits and can
+only help), then replacements (cancel, then trigger, in one task so a run is never triggered
+while its predecessor still runs) and triggers, all with bounded concurrency. A failed
+operation does not stop the others; a fatal API error (401, 403) or an interrupt stops new
+operations from starting.
 """
 
 from __future__ import annotations

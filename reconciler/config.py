@@ -24,7 +24,6 @@ from pydantic import Field, PrivateAttr, StrictStr, StringConstraints, Validatio
 
 from reconciler.errors import SpecError, SpecValidationError
 from reconciler.records import Int32
-from reconciler.spec.loader import display_path
 from reconciler.spec.messages import validation_errors
 from reconciler.spec.model import ProbeSet
 from reconciler.spec.schema import ProbeSetName, SpecModel
@@ -77,7 +76,7 @@ class ProjectConfig(SpecModel):
     def _resolve(self, relative: str) -> str:
         if self._path is None or Path(relative).is_absolute():
             return relative
-        return display_path(self._path.parent / relative)
+        return _relative(self._path.parent / relative)
 
     def spec_paths(self) -> list[str] | None:
         """``specs``, relative to the working directory when under it; None when unset."""
@@ -96,9 +95,7 @@ class ProjectConfig(SpecModel):
     def probe_set_defs(self) -> dict[str, ProbeSet]:
         """The probe sets, each with where it is defined."""
         return {
-            name: ProbeSet(
-                name, tuple(ids), f"{self._display}:{self._set_lines.get(name, 1)}"
-            )
+            name: ProbeSet(name, tuple(ids), f"{self._display}:{self._set_lines.get(name, 1)}")
             for name, ids in self.probe_sets.items()
         }
 
@@ -117,7 +114,7 @@ def find_project_config(start: Path) -> Path | None:
 
 def load_project_config(path: Path, env: Mapping[str, str] | None = None) -> ProjectConfig:
     """Read and validate ``path``; raises ``SpecValidationError`` with every problem."""
-    display = display_path(path)
+    display = _relative(path)
     try:
         content = path.read_bytes()
         text = content.decode("utf-8-sig")
@@ -166,3 +163,7 @@ def load_project_config(path: Path, env: Mapping[str, str] | None = None) -> Pro
     config._fingerprint = content + used.encode()
     return config
 
+
+def _relative(path: Path) -> str:
+    """``path`` as seen from the working directory (``../specs`` from a subdirectory)."""
+    return Path(os.path.relpath(path.absolute())).as_posix()

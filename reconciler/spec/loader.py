@@ -3,9 +3,10 @@
 Steps: find the files (``find_spec_files``), parse each one (``yaml_loader``, which also
 interpolates ``${VAR}``), validate it against the schema (``schema``), merge ``defaults``,
 probe sets, matrices and the ``workspaceId`` into each run (``merge``), check that no run key
-is declared twice across files, and check the ``moved:`` entries against the keys. Problems are collected as
-``SpecError`` s and raised together as one ``SpecValidationError``: a user fixes all of them in
-one round trip, and nothing downstream (plan, apply) ever sees a half-valid set.
+is declared twice across files, and check the ``moved:`` entries against the keys. Problems
+are collected as ``SpecError`` s and raised together as one ``SpecValidationError``: a user
+fixes all of them in one round trip, and nothing downstream (plan, apply) ever sees a
+half-valid set.
 """
 
 from __future__ import annotations
@@ -192,8 +193,7 @@ def check_moves(moves: Sequence[Move], runs: Mapping[str, DesiredRun]) -> list[S
             problem(
                 move,
                 f"{move.target!r} is moved on again at {sources[move.target].where}",
-                "chains of moves are not followed: move straight from the oldest key "
-                "to the newest",
+                "chains of moves are not followed: move straight from the oldest key to the newest",
             )
         seen.setdefault(move.source, move)
         targets.setdefault(move.target, move)
@@ -322,7 +322,12 @@ def load_file(
         result.runs, result.key_lines = merged.runs, merged.key_lines
         result.errors.extend(merged.errors)
         result.moves = [
-            Move(m.source, m.target, display, locate(parsed.root, ("moved", i, "from"), key=True) or 1)
+            Move(
+                m.source,
+                m.target,
+                display,
+                locate(parsed.root, ("moved", i, "from"), key=True) or 1,
+            )
             for i, m in enumerate(spec.moved or ())
         ]
     result.errors.sort(key=lambda e: e.line or 0)

@@ -17,14 +17,17 @@ import itertools
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.errors import SpecError
 from reconciler.records import RunAttributes, normalise_probe_ids
 from reconciler.spec.messages import field_path
 from reconciler.spec.model import DesiredRun, ProbeSet
 from reconciler.spec.schema import RUN_KEY_RE, Defaults, Matrix, RunSpec, SpecFile
-from reconciler.spec.yaml_loader import Node, key_lines, locate
+from reconciler.spec.yaml_loader import key_lines, locate
+
+if TYPE_CHECKING:
+    from yaml.nodes import Node
 
 T = TypeVar("T")
 Loc = tuple[int | str, ...]
@@ -155,7 +158,8 @@ class _Merger:
                 self._probes(run.probe_ids, ("testRuns", key, "probeIds")), self.default_probes
             )
             if run.matrix is None:
-                self._add(key, run, line, probes, _Combination(key, {}, {}), run.name or key)
+                combo = _Combination(key, {}, {})
+                self._add(key, run, line, probes=probes, combo=combo, name=run.name or key)
             else:
                 self._expand(key, run, run.matrix, line, probes)
         return self.result
@@ -190,6 +194,7 @@ class _Merger:
         base: str,
         run: RunSpec,
         line: int,
+        *,
         probes: tuple[int, ...] | None,
         combo: _Combination,
         name: str,
@@ -273,7 +278,7 @@ class _Merger:
                 {wire: text for wire, _, _, text in picked},
             )
             name = _render(template, combo.texts) if run.name else key
-            self._add(base, run, line, probes, combo, name)
+            self._add(base, run, line, probes=probes, combo=combo, name=name)
 
     def _axis(
         self, run: RunSpec, wire: str, name: str, values: list[Any], loc: Loc
@@ -289,15 +294,17 @@ class _Merger:
             return None
         options = []
         seen: set[str] = set()
-        for index, value in enumerate(values):
-            text = _text(value)
+        for index, given in enumerate(values):
+            text = _text(given)
             if text in seen:
                 self.error(f"the value {text} appears twice in this axis", (*loc, index))
                 return None
             seen.add(text)
+            value = given
             if wire == "probeIds":
-                refs = [value] if isinstance(value, str) else value
-                value = self._probes(refs, (*loc, index) if isinstance(value, list) else loc)
+                # A set name stands alone; a list may mix ids and set names.
+                listed = isinstance(given, list)
+                value = self._probes(given if listed else [given], (*loc, index) if listed else loc)
             options.append((wire, name, value, text))
         return options
 

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from reconciler.errors import SpecError
-
 from reconciler.limits import INT32_MAX, INT32_MIN
 from reconciler.spec.schema import (
     RUN_KEY_RE,
@@ -129,10 +128,7 @@ def _type_error(expected: str, error: ErrorDetails) -> tuple[str, str | None]:
     name = _field_name(loc)
     hint = _example_hint(name)
     if isinstance(loc[-1], int):
-        hint = (
-            f"each probe id is a number or the name of a probe set, "
-            f"e.g. {_EXAMPLES['probeIds']}"
-        )
+        hint = f"each probe id is a number or the name of a probe set, e.g. {_EXAMPLES['probeIds']}"
     if isinstance(value, str) and expected == "an integer" and value.strip().lstrip("-").isdigit():
         hint = f"remove the quotes: write {value.strip()}, not {value!r}"
     elif isinstance(value, str) and expected.startswith("true or false"):
@@ -190,19 +186,25 @@ def _probe_set_key_error(error: ErrorDetails) -> tuple[str, str | None]:
     )
 
 
+def _language_message(error: ErrorDetails) -> tuple[str, str | None]:
+    """Errors of the newer keys: revision, probe references, moved keys, matrix axes."""
+    kind = error["type"]
+    if kind == "string_pattern_mismatch":  # a key under moved:
+        return _run_key_error(error)
+    if kind == "too_short":
+        return "needs at least one value", "list the values, e.g. targetId: [42, 43]"
+    hint = (error.get("ctx") or {}).get("hint")
+    return str(error["msg"]), str(hint) if hint else None
+
+
 def _message(  # noqa: PLR0911 - one per type
     error: ErrorDetails, root: type[BaseModel]
 ) -> tuple[str, str | None]:
     kind, loc, value = error["type"], error["loc"], error["input"]
     if loc and loc[-1] == "[key]":
         return _probe_set_key_error(error) if loc[0] == "probeSets" else _run_key_error(error)
-    if kind in _CUSTOM_KINDS:
-        hint = (error.get("ctx") or {}).get("hint")
-        return str(error["msg"]), str(hint) if hint else None
-    if kind == "string_pattern_mismatch":  # a key under moved:
-        return _run_key_error(error)
-    if kind == "too_short":
-        return "needs at least one value", "list the values, e.g. targetId: [42, 43]"
+    if kind in _LANGUAGE_KINDS:
+        return _language_message(error)
     if kind == "extra_forbidden":
         return f"unknown field {loc[-1]!r}", _unknown_field_hint(loc, value, root)
     if kind == "missing":
@@ -234,7 +236,7 @@ def _message(  # noqa: PLR0911 - one per type
     return text[:1].lower() + text[1:], None  # pragma: no cover
 
 
-_CUSTOM_KINDS = frozenset({"revision_type", "probe_ref"})
+_LANGUAGE_KINDS = frozenset({"revision_type", "probe_ref", "string_pattern_mismatch", "too_short"})
 _NUMERIC = re.compile(r"\s*[-+]?[0-9]+\s*\Z")
 
 

@@ -204,7 +204,9 @@ class _Builder:
             variable = _VARIABLE_RE.match(inner) if closed else None
             if variable is None:
                 failed = True
-                self.error(node, f"malformed variable reference {match.group(0)!r}", _INTERPOLATION_HINT)
+                self.error(
+                    node, f"malformed variable reference {match.group(0)!r}", _INTERPOLATION_HINT
+                )
                 return match.group(0)
             name, default = variable.group(1), variable.group(2)
             value = env.get(name)
@@ -289,9 +291,7 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> Pa
         return ParsedYaml(None, None)
     builder = _Builder(file, env)
     data = builder.build(root)
-    return ParsedYaml(
-        data, root, builder.errors(root), builder.variables, builder.interpolated
-    )
+    return ParsedYaml(data, root, builder.errors(root), builder.variables, builder.interpolated)
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:
