@@ -232,5 +232,22 @@ def spec_json_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "reconciler spec file",
-        **{k: v for k, v in schema.items() if k != "title"},
+        **{k: v for k, v in _allow_variables(schema).items() if k != "title"},
     }
+
+
+#: A value still holding ``${VAR}``: the editor cannot know what it becomes.
+_VARIABLE_SCHEMA = {"type": "string", "pattern": r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}"}
+
+
+def _allow_variables(node: Any) -> Any:
+    """Let numbers and booleans be written as ``${VAR}`` too (strings already may be)."""
+    if isinstance(node, list):
+        return [_allow_variables(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    walked = {key: _allow_variables(value) for key, value in node.items()}
+    if walked.get("type") in ("integer", "boolean"):
+        described = {k: walked.pop(k) for k in ("description",) if k in walked}
+        return {**described, "anyOf": [walked, _VARIABLE_SCHEMA]}
+    return walked

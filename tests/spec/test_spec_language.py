@@ -322,7 +322,8 @@ def test_revision_is_an_int_or_text_from_the_run_or_defaults_and_never_sent() ->
 def test_bad_revisions_are_refused(value: str, message: str) -> None:
     write(
         "a.yaml",
-        f"workspaceId: 1\ntestRuns:\n  x:\n    targetId: 1\n    probeIds: [1]\n    revision: {value}\n",
+        "workspaceId: 1\ntestRuns:\n  x:\n    targetId: 1\n    probeIds: [1]\n"
+        f"    revision: {value}\n",
     )
     (error,) = errors("a.yaml")
     assert (error.line, error.field, error.message) == (6, "testRuns.x.revision", message)
@@ -409,7 +410,8 @@ def test_chains_and_cycles_of_moves_are_errors() -> None:
     )
     write(
         "b.yaml",
-        "workspaceId: 1\ntestRuns:\n  a: {targetId: 1, probeIds: [1]}\n  b: {targetId: 1, probeIds: [1]}\n",
+        "workspaceId: 1\ntestRuns:\n"
+        "  a: {targetId: 1, probeIds: [1]}\n  b: {targetId: 1, probeIds: [1]}\n",
     )
     found = [e.message for e in errors("a.yaml", "b.yaml")]
     assert found == ["'a' is still declared at b.yaml:3", "'b' is still declared at b.yaml:4"]
