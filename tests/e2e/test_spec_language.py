@@ -69,6 +69,8 @@ def test_config_matrix_and_probe_sets_apply_from_a_subdirectory(
     assert applied.code == 0, applied.all
     runs = state_runs(project)
     assert sorted(runs) == ["nightly[targetId=42]", "nightly[targetId=43]"]
+    listed = run("state", "list")
+    assert "nightly[targetId=42]" in listed.out, listed.all
     attributes = runs["nightly[targetId=43]"]["attributes"]
     assert attributes == {
         "workspaceId": 1234,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -481,3 +482,30 @@ def test_plain_spec_files_load_without_revision_and_keep_their_checksum() -> Non
     assert all(run.attributes.revision is None for run in desired.runs.values())
     contents = [(Path(name).as_posix(), Path(name).read_bytes()) for name in desired.files]
     assert desired.checksum == specs_checksum(contents)
+
+
+def test_old_specs_against_state_written_before_revision_existed_plan_no_changes() -> None:
+    from reconciler.plan.diff import make_plan
+    from reconciler.state.codec import decode_state
+
+    desired = load_specs([ROOT / "specs" / "examples" / "nightly.yaml"], env={})
+    old_state = {
+        "version": 1,
+        "lineage": "l",
+        "serial": 1,
+        "runs": {
+            key: {
+                "status": "triggered",
+                "testRunId": index,
+                # Exactly the six attributes earlier versions wrote: no revision key.
+                "attributes": run.attributes.wire(),
+                "triggeredAt": "2024-01-01T00:00:00Z",
+                "note": "",
+            }
+            for index, (key, run) in enumerate(desired.runs.items(), start=1)
+        },
+    }
+    assert all(len(r["attributes"]) == 6 for r in old_state["runs"].values())  # type: ignore[attr-defined]
+    state = decode_state(json.dumps(old_state).encode(), "old")
+    plan = make_plan(desired, state)
+    assert not plan.has_changes
