@@ -5,10 +5,12 @@ before the request leaves, the outcome is appended when the answer arrives. The 
 is written once, by ``persist`` at the end, from the same ``fold`` that recovers a journal a
 crash left behind, so the normal path and the crash path cannot disagree.
 
-Order: plain cancels first (they free credits and can only help), then replacements (cancel,
-then trigger, in one task so a run is never triggered while its predecessor still runs) and
-triggers, all with bounded concurrency. A failed operation does not stop the others; a fatal
-API error (401, 403) or an interrupt stops new operations from starting.
+Order: the moves of ``moved:`` entries first (state bookkeeping only, no API call, so the
+operations after them act on the new keys), then plain cancels (they free credits and can
+only help), then replacements (cancel, then trigger, in one task so a run is never triggered
+while its predecessor still runs) and triggers, all with bounded concurrency. A failed
+operation does not stop the others; a fatal API error (401, 403) or an interrupt stops new
+operations from starting.
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ class ApplyResult:
     #: The error that stopped the apply early (401/403), if any.
     fatal: ApiError | None = None
     elapsed: float = 0.0
+    #: Runs moved to a new key in state (``moved:`` entries).
+    moved: int = 0
 
     def count(self, *outcomes: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome in outcomes)
@@ -189,6 +193,10 @@ class Executor:
         others = [c for c in changes if c.action is not Action.CANCEL]
         results: dict[str, OperationResult] = {}
         interrupted = False
+        for change in plan.moves:
+            self._journal.append(
+                JournalRecord(op="move", key=change.key, from_key=change.moved_from)
+            )
         with ThreadPoolExecutor(max_workers=self._parallelism, thread_name_prefix="apply") as pool:
             for phase in (cancels, others):
                 if self._stopping.is_set():
@@ -219,6 +227,7 @@ class Executor:
             interrupted=interrupted or self._abandoned,
             fatal=self._fatal,
             elapsed=time.monotonic() - started,
+            moved=len(plan.moves),
         )
 
     def _skip_reason(self) -> str:

@@ -102,7 +102,9 @@ def _plan_options(func: F) -> F:
 def _session(**kwargs: Any) -> Any:
     from reconciler.commands.common import Session, Settings, parse_duration
 
+    root = click.get_current_context(silent=True)
     settings = Settings(
+        config=root.find_root().obj if root is not None else None,
         state=kwargs.get("state") or "state/reconciler.state.json",
         api_url=kwargs.get("api_url") or None,
         region=kwargs.get("region"),
@@ -130,10 +132,61 @@ def _plan_opts(paths: tuple[str, ...], kwargs: dict[str, Any], *, destroy: bool 
     )
 
 
+#: Commands that never read the project config.
+_CONFIGLESS = frozenset({"schema", "simulator"})
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="reconciler")
-def cli() -> None:
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Project config to use (default: the nearest reconciler.yaml up to the repo root).",
+)
+@click.option("--no-config", is_flag=True, help="Ignore any reconciler.yaml.")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, no_config: bool) -> None:
     """SPLX Probe test runs as code: declare runs in YAML, review a plan, apply it."""
+    if no_config and config_file:
+        from reconciler.errors import UsageError
+
+        raise UsageError("--config FILE and --no-config contradict each other: give one")
+    if no_config or ctx.invoked_subcommand in _CONFIGLESS:
+        return
+    _use_project_config(ctx, config_file)
+
+
+def _use_project_config(ctx: click.Context, config_file: str | None) -> None:
+    """Load reconciler.yaml and put its settings below the command line and environment.
+
+    click resolves an option from the command line, then its environment variable, then
+    ``ctx.default_map``, then its default: the config's ``state`` goes into the default map.
+    Its ``apiUrl``/``region`` sit below ``SPLX_API_URL``, which click does not read, so they
+    travel in ``ctx.obj`` (see ``Session.api_server``), as do spec paths and probe sets.
+    """
+    from pathlib import Path
+
+    from reconciler.config import find_project_config, load_project_config
+
+    path = Path(config_file) if config_file else find_project_config(Path.cwd())
+    if path is None:
+        return
+    if config_file and not path.is_file():
+        from reconciler.errors import UsageError
+
+        raise UsageError(f"--config {config_file}: no such file")
+    config = load_project_config(path)
+    ctx.obj = config
+    state = config.state_location()
+    if state is not None:
+        with_state = {"state": state}
+        ctx.default_map = {
+            **{name: with_state for name in ("plan", "apply", "destroy", "import")},
+            "force-unlock": with_state,
+            "state": {name: with_state for name in ("list", "show", "rm")},
+        }
 
 
 @cli.command()

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_serializer,
+)
 from pydantic.alias_generators import to_camel
 
 from reconciler.limits import INT32_MAX, INT32_MIN
@@ -41,6 +50,18 @@ class RunAttributes(BaseModel):
     name: str
     run_ai_analysis: StrictBool = False
     notify_when_finished: StrictBool = False
+    #: The spec's ``revision``: not sent to the API, but part of what the run is, so bumping it
+    #: plans a replace (a reviewed way to run an unchanged test again). None: not set.
+    revision: StrictInt | StrictStr | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_revision(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Runs without a revision serialise exactly as before the field existed, so state
+        # files, journals and plans of such runs keep their bytes (and older readers).
+        data: dict[str, Any] = handler(self)
+        if self.revision is None:
+            data.pop("revision", None)
+        return data
 
     def trigger_body(self) -> dict[str, Any]:
         """The JSON body of ``POST .../test-run/trigger``: all five required fields."""

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from reconciler.api.client import ProbeClient
     from reconciler.api.retry import RetryPolicy
+    from reconciler.config import ProjectConfig
     from reconciler.spec.model import DesiredSet
     from reconciler.state.store import StateStore
 
@@ -58,6 +59,9 @@ class Settings:
     max_attempts: int | None = None
     #: Seconds to wait for an answer before the outcome counts as unknown.
     request_timeout: float | None = None
+    #: The project config (``reconciler.yaml``), if one was found; the CLI has already put
+    #: its ``state`` below --state and RECONCILER_STATE.
+    config: ProjectConfig | None = None
 
     def retry_policy(self) -> RetryPolicy:
         from reconciler.api.retry import RetryPolicy
@@ -127,9 +131,10 @@ class Session:
         """The API client; fails before anything is sent when the key or URL is unusable."""
         from reconciler.api.client import ProbeClient
 
+        api_url, region = self.api_server()
         client = ProbeClient.from_env(
-            self.settings.api_url,
-            self.settings.region,
+            api_url,
+            region,
             self.settings.env,
             max_connections=parallelism,
             retry=self.settings.retry_policy(),
@@ -138,10 +143,30 @@ class Session:
         log.info("API: %s (up to %d requests at once)", client.base_url, parallelism)
         return client
 
+    def api_server(self) -> tuple[str | None, str | None]:
+        """(api_url, region) after flags > SPLX_API_URL > the project config's apiUrl/region."""
+        from reconciler.api.endpoints import API_URL_ENV, validate_base_url
 
-def load_desired(paths: Sequence[str]) -> DesiredSet:
+        settings, config = self.settings, self.settings.config
+        if settings.api_url is not None or settings.region is not None or config is None:
+            return settings.api_url, settings.region
+        if settings.env.get(API_URL_ENV):
+            return None, None  # resolve_base_url reads it
+        if config.api_url is not None:
+            where = f"{config.display}: apiUrl"
+            return validate_base_url(config.api_url, source=where), None
+        return None, config.region
+
+
+def load_desired(paths: Sequence[str], settings: Settings | None = None) -> DesiredSet:
+    """The specs under ``paths``; without paths, the project config's ``specs`` or specs/."""
     from reconciler.spec.loader import load_specs
 
-    desired = load_specs(list(paths) or list(DEFAULT_SPEC_PATHS))
+    config = settings.config if settings is not None else None
+    if not paths:
+        configured = config.spec_paths() if config is not None else None
+        paths = configured if configured is not None else DEFAULT_SPEC_PATHS
+    env = settings.env if settings is not None else None
+    desired = load_specs(list(paths), env=env, config=config)
     log.info("specs: %d file(s), %d run(s)", len(desired.files), len(desired.runs))
     return desired

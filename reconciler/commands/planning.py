@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import Session, load_desired
+from reconciler.commands.common import Session, Settings, load_desired
 from reconciler.errors import AbortedError, UsageError
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class PlanOptions:
 
 
 def validate(session: Session, paths: Sequence[str]) -> int:
-    desired = load_desired(paths)
+    desired = load_desired(paths, session.settings)
     count = len(desired.runs)
     files = len(desired.files)
     session.console.out(
@@ -80,7 +80,7 @@ def plan(
 ) -> int:
     from reconciler.plan import render
 
-    desired = load_desired(options.paths)
+    desired = load_desired(options.paths, session.settings)
     store = session.store()
     state = store.read()
     the_plan = _make_plan(desired, state, options)
@@ -129,16 +129,16 @@ def apply(
             )
         state = store.recover()
         if plan_file:
-            the_plan = _load_saved(plan_file, state)
+            the_plan = _load_saved(plan_file, state, session.settings)
         else:
-            desired = load_desired(options.paths)
+            desired = load_desired(options.paths, session.settings)
             the_plan = _make_plan(desired, state, options)
             # --quiet keeps results only; a plan someone must approve is always shown.
             if not (session.settings.quiet and auto_approve):
                 session.console.out(
                     render.render_text(the_plan, color=session.console.color), nl=False
                 )
-        if not the_plan.actionable:
+        if not the_plan.actionable and not the_plan.moves:
             if not plan_file:
                 return EXIT_OK
             session.console.out("The saved plan has nothing to do.")
@@ -167,12 +167,12 @@ def apply(
     return _summarise(session, result, destroy=options.destroy)
 
 
-def _load_saved(plan_file: str, state: State) -> Plan:
+def _load_saved(plan_file: str, state: State, settings: Settings) -> Plan:
     from reconciler.plan.saved import check_fresh, load_plan
 
     saved = load_plan(plan_file)
     paths = saved.options.get("paths") or []
-    desired = load_desired([str(p) for p in paths] if isinstance(paths, list) else [])
+    desired = load_desired([str(p) for p in paths] if isinstance(paths, list) else [], settings)
     check_fresh(saved, state, desired)
     return saved
 
@@ -239,6 +239,7 @@ def _summarise(session: Session, result: ApplyResult, *, destroy: bool) -> int:
     status = "complete" if result.succeeded else "incomplete"
     line = (
         f"{verb} {status}! {triggered} triggered, {replaced} replaced, {cancelled} cancelled"
+        f"{f', {result.moved} moved' if result.moved else ''}"
         f", {failed_n} failed, {unknown} unknown, {skipped} not started"
         f" ({result.elapsed:.1f}s)."
     )

@@ -80,7 +80,7 @@ def state_rm(session: Session, keys: Sequence[str]) -> int:
 def import_run(session: Session, key: str, test_run_id: int, paths: Sequence[str]) -> int:
     if not 1 <= test_run_id <= INT32_MAX:
         raise UsageError(f"TEST_RUN_ID must be a positive int32, got {test_run_id}")
-    desired = load_desired(paths)
+    desired = load_desired(paths, session.settings)
     wanted = desired.runs.get(key)
     if wanted is None:
         raise UsageError(

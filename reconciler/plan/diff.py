@@ -8,6 +8,10 @@ A run is immutable once triggered, so each key gets exactly one action:
 - in state, not in the specs                 → CANCEL
 - in state with ``status == "unknown"``      → UNKNOWN (or TRIGGER with ``retrigger_unknown``)
 
+``moved:`` entries of the specs are applied to the state first: the run tracked under the old
+key is compared under its new key, and its change carries ``moved_from`` (a move and nothing
+else is a NOOP with ``moved_from``; a move and a field change is a REPLACE with it).
+
 "Changed" is plain equality of the normalised ``RunAttributes``; deepdiff only explains a change
 that equality already found, so 10,000 unchanged runs cost 10,000 comparisons and nothing more
 (DeepDiff over whole documents takes about a second at that size).
@@ -15,13 +19,14 @@ that equality already found, so 10,000 unchanged runs cost 10,000 comparisons an
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from deepdiff import DeepDiff
 
-from reconciler.errors import UsageError
+from reconciler.errors import PlanError, UsageError
 from reconciler.plan.model import Action, Change, FieldChange, Plan
 from reconciler.records import RunAttributes
 from reconciler.spec.model import DesiredRun, DesiredSet
@@ -64,6 +69,7 @@ def make_plan(
             "destroy cancels every tracked run; it cannot be combined with "
             "--replace or --retrigger-unknown"
         )
+    state, moved_from = apply_moves(desired, state)
     known = desired.runs.keys() | state.runs.keys()
     _check_targets(targets, known)
     _check_replace(replace, desired, state, targets)
@@ -78,6 +84,8 @@ def make_plan(
             change = _destroy_change(key, have)
         else:
             change = _change(key, want, have, forced=key in forced, retrigger=retrigger_unknown)
+        if change is not None and key in moved_from:
+            change = _moved(change, moved_from[key])
         if change is not None:
             changes.append(change)
     return Plan(
@@ -92,6 +100,38 @@ def make_plan(
             "destroy": destroy,
         },
     )
+
+
+def apply_moves(desired: DesiredSet, state: State) -> tuple[State, dict[str, str]]:
+    """``state`` with the specs' ``moved:`` entries carried out, and new key → old key.
+
+    A move whose old key is not in state was carried out already (or never had a run): it
+    does nothing, so the entry can stay in the specs as history. Raises ``PlanError`` when
+    both keys hold a run: which one is meant cannot be guessed.
+    """
+    runs = dict(state.runs)
+    moved_from: dict[str, str] = {}
+    for move in desired.moves:
+        run = runs.get(move.source)
+        if run is None:
+            continue
+        if move.target in runs:
+            raise PlanError(
+                f"{move.where}: cannot move {move.source!r} to {move.target!r}: the state "
+                "tracks a run under both keys. Forget one of them with "
+                f"`reconciler state rm {move.source}` (or {move.target}), or remove the move."
+            )
+        runs[move.target] = runs.pop(move.source)
+        moved_from[move.target] = move.source
+    if not moved_from:
+        return state, moved_from
+    # Same lineage and serial: the moves are part of this plan, not a new state yet.
+    return state.model_copy(update={"runs": runs}), moved_from
+
+
+def _moved(change: Change, source: str) -> Change:
+    reason = f"moved from {source}" if change.action is Action.NOOP else change.reason
+    return dataclasses.replace(change, moved_from=source, reason=reason)
 
 
 def _check_targets(targets: Sequence[str], known: Iterable[str]) -> None:
@@ -186,12 +226,13 @@ def explain(before: RunAttributes, after: RunAttributes) -> tuple[FieldChange, .
     Only the differing fields are handed to DeepDiff: it is the slow part of planning.
     """
     old, new = before.wire(), after.wire()
-    differing = [name for name in FIELD_ORDER if old[name] != new[name]]
+    # An unset revision is absent from the wire form: compare it as None.
+    differing = [name for name in FIELD_ORDER if old.get(name) != new.get(name)]
     if not differing:
         return ()
     diff = DeepDiff(
-        {name: _comparable(name, old[name]) for name in differing},
-        {name: _comparable(name, new[name]) for name in differing},
+        {name: _comparable(name, old.get(name)) for name in differing},
+        {name: _comparable(name, new.get(name)) for name in differing},
         view="tree",
     )
     added: dict[str, list[Any]] = {}
@@ -206,9 +247,9 @@ def explain(before: RunAttributes, after: RunAttributes) -> tuple[FieldChange, .
     return tuple(
         FieldChange(
             field=name,
-            before=old[name],
-            after=new[name],
-            detail=_detail(name, old[name], new[name], added.get(name), removed.get(name)),
+            before=old.get(name),
+            after=new.get(name),
+            detail=_detail(name, old.get(name), new.get(name), added.get(name), removed.get(name)),
         )
         for name in differing
     )

@@ -66,6 +66,9 @@ class Change:
     changed_fields: tuple[FieldChange, ...] = ()
     #: Where the key is declared, "file:line" (None for a cancel).
     source: str | None = None
+    #: The key the run was tracked under before a ``moved:`` entry renamed it; apply moves it
+    #: in state (no API call) before doing ``action``. A move alone is a NOOP with this set.
+    moved_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,9 +95,14 @@ class Plan:
         ]
 
     @property
+    def moves(self) -> list[Change]:
+        """Changes whose run moves to a new key in state (``moved:``)."""
+        return [c for c in self.changes if c.moved_from is not None]
+
+    @property
     def has_changes(self) -> bool:
         """True when apply would do something or the user has something to resolve."""
-        return any(c.action is not Action.NOOP for c in self.changes)
+        return any(c.action is not Action.NOOP or c.moved_from for c in self.changes)
 
     def counts(self) -> dict[Action, int]:
         totals = dict.fromkeys(Action, 0)

@@ -12,7 +12,6 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.plan.model import Action, Change, Plan
-from reconciler.records import RunAttributes
 from reconciler.state.model import TrackedRun
 
 #: Version of the JSON plan document; bumped on any incompatible change of its shape.
@@ -50,9 +49,10 @@ def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
         return NO_CHANGES
     counts = plan.counts()
+    moves = len(plan.moves)
     return (
         f"Plan: {counts[Action.TRIGGER]} to trigger, {counts[Action.REPLACE]} to replace, "
-        f"{counts[Action.CANCEL]} to cancel."
+        f"{counts[Action.CANCEL]} to cancel{f', {moves} to move' if moves else ''}."
     )
 
 
@@ -113,7 +113,7 @@ def render_text(plan: Plan, *, color: bool) -> str:
             + ", ".join(targets),
             "",
         ]
-    shown = [c for c in plan.changes if c.action in _SHOWN]
+    shown = [c for c in plan.changes if c.action in _SHOWN or _only_moved(c)]
     if shown:
         lines += ["reconciler will perform the following actions:", ""]
         legend = "  ".join(
@@ -132,7 +132,21 @@ def render_text(plan: Plan, *, color: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _only_moved(change: Change) -> bool:
+    return change.action is Action.NOOP and change.moved_from is not None
+
+
+def _text_move(change: Change, paint: _Painter) -> list[str]:
+    return [
+        paint(f"  # {change.key} has moved from {change.moved_from}", _BOLD),
+        paint("  # only its key in state changes: the run is not touched", _DIM),
+        f"  {paint('→', _BOLD)} {paint(change.key, _BOLD)}",
+    ]
+
+
 def _text_change(change: Change, paint: _Painter) -> list[str]:
+    if _only_moved(change):
+        return _text_move(change, paint)
     code = _COLORS[change.action]
     marker = paint(f"{_MARKERS[change.action]:>3}", code)
     header = {
@@ -141,6 +155,8 @@ def _text_change(change: Change, paint: _Painter) -> list[str]:
         Action.CANCEL: "will be cancelled",
     }[change.action]
     lines = [paint(f"  # {change.key} {header} ({change.reason})", _BOLD)]
+    if change.moved_from is not None:
+        lines.append(paint(f"  # moved from {change.moved_from} first (state only)", _DIM))
     if change.source:
         lines.append(paint(f"  # declared at {change.source}", _DIM))
     if change.action is Action.REPLACE:
@@ -166,9 +182,19 @@ def _text_change(change: Change, paint: _Painter) -> list[str]:
         for field in change.changed_fields:
             forces = paint("# forces replacement", _RED)
             lines.append(f"      {paint('~', code)} {field.detail}  {forces}")
-        hidden = len(RunAttributes.model_fields) - len(change.changed_fields)
+        hidden = len(_field_names(change)) - len(change.changed_fields)
         lines.append(paint(f"        # ({hidden} unchanged fields hidden)", _DIM))
     return lines
+
+
+def _field_names(change: Change) -> set[str]:
+    # Only the fields a run has: an unset revision is not counted as a hidden field.
+    names: set[str] = set()
+    if change.before is not None:
+        names.update(change.before.attributes.wire())
+    if change.after is not None:
+        names.update(change.after.wire())
+    return names
 
 
 def _text_fields(data: dict[str, Any], sign: str, code: str, paint: _Painter) -> list[str]:
@@ -219,7 +245,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
 
 
 def _json_change(change: Change) -> dict[str, Any]:
-    return {
+    document = {
         "key": change.key,
         "action": change.action.value,
         "actions": change.action.json_actions,
@@ -232,6 +258,11 @@ def _json_change(change: Change) -> dict[str, Any]:
             for f in change.changed_fields
         ],
     }
+    # Present only for moves, like Terraform's previous_address: plans without moves keep
+    # their exact shape.
+    if change.moved_from is not None:
+        document["moved_from"] = change.moved_from
+    return document
 
 
 def _json_tracked(run: TrackedRun | None) -> dict[str, Any] | None:
@@ -275,7 +306,7 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
     unknown = plan.by_action(Action.UNKNOWN)
     if unknown:
         head += _md_unknown(unknown)
-    listed = [c for c in plan.changes if c.action is not Action.NOOP]
+    listed = [c for c in plan.changes if c.action is not Action.NOOP or c.moved_from]
     if not listed:
         return _fit("\n".join(head), limit)
     rows = ["| | action | key | reason |", "| --- | --- | --- | --- |"]
@@ -339,12 +370,14 @@ def _md_unknown(unknown: list[Change]) -> list[str]:
 
 
 def _md_row(change: Change) -> str:
-    cells = [
-        _EMOJI[change.action],
-        change.action.value,
-        _md_code(change.key),
-        _md_text(change.reason),
-    ]
+    if _only_moved(change):
+        emoji, action = "🔀", "move"
+    else:
+        emoji, action = _EMOJI[change.action], change.action.value
+    reason = _md_text(change.reason)
+    if change.moved_from is not None and not _only_moved(change):
+        reason += f"; moved from {_md_code(change.moved_from)}"
+    cells = [emoji, action, _md_code(change.key), reason]
     return "| " + " | ".join(cells) + " |"
 
 

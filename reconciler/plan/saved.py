@@ -53,6 +53,7 @@ class _ChangeDoc(_Doc):
     before: TrackedRun | None
     after: RunAttributes | None
     changed_fields: list[_FieldChangeDoc]
+    moved_from: str | None = None
 
 
 class _StateRefDoc(_Doc):
@@ -160,6 +161,7 @@ def _plan_from_doc(doc: _PlanDoc, source: str) -> Plan:
                 reason=run.reason,
                 changed_fields=fields,
                 source=run.source,
+                moved_from=run.moved_from,
             )
         )
     return Plan(

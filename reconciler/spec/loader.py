@@ -1,10 +1,12 @@
 """Spec files and directories → ``DesiredSet``, with every problem reported in one pass.
 
-Steps: find the files (``find_spec_files``), parse each one (``yaml_loader``), validate it
-against the schema (``schema``), merge ``defaults`` and the file's ``workspaceId`` into each
-run, and check that no run key is declared twice across files. Problems are collected as
-``SpecError`` s and raised together as one ``SpecValidationError``: a user fixes all of them in
-one round trip, and nothing downstream (plan, apply) ever sees a half-valid set.
+Steps: find the files (``find_spec_files``), parse each one (``yaml_loader``, which also
+interpolates ``${VAR}``), validate it against the schema (``schema``), merge ``defaults``,
+probe sets, matrices and the ``workspaceId`` into each run (``merge``), check that no run key
+is declared twice across files, and check the ``moved:`` entries against the keys. Problems
+are collected as ``SpecError`` s and raised together as one ``SpecValidationError``: a user
+fixes all of them in one round trip, and nothing downstream (plan, apply) ever sees a
+half-valid set.
 """
 
 from __future__ import annotations
@@ -12,25 +14,25 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from reconciler.errors import SpecError, SpecValidationError
-from reconciler.records import RunAttributes, normalise_probe_ids
-from reconciler.spec.messages import describe, spec_error_parts
-from reconciler.spec.model import DesiredRun, DesiredSet
-from reconciler.spec.schema import Defaults, RunSpec, SpecFile
-from reconciler.spec.yaml_loader import ParsedYaml, key_lines, locate, parse_yaml
+from reconciler.spec.merge import merge_file
+from reconciler.spec.messages import describe, validation_errors
+from reconciler.spec.model import DesiredRun, DesiredSet, Move, ProbeSet
+from reconciler.spec.schema import SpecFile
+from reconciler.spec.yaml_loader import key_lines, locate, parse_yaml
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from reconciler.config import ProjectConfig
 
 SPEC_SUFFIXES = (".yaml", ".yml")
-_NO_DEFAULTS = Defaults()
 
 
 @dataclass(frozen=True)
@@ -48,16 +50,26 @@ class FileResult:
     runs: list[DesiredRun] = field(default_factory=list)
     key_lines: dict[str, int] = field(default_factory=dict)
     errors: list[SpecError] = field(default_factory=list)
+    moves: list[Move] = field(default_factory=list)
+    #: Variables interpolated and the values used (None: unset).
+    variables: dict[str, str | None] = field(default_factory=dict)
 
 
-def load_specs(paths: Sequence[str | Path]) -> DesiredSet:
+def load_specs(
+    paths: Sequence[str | Path],
+    *,
+    env: Mapping[str, str] | None = None,
+    config: ProjectConfig | None = None,
+) -> DesiredSet:
     """Read every spec file under ``paths`` into one ``DesiredSet``.
 
-    Raises ``SpecValidationError`` listing every problem of every file. No spec file at all is
-    not an error here: the result is empty and the planner's safety rail decides.
+    ``env`` is where ``${VAR}`` is looked up (default: the process environment); ``config``
+    supplies probe sets and a default ``workspaceId``. Raises ``SpecValidationError`` listing
+    every problem of every file. No spec file at all is not an error here: the result is empty
+    and the planner's safety rail decides.
     """
     with _cyclic_gc_paused():
-        return _load_specs(paths)
+        return _load_specs(paths, os.environ if env is None else env, config)
 
 
 @contextmanager
@@ -78,8 +90,14 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _load_specs(paths: Sequence[str | Path]) -> DesiredSet:
+def _load_specs(
+    paths: Sequence[str | Path], env: Mapping[str, str], config: ProjectConfig | None
+) -> DesiredSet:
+    sets = config.probe_set_defs() if config is not None else {}
+    workspace_id = config.workspace_id if config is not None else None
     errors: list[SpecError] = []
+    moves: list[Move] = []
+    variables: list[tuple[str, str, str | None]] = []
     spec_paths = find_spec_files(paths, errors)
     runs: dict[str, DesiredRun] = {}
     declared: dict[str, str] = {}  # run key -> "file:line" of its first declaration
@@ -91,27 +109,95 @@ def _load_specs(paths: Sequence[str | Path]) -> DesiredSet:
             errors.append(_unreadable(spec_path.display, exc))
             continue
         contents.append((spec_path.display, content))
-        result = load_file(spec_path.display, content)
+        result = load_file(spec_path.display, content, env, sets, workspace_id)
         errors.extend(result.errors)
+        moves.extend(result.moves)
+        variables.extend((spec_path.display, k, v) for k, v in sorted(result.variables.items()))
         errors.extend(_cross_file_duplicates(spec_path.display, result.key_lines, declared))
         for run in result.runs:
             runs.setdefault(run.key, run)
+    if not errors:
+        errors.extend(check_moves(moves, runs))
     if errors:
         raise SpecValidationError(errors)
+    inputs = list(contents)
+    if config is not None and config.path is not None:
+        inputs.append((config.display, config.fingerprint))
     return DesiredSet(
         runs=runs,
-        checksum=specs_checksum(contents),
+        checksum=specs_checksum(inputs, variables),
         files=tuple(display for display, _ in contents),
+        moves=tuple(moves),
     )
 
 
-def specs_checksum(contents: Iterable[tuple[str, bytes]]) -> str:
-    """sha256 over (path, content) of each file in path order; length-prefixed, so unambiguous."""
+def specs_checksum(
+    contents: Iterable[tuple[str, bytes]],
+    variables: Iterable[tuple[str, str, str | None]] = (),
+) -> str:
+    """sha256 over (path, content) of each file in path order; length-prefixed, so unambiguous.
+
+    ``variables`` (file, name, value) are the ``${VAR}`` values the files were read with: a
+    saved plan goes stale when one changes, as when the file itself does. Files without
+    variables checksum exactly as before interpolation existed.
+    """
     digest = hashlib.sha256()
     for display, content in sorted(contents):
         name = display.encode()
         digest.update(b"%d:%b%d:%b" % (len(name), name, len(content), content))
+    for file, variable, value in sorted(variables, key=lambda v: (v[0], v[1])):
+        entry = f"{file}\0{variable}\0{'' if value is None else '=' + value}".encode()
+        digest.update(b"env:%d:%b" % (len(entry), entry))
     return digest.hexdigest()
+
+
+def check_moves(moves: Sequence[Move], runs: Mapping[str, DesiredRun]) -> list[SpecError]:
+    """The rules a ``moved:`` list must follow whatever the state holds (docs/SPEC_FORMAT.md)."""
+    errors = []
+    sources = {move.source: move for move in moves}
+    targets: dict[str, Move] = {}
+    seen: dict[str, Move] = {}
+
+    def problem(move: Move, message: str, hint: str) -> None:
+        errors.append(SpecError(message, file=move.file, line=move.line, field="moved", hint=hint))
+
+    for move in moves:
+        if move.source in seen:
+            problem(
+                move,
+                f"{move.source!r} is already moved at {seen[move.source].where}",
+                "a key moves once: remove one of the entries",
+            )
+        elif move.target in targets:
+            problem(
+                move,
+                f"{move.target!r} is already the target of the move at "
+                f"{targets[move.target].where}",
+                "two runs cannot move to one key: remove one of the entries",
+            )
+        elif move.source == move.target:
+            problem(move, "a move from a key to itself", "remove the entry")
+        elif move.target not in runs:
+            problem(
+                move,
+                f"the target {move.target!r} is not a run key of the specs",
+                "declare the run under its new key, or fix the spelling of to:",
+            )
+        elif move.source in runs:
+            problem(
+                move,
+                f"{move.source!r} is still declared at {runs[move.source].source}",
+                "a move renames a run: remove the old key from testRuns, or remove the move",
+            )
+        elif move.target in sources:
+            problem(
+                move,
+                f"{move.target!r} is moved on again at {sources[move.target].where}",
+                "chains of moves are not followed: move straight from the oldest key to the newest",
+            )
+        seen.setdefault(move.source, move)
+        targets.setdefault(move.target, move)
+    return errors
 
 
 # --- finding files ---------------------------------------------------------------------------
@@ -182,8 +268,18 @@ def _unreadable(display: str, exc: OSError) -> SpecError:
 # --- one file --------------------------------------------------------------------------------
 
 
-def load_file(display: str, content: bytes) -> FileResult:
-    """Parse, validate and merge one spec file. Never raises for bad input."""
+def load_file(
+    display: str,
+    content: bytes,
+    env: Mapping[str, str] | None = None,
+    shared_sets: Mapping[str, ProbeSet] | None = None,
+    workspace_id: int | None = None,
+) -> FileResult:
+    """Parse, validate and merge one spec file. Never raises for bad input.
+
+    ``env`` interpolates ``${VAR}`` (None: no interpolation); ``shared_sets`` and
+    ``workspace_id`` come from the project config.
+    """
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -192,8 +288,8 @@ def load_file(display: str, content: bytes) -> FileResult:
             "is not UTF-8 text", file=display, line=line, hint="save the file as UTF-8"
         )
         return FileResult(errors=[error])
-    parsed = parse_yaml(text, display)
-    result = FileResult(errors=list(parsed.errors))
+    parsed = parse_yaml(text, display, env)
+    result = FileResult(errors=list(parsed.errors), variables=parsed.variables)
     if parsed.root is None:
         if not parsed.errors:
             result.errors.append(
@@ -220,80 +316,22 @@ def load_file(display: str, content: bytes) -> FileResult:
     try:
         spec = SpecFile.model_validate(parsed.data)
     except ValidationError as exc:
-        # A value the YAML layer already refused (a bad tag) would be reported twice.
-        reported = {error.field for error in parsed.errors}
-        result.errors.extend(
-            e for e in _validation_errors(exc, parsed, display) if e.field not in reported
-        )
+        result.errors.extend(validation_errors(exc, parsed, display))
     else:
-        _merge_runs(spec, display, result)
+        merged = merge_file(display, parsed.root, spec, shared_sets or {}, workspace_id)
+        result.runs, result.key_lines = merged.runs, merged.key_lines
+        result.errors.extend(merged.errors)
+        result.moves = [
+            Move(
+                m.source,
+                m.target,
+                display,
+                locate(parsed.root, ("moved", i, "from"), key=True) or 1,
+            )
+            for i, m in enumerate(spec.moved or ())
+        ]
     result.errors.sort(key=lambda e: e.line or 0)
     return result
-
-
-def _validation_errors(exc: ValidationError, parsed: ParsedYaml, display: str) -> list[SpecError]:
-    errors = []
-    for detail in exc.errors():
-        field_path, message, hint = spec_error_parts(detail)
-        on_key = detail["type"] == "extra_forbidden" or "[key]" in detail["loc"]
-        line = locate(parsed.root, detail["loc"], key=on_key)
-        errors.append(SpecError(message, file=display, line=line, field=field_path, hint=hint))
-    return errors
-
-
-def _merge_runs(spec: SpecFile, display: str, result: FileResult) -> None:
-    defaults = spec.defaults or _NO_DEFAULTS
-    for key, run in spec.test_runs.items():
-        line = result.key_lines.get(key, 1)
-        attributes, missing = _merge_run(key, run, spec.workspace_id, defaults)
-        for name, hint in missing:
-            result.errors.append(
-                SpecError(
-                    "required field is missing",
-                    file=display,
-                    line=line,
-                    field=f"testRuns.{key}.{name}",
-                    hint=hint,
-                )
-            )
-        if attributes is not None:
-            protect = _first(run.protect, defaults.protect)
-            result.runs.append(DesiredRun(key, attributes, display, line, bool(protect)))
-
-
-_REQUIRED_HINTS = {
-    "workspaceId": "add workspaceId: 1234 at the top of the file, or to this run",
-    "targetId": "add targetId: 42 to this run, or to defaults:",
-    "probeIds": "add probeIds: [101, 102] to this run, or to defaults:",
-}
-
-
-def _merge_run(
-    key: str, run: RunSpec, workspace_id: int | None, defaults: Defaults
-) -> tuple[RunAttributes | None, list[tuple[str, str]]]:
-    """The run's own fields win over defaults; its workspaceId wins over the file's.
-
-    Returns the run's attributes, or None and the (field, hint) of each missing field.
-    """
-    workspace = _first(run.workspace_id, workspace_id)
-    target = _first(run.target_id, defaults.target_id)
-    probes = _first(run.probe_ids, defaults.probe_ids)
-    if workspace is None or target is None or probes is None:
-        given = {"workspaceId": workspace, "targetId": target, "probeIds": probes}
-        return None, [(name, _REQUIRED_HINTS[name]) for name, v in given.items() if v is None]
-    attributes = RunAttributes(
-        workspace_id=workspace,
-        target_id=target,
-        probe_ids=normalise_probe_ids(probes),
-        name=_first(run.name, key),
-        run_ai_analysis=bool(_first(run.run_ai_analysis, defaults.run_ai_analysis)),
-        notify_when_finished=bool(_first(run.notify_when_finished, defaults.notify_when_finished)),
-    )
-    return attributes, []
-
-
-def _first(value: T | None, fallback: T) -> T:
-    return value if value is not None else fallback
 
 
 def _cross_file_duplicates(

@@ -13,11 +13,21 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from reconciler.errors import SpecError
 from reconciler.limits import INT32_MAX, INT32_MIN
-from reconciler.spec.schema import RUN_KEY_RE, Defaults, RunSpec, SpecFile, yaml_fields
+from reconciler.spec.schema import (
+    RUN_KEY_RE,
+    Defaults,
+    Matrix,
+    MoveSpec,
+    RunSpec,
+    SpecFile,
+    yaml_fields,
+)
+from reconciler.spec.yaml_loader import ParsedYaml, locate
 
 Loc = Sequence[int | str]
 
@@ -29,6 +39,7 @@ _EXAMPLES = {
     "runAiAnalysis": "runAiAnalysis: true",
     "notifyWhenFinished": "notifyWhenFinished: true",
     "protect": "protect: true",
+    "revision": "revision: 2",
 }
 _WHAT = {
     "workspaceId": "the workspace's numeric id",
@@ -38,6 +49,7 @@ _WHAT = {
     "runAiAnalysis": "true or false",
     "notifyWhenFinished": "true or false",
     "protect": "true or false",
+    "revision": "a number or a word",
 }
 _RUN_EXAMPLE = "e.g.\n    my-run:\n      targetId: 42\n      probeIds: [101, 102]"
 _KEY_CHARSET = "letters, digits and -_.:/[]=,"
@@ -84,10 +96,14 @@ def _field_name(loc: Loc) -> str | None:
     return None
 
 
-def _model_at(parent: Loc) -> type[BaseModel]:
+def _model_at(parent: Loc, root: type[BaseModel] = SpecFile) -> type[BaseModel]:
     """The model whose fields live at ``parent`` (for unknown-field suggestions)."""
     if not parent:
-        return SpecFile
+        return root
+    if parent[0] == "moved":
+        return MoveSpec
+    if parent[-1] == "matrix":
+        return Matrix
     return Defaults if parent[0] == "defaults" else RunSpec
 
 
@@ -112,7 +128,7 @@ def _type_error(expected: str, error: ErrorDetails) -> tuple[str, str | None]:
     name = _field_name(loc)
     hint = _example_hint(name)
     if isinstance(loc[-1], int):
-        hint = f"each probe id is a number, e.g. {_EXAMPLES['probeIds']}"
+        hint = f"each probe id is a number or the name of a probe set, e.g. {_EXAMPLES['probeIds']}"
     if isinstance(value, str) and expected == "an integer" and value.strip().lstrip("-").isdigit():
         hint = f"remove the quotes: write {value.strip()}, not {value!r}"
     elif isinstance(value, str) and expected.startswith("true or false"):
@@ -120,9 +136,9 @@ def _type_error(expected: str, error: ErrorDetails) -> tuple[str, str | None]:
     return f"expected {expected}, got {describe(value)}", hint
 
 
-def _unknown_field_hint(loc: Loc, value: Any) -> str:
+def _unknown_field_hint(loc: Loc, value: Any, root: type[BaseModel]) -> str:
     name = str(loc[-1])
-    model = _model_at(loc[:-1])
+    model = _model_at(loc[:-1], root)
     known = yaml_fields(model)
     if model is Defaults and name == "workspaceId":
         return "workspaceId goes at the top of the file (or on a run), not in defaults"
@@ -161,12 +177,36 @@ def _run_key_error(error: ErrorDetails) -> tuple[str, str | None]:
     return message, hint
 
 
-def _message(error: ErrorDetails) -> tuple[str, str | None]:  # noqa: PLR0911 - one per type
+def _probe_set_key_error(error: ErrorDetails) -> tuple[str, str | None]:
+    name = str(error["input"])
+    return (
+        f"probe set name {name!r} is not allowed: start with a letter, then use letters, "
+        "digits and _.- (at most 100 characters)",
+        "rename it, e.g. jailbreak:",
+    )
+
+
+def _language_message(error: ErrorDetails) -> tuple[str, str | None]:
+    """Errors of the newer keys: revision, probe references, moved keys, matrix axes."""
+    kind = error["type"]
+    if kind == "string_pattern_mismatch":  # a key under moved:
+        return _run_key_error(error)
+    if kind == "too_short":
+        return "needs at least one value", "list the values, e.g. targetId: [42, 43]"
+    hint = (error.get("ctx") or {}).get("hint")
+    return str(error["msg"]), str(hint) if hint else None
+
+
+def _message(  # noqa: PLR0911 - one per type
+    error: ErrorDetails, root: type[BaseModel]
+) -> tuple[str, str | None]:
     kind, loc, value = error["type"], error["loc"], error["input"]
     if loc and loc[-1] == "[key]":
-        return _run_key_error(error)
+        return _probe_set_key_error(error) if loc[0] == "probeSets" else _run_key_error(error)
+    if kind in _LANGUAGE_KINDS:
+        return _language_message(error)
     if kind == "extra_forbidden":
-        return f"unknown field {loc[-1]!r}", _unknown_field_hint(loc, value)
+        return f"unknown field {loc[-1]!r}", _unknown_field_hint(loc, value, root)
     if kind == "missing":
         hint = (
             "add testRuns: with your runs; a file with no runs has testRuns: {}"
@@ -196,7 +236,88 @@ def _message(error: ErrorDetails) -> tuple[str, str | None]:  # noqa: PLR0911 - 
     return text[:1].lower() + text[1:], None  # pragma: no cover
 
 
-def spec_error_parts(error: ErrorDetails) -> tuple[str, str, str | None]:
-    """``(field path, message, hint)`` for one pydantic error of a ``SpecFile`` validation."""
-    message, hint = _message(error)
+_LANGUAGE_KINDS = frozenset({"revision_type", "probe_ref", "string_pattern_mismatch", "too_short"})
+_NUMERIC = re.compile(r"\s*[-+]?[0-9]+\s*\Z")
+
+
+def collapse_unions(errors: Sequence[ErrorDetails]) -> list[ErrorDetails]:
+    """One error per value of a ``probeIds`` entry, whatever the union branches said.
+
+    pydantic reports a value that fits neither branch of ``int | set name`` twice, once per
+    branch, with the branch's tag in the location. The tags are dropped and the branch that
+    says most about the value is kept: the integer branch for numbers, booleans and quoted
+    numbers (so ``'102'`` still gets "remove the quotes"), a set-name message for other text.
+    """
+    grouped: dict[tuple[int | str, ...], list[ErrorDetails]] = {}
+    for error in errors:
+        grouped.setdefault(_untagged(error["loc"]), []).append(error)
+    collapsed: list[ErrorDetails] = []
+    for loc, group in grouped.items():
+        chosen = group[0] if len(group) == 1 else _pick(group)
+        collapsed.append({**chosen, "loc": loc})
+    return collapsed
+
+
+def _untagged(loc: Loc) -> tuple[int | str, ...]:
+    # Under probeIds every value is in a list, so a name right after an index is a union tag.
+    out: list[int | str] = []
+    under_probes = False
+    for part in loc:
+        if under_probes and isinstance(part, str) and out and isinstance(out[-1], int):
+            continue
+        under_probes = under_probes or part == "probeIds"
+        out.append(part)
+    return tuple(out)
+
+
+def _pick(group: list[ErrorDetails]) -> ErrorDetails:
+    value = group[0]["input"]
+    if isinstance(value, str) and not _NUMERIC.match(value):
+        return {
+            **group[0],
+            "type": "probe_ref",
+            "msg": f"{value!r} is neither a probe id nor a probe set name",
+            "ctx": {
+                "hint": "probe ids are numbers; probe set names start with a letter and use "
+                "letters, digits and _.-"
+            },
+        }
+    for error in group:
+        if error["type"] in {"greater_than_equal", "less_than_equal", "int_type"}:
+            return error
+    return {
+        **group[0],
+        "type": "probe_ref",
+        "msg": f"expected a probe set name or a list of probe ids, got {describe(value)}",
+        "ctx": {"hint": "e.g. probeIds: [jailbreak, [101, 102]]"},
+    }
+
+
+def spec_error_parts(
+    error: ErrorDetails, root: type[BaseModel] = SpecFile
+) -> tuple[str, str, str | None]:
+    """``(field path, message, hint)`` for one pydantic error of a ``root`` validation."""
+    message, hint = _message(error, root)
     return field_path(error["loc"]), message, hint
+
+
+def validation_errors(
+    exc: ValidationError, parsed: ParsedYaml, display: str, root: type[BaseModel] = SpecFile
+) -> list[SpecError]:
+    """Every error of validating ``parsed.data`` as ``root``, located in the YAML file.
+
+    A value the YAML layer already refused (a bad tag, an unset variable) is not reported
+    twice; a value that came from ``${VAR}`` says so.
+    """
+    reported = {error.field for error in parsed.errors}
+    errors = []
+    for detail in collapse_unions(exc.errors()):
+        path, message, hint = spec_error_parts(detail, root)
+        if path in reported:
+            continue
+        on_key = detail["type"] == "extra_forbidden" or "[key]" in detail["loc"]
+        line = locate(parsed.root, detail["loc"], key=on_key)
+        if line in parsed.interpolated and not on_key:
+            message += f", from {parsed.interpolated[line]}"
+        errors.append(SpecError(message, file=display, line=line, field=path, hint=hint))
+    return errors

@@ -25,6 +25,30 @@ class DesiredRun:
 
 
 @dataclass(frozen=True)
+class Move:
+    """A ``moved:`` entry: the run tracked under ``source`` is now tracked under ``target``."""
+
+    source: str
+    target: str
+    file: str
+    line: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class ProbeSet:
+    """A named list of probe ids (project config or spec file), usable in ``probeIds``."""
+
+    name: str
+    ids: tuple[int, ...]
+    #: "file:line" where it is defined, for messages.
+    source: str
+
+
+@dataclass(frozen=True)
 class DesiredSet:
     """Every run of every spec file, keyed by run key."""
 
@@ -33,3 +57,5 @@ class DesiredSet:
     checksum: str
     #: The spec files read, in the order they were read.
     files: tuple[str, ...] = field(default=())
+    #: ``moved:`` entries of every file, in the order read; checked against the specs.
+    moves: tuple[Move, ...] = field(default=())

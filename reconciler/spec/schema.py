@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     StrictBool,
     StrictStr,
     StringConstraints,
@@ -35,8 +36,45 @@ RUN_KEY_RE = re.compile(RUN_KEY_PATTERN)
 RunKey = Annotated[StrictStr, StringConstraints(pattern=RUN_KEY_PATTERN)]
 RunName = Annotated[StrictStr, StringConstraints(min_length=1)]
 
+#: Probe set names start with a letter, so a name can never be mistaken for a probe id.
+PROBE_SET_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$"
+PROBE_SET_NAME_RE = re.compile(PROBE_SET_NAME_PATTERN)
+ProbeSetName = Annotated[StrictStr, StringConstraints(pattern=PROBE_SET_NAME_PATTERN)]
+#: An entry of ``probeIds``: a probe id, or the name of a probe set that stands for its ids.
+#: A union validated in pydantic-core keeps plain id lists as fast as before; the loader's
+#: message layer turns the union's paired errors back into one (``messages.collapse_unions``).
+ProbeRef = Int32 | ProbeSetName
 
-class _SpecModel(BaseModel):
+
+def _check_revision(value: Any) -> int | str:
+    # A plain validator rather than an int | str union: one clear error instead of two.
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise PydanticCustomError(
+            "revision_type",
+            "expected an integer or text, got {got}",
+            {"got": _describe(value), "hint": "write a number or a word, e.g. revision: 2"},
+        )
+    if isinstance(value, str) and not value.strip():
+        raise PydanticCustomError(
+            "revision_type",
+            "cannot be empty",
+            {"hint": "write a number or a word, e.g. revision: 2, or remove the line"},
+        )
+    return value
+
+
+#: ``revision``: any integer or non-empty text; changing it plans a replace.
+Revision = Annotated[int | str, PlainValidator(_check_revision, json_schema_input_type=int | str)]
+
+
+def _describe(value: Any) -> str:
+    # Imported lazily: messages imports this module.
+    from reconciler.spec.messages import describe
+
+    return describe(value)
+
+
+class SpecModel(BaseModel):
     """Strict, closed, camelCase; an explicit ``null`` is refused rather than read as "unset"."""
 
     model_config = ConfigDict(
@@ -58,7 +96,7 @@ class _SpecModel(BaseModel):
         return value
 
 
-class Defaults(_SpecModel):
+class Defaults(SpecModel):
     """Values merged into every run of the file; a run's own value wins.
 
     ``workspaceId`` is not here (it is the file's top-level field) and neither is ``name``
@@ -66,46 +104,94 @@ class Defaults(_SpecModel):
     """
 
     target_id: Int32 | None = Field(default=None, description="SPLX target id")
-    probe_ids: list[Int32] | None = Field(
-        default=None, description="probe ids; a set: order and repeats do not matter"
+    probe_ids: list[ProbeRef] | None = Field(
+        default=None,
+        description="probe ids and probe set names; a set: order and repeats do not matter",
     )
     run_ai_analysis: StrictBool | None = None
     notify_when_finished: StrictBool | None = None
     protect: StrictBool | None = Field(
         default=None, description="never cancel or replace these runs while set"
     )
+    revision: Revision | None = Field(
+        default=None, description="changing it replaces every run of the file that has none"
+    )
 
 
-class RunSpec(_SpecModel):
+class Matrix(SpecModel):
+    """``matrix:`` of a run: one run per combination of the listed values.
+
+    Each axis is a field of the run with a list of values instead of one value.
+    """
+
+    workspace_id: list[Int32] | None = Field(default=None, min_length=1)
+    target_id: list[Int32] | None = Field(default=None, min_length=1)
+    probe_ids: list[ProbeSetName | list[ProbeRef]] | None = Field(
+        default=None,
+        min_length=1,
+        description="each value is a probe set name or a list of probe ids and set names",
+    )
+    revision: list[Revision] | None = Field(default=None, min_length=1)
+    run_ai_analysis: list[StrictBool] | None = Field(default=None, min_length=1)
+    notify_when_finished: list[StrictBool] | None = Field(default=None, min_length=1)
+
+
+class MoveSpec(SpecModel):
+    """An entry of ``moved:``: the run tracked as ``from`` is now tracked as ``to``."""
+
+    source: RunKey = Field(alias="from", description="the key the run had")
+    target: RunKey = Field(alias="to", description="the key it has now (declared in the specs)")
+
+
+class RunSpec(SpecModel):
     """One entry of ``testRuns``, before defaults are merged."""
 
     workspace_id: Int32 | None = Field(
         default=None, description="overrides the file's workspaceId for this run"
     )
     target_id: Int32 | None = Field(default=None, description="SPLX target id (required)")
-    probe_ids: list[Int32] | None = Field(
+    probe_ids: list[ProbeRef] | None = Field(
         default=None,
-        description="probe ids (required; may be empty); order and repeats do not matter",
+        description="probe ids and probe set names (required; may be empty); "
+        "order and repeats do not matter",
     )
-    name: RunName | None = Field(default=None, description="display name; defaults to the key")
+    name: RunName | None = Field(
+        default=None,
+        description="display name; defaults to the key. With a matrix, {axis} placeholders "
+        "are replaced by the run's values",
+    )
     run_ai_analysis: StrictBool | None = Field(default=None, description="default false")
     notify_when_finished: StrictBool | None = Field(default=None, description="default false")
     protect: StrictBool | None = Field(
         default=None, description="never cancel or replace this run while set; default false"
     )
+    revision: Revision | None = Field(
+        default=None, description="not sent to the API; changing it plans a replace"
+    )
+    matrix: Matrix | None = Field(
+        default=None, description="expand into one run per combination of these values"
+    )
 
 
-class SpecFile(_SpecModel):
+class SpecFile(SpecModel):
     """One spec file: a workspace, optional defaults, and the runs keyed by their identity."""
 
     workspace_id: Int32 | None = Field(
         default=None, description="SPLX workspace of every run in this file"
     )
     defaults: Defaults | None = Field(default=None, description="merged into each run")
+    probe_sets: dict[ProbeSetName, list[Int32]] | None = Field(
+        default=None,
+        description="named lists of probe ids, usable in this file's probeIds",
+        json_schema_extra={"additionalProperties": False},
+    )
     test_runs: dict[RunKey, RunSpec] = Field(
         description="the runs; each key is the run's identity in plans and state",
         # A key outside RUN_KEY_PATTERN is an error, not an unchecked extra.
         json_schema_extra={"additionalProperties": False},
+    )
+    moved: list[MoveSpec] | None = Field(
+        default=None, description="runs whose key changed: moved in state, not re-triggered"
     )
 
 
@@ -118,7 +204,7 @@ class _SpecSchemaGenerator(GenerateJsonSchema):
     """Describe the YAML contract rather than the Python one: no ``null``, no ``default: null``.
 
     The models type optional fields as ``X | None`` only to tell absent from set; ``null``
-    itself is refused by ``_SpecModel._refuse_null``, so editors should not suggest it.
+    itself is refused by ``SpecModel._refuse_null``, so editors should not suggest it.
     """
 
     def field_title_should_be_set(self, schema: Any) -> bool:
@@ -146,5 +232,22 @@ def spec_json_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "reconciler spec file",
-        **{k: v for k, v in schema.items() if k != "title"},
+        **{k: v for k, v in _allow_variables(schema).items() if k != "title"},
     }
+
+
+#: A value still holding ``${VAR}``: the editor cannot know what it becomes.
+_VARIABLE_SCHEMA = {"type": "string", "pattern": r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}"}
+
+
+def _allow_variables(node: Any) -> Any:
+    """Let numbers and booleans be written as ``${VAR}`` too (strings already may be)."""
+    if isinstance(node, list):
+        return [_allow_variables(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    walked = {key: _allow_variables(value) for key, value in node.items()}
+    if walked.get("type") in ("integer", "boolean"):
+        described = {k: walked.pop(k) for k in ("description",) if k in walked}
+        return {**described, "anyOf": [walked, _VARIABLE_SCHEMA]}
+    return walked

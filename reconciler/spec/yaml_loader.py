@@ -10,7 +10,10 @@ and builds the data itself:
   decimal integers, floats; everything else is a string;
 - duplicate mapping keys are reported with the lines of both occurrences (the first is kept);
 - merge keys (``<<``), non-scalar keys, recursive aliases and tags other than the core ones
-  are reported as errors.
+  are reported as errors;
+- with an environment given, ``${VAR}`` and ``${VAR:-default}`` in string values are replaced
+  by the variable's value, and a plain (unquoted) scalar is then resolved as if its text had
+  been written literally: ``workspaceId: ${WS}`` with ``WS=1234`` is the integer 1234.
 
 The composed node tree is kept alongside the data: line numbers are looked up in it only
 when something needs them (a run's own line, or an error's location), so the happy path
@@ -20,7 +23,7 @@ pays nothing for line bookkeeping beyond the marks libyaml creates anyway.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -97,6 +100,12 @@ _SCALARS: dict[str, Callable[[str], Any]] = {
 }
 
 
+#: ``$${`` (an escaped ``${``), or ``${...}`` with whatever is inside, closed or not.
+_PLACEHOLDER_RE = re.compile(r"\$\$\{|\$\{([^}]*)(\}?)")
+_VARIABLE_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?\Z", re.DOTALL)
+_INTERPOLATION_HINT = "write ${NAME} or ${NAME:-default}; write $${ for a literal ${"
+
+
 def node_line(node: Node) -> int:
     """1-based line where ``node`` starts."""
     return int(node.start_mark.line) + 1
@@ -109,6 +118,10 @@ class ParsedYaml:
     data: Any
     root: Node | None
     errors: list[SpecError] = field(default_factory=list)
+    #: Every variable interpolated, with the value used (None: unset); for plan checksums.
+    variables: dict[str, str | None] = field(default_factory=dict)
+    #: Line → original text of each interpolated value, so errors can say where it came from.
+    interpolated: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -116,6 +129,10 @@ class _Builder:
     """Turns a node tree into dicts, lists and scalars, collecting errors as it goes."""
 
     file: str
+    #: Variables for ``${VAR}``; None: no interpolation (the text is kept as written).
+    env: Mapping[str, str] | None = None
+    variables: dict[str, str | None] = field(default_factory=dict)
+    interpolated: dict[int, str] = field(default_factory=dict)
     #: (node, message, hint): turned into SpecErrors at the end, when the tree is complete.
     problems: list[tuple[Node, str, str | None]] = field(default_factory=list)
     # Aliases make the node tree a graph: build each collection once (this also defuses
@@ -166,11 +183,55 @@ class _Builder:
                 "remove the tag; spec files use plain strings, numbers and booleans",
             )
             return node.value
+        if self.env is not None and node.tag == STR_TAG and "$" in node.value:
+            return self.interpolate(node)
         try:
             return construct(node.value)
         except ValueError:
             self.error(node, f"{node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}")
             return node.value
+
+    def interpolate(self, node: ScalarNode) -> Any:
+        """``node``'s text with ``${VAR}`` replaced; plain scalars re-resolved (module doc)."""
+        env = self.env or {}
+        failed = False
+
+        def substitute(match: re.Match[str]) -> str:
+            nonlocal failed
+            if match.group(0) == "$${":
+                return "${"
+            inner, closed = match.group(1), match.group(2)
+            variable = _VARIABLE_RE.match(inner) if closed else None
+            if variable is None:
+                failed = True
+                self.error(
+                    node, f"malformed variable reference {match.group(0)!r}", _INTERPOLATION_HINT
+                )
+                return match.group(0)
+            name, default = variable.group(1), variable.group(2)
+            value = env.get(name)
+            self.variables[name] = value
+            if default is not None and not value:
+                return default
+            if value is None:
+                failed = True
+                self.error(
+                    node,
+                    f"environment variable {name} is not set",
+                    f"set {name}, or give a default: ${{{name}:-value}}",
+                )
+                return match.group(0)
+            return value
+
+        text = _PLACEHOLDER_RE.sub(substitute, node.value)
+        if text == node.value and "$${" not in node.value:
+            return text  # a lone "$" (e.g. "costs $5"): nothing was a placeholder
+        self.interpolated[node_line(node)] = node.value
+        # libyaml marks a plain scalar with style "", PyYAML's own composer with None.
+        if failed or node.style:
+            return text  # quoted and block scalars stay text, as when written literally
+        tag = _resolve_plain(text)
+        return _SCALARS.get(tag, str)(text)
 
     def sequence(self, node: SequenceNode) -> list[Any]:
         self.check_tag(node, SEQ_TAG)
@@ -212,8 +273,11 @@ class _Builder:
             self.error(node, f"unsupported YAML tag {node.tag}", "remove the tag")
 
 
-def parse_yaml(text: str, file: str) -> ParsedYaml:
-    """Parse one YAML document. Syntax errors come back as one ``SpecError``, never raised."""
+def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> ParsedYaml:
+    """Parse one YAML document. Syntax errors come back as one ``SpecError``, never raised.
+
+    With ``env``, ``${VAR}`` references in string values are interpolated from it.
+    """
     loader = _SpecYamlLoader(text)
     try:
         root = loader.get_single_node()
@@ -225,9 +289,9 @@ def parse_yaml(text: str, file: str) -> ParsedYaml:
         loader.dispose()
     if root is None:
         return ParsedYaml(None, None)
-    builder = _Builder(file)
+    builder = _Builder(file, env)
     data = builder.build(root)
-    return ParsedYaml(data, root, builder.errors(root))
+    return ParsedYaml(data, root, builder.errors(root), builder.variables, builder.interpolated)
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:

@@ -86,6 +86,8 @@ JournalOp = Literal[
     "trigger-unknown",  # may exist: key becomes an unknown entry
     "cancel-done",  # cancelled, or nothing left to cancel: key leaves state
     "cancel-failed",  # still running as far as we know: key stays
+    # A ``moved:`` entry of the specs: the run under ``from_key`` is now under ``key``.
+    "move",
 ]
 
 
@@ -101,6 +103,8 @@ class JournalRecord(_Model):
     test_run_id: int | None = Field(default=None, alias="testRunId")
     #: Human note: error text, "nothing left to cancel", ...
     note: str = ""
+    #: move: the key the run leaves.
+    from_key: str | None = Field(default=None, alias="fromKey")
 
 
 def fold(state: State, records: list[JournalRecord]) -> State:
@@ -113,6 +117,11 @@ def fold(state: State, records: list[JournalRecord]) -> State:
     runs = dict(state.runs)
     pending: dict[str, JournalRecord] = {}
     for rec in records:
+        if rec.op == "move":
+            # Only while the old key holds a run and the new one is free: replaying it is safe.
+            if rec.from_key in runs and rec.key not in runs:
+                runs[rec.key] = runs.pop(rec.from_key)
+            continue
         if rec.op in ("trigger-intent", "cancel-intent"):
             pending[rec.key] = rec
             continue

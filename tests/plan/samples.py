@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from reconciler.plan.diff import make_plan
 from reconciler.plan.model import Plan
+from reconciler.spec.model import Move
 from tests.plan.factories import attrs, desired, drun, state, tracked
 
 
@@ -51,3 +54,27 @@ def retrigger_plan() -> Plan:
     want = desired(drun("a", line=2), drun("b", line=9))
     lost = tracked(attrs(name="a"), status="unknown", note="apply stopped before the API answered")
     return make_plan(want, state({"a": lost}), targets=["a"], retrigger_unknown=True)
+
+
+def moves_plan() -> Plan:
+    """A rename (``moved:``) alone, a rename with a revision bump, and a plain revision bump."""
+    want = desired(
+        drun("nightly-v2", attrs(name="Nightly"), file="specs/bots.yaml", line=3),
+        drun("weekly-v2", attrs(name="Weekly", revision=2), file="specs/bots.yaml", line=7),
+        drun("sweep", attrs(name="Sweep", revision="r2"), file="specs/bots.yaml", line=11),
+    )
+    want = dataclasses.replace(
+        want,
+        moves=(
+            Move("nightly", "nightly-v2", "specs/bots.yaml", 15),
+            Move("weekly", "weekly-v2", "specs/bots.yaml", 17),
+        ),
+    )
+    have = state(
+        {
+            "nightly": tracked(attrs(name="Nightly"), 6001),
+            "weekly": tracked(attrs(name="Weekly", revision=1), 6002),
+            "sweep": tracked(attrs(name="Sweep"), 6003),
+        }
+    )
+    return make_plan(want, have)

@@ -29,7 +29,7 @@ from reconciler.plan.render import (
     render_text,
 )
 from tests.plan.factories import attrs, desired, drun, state, tracked
-from tests.plan.samples import empty_plan, mixed_plan, retrigger_plan
+from tests.plan.samples import empty_plan, mixed_plan, moves_plan, retrigger_plan
 
 GOLDEN = Path(__file__).parent.parent / "data" / "plans"
 UPDATE = os.environ.get("RECONCILER_UPDATE_GOLDEN") == "1"
@@ -39,6 +39,7 @@ SAMPLES: dict[str, Callable[[], Plan]] = {
     "mixed": mixed_plan,
     "empty": empty_plan,
     "retrigger": retrigger_plan,
+    "moves": moves_plan,
 }
 RENDERERS: dict[str, Callable[[Plan], str]] = {
     "txt": lambda plan: render_text(plan, color=False),

@@ -133,8 +133,18 @@ def test_booleans_default_to_false_without_defaults() -> None:
 
 
 def test_examples_load() -> None:
-    desired = load_specs([EXAMPLES])
-    assert len(desired.files) == 3
+    desired = load_specs([EXAMPLES], env={})
+    assert len(desired.files) == 6
+    assert desired.runs["nightly[probeIds=jailbreak,targetId=43]"].attributes.probe_ids == (
+        101,
+        102,
+        103,
+    )
+    assert desired.runs["weekly-full-sweep"].attributes.revision == 3
+    assert desired.runs["checkout-bot-jailbreak"].attributes.workspace_id == 1234
+    assert [(m.source, m.target) for m in desired.moves] == [
+        ("support-bot-weekly", "support-bot-regression")
+    ]
     assert desired.runs["partner-agent-data-leak"].attributes.workspace_id == 5678
     assert desired.runs["partner-agent-data-leak"].attributes.probe_ids == (401, 402)
     assert desired.runs["support-bot-release-2.4"].attributes.run_ai_analysis is True
@@ -230,7 +240,7 @@ def test_unknown_fields_everywhere_with_suggestions() -> None:
         (10, "testRuns.chatbot.probe_ids"): "did you mean probeIds?",
         (11, "testRuns.chatbot.colour"): (
             "the fields allowed here are: workspaceId, targetId, probeIds, name, "
-            "runAiAnalysis, notifyWhenFinished, protect"
+            "runAiAnalysis, notifyWhenFinished, protect, revision, matrix"
         ),
     }
     assert all(e.message.startswith("unknown field") for e in errors)

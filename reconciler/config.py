@@ -1,0 +1,169 @@
+"""The project config: an optional ``reconciler.yaml`` at the root of a repository.
+
+It sets what a team would otherwise repeat on every command line: where the spec files and the
+state live, which API server to use, a default ``workspaceId`` and named probe sets. It is
+found by walking up from the working directory, like Git finds ``.git`` (the walk stops at the
+repository root, so a stray file above the repository is never picked up).
+
+Precedence, most explicit first: command-line options, then environment variables, then the
+config file, then the built-in defaults. Relative paths in the file are relative to the
+directory holding it, so a command behaves the same from any subdirectory.
+
+The file is read like a spec file: YAML 1.2, strict types, unknown keys refused, every problem
+reported at once with its file and line (``SpecValidationError``), ``${VAR}`` interpolated.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, PrivateAttr, StrictStr, StringConstraints, ValidationError
+
+from reconciler.errors import SpecError, SpecValidationError
+from reconciler.records import Int32
+from reconciler.spec.messages import validation_errors
+from reconciler.spec.model import ProbeSet
+from reconciler.spec.schema import ProbeSetName, SpecModel
+from reconciler.spec.yaml_loader import key_lines, parse_yaml
+
+CONFIG_NAME = "reconciler.yaml"
+
+_Text = Annotated[StrictStr, StringConstraints(min_length=1)]
+
+
+class ProjectConfig(SpecModel):
+    """The keys of ``reconciler.yaml``; every one is optional."""
+
+    specs: list[_Text] | None = Field(
+        default=None, description="spec files or directories, relative to this file"
+    )
+    state: _Text | None = Field(
+        default=None,
+        description="state file (relative to this file) or postgresql:// URL",
+    )
+    region: Literal["eu", "us"] | None = Field(default=None, description="SPLX region")
+    api_url: _Text | None = Field(default=None, description="Probe API base URL")
+    workspace_id: Int32 | None = Field(
+        default=None, description="workspace of runs whose spec file and run set none"
+    )
+    probe_sets: dict[ProbeSetName, list[Int32]] = Field(
+        default_factory=dict, description="named lists of probe ids, usable in probeIds"
+    )
+
+    _path: Path | None = PrivateAttr(default=None)
+    _display: str = PrivateAttr(default=CONFIG_NAME)
+    _set_lines: dict[str, int] = PrivateAttr(default_factory=dict)
+    _fingerprint: bytes = PrivateAttr(default=b"")
+
+    @property
+    def path(self) -> Path | None:
+        """The file it was read from (None for an empty, in-memory config)."""
+        return self._path
+
+    @property
+    def display(self) -> str:
+        """How messages name the file."""
+        return self._display
+
+    @property
+    def fingerprint(self) -> bytes:
+        """The file's bytes and the variables it interpolated: part of a plan's checksum."""
+        return self._fingerprint
+
+    def _resolve(self, relative: str) -> str:
+        if self._path is None or Path(relative).is_absolute():
+            return relative
+        return _relative(self._path.parent / relative)
+
+    def spec_paths(self) -> list[str] | None:
+        """``specs``, relative to the working directory when under it; None when unset."""
+        if self.specs is None:
+            return None
+        return [self._resolve(path) for path in self.specs]
+
+    def state_location(self) -> str | None:
+        """``state`` resolved against this file's directory (URLs as written); None if unset."""
+        if self.state is None:
+            return None
+        if "://" in self.state:
+            return self.state
+        return self._resolve(self.state)
+
+    def probe_set_defs(self) -> dict[str, ProbeSet]:
+        """The probe sets, each with where it is defined."""
+        return {
+            name: ProbeSet(name, tuple(ids), f"{self._display}:{self._set_lines.get(name, 1)}")
+            for name, ids in self.probe_sets.items()
+        }
+
+
+def find_project_config(start: Path) -> Path | None:
+    """The nearest ``reconciler.yaml`` in ``start`` or above, up to the repository root."""
+    directory = start.absolute()
+    for candidate in (directory, *directory.parents):
+        path = candidate / CONFIG_NAME
+        if path.is_file():
+            return path
+        if (candidate / ".git").exists():
+            return None  # the repository root: a config above it belongs to something else
+    return None
+
+
+def load_project_config(path: Path, env: Mapping[str, str] | None = None) -> ProjectConfig:
+    """Read and validate ``path``; raises ``SpecValidationError`` with every problem."""
+    display = _relative(path)
+    try:
+        content = path.read_bytes()
+        text = content.decode("utf-8-sig")
+    except OSError as exc:
+        raise SpecValidationError(
+            [SpecError(f"cannot be read: {exc.strerror or exc}", file=display)]
+        ) from None
+    except UnicodeDecodeError:
+        raise SpecValidationError(
+            [SpecError("is not UTF-8 text", file=display, hint="save the file as UTF-8")]
+        ) from None
+    parsed = parse_yaml(text, display, os.environ if env is None else env)
+    errors = list(parsed.errors)
+    data = parsed.data if parsed.root is not None else {}
+    if not isinstance(data, dict):
+        errors.append(
+            SpecError(
+                "expected a mapping of settings (specs, state, region, ...)",
+                file=display,
+                line=1,
+                hint="see 'Project config' in docs/SPEC_FORMAT.md",
+            )
+        )
+        raise SpecValidationError(errors)
+    config: ProjectConfig | None = None
+    try:
+        config = ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        errors.extend(validation_errors(exc, parsed, display, ProjectConfig))
+    if config is not None and config.region is not None and config.api_url is not None:
+        errors.append(
+            SpecError(
+                "region and apiUrl both choose the API server",
+                file=display,
+                line=key_lines(parsed.root).get("apiUrl"),
+                field="apiUrl",
+                hint="keep only one of them",
+            )
+        )
+    if errors or config is None:
+        raise SpecValidationError(sorted(errors, key=lambda e: e.line or 0))
+    config._path = path
+    config._display = display
+    config._set_lines = key_lines(parsed.root, "probeSets")
+    used = "".join(f"\0{name}={value}" for name, value in sorted(parsed.variables.items()))
+    config._fingerprint = content + used.encode()
+    return config
+
+
+def _relative(path: Path) -> str:
+    """``path`` as seen from the working directory (``../specs`` from a subdirectory)."""
+    return Path(os.path.relpath(path.absolute())).as_posix()

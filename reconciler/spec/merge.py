@@ -1,0 +1,351 @@
+"""One validated spec file → its runs: defaults, probe sets and matrices merged in.
+
+Precedence for each field of a run: its matrix value, then the run's own value, then the
+file's ``defaults`` (for ``workspaceId``: the file's top-level value, then the project
+config's). A run's ``probeIds`` may name probe sets (the file's ``probeSets`` and the project
+config's); each name stands for its ids. A run with a ``matrix`` becomes one run per
+combination of the matrix values, keyed ``base[axis=value,...]`` with the axes sorted by name.
+
+Every problem is collected as a ``SpecError``; the caller refuses the whole set if there is
+any, so a half-merged result never leaves this module's caller.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from reconciler.errors import SpecError
+from reconciler.records import RunAttributes, normalise_probe_ids
+from reconciler.spec.messages import field_path
+from reconciler.spec.model import DesiredRun, ProbeSet
+from reconciler.spec.schema import RUN_KEY_RE, Defaults, Matrix, RunSpec, SpecFile
+from reconciler.spec.yaml_loader import key_lines, locate
+
+if TYPE_CHECKING:
+    from yaml.nodes import Node
+
+T = TypeVar("T")
+Loc = tuple[int | str, ...]
+
+_NO_DEFAULTS = Defaults()
+#: Matrix axes: (wire name, Python field name), sorted by wire name (the order keys use).
+_AXES: tuple[tuple[str, str], ...] = tuple(
+    sorted((info.alias or name, name) for name, info in Matrix.model_fields.items())
+)
+_PYTHON_NAMES = dict(_AXES)
+_REQUIRED_HINTS = {
+    "workspaceId": "add workspaceId: 1234 at the top of the file, or to this run",
+    "targetId": "add targetId: 42 to this run, or to defaults:",
+    "probeIds": "add probeIds: [101, 102] to this run, or to defaults:",
+}
+
+
+@dataclass
+class MergedFile:
+    """The runs of one file, the line of each (expanded) run key, and the problems found."""
+
+    runs: list[DesiredRun] = field(default_factory=list)
+    key_lines: dict[str, int] = field(default_factory=dict)
+    errors: list[SpecError] = field(default_factory=list)
+
+
+@dataclass
+class _Combination:
+    """One run of a matrix: its key, its field values and their text (for names)."""
+
+    key: str
+    values: dict[str, Any]
+    texts: dict[str, str]
+
+
+def merge_file(
+    display: str,
+    root: Node | None,
+    spec: SpecFile,
+    shared_sets: Mapping[str, ProbeSet],
+    workspace_id: int | None,
+) -> MergedFile:
+    """Merge ``spec`` (parsed from ``root``) into runs; ``shared_sets`` and ``workspace_id``
+    come from the project config."""
+    return _Merger(display, root, spec, shared_sets, workspace_id).merge()
+
+
+class _Merger:
+    def __init__(
+        self,
+        display: str,
+        root: Node | None,
+        spec: SpecFile,
+        shared_sets: Mapping[str, ProbeSet],
+        workspace_id: int | None,
+    ) -> None:
+        self.display = display
+        self.root = root
+        self.spec = spec
+        self.result = MergedFile()
+        self.literal_lines = key_lines(root, "testRuns")
+        self.defaults = spec.defaults or _NO_DEFAULTS
+        self.workspace_id = _first(spec.workspace_id, workspace_id)
+        self.sets = self._probe_sets(shared_sets)
+        self.default_probes = self._probes(self.defaults.probe_ids, ("defaults", "probeIds"))
+
+    # -- problems ---------------------------------------------------------------------------
+
+    def error(self, message: str, loc: Loc, hint: str | None = None, *, key: bool = False) -> None:
+        line = locate(self.root, loc, key=key)
+        self.result.errors.append(
+            SpecError(message, file=self.display, line=line, field=field_path(loc), hint=hint)
+        )
+
+    # -- probe sets -------------------------------------------------------------------------
+
+    def _probe_sets(self, shared: Mapping[str, ProbeSet]) -> dict[str, ProbeSet]:
+        sets = dict(shared)
+        lines = key_lines(self.root, "probeSets")
+        for name, ids in (self.spec.probe_sets or {}).items():
+            if name in shared:
+                self.error(
+                    f"probe set {name!r} is already defined at {shared[name].source}",
+                    ("probeSets", name),
+                    "rename this one; a spec file cannot redefine a set of the project config",
+                    key=True,
+                )
+                continue
+            source = f"{self.display}:{lines.get(name, 1)}"
+            sets[name] = ProbeSet(name, normalise_probe_ids(ids), source)
+        return sets
+
+    def _probes(self, refs: Sequence[int | str] | None, loc: Loc) -> tuple[int, ...] | None:
+        """Probe ids and set names → sorted ids; None when ``refs`` is None (not given)."""
+        if refs is None:
+            return None
+        ids: list[int] = []
+        for index, ref in enumerate(refs):
+            if isinstance(ref, str):
+                ids.extend(self._set_ids(ref, (*loc, index)))
+            else:
+                ids.append(ref)
+        return normalise_probe_ids(ids)
+
+    def _set_ids(self, name: str, loc: Loc) -> tuple[int, ...]:
+        found = self.sets.get(name)
+        if found is not None:
+            return found.ids
+        known = sorted(self.sets)
+        if not known:
+            hint = "define it under probeSets: in this file or in reconciler.yaml"
+        else:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = (f"did you mean {close[0]}? " if close else "") + (
+                f"the probe sets are: {', '.join(known)}"
+            )
+        self.error(f"unknown probe set {name!r}", loc, hint)
+        return ()
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def merge(self) -> MergedFile:
+        for key, run in self.spec.test_runs.items():
+            line = self.literal_lines.get(key, 1)
+            if not self._complete(key, run, line):
+                continue
+            probes = _first(
+                self._probes(run.probe_ids, ("testRuns", key, "probeIds")), self.default_probes
+            )
+            if run.matrix is None:
+                combo = _Combination(key, {}, {})
+                self._add(key, run, line, probes=probes, combo=combo, name=run.name or key)
+            else:
+                self._expand(key, run, run.matrix, line, probes)
+        return self.result
+
+    def _complete(self, key: str, run: RunSpec, line: int) -> bool:
+        """Report the required fields no source gives this run; True when none is missing."""
+        axes = run.matrix
+        given = {
+            "workspaceId": _first(run.workspace_id, self.workspace_id),
+            "targetId": _first(run.target_id, self.defaults.target_id),
+            "probeIds": _first(run.probe_ids, self.defaults.probe_ids),
+        }
+        missing = [
+            name
+            for name, value in given.items()
+            if value is None and (axes is None or getattr(axes, _PYTHON_NAMES[name]) is None)
+        ]
+        for name in missing:
+            self.result.errors.append(
+                SpecError(
+                    "required field is missing",
+                    file=self.display,
+                    line=line,
+                    field=f"testRuns.{key}.{name}",
+                    hint=_REQUIRED_HINTS[name],
+                )
+            )
+        return not missing
+
+    def _add(
+        self,
+        base: str,
+        run: RunSpec,
+        line: int,
+        *,
+        probes: tuple[int, ...] | None,
+        combo: _Combination,
+        name: str,
+    ) -> None:
+        key, values = combo.key, combo.values
+        attributes = RunAttributes(
+            workspace_id=values.get("workspace_id", _first(run.workspace_id, self.workspace_id)),
+            target_id=values.get("target_id", _first(run.target_id, self.defaults.target_id)),
+            probe_ids=values.get("probe_ids", probes),
+            name=name,
+            run_ai_analysis=values.get(
+                "run_ai_analysis",
+                bool(_first(run.run_ai_analysis, self.defaults.run_ai_analysis)),
+            ),
+            notify_when_finished=values.get(
+                "notify_when_finished",
+                bool(_first(run.notify_when_finished, self.defaults.notify_when_finished)),
+            ),
+            revision=values.get("revision", _first(run.revision, self.defaults.revision)),
+        )
+        protect = bool(_first(run.protect, self.defaults.protect))
+        # Keys written in one file are unique (the YAML layer checks), but a matrix can make
+        # a key that is also written out, or that another matrix makes.
+        first = self.result.key_lines.get(key)
+        if first is not None:
+            made = f" (made by the matrix of {base!r})" if key != base else ""
+            self.error(
+                f"run key {key!r}{made} is already declared at {self.display}:{first}",
+                ("testRuns", base),
+                "run keys are unique: rename the run or change the matrix values",
+                key=True,
+            )
+            return
+        self.result.key_lines[key] = line
+        self.result.runs.append(DesiredRun(key, attributes, self.display, line, protect))
+
+    # -- matrices ---------------------------------------------------------------------------
+
+    def _expand(
+        self, base: str, run: RunSpec, matrix: Matrix, line: int, probes: tuple[int, ...] | None
+    ) -> None:
+        loc: Loc = ("testRuns", base, "matrix")
+        axes = [
+            (wire, name, values)
+            for wire, name in _AXES
+            if (values := getattr(matrix, name)) is not None
+        ]
+        if not axes:
+            self.error(
+                "a matrix needs at least one axis",
+                loc,
+                "list values for a field, e.g. matrix: {targetId: [42, 43]}",
+                key=True,
+            )
+            return
+        choices: list[list[tuple[str, str, Any, str]]] = []
+        ok = True
+        for wire, name, values in axes:
+            options = self._axis(run, wire, name, values, (*loc, wire))
+            ok = ok and options is not None
+            choices.append(options or [])
+        template = self._template(run.name, [wire for wire, _, _ in axes], ("testRuns", base))
+        if not ok or template is None:
+            return
+        for picked in itertools.product(*choices):
+            suffix = ",".join(f"{wire}={text}" for wire, _, _, text in picked)
+            key = f"{base}[{suffix}]"
+            if not RUN_KEY_RE.match(key):
+                self.error(
+                    f"the matrix makes the run key {key!r}, which is not a valid key "
+                    "(letters, digits and -_.:/[]=, only, at most 200 characters)",
+                    loc,
+                    "use revision values made of letters, digits and -_.:/ only, "
+                    "or a shorter base key",
+                    key=True,
+                )
+                return
+            combo = _Combination(
+                key,
+                {name: value for _, name, value, _ in picked},
+                {wire: text for wire, _, _, text in picked},
+            )
+            name = _render(template, combo.texts) if run.name else key
+            self._add(base, run, line, probes=probes, combo=combo, name=name)
+
+    def _axis(
+        self, run: RunSpec, wire: str, name: str, values: list[Any], loc: Loc
+    ) -> list[tuple[str, str, Any, str]] | None:
+        """(wire name, field, value, text) per value of one axis; None after an error."""
+        if getattr(run, name) is not None:
+            self.error(
+                f"{wire} is set both on the run and in its matrix",
+                loc,
+                f"remove {wire} from the run, or from the matrix",
+                key=True,
+            )
+            return None
+        options = []
+        seen: set[str] = set()
+        for index, given in enumerate(values):
+            text = _text(given)
+            if text in seen:
+                self.error(f"the value {text} appears twice in this axis", (*loc, index))
+                return None
+            seen.add(text)
+            value = given
+            if wire == "probeIds":
+                # A set name stands alone; a list may mix ids and set names.
+                listed = isinstance(given, list)
+                value = self._probes(given if listed else [given], (*loc, index) if listed else loc)
+            options.append((wire, name, value, text))
+        return options
+
+    def _template(
+        self, name: str | None, axes: list[str], loc: Loc
+    ) -> list[tuple[str, str | None]] | None:
+        """A matrix run's ``name`` as (literal, placeholder) pairs; None after an error."""
+        if name is None:
+            return []
+        where = (*loc, "name")
+        hint = f"the placeholders are the matrix axes: {', '.join('{' + a + '}' for a in axes)}"
+        try:
+            parts = list(string.Formatter().parse(name))
+        except ValueError:
+            self.error(
+                "the name has an unmatched { or }",
+                where,
+                "write {{ and }} for literal braces; " + hint,
+            )
+            return None
+        template: list[tuple[str, str | None]] = []
+        for literal, placeholder, spec, conversion in parts:
+            if placeholder is not None and (placeholder not in axes or spec or conversion):
+                self.error(f"unknown placeholder {{{placeholder}}} in the name", where, hint)
+                return None
+            template.append((literal, placeholder))
+        return template
+
+
+def _render(template: list[tuple[str, str | None]], texts: Mapping[str, str]) -> str:
+    return "".join(literal + (texts[p] if p is not None else "") for literal, p in template)
+
+
+def _text(value: Any) -> str:
+    """How a matrix value reads in a run key and a name."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "_".join(_text(v) for v in value)
+    return str(value)
+
+
+def _first(value: T | None, fallback: T) -> T:
+    return value if value is not None else fallback

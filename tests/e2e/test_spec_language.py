@@ -1,0 +1,149 @@
+"""The spec language end to end: project config, probe sets, matrix, revision, moved, ${VAR}."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler.simulator.server import SimulatorServer
+from tests.e2e.conftest import Cli, Result, Runner
+
+CONFIG = """\
+specs: [team/]
+state: .reconciler/state.json
+workspaceId: 1234
+probeSets:
+  jailbreak: [101, 102]
+"""
+
+MATRIX = """\
+testRuns:
+  nightly:
+    name: "Nightly {targetId}"
+    probeIds: [jailbreak, 7]
+    matrix:
+      targetId: [42, 43]
+"""
+
+
+@pytest.fixture
+def run(cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Runner:
+    def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
+        # The project config's state applies only when RECONCILER_STATE is unset.
+        return cli(
+            *args,
+            env={"RECONCILER_STATE": None, **(env or {})},
+            monkeypatch=monkeypatch,
+            capsys=capsys,
+        )
+
+    return invoke
+
+
+@pytest.fixture
+def project(cli: Cli) -> Path:
+    (cli.root / ".git").mkdir()  # the walk up for reconciler.yaml stops here
+    (cli.root / "reconciler.yaml").write_text(CONFIG)
+    (cli.root / "team").mkdir()
+    (cli.root / "team" / "nightly.yaml").write_text(MATRIX)
+    (cli.root / "sub").mkdir()
+    return cli.root
+
+
+def state_runs(root: Path) -> dict[str, dict[str, object]]:
+    document = json.loads((root / ".reconciler" / "state.json").read_text())
+    runs: dict[str, dict[str, object]] = document["runs"]
+    return runs
+
+
+def test_config_matrix_and_probe_sets_apply_from_a_subdirectory(
+    project: Path, run: Runner, sim: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = run("plan")
+    assert plan.code == 0, plan.all
+    assert "+ nightly[targetId=42]" in plan.out
+    assert "declared at team/nightly.yaml:2" in plan.out
+    applied = run("apply", "--auto-approve")
+    assert applied.code == 0, applied.all
+    runs = state_runs(project)
+    assert sorted(runs) == ["nightly[targetId=42]", "nightly[targetId=43]"]
+    listed = run("state", "list")
+    assert "nightly[targetId=42]" in listed.out, listed.all
+    attributes = runs["nightly[targetId=43]"]["attributes"]
+    assert attributes == {
+        "workspaceId": 1234,
+        "targetId": 43,
+        "probeIds": [7, 101, 102],
+        "name": "Nightly 43",
+        "runAiAnalysis": False,
+        "notifyWhenFinished": False,
+    }
+
+
+def test_rename_then_revision_bump(project: Path, run: Runner, sim: SimulatorServer) -> None:
+    assert run("apply", "--auto-approve").code == 0
+    before = state_runs(project)
+    sent = len(sim.requests())
+    spec = project / "team" / "nightly.yaml"
+    spec.write_text(
+        MATRIX.replace("  nightly:", "  sweep:")
+        + "moved:\n"
+        + "  - {from: 'nightly[targetId=42]', to: 'sweep[targetId=42]'}\n"
+        + "  - {from: 'nightly[targetId=43]', to: 'sweep[targetId=43]'}\n"
+    )
+    plan = run("plan", "--detailed-exitcode")
+    assert plan.code == 2, plan.all
+    assert "# sweep[targetId=42] has moved from nightly[targetId=42]" in plan.out
+    assert "Plan: 0 to trigger, 0 to replace, 0 to cancel, 2 to move." in plan.out
+    applied = run("apply", "--auto-approve")
+    assert applied.code == 0, applied.all
+    assert "2 moved" in applied.out
+    assert len(sim.requests()) == sent  # a move never calls the API
+    after = state_runs(project)
+    assert after["sweep[targetId=42]"] == before["nightly[targetId=42]"]
+    # The moved: entries stay as history and do nothing now.
+    assert run("plan", "--detailed-exitcode").code == 0
+
+    spec.write_text(spec.read_text().replace("    name:", "    revision: 2\n    name:"))
+    bumped = run("plan")
+    assert "~ revision: null → 2  # forces replacement" in bumped.out
+    assert "Plan: 0 to trigger, 2 to replace, 0 to cancel." in bumped.out
+
+
+def test_command_line_beats_environment_beats_config(
+    project: Path, run: Runner, sim: SimulatorServer
+) -> None:
+    env_state = project / "env.json"
+    flag_state = project / "flag.json"
+    assert run("apply", "--auto-approve", env={"RECONCILER_STATE": str(env_state)}).code == 0
+    assert env_state.exists() and not (project / ".reconciler").exists()
+    assert (
+        run(
+            "apply",
+            "--auto-approve",
+            "--state",
+            str(flag_state),
+            env={"RECONCILER_STATE": str(env_state)},
+        ).code
+        == 0
+    )
+    assert flag_state.exists()
+    assert run("--no-config", "validate").code == 1  # no specs/ without the config
+
+
+def test_variables_and_config_errors(project: Path, run: Runner) -> None:
+    (project / "team" / "env.yaml").write_text(
+        "testRuns:\n  staged:\n    workspaceId: ${WS}\n    targetId: 1\n    probeIds: [1]\n"
+    )
+    unset = run("validate")
+    assert unset.code == 1
+    assert "team/env.yaml:3: testRuns.staged.workspaceId: environment variable WS is not set" in (
+        unset.err
+    )
+    assert run("validate", env={"WS": "99"}).code == 0
+    (project / "reconciler.yaml").write_text(CONFIG + "stat: x\n")
+    broken = run("validate")
+    assert "reconciler.yaml:6: stat: unknown field 'stat'" in broken.err
+    assert "did you mean state?" in broken.err

@@ -1,0 +1,93 @@
+"""reconciler.yaml: finding it, reading it, and where its values sit in the precedence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.commands.common import Session, Settings, load_desired
+from reconciler.config import find_project_config, load_project_config
+from reconciler.errors import ApiConfigError, SpecValidationError
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "project"
+
+
+def test_the_nearest_config_is_found_and_the_walk_stops_at_the_repository_root(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "reconciler.yaml").write_text("{}\n")
+    repo = tmp_path / "repo"
+    (repo / "a" / "b").mkdir(parents=True)
+    assert find_project_config(repo / "a" / "b") == tmp_path / "reconciler.yaml"
+    (repo / ".git").mkdir()
+    assert find_project_config(repo / "a" / "b") is None
+    (repo / "a" / "reconciler.yaml").write_text("{}\n")
+    assert find_project_config(repo / "a" / "b") == repo / "a" / "reconciler.yaml"
+
+
+def test_paths_are_relative_to_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "reconciler.yaml"
+    path.write_text("specs: [specs/, more.yaml]\nstate: st/s.json\n")
+    monkeypatch.chdir(tmp_path / "sub")
+    config = load_project_config(path, env={})
+    assert config.spec_paths() == ["../specs", "../more.yaml"]
+    assert config.state_location() == "../st/s.json"
+    assert config.display == "../reconciler.yaml"
+    path.write_text("state: postgresql://db/reconciler\n")
+    assert load_project_config(path, env={}).state_location() == "postgresql://db/reconciler"
+
+
+def test_errors_name_the_file_and_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "reconciler.yaml"
+    path.write_text(
+        "region: mars\napiUrl: https://x\nworkspaceId: ${WS}\nprobeSets: {'9': [1]}\nspec: []\n"
+    )
+    with pytest.raises(SpecValidationError) as info:
+        load_project_config(path, env={"WS": "x"})
+    found = {(e.line, e.field): e.message for e in info.value.errors}
+    assert set(found) == {
+        (1, "region"),
+        (3, "workspaceId"),
+        (4, "probeSets.9"),
+        (5, "spec"),
+    }
+    assert found[(3, "workspaceId")] == "expected an integer, got 'x' (a string), from ${WS}"
+    path.write_text("region: us\napiUrl: https://x\n")
+    with pytest.raises(SpecValidationError, match=r"reconciler\.yaml:2: apiUrl: region and apiUrl"):
+        load_project_config(path, env={})
+    path.write_text("- a\n")
+    with pytest.raises(SpecValidationError, match="expected a mapping of settings"):
+        load_project_config(path, env={})
+
+
+def session(config_text: str, tmp_path: Path, env: dict[str, str], **flags: str) -> Session:
+    path = tmp_path / "reconciler.yaml"
+    path.write_text(config_text)
+    settings = Settings(env=env, config=load_project_config(path, env={}), **flags)  # type: ignore[arg-type]
+    return Session(settings)
+
+
+def test_api_server_flags_then_environment_then_config(tmp_path: Path) -> None:
+    config = "apiUrl: https://config.example\n"
+    assert session(config, tmp_path, {}).api_server() == ("https://config.example", None)
+    from_env = session(config, tmp_path, {"SPLX_API_URL": "https://env.example"})
+    assert from_env.api_server() == (None, None)  # resolve_base_url reads the environment
+    flagged = session(config, tmp_path, {}, region="us")
+    assert flagged.api_server() == (None, "us")
+    assert session("region: us\n", tmp_path, {}).api_server() == (None, "us")
+    with pytest.raises(ApiConfigError, match=r"reconciler.yaml: apiUrl: refusing plain http"):
+        session("apiUrl: http://example.com\n", tmp_path, {}).api_server()
+
+
+def test_example_project_config_loads_and_plans(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(EXAMPLE)
+    config = load_project_config(EXAMPLE / "reconciler.yaml", env={})
+    desired = load_desired([], Settings(env={"STAGE": "staging"}, config=config))
+    assert desired.files == ("specs/chatbots.yaml",)
+    assert any("[" in key for key in desired.runs)
+    assert {run.attributes.workspace_id for run in desired.runs.values()} == {1234}
