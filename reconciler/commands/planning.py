@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 from collections.abc import Sequence
@@ -13,9 +14,10 @@ from reconciler.commands.common import Session, Settings, load_desired
 from reconciler.errors import AbortedError, UsageError
 
 if TYPE_CHECKING:
-    from reconciler.api.base import ProbeApi
+    from reconciler.api.base import CancelOutcome, ProbeApi
     from reconciler.apply import ApplyResult
     from reconciler.plan.model import Plan
+    from reconciler.records import RunAttributes
     from reconciler.spec.model import DesiredSet
     from reconciler.state.model import State
     from reconciler.state.store import StateStore
@@ -67,7 +69,8 @@ def _make_plan(desired: DesiredSet, state: State, options: PlanOptions) -> Plan:
         destroy=options.destroy,
     )
     check_plan(plan, desired, state, force=options.force, allow_empty=options.allow_empty)
-    return plan
+    # A saved plan must be checked against the same spec paths it was made from.
+    return dataclasses.replace(plan, options={**plan.options, "paths": list(options.paths)})
 
 
 def plan(
@@ -144,7 +147,8 @@ def apply(
             session.console.out("The saved plan has nothing to do.")
             return EXIT_OK
         # Fail on a missing key before asking anything: nothing can be sent without it.
-        client = session.client(parallelism=parallelism)
+        # A plan of moves alone changes only the state and needs no key.
+        client = session.client(parallelism=parallelism) if the_plan.actionable else _NoApi()
         try:
             if not plan_file and not auto_approve:
                 if not interactive:
@@ -165,6 +169,19 @@ def apply(
         finally:
             client.close()
     return _summarise(session, result, destroy=options.destroy)
+
+
+class _NoApi:
+    """Stands in for the API client when a plan sends nothing (moves only)."""
+
+    def trigger(self, attributes: RunAttributes, *, key: str) -> int:
+        raise AssertionError(f"internal error: trigger of {key!r} in a plan that sends nothing")
+
+    def cancel(self, workspace_id: int, test_run_id: int, *, key: str) -> CancelOutcome:
+        raise AssertionError(f"internal error: cancel of {key!r} in a plan that sends nothing")
+
+    def close(self) -> None:
+        """Nothing to close."""
 
 
 def _load_saved(plan_file: str, state: State, settings: Settings) -> Plan:

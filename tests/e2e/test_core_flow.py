@@ -239,3 +239,30 @@ def test_destroy_cancels_everything(cli: Cli, run: Runner, sim: SimulatorServer)
     assert result.code == 0, result.all
     assert cli.state()["runs"] == {}
     assert all(r["status"] == "Canceled" for r in sim.runs())
+
+
+def test_saved_plan_remembers_the_spec_paths_it_was_made_from(
+    cli: Cli, run: Runner, sim: SimulatorServer, tmp_path: Path
+) -> None:
+    cli.write_spec("team/runs.yaml", SPEC_TWO_RUNS)
+    plan_file = str(tmp_path / "p.plan")
+    assert run("plan", "specs/team", "--out", plan_file).code == 0
+    # No PATH here: apply must check the plan against specs/team, not the default specs/.
+    applied = run("apply", "--plan", plan_file)
+    assert applied.code == 0, applied.all
+    assert len(sim.runs()) == 2
+
+
+def test_a_plan_of_moves_alone_needs_no_api_key(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    assert run("apply", "--auto-approve").code == 0
+    renamed = SPEC_TWO_RUNS.replace("chatbot-jailbreak:", "chatbot-jailbreak-v2:")
+    cli.write_spec(
+        "runs.yaml", renamed + "moved:\n  - from: chatbot-jailbreak\n    to: chatbot-jailbreak-v2\n"
+    )
+    result = run("apply", "--auto-approve", env={"SPLX_API_KEY": None})
+    assert result.code == 0, result.all
+    assert "chatbot-jailbreak-v2" in cli.state()["runs"]
+    assert len(sim.runs()) == 2
