@@ -7,6 +7,7 @@ runs it on its own.
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 
@@ -204,4 +205,4 @@ def _announce(url: str, grants: dict[str, KeyGrant]) -> None:
     demo = f" (X-Api-Key: {DEMO_KEY})" if DEMO_KEY in grants else ""
     click.echo(f"Probe API simulator listening on {url} keys: {labels}{demo}")
     # The line is what scripts wait for: make sure it leaves the buffer now.
-    click.get_text_stream("stdout").flush()
+    sys.stdout.flush()
