@@ -21,7 +21,9 @@ from tests.e2e.harness import duplicate_keys, many_runs_spec, runs_by_key, settl
 EXIT_INTERRUPTED = 130
 
 
-def _start_and_wait_for_two_requests(cli: Cli, sim: SimulatorServer, latency: float) -> subprocess.Popen[str]:
+def _start_and_wait_for_two_requests(
+    cli: Cli, sim: SimulatorServer, latency: float
+) -> subprocess.Popen[str]:
     cli.write_spec("runs.yaml", many_runs_spec(6))
     sim.set_faults(latency=latency)
     proc = start_apply(
