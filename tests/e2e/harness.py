@@ -80,19 +80,26 @@ def settle(sim: SimulatorServer, *, quiet_for: float = 0.1, limit: float = 10.0)
     raise AssertionError(f"the simulator still had unanswered requests after {limit} s")
 
 
+def lost_runs(state: State, sim: SimulatorServer) -> list[int]:
+    """Ids of live runs the simulator created whose key the state does not track at all."""
+    return sorted(
+        run["testRunId"]
+        for key, runs in runs_by_key(sim).items()
+        if key not in state.runs
+        for run in runs
+        if not run["canceled"]
+    )
+
+
 def state_problems(state: State, sim: SimulatorServer) -> list[str]:
     """Where state and simulator disagree in a way crash safety forbids."""
-    problems = []
+    problems = [
+        f"run {run_id} was created but its key is not in state" for run_id in lost_runs(state, sim)
+    ]
     created = runs_by_key(sim)
     for key, runs in created.items():
         entry = state.runs.get(key)
-        live = [r for r in runs if not r["canceled"]]
-        if entry is None:
-            if live:
-                ids = ", ".join(str(r["testRunId"]) for r in live)
-                problems.append(f"{key}: simulator created run {ids}, state has no entry")
-            continue
-        if entry.status == "unknown":
+        if entry is None or entry.status == "unknown":
             continue
         if entry.test_run_id not in {r["testRunId"] for r in runs}:
             problems.append(
@@ -201,6 +208,8 @@ class TrialResult:
     created: int
     #: Unknown entries in state right after the kill.
     unknown: int
+    #: Runs created whose key was not in state right after the kill (must be 0).
+    lost: int = 0
     duplicates: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -235,8 +244,9 @@ def kill_trial(
     try:
         after_kill = store.read()
     except ReconcilerError as err:
-        return TrialResult(delay, exit_code, mid_apply, len(sim.runs()), 0, [], [str(err)])
+        return TrialResult(delay, exit_code, mid_apply, len(sim.runs()), 0, problems=[str(err)])
     problems += [f"after the kill: {p}" for p in state_problems(after_kill, sim)]
+    lost = len(lost_runs(after_kill, sim))
     unknown = sorted(k for k, r in after_kill.runs.items() if r.status == "unknown")
     listed = run_command("state list", state=state_path, api_url=sim.url, api_key=api_key)
     if listed.code != 0:
@@ -262,8 +272,9 @@ def kill_trial(
         mid_apply,
         created,
         len(unknown),
-        duplicate_keys(sim),
-        problems,
+        lost=lost,
+        duplicates=duplicate_keys(sim),
+        problems=problems,
     )
 
 
