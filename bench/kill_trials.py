@@ -66,11 +66,9 @@ def main() -> None:
 def report(results: list[TrialResult], elapsed: float) -> None:
     killed = [r for r in results if r.exit_code is None]
     mid = [r for r in results if r.mid_apply]
-    partial = [r for r in killed if r.created and r.mid_apply]
     print(f"trials:                                  {len(results)}")
     print(f"killed before the apply finished:        {len(killed)}")
     print(f"kills mid-apply (journal left behind):   {len(mid)}")
-    print(f"  of which after some runs were created: {len(partial)}")
     print(f"kills with a trigger in flight:          {sum(1 for r in results if r.unknown)}")
     print(f"unknown outcomes produced:               {sum(r.unknown for r in results)}")
     print(f"runs created by killed applies:          {sum(r.created for r in killed)}")
