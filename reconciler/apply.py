@@ -16,10 +16,11 @@ operations from starting.
 from __future__ import annotations
 
 import enum
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 
 from reconciler.api.base import CancelOutcome, ProbeApi
@@ -142,6 +143,51 @@ class _Journal:
             self._cond.wait_for(lambda: self._active == 0)
 
 
+_Task = tuple["Future[OperationResult]", Callable[[Change], OperationResult], Change]
+
+
+class _Workers:
+    """A fixed set of daemon threads that run submitted calls and complete their futures.
+
+    ``ThreadPoolExecutor`` joins its threads when the interpreter exits, so a request waiting
+    for its answer (up to the read timeout) would keep the process alive after the user
+    abandoned it with a second Ctrl-C. Daemon threads do not; by then every outcome they could
+    still report is already recorded as unknown.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._queue: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"apply-{n}", daemon=True) for n in range(size)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(
+        self, func: Callable[[Change], OperationResult], change: Change
+    ) -> Future[OperationResult]:
+        future: Future[OperationResult] = Future()
+        self._queue.put((future, func, change))
+        return future
+
+    def shutdown(self, *, wait: bool) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+    def _work(self) -> None:
+        while (task := self._queue.get()) is not None:
+            future, func, change = task
+            if not future.set_running_or_notify_cancel():
+                continue  # cancelled before it started
+            try:
+                future.set_result(func(change))
+            except BaseException as exc:  # handed to the waiting thread, as a pool would
+                future.set_exception(exc)
+
+
 class Executor:
     """Runs the actionable changes of a plan. One instance per apply."""
 
@@ -185,7 +231,9 @@ class Executor:
         """Execute ``plan`` (made against ``state``) and persist the resulting state.
 
         ``KeyboardInterrupt`` raised in the calling thread while waiting is handled as the
-        first Ctrl-C (stop starting new work); a second one propagates after ``abandon``.
+        first Ctrl-C (stop starting new work); a second one abandons the operations in flight:
+        the state is persisted at once, with their triggers as unknown outcomes, and this
+        returns without waiting for their answers.
         """
         started = time.monotonic()
         changes = plan.actionable
@@ -193,11 +241,14 @@ class Executor:
         others = [c for c in changes if c.action is not Action.CANCEL]
         results: dict[str, OperationResult] = {}
         interrupted = False
+        # Moves touch only the state: journal them first, so a replace of a moved run
+        # finds it under its new key.
         for change in plan.moves:
             self._journal.append(
                 JournalRecord(op="move", key=change.key, from_key=change.moved_from)
             )
-        with ThreadPoolExecutor(max_workers=self._parallelism, thread_name_prefix="apply") as pool:
+        pool = _Workers(self._parallelism)
+        try:
             for phase in (cancels, others):
                 if self._stopping.is_set():
                     break
@@ -207,18 +258,18 @@ class Executor:
                     interrupted = True
                     self.stop()
                     try:
-                        self._drain(pool, results)
+                        self._drain(results)
                     except KeyboardInterrupt:
                         self.abandon()
-                        pool.shutdown(wait=False, cancel_futures=True)
-                        break
+                        for future in self._inflight:
+                            future.cancel()  # those not started yet never will be
                     break
+        finally:
+            pool.shutdown(wait=not self._abandoned)
+        final = fold(state, list(self._journal.records))
         for change in changes:
             if change.key not in results:
-                results[change.key] = OperationResult(
-                    change.key, change.action, Outcome.SKIPPED, message=self._skip_reason()
-                )
-        final = fold(state, list(self._journal.records))
+                results[change.key] = self._unfinished(change)
         self._store.persist(final)
         ordered = [results[c.key] for c in changes]
         return ApplyResult(
@@ -230,6 +281,26 @@ class Executor:
             moved=len(plan.moves),
         )
 
+    def _unfinished(self, change: Change) -> OperationResult:
+        """The result of a change that never reported one: not started, or abandoned."""
+        last = next((r for r in reversed(self._journal.records) if r.key == change.key), None)
+        if last is None or not last.op.endswith("-intent"):
+            return OperationResult(
+                change.key, change.action, Outcome.SKIPPED, message=self._skip_reason()
+            )
+        if last.op == "cancel-intent":
+            message = (
+                f"abandoned while cancelling run {last.test_run_id}: the cancel may or may not "
+                "have taken effect; the run stays in state and the next apply repeats the "
+                "cancel, which is safe"
+            )
+        else:  # a trigger intent without outcome: fold made the key an unknown entry
+            message = (
+                "abandoned while the trigger was in flight: the run may or may not have been "
+                "created, so it is recorded as unknown"
+            )
+        return OperationResult(change.key, change.action, Outcome.UNKNOWN, message=message)
+
     def _skip_reason(self) -> str:
         if self._fatal is not None:
             return "not started: the apply stopped after a fatal API error"
@@ -237,15 +308,14 @@ class Executor:
 
     def _run_phase(
         self,
-        pool: ThreadPoolExecutor,
+        pool: _Workers,
         phase: Iterable[Change],
         results: dict[str, OperationResult],
     ) -> None:
         self._inflight = {pool.submit(self._execute, change) for change in phase}
-        self._drain(pool, results)
+        self._drain(results)
 
-    def _drain(self, pool: ThreadPoolExecutor, results: dict[str, OperationResult]) -> None:
-        del pool  # the futures carry everything we need
+    def _drain(self, results: dict[str, OperationResult]) -> None:
         while self._inflight:
             done, self._inflight = wait(self._inflight, timeout=0.2, return_when=FIRST_COMPLETED)
             for future in done:

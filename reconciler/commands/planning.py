@@ -86,6 +86,7 @@ def plan(
     desired = load_desired(options.paths, session.settings)
     store = session.store()
     state = store.read()
+    report_store_notes(session, store)
     the_plan = _make_plan(desired, state, options)
     if out:
         from reconciler.plan.saved import save_plan
@@ -125,12 +126,8 @@ def apply(
     operation = "destroy" if options.destroy else "apply"
     with store.lock(operation, timeout=session.settings.lock_timeout) as held:
         log.info("locked the state for %s (lock id %s)", operation, held.id)
-        if store.stale_lock is not None:
-            session.console.warn(
-                f"took over a stale lock: {store.stale_lock.describe()}; that process is gone. "
-                "Any work it left in the journal has been recovered."
-            )
         state = store.recover()
+        report_store_notes(session, store)
         if plan_file:
             the_plan = _load_saved(plan_file, state, session.settings)
         else:
@@ -182,6 +179,19 @@ class _NoApi:
 
     def close(self) -> None:
         """Nothing to close."""
+
+
+def report_store_notes(session: Session, store: StateStore) -> None:
+    """Tell the user what the store repaired or noticed on the way: a stale lock taken over
+    (after ``lock``), a torn journal line dropped (after ``read`` / ``recover``)."""
+    if store.stale_lock is not None:
+        session.console.warn(
+            f"took over a stale lock: {store.stale_lock.describe()}; that process is gone. "
+            "Any work it left in the journal has been recovered."
+        )
+    # ``notes`` is not part of the StateStore protocol: only the local backend has any.
+    for note in getattr(store, "notes", ()):
+        session.console.warn(str(note))
 
 
 def _load_saved(plan_file: str, state: State, settings: Settings) -> Plan:

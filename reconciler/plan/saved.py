@@ -188,6 +188,13 @@ def check_fresh(plan: Plan, state: State, desired: DesiredSet, *, plan_file: str
     """
     again = f"Run `reconciler plan --out {plan_file}` again, review it, and apply the new plan."
     never_written = plan.serial == 0 and state.serial == 0 and not state.runs
+    if state.lineage != plan.lineage and plan.serial == 0 and not never_written:
+        # A plan made before any state was written names a lineage that was never persisted.
+        raise StalePlanError(
+            f"the state changed since the plan was made: no state existed then, and one "
+            f"has been written since (now at serial {state.serial}, by another apply or "
+            f"import), unless --state now points at another file. {again}"
+        )
     if state.lineage != plan.lineage and not never_written:
         raise StalePlanError(
             f"the saved plan was made against another state (lineage {plan.lineage}, "

@@ -124,7 +124,8 @@ class LocalStateStore:
             return None
         journal = decode_journal(data, str(self.journal_path))
         if journal and journal.torn_note and journal.torn_note not in self.notes:
-            log.warning("%s", journal.torn_note)
+            # The CLI shows ``notes`` to the user; the log line is for library users.
+            log.info("%s", journal.torn_note)
             self.notes.append(journal.torn_note)
         return journal
 
@@ -222,7 +223,8 @@ class LocalStateStore:
             if previous.strip():
                 # A record with no OS lock behind it: its holder died without releasing.
                 self.stale_lock = _parse_lock(previous) or _unreadable_lock(previous)
-                log.warning("took over a lock left by a dead process: %s", self.stale_lock)
+                # Reported by the CLI from ``stale_lock``; a warning here would say it twice.
+                log.info("took over a lock left by a dead process: %s", self.stale_lock)
             data = info.model_dump_json().encode() + b"\n"
             os.ftruncate(fd, 0)
             os.pwrite(fd, data, 0)

@@ -16,6 +16,7 @@ import pytest
 from reconciler.cli import main
 from reconciler.simulator.config import KeyGrant, SimulatorConfig
 from reconciler.simulator.server import SimulatorServer
+from reconciler.simulator.store import ReceivedRequest
 
 API_KEY = "e2e-secret-key-0123456789"
 LIMITED_KEY = "e2e-limited-key-9876543210"
@@ -146,6 +147,11 @@ def run(cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
         return cli(*args, env=env, monkeypatch=monkeypatch, capsys=capsys)
 
     return invoke
+
+
+def api_requests(sim: SimulatorServer) -> list[ReceivedRequest]:
+    """The API requests the simulator received (not its own inspection endpoints)."""
+    return [r for r in sim.requests() if r.path.startswith("/api/")]
 
 
 SPEC_TWO_RUNS = """\

@@ -10,12 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.simulator.server import SimulatorServer
-from reconciler.simulator.store import ReceivedRequest
-from tests.e2e.conftest import API_KEY, LIMITED_KEY, SPEC_TWO_RUNS, Cli, Runner
-
-
-def api_requests(sim: SimulatorServer) -> list[ReceivedRequest]:
-    return [r for r in sim.requests() if r.path.startswith("/api/")]
+from tests.e2e.conftest import API_KEY, LIMITED_KEY, SPEC_TWO_RUNS, Cli, Runner, api_requests
 
 
 def test_first_apply_sends_exactly_the_documented_requests(

@@ -1,0 +1,291 @@
+"""Crash-safety harness shared by the e2e tests and ``bench/kill_trials.py``.
+
+A kill trial starts ``reconciler apply`` as a real process against the in-process simulator,
+kills it with SIGKILL after a chosen delay, and then checks, from the outside, what a user
+would rely on:
+
+1. the state still loads (``LocalStateStore.read`` and ``reconciler state list``);
+2. every run the simulator created is in state under its key with its id, or flagged unknown;
+3. a following ``apply --auto-approve`` (without ``--retrigger-unknown``) succeeds and triggers
+   nothing twice: the simulator never holds two runs of one key, and unknown keys stay unknown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.commands.common import Session, Settings
+from reconciler.commands.planning import PlanOptions
+from reconciler.errors import ReconcilerError
+from reconciler.simulator.server import SimulatorServer
+from reconciler.state.local import LocalStateStore
+from reconciler.state.model import State
+
+REPO = Path(__file__).resolve().parents[2]
+WORKSPACE = 1234
+
+
+def many_runs_spec(count: int, *, prefix: str = "run", target: int = 42) -> str:
+    """A spec of ``count`` runs ``<prefix>-000``...; each run's name defaults to its key."""
+    lines = [f"workspaceId: {WORKSPACE}", "testRuns:"]
+    for index in range(count):
+        lines += [f"  {prefix}-{index:03d}:", f"    targetId: {target}", "    probeIds: [1, 2]"]
+    return "\n".join(lines) + "\n"
+
+
+def runs_by_key(sim: SimulatorServer) -> dict[str, list[dict[str, Any]]]:
+    """The simulator's runs grouped by name, which is the key for specs without ``name``."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for run in sim.runs():
+        grouped.setdefault(str(run["name"]), []).append(run)
+    return grouped
+
+
+def duplicate_keys(sim: SimulatorServer) -> list[str]:
+    """Keys the simulator created more than one run for."""
+    counts = Counter(str(run["name"]) for run in sim.runs())
+    return sorted(key for key, count in counts.items() if count > 1)
+
+
+def settle(sim: SimulatorServer, *, quiet_for: float = 0.1, limit: float = 10.0) -> None:
+    """Wait until every API request the simulator received has been answered (or dropped).
+
+    A killed client leaves requests being handled (sleeping in ``latency``); the run they
+    create must be seen before state and simulator are compared.
+    """
+
+    def unanswered() -> tuple[int, int]:
+        api = [r for r in sim.requests() if r.path.startswith("/api/")]
+        return len(api), sum(1 for r in api if r.status is None and r.fault != "dropped")
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        seen, pending = unanswered()
+        if not pending:
+            time.sleep(quiet_for)
+            if unanswered() == (seen, 0):
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"the simulator still had unanswered requests after {limit} s")
+
+
+def lost_runs(state: State, sim: SimulatorServer) -> list[int]:
+    """Ids of live runs the simulator created whose key the state does not track at all."""
+    return sorted(
+        run["testRunId"]
+        for key, runs in runs_by_key(sim).items()
+        if key not in state.runs
+        for run in runs
+        if not run["canceled"]
+    )
+
+
+def state_problems(state: State, sim: SimulatorServer) -> list[str]:
+    """Where state and simulator disagree in a way crash safety forbids."""
+    problems = [
+        f"run {run_id} was created but its key is not in state" for run_id in lost_runs(state, sim)
+    ]
+    created = runs_by_key(sim)
+    for key, runs in created.items():
+        entry = state.runs.get(key)
+        if entry is None or entry.status == "unknown":
+            continue
+        if entry.test_run_id not in {r["testRunId"] for r in runs}:
+            problems.append(
+                f"{key}: state says run {entry.test_run_id}, simulator has "
+                f"{[r['testRunId'] for r in runs]}"
+            )
+    for key, entry in state.runs.items():
+        if entry.status == "triggered" and key not in created:
+            problems.append(f"{key}: state has run {entry.test_run_id} the simulator never made")
+    return problems
+
+
+@dataclass
+class CommandResult:
+    code: int
+    output: str
+
+
+def run_command(
+    command: str,
+    *,
+    state: Path,
+    api_url: str,
+    api_key: str,
+    paths: Sequence[str] = (),
+    retrigger_unknown: bool = False,
+) -> CommandResult:
+    """``apply --auto-approve`` or ``state list`` in this process, output captured.
+
+    The command functions are the CLI minus click's parsing; calling them directly keeps a
+    trial fast and works the same in pytest and in the bench script.
+    """
+    from reconciler.commands.planning import apply
+    from reconciler.commands.state_cmds import state_list
+
+    buffer = io.StringIO()
+    settings = Settings(
+        state=str(state),
+        api_url=api_url,
+        env={"SPLX_API_KEY": api_key, "NO_COLOR": "1"},
+    )
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        session = Session(settings)
+        try:
+            if command == "state list":
+                code = state_list(session)
+            elif command == "apply":
+                options = PlanOptions(paths=list(paths), retrigger_unknown=retrigger_unknown)
+                code = apply(
+                    session,
+                    options,
+                    plan_file=None,
+                    auto_approve=True,
+                    parallelism=4,
+                    interactive=False,
+                )
+            else:
+                raise ValueError(command)
+        except ReconcilerError as err:
+            print(f"Error: {err}")
+            code = 1
+    return CommandResult(code, buffer.getvalue())
+
+
+def start_apply(
+    root: Path,
+    *,
+    api_url: str,
+    api_key: str,
+    args: Sequence[str] = (),
+    capture: bool = False,
+) -> subprocess.Popen[str]:
+    """``python -m reconciler apply --auto-approve ARGS`` in ``root`` (specs/, state/)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPLX_", "RECONCILER_"))}
+    env.update(
+        {
+            "SPLX_API_KEY": api_key,
+            "SPLX_API_URL": api_url,
+            "RECONCILER_STATE": str(root / "state" / "reconciler.state.json"),
+            "NO_COLOR": "1",
+            "PYTHONPATH": str(REPO),
+        }
+    )
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", "--auto-approve", *args],
+        cwd=root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
+        text=True,
+    )
+
+
+@dataclass
+class TrialResult:
+    """What one kill trial found. ``problems`` empty means every guarantee held."""
+
+    delay: float
+    #: The apply finished before the kill (exit code), or None when it was killed.
+    exit_code: int | None
+    #: The kill left a journal behind: it came between the first record and the persist.
+    mid_apply: bool
+    #: Runs the simulator had created when the killed process was gone.
+    created: int
+    #: Unknown entries in state right after the kill.
+    unknown: int
+    #: Runs created whose key was not in state right after the kill (must be 0).
+    lost: int = 0
+    duplicates: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def kill_trial(
+    sim: SimulatorServer,
+    root: Path,
+    *,
+    runs: int,
+    delay: float,
+    api_key: str,
+    parallelism: int = 4,
+) -> TrialResult:
+    """One trial in a fresh project ``root``; the simulator is cleared first."""
+    sim.clear()
+    specs = root / "specs"
+    specs.mkdir(parents=True, exist_ok=True)
+    (specs / "runs.yaml").write_text(many_runs_spec(runs))
+    state_path = root / "state" / "reconciler.state.json"
+    proc = start_apply(
+        root, api_url=sim.url, api_key=api_key, args=["--parallelism", str(parallelism)]
+    )
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    code = proc.wait()
+    exit_code = None if code == -signal.SIGKILL else code
+    settle(sim)
+
+    store = LocalStateStore(state_path)
+    mid_apply = store.journal_path.exists()
+    problems: list[str] = []
+    try:
+        after_kill = store.read()
+    except ReconcilerError as err:
+        return TrialResult(delay, exit_code, mid_apply, len(sim.runs()), 0, problems=[str(err)])
+    problems += [f"after the kill: {p}" for p in state_problems(after_kill, sim)]
+    lost = len(lost_runs(after_kill, sim))
+    unknown = sorted(k for k, r in after_kill.runs.items() if r.status == "unknown")
+    listed = run_command("state list", state=state_path, api_url=sim.url, api_key=api_key)
+    if listed.code != 0:
+        problems.append(f"state list failed after the kill: {listed.output}")
+    created = len(sim.runs())
+
+    follow = run_command(
+        "apply", state=state_path, api_url=sim.url, api_key=api_key, paths=[str(specs)]
+    )
+    if follow.code != 0:
+        problems.append(f"the next apply exited {follow.code}: {follow.output[-2000:]}")
+    final = LocalStateStore(state_path).read()
+    problems += [f"after the next apply: {p}" for p in state_problems(final, sim)]
+    still_unknown = sorted(k for k, r in final.runs.items() if r.status == "unknown")
+    if still_unknown != unknown:
+        problems.append(f"unknown keys changed without the user: {unknown} → {still_unknown}")
+    missing = [f"run-{i:03d}" for i in range(runs) if f"run-{i:03d}" not in final.runs]
+    if missing:
+        problems.append(f"the next apply left keys untracked: {missing}")
+    return TrialResult(
+        delay,
+        exit_code,
+        mid_apply,
+        created,
+        len(unknown),
+        lost=lost,
+        duplicates=duplicate_keys(sim),
+        problems=problems,
+    )
+
+
+def calibrate(sim: SimulatorServer, root: Path, *, runs: int, api_key: str) -> float:
+    """Seconds a whole apply of ``runs`` runs takes as a process, start-up included."""
+    sim.clear()
+    specs = root / "specs"
+    specs.mkdir(parents=True, exist_ok=True)
+    (specs / "runs.yaml").write_text(many_runs_spec(runs))
+    started = time.monotonic()
+    proc = start_apply(root, api_url=sim.url, api_key=api_key, args=["--parallelism", "4"])
+    if proc.wait() != 0:
+        raise AssertionError("the calibration apply failed")
+    return time.monotonic() - started

@@ -1,0 +1,98 @@
+"""Ctrl-C (SIGINT) of a real apply process: the first stops new work and waits for the requests
+in flight; the second abandons them at once, recording their triggers as unknown outcomes.
+
+The simulator's latency keeps requests in flight long enough for the signals to land
+deterministically between "sent" and "answered".
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import pytest
+
+from reconciler.simulator.server import SimulatorServer
+from reconciler.state.local import LocalStateStore
+from tests.e2e.conftest import API_KEY, Cli, Runner, api_requests
+from tests.e2e.harness import duplicate_keys, many_runs_spec, runs_by_key, settle, start_apply
+
+EXIT_INTERRUPTED = 130
+
+
+def _start_and_wait_for_two_requests(
+    cli: Cli, sim: SimulatorServer, latency: float
+) -> subprocess.Popen[str]:
+    cli.write_spec("runs.yaml", many_runs_spec(6))
+    sim.set_faults(latency=latency)
+    proc = start_apply(
+        cli.root, api_url=sim.url, api_key=API_KEY, args=["--parallelism", "2"], capture=True
+    )
+    deadline = time.monotonic() + 15
+    while len(api_requests(sim)) < 2:
+        assert time.monotonic() < deadline, "the apply never reached the simulator"
+        time.sleep(0.01)
+    return proc
+
+
+@pytest.mark.slow
+def test_first_ctrl_c_finishes_requests_in_flight_and_records_them(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    proc = _start_and_wait_for_two_requests(cli, sim, latency=1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert "Interrupt received" in err
+    assert "2 triggered" in out and "4 not started" in out
+
+    # Nothing new started after the interrupt; both runs in flight are in state with their ids.
+    created = runs_by_key(sim)
+    assert len(created) == 2
+    runs = cli.state()["runs"]
+    assert {k: v["testRunId"] for k, v in runs.items()} == {
+        k: v[0]["testRunId"] for k, v in created.items()
+    }
+    assert not cli.state_path.with_name(cli.state_path.name + ".journal").exists()
+    assert not cli.state_path.with_name(cli.state_path.name + ".lock").exists()
+
+    sim.set_faults(latency=0.0)
+    assert run("apply", "--auto-approve").code == 0
+    assert len(sim.runs()) == 6
+    assert duplicate_keys(sim) == []
+
+
+@pytest.mark.slow
+def test_second_ctrl_c_abandons_at_once_and_records_unknown_outcomes(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    proc = _start_and_wait_for_two_requests(cli, sim, latency=3.0)
+    first = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    took = time.monotonic() - first
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    # It did not wait for the 3 s answers.
+    assert took < 2.5, f"exit took {took:.1f}s after the first Ctrl-C"
+    assert "2 unknown" in out and "4 not started" in out
+    assert "reconciler import KEY TEST_RUN_ID" in err
+
+    state = LocalStateStore(cli.state_path).read()
+    assert sorted(r.status for r in state.runs.values()) == ["unknown", "unknown"]
+    assert not cli.state_path.with_name(cli.state_path.name + ".journal").exists()
+
+    settle(sim)  # the server still finishes the two triggers the client gave up on
+    sim.set_faults(latency=0.0)
+    created = runs_by_key(sim)
+    assert sorted(created) == sorted(state.runs)
+    plan = run("plan")
+    assert plan.out.count("unknown") >= 2
+    assert run("apply", "--auto-approve").code == 0  # triggers the 4 others, not the unknowns
+    assert len(sim.runs()) == 6
+    assert duplicate_keys(sim) == []
+    for key, (found,) in created.items():
+        assert run("import", key, str(found["testRunId"])).code == 0
+    assert run("plan", "--detailed-exitcode").code == 0
