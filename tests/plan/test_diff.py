@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from reconciler.errors import UsageError
@@ -284,7 +286,7 @@ def test_deepdiff_runs_only_on_changed_runs(monkeypatch: pytest.MonkeyPatch) -> 
     calls = 0
     real = deepdiff.DeepDiff
 
-    def counting(*args: object, **kwargs: object) -> object:
+    def counting(*args: Any, **kwargs: Any) -> Any:
         nonlocal calls
         calls += 1
         return real(*args, **kwargs)
