@@ -14,6 +14,7 @@ and a table of targets at the end; exits 1 when a target is missed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -60,20 +61,36 @@ class Target:
     met: bool
 
 
+# The measured process is started by this small launcher, not by the benchmark itself: Linux
+# carries the peak RSS of a process's memory over an exec, so a CLI forked straight from this
+# process (which holds the generated data) would report this process's size as its own peak.
+_LAUNCHER = """
+import json, os, sys, time
+with open(sys.argv[1], "wb") as out:
+    actions = [(os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, out.fileno(), 2)]
+    started = time.perf_counter()
+    pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ, file_actions=actions)
+    _, status, usage = os.wait4(pid, 0)
+    seconds = time.perf_counter() - started
+print(json.dumps([seconds, usage.ru_maxrss, os.waitstatus_to_exitcode(status)]))
+"""
+
+
 def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> Measured:
     """Run ``reconciler ARGS`` once; output goes to a file (not a terminal, as in CI)."""
-    with tempfile.TemporaryFile("w+") as out:
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            [*CLI, *args], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd
+    with tempfile.NamedTemporaryFile(suffix=".out") as out:
+        launched = subprocess.run(
+            [sys.executable, "-S", "-c", _LAUNCHER, out.name, *CLI, *args],
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
         )
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        text = out.read()
+        seconds, max_kb, status = json.loads(launched.stdout)
+        text = Path(out.name).read_text()
     # ru_maxrss is in kilobytes on Linux.
-    return Measured(seconds, usage.ru_maxrss / 1024, proc.returncode, text)
+    return Measured(seconds, max_kb / 1024, status, text)
 
 
 def base_env(**extra: str) -> dict[str, str]:
