@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass
 
 from reconciler.api.base import CancelOutcome, ProbeApi
@@ -316,14 +316,17 @@ class Executor:
         self._drain(results)
 
     def _drain(self, results: dict[str, OperationResult]) -> None:
-        while self._inflight:
-            done, self._inflight = wait(self._inflight, timeout=0.2, return_when=FIRST_COMPLETED)
-            for future in done:
-                if future.cancelled():
-                    continue
-                result = future.result()
-                if result.outcome is not Outcome.SKIPPED:
-                    results[result.key] = result
+        # as_completed registers one waiter on each future once; calling wait(FIRST_COMPLETED)
+        # in a loop instead registers on every pending future per completion, which made an
+        # apply of 10,000 runs quadratic (31 s instead of 11 s). A Ctrl-C interrupts the
+        # iteration; the futures not yet seen stay in _inflight for the next drain.
+        for future in as_completed(list(self._inflight)):
+            self._inflight.discard(future)
+            if future.cancelled():
+                continue
+            result = future.result()
+            if result.outcome is not Outcome.SKIPPED:
+                results[result.key] = result
 
     def _execute(self, change: Change) -> OperationResult:
         if self._stopping.is_set():

@@ -24,8 +24,6 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from reconciler.errors import PlanError, UsageError
 from reconciler.plan.model import Action, Change, FieldChange, Plan
 from reconciler.records import RunAttributes
@@ -230,6 +228,10 @@ def explain(before: RunAttributes, after: RunAttributes) -> tuple[FieldChange, .
     differing = [name for name in FIELD_ORDER if old.get(name) != new.get(name)]
     if not differing:
         return ()
+    # Imported on first use: deepdiff pulls in numpy (about 0.1 s), which a plan that only
+    # triggers or cancels never needs.
+    from deepdiff import DeepDiff
+
     diff = DeepDiff(
         {name: _comparable(name, old.get(name)) for name in differing},
         {name: _comparable(name, new.get(name)) for name in differing},
