@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -195,6 +196,15 @@ def check_api_key(api_key: str) -> str:
     return api_key
 
 
+def _tls_context_for(base_url: str) -> ssl.SSLContext | bool:
+    """httpx's default TLS context loads the CA bundle, about 0.1 s of every command's start.
+    A plain-http URL (loopback only, e.g. the simulator) never uses TLS, so it gets a context
+    with no CAs: still verifying, so it could never accept a certificate by mistake."""
+    if base_url.startswith("http://"):
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return True
+
+
 class ProbeClient:
     """The Probe API over httpx: ``trigger`` and ``cancel`` with retries and error mapping.
 
@@ -221,6 +231,7 @@ class ProbeClient:
         self.retry = retry or RetryPolicy()
         self._log = logger or LOGGER
         self._http = httpx.Client(
+            verify=_tls_context_for(base_url),
             headers={"X-Api-Key": api_key, "Accept": "application/json", "User-Agent": user_agent},
             timeout=timeout,
             limits=httpx.Limits(
