@@ -76,7 +76,10 @@ def _plan_options(func: F) -> F:
         help="Allow planning to cancel everything when no spec declares a run.",
     )(func)
     func = click.option(
-        "--force", is_flag=True, help="Allow a plan that cancels or replaces over 30% of runs."
+        "--force",
+        is_flag=True,
+        help="Allow a plan that cancels or replaces over 30% of the tracked runs (checked once "
+        "10 or more are tracked).",
     )(func)
     func = click.option(
         "--retrigger-unknown",
@@ -106,6 +109,8 @@ def _session(**kwargs: Any) -> Any:
     settings = Settings(
         config=root.find_root().obj if root is not None else None,
         state=kwargs.get("state") or "state/reconciler.state.json",
+        state_from_flag=root is not None
+        and root.get_parameter_source("state") is click.core.ParameterSource.COMMANDLINE,
         api_url=kwargs.get("api_url") or None,
         region=kwargs.get("region"),
         lock_timeout=parse_duration(kwargs.get("lock_timeout") or "0"),
@@ -278,7 +283,13 @@ def apply(
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--auto-approve", is_flag=True, help="Skip the interactive approval.")
-@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(min=1, max=256))
+@click.option(
+    "--parallelism",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1, max=256),
+    help="Concurrent API requests.",
+)
 @click.option("--target", "targets", multiple=True, metavar="KEY", help="Cancel only this run.")
 @_state_options
 @_api_options

@@ -443,7 +443,7 @@ class ProbeClient:
     def _refusal(self, call: _Call, answer: _Answer) -> ApiError:
         """The error for a definite, non-transient answer other than success."""
         body = parse_error_body(answer.content)
-        said = f": {body.message}" if body.message else ""
+        said = f"; the API said: {body.message}" if body.message else ""
         if answer.status == 401:
             return AuthenticationError(
                 f"{call.what}: the API rejected the key in {API_KEY_ENV} "

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.errors import UsageError
@@ -55,6 +57,8 @@ class Settings:
     verbose: bool = False
     debug: bool = False
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    #: True when --state was given on the command line (not env, config or default).
+    state_from_flag: bool = False
     #: Attempts per request (retries follow the rules of reconciler.api.retry).
     max_attempts: int | None = None
     #: Seconds to wait for an answer before the outcome counts as unknown.
@@ -114,11 +118,19 @@ class Session:
         for handler in list(logger.handlers):
             logger.removeHandler(handler)
         handler = logging.StreamHandler(self.console.err_stream)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
         handler.addFilter(RedactingFilter(self.redact))
         logger.addHandler(handler)
         if self.settings.quiet and not self.settings.verbose and not self.settings.debug:
             logger.setLevel(logging.ERROR)
+
+    def state_args(self) -> str:
+        """`` --state LOCATION`` when the state was chosen on the command line, for the next-step
+        commands we print (an environment variable or config file carries over by itself)."""
+        if not self.settings.state_from_flag:
+            return ""
+        # The store's location never holds a password (a postgresql:// URL may).
+        return f" --state {shlex.quote(self.store().location)}"
 
     def store(self) -> StateStore:
         from reconciler.state import open_store
@@ -158,14 +170,23 @@ class Session:
         return None, config.region
 
 
-def load_desired(paths: Sequence[str], settings: Settings | None = None) -> DesiredSet:
-    """The specs under ``paths``; without paths, the project config's ``specs`` or specs/."""
+def load_desired(
+    paths: Sequence[str], settings: Settings | None = None, *, missing_ok: bool = False
+) -> DesiredSet:
+    """The specs under ``paths``; without paths, the project config's ``specs`` or specs/.
+
+    ``missing_ok``: when no path was given and the default ones do not exist, an empty set
+    (``destroy`` reads specs only for ``protect`` and must work without them).
+    """
     from reconciler.spec.loader import load_specs
 
     config = settings.config if settings is not None else None
     if not paths:
         configured = config.spec_paths() if config is not None else None
         paths = configured if configured is not None else DEFAULT_SPEC_PATHS
+        if missing_ok and not any(Path(p).exists() for p in paths):
+            log.info("no spec files at %s: nothing is protected", ", ".join(paths))
+            paths = []
     env = settings.env if settings is not None else None
     desired = load_specs(list(paths), env=env, config=config)
     log.info("specs: %d file(s), %d run(s)", len(desired.files), len(desired.runs))

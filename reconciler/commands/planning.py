@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shlex
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.commands.common import Session, Settings, load_desired
 from reconciler.errors import AbortedError, UsageError
+from reconciler.plan.model import Action
 
 if TYPE_CHECKING:
     from reconciler.api.base import CancelOutcome, ProbeApi
@@ -101,7 +103,7 @@ def plan(
         if out:
             session.console.out(
                 f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"
-                f"    reconciler apply --plan {out}"
+                f"    reconciler apply --plan {shlex.quote(out)}{session.state_args()}"
             )
     if detailed_exitcode and the_plan.has_changes:
         return EXIT_CHANGES
@@ -124,6 +126,9 @@ def apply(
         raise UsageError(f"--parallelism must be at least 1, got {parallelism}")
     store = session.store()
     operation = "destroy" if options.destroy else "apply"
+    if options.destroy and not store.exists() and not store.read().runs:
+        session.console.out(f"No state at {store.location}: nothing to destroy.")
+        return EXIT_OK
     with store.lock(operation, timeout=session.settings.lock_timeout) as held:
         log.info("locked the state for %s (lock id %s)", operation, held.id)
         state = store.recover()
@@ -131,30 +136,25 @@ def apply(
         if plan_file:
             the_plan = _load_saved(plan_file, state, session.settings)
         else:
-            desired = load_desired(options.paths, session.settings)
+            desired = load_desired(options.paths, session.settings, missing_ok=options.destroy)
             the_plan = _make_plan(desired, state, options)
             # --quiet keeps results only; a plan someone must approve is always shown.
             if not (session.settings.quiet and auto_approve):
                 session.console.out(
                     render.render_text(the_plan, color=session.console.color), nl=False
                 )
+        unresolved = len(the_plan.by_action(Action.UNKNOWN))
         if not the_plan.actionable and not the_plan.moves:
-            if not plan_file:
-                return EXIT_OK
-            session.console.out("The saved plan has nothing to do.")
-            return EXIT_OK
+            if plan_file:
+                session.console.out("The saved plan has nothing to do.")
+            return _unresolved_exit(session, unresolved) if unresolved else EXIT_OK
         # Fail on a missing key before asking anything: nothing can be sent without it.
         # A plan of moves alone changes only the state and needs no key.
         client = session.client(parallelism=parallelism) if the_plan.actionable else _NoApi()
         try:
             if not plan_file and not auto_approve:
                 if not interactive:
-                    raise UsageError(
-                        f"{operation} needs approval, but there is no terminal to ask on. "
-                        "Review the plan above, then re-run with --auto-approve, or save it "
-                        "with `reconciler plan --out FILE` and run "
-                        "`reconciler apply --plan FILE`."
-                    )
+                    raise UsageError(_no_terminal_message(operation))
                 from reconciler.ui import confirm
 
                 verb = "cancel every tracked run" if options.destroy else "perform these actions"
@@ -165,7 +165,37 @@ def apply(
             )
         finally:
             client.close()
-    return _summarise(session, result, destroy=options.destroy)
+    code = _summarise(session, result, destroy=options.destroy)
+    if code == EXIT_OK and unresolved:
+        return _unresolved_exit(session, unresolved)
+    return code
+
+
+def _no_terminal_message(operation: str) -> str:
+    if operation == "destroy":
+        return (
+            "destroy needs approval, but there is no terminal to ask on. Review what it would "
+            "cancel (`reconciler state list`), then re-run with --auto-approve."
+        )
+    return (
+        "apply needs approval, but there is no terminal to ask on. Review the plan above, then "
+        "re-run with --auto-approve, or save it with `reconciler plan --out FILE` and run "
+        "`reconciler apply --plan FILE` (a saved plan is already approved)."
+    )
+
+
+def _unresolved_exit(session: Session, count: int) -> int:
+    """Runs whose earlier trigger has an unknown outcome block a clean exit: CI must not show
+    green while runs may exist that nothing tracks."""
+    runs = f"{count} run{'s' if count != 1 else ''}"
+    session.console.error(
+        f"{runs} still {'have' if count != 1 else 'has'} an unknown outcome from an earlier "
+        f"apply and {'were' if count != 1 else 'was'} left alone (see `reconciler plan`). "
+        "Resolve each with `reconciler import KEY TEST_RUN_ID` if the run exists, "
+        "`reconciler state rm KEY` to forget it, or `reconciler apply --retrigger-unknown "
+        "--target KEY` to trigger it again."
+    )
+    return EXIT_ERROR
 
 
 class _NoApi:
@@ -249,7 +279,13 @@ def _summarise(session: Session, result: ApplyResult, *, destroy: bool) -> int:
     from reconciler.apply import Outcome
 
     console = session.console
-    failures = [r for r in result.results if not r.outcome.ok and r.outcome is not Outcome.SKIPPED]
+    fatal = str(result.fatal) if result.fatal is not None else None
+    # The fatal error is printed once, at the end: not again for each run it stopped.
+    failures = [
+        r
+        for r in result.results
+        if not r.outcome.ok and r.outcome is not Outcome.SKIPPED and r.message != fatal
+    ]
     if failures:
         console.err(
             f"\n{len(failures)} operation{'s' if len(failures) != 1 else ''} did not succeed:"
@@ -258,7 +294,8 @@ def _summarise(session: Session, result: ApplyResult, *, destroy: bool) -> int:
         console.err(f"  ! {failed.key}: {failed.outcome.value}: {failed.message}")
     triggered = result.count(Outcome.TRIGGERED)
     replaced = result.count(Outcome.REPLACED)
-    cancelled = result.count(Outcome.CANCELLED, Outcome.NOTHING_TO_CANCEL)
+    cancelled = result.count(Outcome.CANCELLED)
+    ended = result.count(Outcome.NOTHING_TO_CANCEL)
     failed_n = result.count(Outcome.FAILED)
     unknown = result.count(Outcome.UNKNOWN)
     skipped = result.count(Outcome.SKIPPED)
@@ -266,13 +303,14 @@ def _summarise(session: Session, result: ApplyResult, *, destroy: bool) -> int:
     status = "complete" if result.succeeded else "incomplete"
     line = (
         f"{verb} {status}! {triggered} triggered, {replaced} replaced, {cancelled} cancelled"
+        f"{f', {ended} already ended' if ended else ''}"
         f"{f', {result.moved} moved' if result.moved else ''}"
         f", {failed_n} failed, {unknown} unknown, {skipped} not started"
         f" ({result.elapsed:.1f}s)."
     )
     console.out(console.style(line, "green" if result.succeeded else "red", bold=True))
-    if result.fatal is not None:
-        console.error(str(result.fatal))
+    if fatal is not None:
+        console.error(fatal)
     if unknown:
         console.err(
             "Some triggers may or may not have created a run. Run `reconciler plan` to see "

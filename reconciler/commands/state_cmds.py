@@ -17,7 +17,12 @@ def _entry_json(key: str, run: TrackedRun) -> dict[str, object]:
 
 
 def state_list(session: Session) -> int:
-    state = session.store().read()
+    store = session.store()
+    # read() includes a journal a crash left behind, even before any state file exists.
+    state = store.read()
+    if not state.runs and not store.exists():
+        session.console.info(f"No state at {store.location} yet: nothing is tracked.")
+        return 0
     for key in sorted(state.runs):
         run = state.runs[key]
         ident = run.test_run_id if run.test_run_id is not None else "unknown"
@@ -39,7 +44,7 @@ def state_show(session: Session, key: str, *, as_json: bool) -> int:
         f"workspaceId        = {attrs.workspace_id}",
         f"targetId           = {attrs.target_id}",
         f"probeIds           = {list(attrs.probe_ids)}",
-        f"name               = {attrs.name!r}",
+        f"name               = {json.dumps(attrs.name)}",
         f"runAiAnalysis      = {str(attrs.run_ai_analysis).lower()}",
         f"notifyWhenFinished = {str(attrs.notify_when_finished).lower()}",
         f"triggeredAt        = {run.triggered_at}",
@@ -90,6 +95,16 @@ def import_run(session: Session, key: str, test_run_id: int, paths: Sequence[str
     store = session.store()
     with store.lock("import", timeout=session.settings.lock_timeout):
         state = store.recover()
+        holder = next(
+            (k for k, run in state.runs.items() if run.test_run_id == test_run_id and k != key),
+            None,
+        )
+        if holder is not None:
+            raise StateError(
+                f"run {test_run_id} is already tracked as {holder!r}: one run cannot belong to "
+                f"two keys (a cancel of either would cancel both). Check the id, or move it "
+                f"with a `moved:` entry from {holder!r} to {key!r}."
+            )
         current = state.runs.get(key)
         if current is not None and current.status == "triggered":
             raise StateError(

@@ -147,7 +147,10 @@ def _check_replace(
     for key in sorted(set(replace)):
         have = state.runs.get(key)
         if key not in desired.runs and have is None:
-            raise UsageError(f"--replace {key}: no such key in the specs or the state")
+            raise UsageError(
+                f"--replace {key}: no such key in the specs or the state; "
+                "check the spelling against `reconciler state list` and the spec files"
+            )
         if have is None:
             raise UsageError(
                 f"--replace {key}: the state tracks no run for this key; "

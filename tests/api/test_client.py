@@ -167,7 +167,9 @@ def test_403_stops_everything_and_names_the_workspace(
         call(client)
 
     assert caught.value.fatal
-    assert "may not act on workspace 1234 (403 Forbidden: Forbidden)" in str(caught.value)
+    assert "may not act on workspace 1234 (403 Forbidden; the API said: Forbidden)" in str(
+        caught.value
+    )
     assert len(script.requests) == 1
 
 

@@ -72,8 +72,8 @@ def test_verbose_and_debug_add_logs_but_never_the_key(cli: Cli, flag: str) -> No
     quiet = cli.proc("apply", "--auto-approve", "--target", "chatbot-jailbreak")
     loud = cli.proc("apply", "--auto-approve", "--replace", "chatbot-jailbreak", flag)
     assert quiet.code == 0 and loud.code == 0, loud.all
-    assert "INFO reconciler.cli: API: http://127.0.0.1" in loud.err
-    assert "INFO reconciler.cli: specs: 1 file(s), 2 run(s)" in loud.err
+    assert "INFO API: http://127.0.0.1" in loud.err
+    assert "INFO specs: 1 file(s), 2 run(s)" in loud.err
     assert "locked the state for apply" in loud.err
     assert "chatbot-jailbreak: replace started" in loud.err  # each operation as it starts
     assert " INFO " not in quiet.err and " DEBUG " not in quiet.err
@@ -87,7 +87,7 @@ def test_debug_logs_requests(cli: Cli) -> None:
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     result = cli.proc("apply", "--auto-approve", "--debug")
     assert result.code == 0, result.all
-    assert "DEBUG reconciler.api: POST /api/workspaces/1234/test-run/trigger -> 200" in result.err
+    assert "DEBUG POST /api/workspaces/1234/test-run/trigger -> 200" in result.err
     assert API_KEY not in result.all
 
 

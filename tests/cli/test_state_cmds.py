@@ -167,4 +167,15 @@ def test_destroy_of_an_empty_state_does_nothing(cli: Cli, run: Runner) -> None:
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     result = run("destroy")
     assert result.code == 0, result.all
-    assert "No changes" in result.out
+    assert "nothing to destroy" in result.out
+    assert not cli.state_path.parent.exists()  # nothing was created either
+
+
+def test_destroy_works_without_any_spec_files(cli: Cli, run: Runner) -> None:
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    assert run("apply", "--auto-approve").code == 0
+    (cli.root / "specs" / "runs.yaml").unlink()
+    (cli.root / "specs").rmdir()
+    result = run("destroy", "--auto-approve")
+    assert result.code == 0, result.all
+    assert cli.state()["runs"] == {}

@@ -256,8 +256,12 @@ def kill_trial(
     follow = run_command(
         "apply", state=state_path, api_url=sim.url, api_key=api_key, paths=[str(specs)]
     )
-    if follow.code != 0:
-        problems.append(f"the next apply exited {follow.code}: {follow.output[-2000:]}")
+    # Unknown outcomes left for the user make apply exit 1 (everything else must succeed).
+    expected = 1 if unknown else 0
+    if follow.code != expected:
+        problems.append(
+            f"the next apply exited {follow.code}, not {expected}: {follow.output[-2000:]}"
+        )
     final = LocalStateStore(state_path).read()
     problems += [f"after the next apply: {p}" for p in state_problems(final, sim)]
     still_unknown = sorted(k for k, r in final.runs.items() if r.status == "unknown")

@@ -91,7 +91,8 @@ def test_after_a_kill_the_next_apply_reports_the_stale_lock_and_keeps_unknowns(
     assert "reconciler import" in plan.out
 
     applied = run("apply", "--auto-approve")
-    assert applied.code == 0, applied.all
+    assert applied.code == 1, applied.all  # the two unknown outcomes still need the user
+    assert "2 runs still have an unknown outcome" in applied.err
     assert "took over a stale lock" in applied.err
     assert f"pid {proc.pid}" in applied.err
     assert duplicate_keys(sim) == []
@@ -137,7 +138,7 @@ def test_torn_journal_line_is_dropped_and_reported(
     listed = run("state", "list")
     assert listed.code == 0, listed.all
     applied = run("apply", "--auto-approve")
-    assert applied.code == 0, applied.all
+    assert applied.code == 1, applied.all  # run-001's outcome is unknown: the user decides
     assert applied.err.count("ignored an incomplete last line") == 1
     runs = cli.state()["runs"]
     assert sorted(runs) == ["run-000", "run-001", "run-002"]
@@ -155,7 +156,7 @@ def test_intent_that_never_reached_the_api_is_retriggered_only_on_request(
 
     plan = run("plan")
     assert "run-000" in plan.out and "unknown" in plan.out
-    assert run("apply", "--auto-approve").code == 0
+    assert run("apply", "--auto-approve").code == 1  # left for the user to resolve
     assert api_requests(sim) == []  # not re-triggered silently
     assert cli.state()["runs"]["run-000"]["status"] == "unknown"
 

@@ -90,7 +90,8 @@ def test_second_ctrl_c_abandons_at_once_and_records_unknown_outcomes(
     assert sorted(created) == sorted(state.runs)
     plan = run("plan")
     assert plan.out.count("unknown") >= 2
-    assert run("apply", "--auto-approve").code == 0  # triggers the 4 others, not the unknowns
+    # Triggers the 4 others, not the unknowns, and exits 1 while those wait for the user.
+    assert run("apply", "--auto-approve").code == 1
     assert len(sim.runs()) == 6
     assert duplicate_keys(sim) == []
     for key, (found,) in created.items():
