@@ -80,6 +80,7 @@ def plan(
     desired = load_desired(options.paths)
     store = session.store()
     state = store.read()
+    _warn_notes(session, store)
     the_plan = _make_plan(desired, state, options)
     if out:
         from reconciler.plan.saved import save_plan
@@ -124,6 +125,7 @@ def apply(
                 "Any work it left in the journal has been recovered."
             )
         state = store.recover()
+        _warn_notes(session, store)
         if plan_file:
             the_plan = _load_saved(plan_file, state)
         else:
@@ -157,6 +159,12 @@ def apply(
         finally:
             client.close()
     return _summarise(session, result, destroy=options.destroy)
+
+
+def _warn_notes(session: Session, store: StateStore) -> None:
+    """What the store noticed on the way (a torn journal line dropped...), on stderr."""
+    for note in store.notes:
+        session.console.warn(note)
 
 
 def _load_saved(plan_file: str, state: State) -> Plan:
