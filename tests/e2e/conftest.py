@@ -107,18 +107,10 @@ class Cli:
         timeout: float = 60,
         stdin: str | None = None,
     ) -> Result:
-        merged = {k: v for k, v in os.environ.items() if not k.startswith(("SPLX_", "RECONCILER_"))}
-        merged.update(self.env)
-        for key, value in (env or {}).items():
-            if value is None:
-                merged.pop(key, None)
-            else:
-                merged[key] = value
-        merged["PYTHONPATH"] = str(REPO)
         done = subprocess.run(
             [sys.executable, "-m", "reconciler", *args],
             cwd=self.root,
-            env=merged,
+            env=self._proc_env(env),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -127,10 +119,43 @@ class Cli:
         )
         return Result(done.returncode, done.stdout, done.stderr)
 
+    def popen(self, *args: str, env: dict[str, str | None] | None = None) -> subprocess.Popen[str]:
+        """``reconciler ARGS`` started in the background (to kill it, or run two at once)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "reconciler", *args],
+            cwd=self.root,
+            env=self._proc_env(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def _proc_env(self, env: dict[str, str | None] | None) -> dict[str, str]:
+        merged = {k: v for k, v in os.environ.items() if not k.startswith(("SPLX_", "RECONCILER_"))}
+        merged.update(self.env)
+        for key, value in (env or {}).items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        merged["PYTHONPATH"] = str(REPO)
+        return merged
+
 
 @pytest.fixture
 def cli(tmp_path: Path, sim: SimulatorServer) -> Cli:
     return Cli(tmp_path, sim)
+
+
+@pytest.fixture
+def run(cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Runner:
+    """The ``cli`` fixture's project, run in-process."""
+
+    def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
+        return cli(*args, env=env, monkeypatch=monkeypatch, capsys=capsys)
+
+    return invoke
 
 
 SPEC_TWO_RUNS = """\

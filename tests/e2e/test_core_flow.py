@@ -11,15 +11,7 @@ import pytest
 
 from reconciler.simulator.server import SimulatorServer
 from reconciler.simulator.store import ReceivedRequest
-from tests.e2e.conftest import API_KEY, LIMITED_KEY, SPEC_TWO_RUNS, Cli, Result, Runner
-
-
-@pytest.fixture
-def run(cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Runner:
-    def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
-        return cli(*args, env=env, monkeypatch=monkeypatch, capsys=capsys)
-
-    return invoke
+from tests.e2e.conftest import API_KEY, LIMITED_KEY, SPEC_TWO_RUNS, Cli, Runner
 
 
 def api_requests(sim: SimulatorServer) -> list[ReceivedRequest]:
