@@ -64,6 +64,17 @@ class Cli:
         }
         if sim is not None:
             self.env["SPLX_API_URL"] = sim.url
+        self._children: list[subprocess.Popen[str]] = []
+
+    def __enter__(self) -> Cli:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Kill what ``popen`` started and a failed test left running."""
+        for child in self._children:
+            if child.poll() is None:
+                child.kill()
+            child.communicate()
 
     @property
     def state_path(self) -> Path:
@@ -121,7 +132,7 @@ class Cli:
 
     def popen(self, *args: str, env: dict[str, str | None] | None = None) -> subprocess.Popen[str]:
         """``reconciler ARGS`` started in the background (to kill it, or run two at once)."""
-        return subprocess.Popen(
+        child = subprocess.Popen(
             [sys.executable, "-m", "reconciler", *args],
             cwd=self.root,
             env=self._proc_env(env),
@@ -130,6 +141,8 @@ class Cli:
             stderr=subprocess.PIPE,
             text=True,
         )
+        self._children.append(child)
+        return child
 
     def _proc_env(self, env: dict[str, str | None] | None) -> dict[str, str]:
         merged = {k: v for k, v in os.environ.items() if not k.startswith(("SPLX_", "RECONCILER_"))}
@@ -144,8 +157,9 @@ class Cli:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, sim: SimulatorServer) -> Cli:
-    return Cli(tmp_path, sim)
+def cli(tmp_path: Path, sim: SimulatorServer) -> Iterator[Cli]:
+    with Cli(tmp_path, sim) as project:
+        yield project
 
 
 @pytest.fixture

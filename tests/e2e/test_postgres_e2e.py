@@ -12,7 +12,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,11 +33,11 @@ LATENCY = 0.03
 
 
 @pytest.fixture
-def cli(tmp_path: Path, sim: SimulatorServer, pg_location: str) -> Cli:
+def cli(tmp_path: Path, sim: SimulatorServer, pg_location: str) -> Iterator[Cli]:
     """The conftest's CLI, with its state in PostgreSQL instead of a file."""
-    project = Cli(tmp_path, sim)
-    project.env["RECONCILER_STATE"] = pg_location
-    return project
+    with Cli(tmp_path, sim) as project:
+        project.env["RECONCILER_STATE"] = pg_location
+        yield project
 
 
 def pg_state(cli: Cli) -> State:
@@ -195,7 +195,8 @@ def test_kill_9_during_apply_loses_no_run_and_triggers_none_twice(
         time.sleep(rng.uniform(0.0, LATENCY))
     apply.kill()
     apply.communicate(timeout=30)
-    context = f"seed {seed}, killed after {sim.trigger_count()} triggers"
+    sent = sim.trigger_count()
+    context = f"seed {seed}, killed after {sent} triggers"
 
     state = pg_state(cli)
     for created in sim.runs():
@@ -209,7 +210,7 @@ def test_kill_9_during_apply_loses_no_run_and_triggers_none_twice(
 
     again = run("apply", "--auto-approve")
     assert again.code == 0, f"{context}: {again.all}"
-    if apply.returncode == -9 and sim.trigger_count() > 0:  # it died holding the lock
+    if apply.returncode == -9 and sent > 0:  # it died holding the lock
         assert "took over a stale lock" in again.err, context
     if any(entry.status == "unknown" for entry in state.runs.values()):
         assert "unknown" in again.all.lower(), context
@@ -220,13 +221,16 @@ def test_kill_9_during_apply_loses_no_run_and_triggers_none_twice(
     assert PostgresStateStore(cli.env["RECONCILER_STATE"]).journal() == []
 
 
-def test_second_concurrent_apply_fails_naming_the_holder(cli: Cli, sim: SimulatorServer) -> None:
+def test_second_concurrent_apply_fails_naming_the_holder(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
     keys = 10
     cli.write_spec("runs.yaml", many_runs(keys))
-    sim.set_faults(latency=LATENCY)
+    sim.set_faults(latency=0.1)  # the first apply holds the lock for a second at least
     first = cli.popen("apply", "--auto-approve", "--parallelism", "1")
     wait_until(lambda: sim.trigger_count() >= 1)  # it holds the lock now
-    second = cli.proc("apply", "--auto-approve")
+    second = run("apply", "--auto-approve")
+    assert first.poll() is None, "the first apply ended too early for this test"
     assert second.code == 1
     found = re.search(r"is locked: lock (\S+) held by \S+ \(pid (\d+)\) for 'apply'", second.err)
     assert found, second.err
@@ -243,7 +247,8 @@ def test_concurrent_applies_with_lock_timeout_run_one_after_the_other(
     keys = 10
     cli.write_spec("runs.yaml", many_runs(keys))
     sim.set_faults(latency=LATENCY)
-    applies = [cli.popen("apply", "--auto-approve", "--lock-timeout", "60s") for _ in range(2)]
+    command = ("apply", "--auto-approve", "--parallelism", "1", "--lock-timeout", "60s")
+    applies = [cli.popen(*command) for _ in range(2)]
     outputs = [p.communicate(timeout=90) for p in applies]
     assert [p.returncode for p in applies] == [0, 0], outputs
     assert triggers_per_key(sim) == Counter({f"run-{n:02d}": 1 for n in range(keys)})
