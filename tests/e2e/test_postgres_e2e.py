@@ -26,6 +26,7 @@ from tests.state.pg_fixtures import (  # noqa: F401 - fixtures, registered by im
     pg_dsn_fixture,
     pg_location_fixture,
     pg_schema_fixture,
+    psycopg_module_fixture,
 )
 
 #: Simulated network latency of every API request in the kill and race tests.

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,15 +51,16 @@ from tests.state.pg_fixtures import (  # noqa: F401 - fixtures, registered by im
     pg_dsn_fixture,
     pg_location_fixture,
     pg_schema_fixture,
+    psycopg_module_fixture,
 )
-
-psycopg = pytest.importorskip("psycopg")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def sql(location: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
     """Run one statement on the location's database, bypassing the store."""
+    import psycopg  # the tests that get here have a server, so psycopg is installed
+
     with psycopg.connect(parse_postgres_url(location).conninfo, autocommit=True) as conn:
         cur = conn.execute(query, params)
         return cur.fetchall() if cur.description else []
@@ -343,7 +345,7 @@ def test_missing_psycopg_says_how_to_install(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_connection_failure_names_the_location_not_the_password(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, psycopg_module: ModuleType
 ) -> None:
     monkeypatch.setenv("PGPASSWORD", "env-secret-value")
     store = PostgresStateStore("postgresql://alice:url-secret@127.0.0.1:1/db?connect_timeout=2#p")
