@@ -195,12 +195,20 @@ class TestPostgresStateStore(StateStoreContract):
     ) -> None:
         holder = child()
         store = make_store()
-        threading.Timer(0.3, holder.go_on).start()
+        said: list[str] = []
+        # The holder is told to finish from a thread, since this one is busy waiting for it;
+        # joined before the fixture closes the holder's pipes under that thread's feet.
+        go_on = threading.Timer(0.3, lambda: said.append(holder.go_on()))
+        go_on.start()
         start = time.monotonic()
-        with store.lock("apply", timeout=20):
-            assert time.monotonic() - start >= 0.2
-            assert store.stale_lock is None
-            assert store.recover().runs["a"].test_run_id == 11
+        try:
+            with store.lock("apply", timeout=20):
+                assert time.monotonic() - start >= 0.2
+                assert store.stale_lock is None
+                assert store.recover().runs["a"].test_run_id == 11
+        finally:
+            go_on.join(timeout=30)
+        assert said == ["appended"]
 
     def test_force_unlock_ends_the_holders_session(
         self, make_store: StoreFactory, child: Callable[[], Child]
