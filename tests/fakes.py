@@ -70,6 +70,7 @@ class MemoryStore:
         self.records: list[JournalRecord] = []
         self.persisted: list[State] = []
         self.stale_lock: LockInfo | None = None
+        self.notes: list[str] = []
         self._held: LockInfo | None = None
         self._lock = threading.Lock()
 

@@ -219,9 +219,8 @@ def report_store_notes(session: Session, store: StateStore) -> None:
             f"took over a stale lock: {store.stale_lock.describe()}; that process is gone. "
             "Any work it left in the journal has been recovered."
         )
-    # ``notes`` is not part of the StateStore protocol: only the local backend has any.
-    for note in getattr(store, "notes", ()):
-        session.console.warn(str(note))
+    for note in store.notes:
+        session.console.warn(note)
 
 
 def _load_saved(plan_file: str, state: State, settings: Settings) -> Plan:

@@ -24,11 +24,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import getpass
 import logging
 import os
 import shutil
-import socket
 import threading
 import time
 import uuid
@@ -37,7 +35,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from reconciler.errors import LineageError, LockError, StateCorruptError, StateError
+from reconciler.errors import LockError, StateError
+from reconciler.state import common
 from reconciler.state.codec import (
     Journal,
     decode_journal,
@@ -46,7 +45,8 @@ from reconciler.state.codec import (
     encode_record,
     encode_state,
 )
-from reconciler.state.model import JournalRecord, State, fold, utc_now
+from reconciler.state.common import Site, fold_journal, lock_info_now, successor
+from reconciler.state.model import JournalRecord, State
 from reconciler.state.store import LockInfo
 
 log = logging.getLogger(__name__)
@@ -55,22 +55,6 @@ log = logging.getLogger(__name__)
 KEEP_BACKUPS = 10
 #: How often a waiting ``lock()`` tries again.
 LOCK_POLL_SECONDS = 0.05
-
-
-def lock_info_now(operation: str) -> LockInfo:
-    """A fresh lock record for this process: new uuid4 id, user, host, pid, time."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry and no USER/LOGNAME (some containers)
-        user = "unknown"
-    return LockInfo(
-        id=str(uuid.uuid4()),
-        operation=operation,
-        user=user,
-        host=socket.gethostname(),
-        pid=os.getpid(),
-        since=utc_now(),
-    )
 
 
 class LocalStateStore:
@@ -132,42 +116,25 @@ class LocalStateStore:
     def _combine(self, stored: State | None, journal: Journal | None) -> State:
         """The stored state with the journal folded in, after checking they belong together."""
         if journal is None:
-            return stored if stored is not None else State.new()
-        header = journal.header
-        where = str(self.journal_path)
-        if stored is None:
-            if header.serial > 0:
-                raise StateCorruptError(
-                    f"{where} amends serial {header.serial} of a state, but {self.location} "
-                    "is missing; restore the state from a backup (see docs/STATE.md) and "
-                    "run the command again"
-                )
-            stored = State(lineage=header.lineage, serial=0)
-        if header.lineage != stored.lineage:
-            raise LineageError(
-                f"{where} belongs to state lineage {header.lineage}, but {self.location} has "
-                f"lineage {stored.lineage}; the state file was replaced while a command was "
-                "interrupted. Put the matching state back, or move the journal aside "
-                "(see docs/STATE.md)"
-            )
-        if header.serial > stored.serial:
-            raise StateCorruptError(
-                f"{where} amends serial {header.serial}, but {self.location} is at serial "
-                f"{stored.serial} (restored from an older backup?); put the newer state back "
-                "or move the journal aside (see docs/STATE.md)"
-            )
-        # A header serial below the state's means a crash came between the rename of a new
-        # state and the removal of this journal; fold is idempotent, so replaying is harmless.
-        return fold(stored, journal.records)
+            return fold_journal(stored, None, [], self._site)
+        head = (journal.header.lineage, journal.header.serial)
+        return fold_journal(stored, head, journal.records, self._site)
+
+    @property
+    def _site(self) -> Site:
+        return Site(
+            state=self.location,
+            journal=str(self.journal_path),
+            restore="restore the state from a backup (see docs/STATE.md)",
+            set_aside="move the journal aside (see docs/STATE.md)",
+        )
 
     # --- locking -----------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def lock(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
         if self._held is not None:
-            raise LockError(
-                f"{self.location}: this command already holds {self._held[1].describe()}"
-            )
+            raise common.already_locked(self.location, self._held[1])
         info = lock_info_now(operation)
         self.stale_lock = None
         fd = self._acquire(info, timeout)
@@ -184,7 +151,7 @@ class LocalStateStore:
         try:
             fd = os.open(self.lock_path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            raise LockError(f"{self.location} is not locked; nothing to unlock") from None
+            raise common.not_locked(self.location) from None
         except OSError as exc:
             raise _io_error("open the lock file", self.lock_path, exc) from None
         try:
@@ -195,11 +162,7 @@ class LocalStateStore:
                     "cannot be checked; if no reconciler is running, delete the file"
                 )
             if holder.id != lock_id:
-                raise LockError(
-                    f"lock id {lock_id} is not the lock on {self.location}, which is "
-                    f"{holder.describe()}; to remove that one, run "
-                    f"'reconciler force-unlock {holder.id}'"
-                )
+                raise common.not_this_lock(self.location, lock_id, holder)
             # Unlink only the file we read, not one a new holder created in the meantime.
             if _same_file(fd, self.lock_path):
                 self.lock_path.unlink()
@@ -216,7 +179,7 @@ class LocalStateStore:
                 break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise LockError(self._busy_message(timeout))
+                raise self._busy(timeout)
             time.sleep(min(LOCK_POLL_SECONDS, remaining))
         try:
             previous = _read_fd(fd)
@@ -276,7 +239,7 @@ class LocalStateStore:
             finally:
                 os.close(fd)
 
-    def _busy_message(self, timeout: float) -> str:
+    def _busy(self, timeout: float) -> LockError:
         holder = None
         for _ in range(5):  # the holder writes its record right after taking the OS lock
             holder = self.lock_holder()
@@ -284,26 +247,22 @@ class LocalStateStore:
                 break
             time.sleep(0.01)
         who = holder.describe() if holder else "a lock whose holder has not written its record"
-        waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
         unlock = (
             f"'reconciler force-unlock {holder.id}'" if holder else f"deleting {self.lock_path}"
         )
-        return (
-            f"{self.location} is locked{waited}: {who}. Wait for that command to finish, "
-            "or retry with --lock-timeout to wait for it; if it is hung or its machine is "
-            f"gone, remove the lock with {unlock}"
+        return common.locked_by(
+            self.location,
+            who,
+            timeout,
+            f"if it is hung or its machine is gone, remove the lock with {unlock}",
         )
 
     def _require_lock(self, action: str) -> None:
         if self._held is None:
-            raise LockError(f"{self.location}: {action} needs the state lock; take it first")
+            raise common.lock_needed(self.location, action)
         fd, info = self._held
         if not _same_file(fd, self.lock_path):
-            raise LockError(
-                f"{self.location}: {info.describe()} was removed by force-unlock while this "
-                f"command held it; not going to {action}. Anything already done is in "
-                f"{self.journal_path} and is recovered by the next command"
-            )
+            raise common.lock_lost(self.location, info, action)
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -360,10 +319,7 @@ class LocalStateStore:
     def persist(self, state: State) -> None:
         self._require_lock("write the state")
         if self.journal_path.exists() and self._journal_fd is None:
-            raise StateError(
-                f"{self.journal_path} was left by an interrupted command and has not been "
-                "recovered; writing the state now would lose it (call recover() first)"
-            )
+            raise common.unrecovered_journal(str(self.journal_path), "writing the state")
         stored_bytes = _read_bytes(self.path)
         stored = None if stored_bytes is None else decode_state(stored_bytes, self.location)
         self._write(state, stored, stored_bytes)
@@ -379,10 +335,7 @@ class LocalStateStore:
         try:
             fd = os.open(self.journal_path, flags, 0o644)
         except FileExistsError:
-            raise StateError(
-                f"{self.journal_path} was left by an interrupted command and has not been "
-                "recovered; call recover() before appending"
-            ) from None
+            raise common.unrecovered_journal(str(self.journal_path), "appending") from None
         except OSError as exc:
             raise _io_error("create the journal", self.journal_path, exc) from None
         try:
@@ -404,14 +357,7 @@ class LocalStateStore:
 
     def _write(self, state: State, stored: State | None, stored_bytes: bytes | None) -> State:
         """Replace the stored state by ``state`` (serial fixed up), then drop the journal."""
-        if stored is not None:
-            if state.lineage != stored.lineage:
-                raise LineageError(
-                    f"refusing to overwrite {self.location} (lineage {stored.lineage}) with "
-                    f"a state of lineage {state.lineage}: they are two different states. "
-                    "Use another --state file, or move this one aside first"
-                )
-            state = _next_serial(stored, state)
+        state = successor(stored, state, self.location)
         data = encode_state(state)
         if data != stored_bytes:
             self._replace_file(data, stored)
@@ -462,13 +408,6 @@ class LocalStateStore:
         for _serial, old in numbered[: max(len(numbered) - self.keep_backups, 0)]:
             old.unlink(missing_ok=True)
         _fsync_dir(self.backups_dir)
-
-
-def _next_serial(stored: State, state: State) -> State:
-    """Serial moves only when the runs change, and then always past the stored one."""
-    changed = state.runs != stored.runs
-    serial = max(state.serial, stored.serial + 1) if changed else stored.serial
-    return state if serial == state.serial else state.model_copy(update={"serial": serial})
 
 
 # --- file helpers ----------------------------------------------------------------------------

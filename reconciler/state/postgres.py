@@ -32,15 +32,11 @@ carries their lock id (a fence against a holder that was force-unlocked but kept
 from __future__ import annotations
 
 import contextlib
-import getpass
 import hashlib
-import json
 import os
 import re
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -50,14 +46,16 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 from pydantic import ValidationError
 
 from reconciler.errors import (
-    LineageError,
     LockError,
     StateCorruptError,
     StateError,
     StateVersionError,
     UsageError,
 )
-from reconciler.state.model import STATE_VERSION, JournalRecord, State, fold, utc_now
+from reconciler.state import common
+from reconciler.state.codec import decode_state, encode_state
+from reconciler.state.common import Site, fold_journal, lock_info_now, successor
+from reconciler.state.model import JournalRecord, State
 from reconciler.state.store import LockInfo
 
 if TYPE_CHECKING:
@@ -245,67 +243,10 @@ def _advisory_key(kind: str, schema: str, name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-# --- state body --------------------------------------------------------------------------------
-# TODO(state codec): replace these two with ``reconciler.state.codec.encode_state`` /
-# ``decode_state`` once the state branch lands (same signatures, same bytes), so both backends
-# share format upgrades. Until then: the codec's byte format and its two refusals.
-
-
-def encode_state(state: State) -> bytes:
-    """Deterministic JSON: sorted keys, two-space indent, one trailing newline."""
-    document = state.model_dump(mode="json", by_alias=True)
-    return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
-
-
-def decode_state(data: bytes, location: str) -> State:
-    """Parse and validate a stored body; refuse what cannot be trusted."""
-    try:
-        document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise StateCorruptError(f"{location}: not a JSON document ({err}); {_FIX_HINT}") from None
-    version = document.get("version") if isinstance(document, dict) else None
-    if type(version) is int and version > STATE_VERSION:
-        raise StateVersionError(
-            f"{location}: state format version {version} was written by a newer reconciler "
-            f"(this one reads up to version {STATE_VERSION}); upgrade reconciler. "
-            "The state was left untouched."
-        )
-    try:
-        return State.model_validate(document)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "<document>"
-        raise StateCorruptError(
-            f"{location}: the state does not validate ({field}: {first['msg']}); {_FIX_HINT}"
-        ) from None
-
-
-_FIX_HINT = (
-    "it was left untouched: fix it, or restore a backup from reconciler_backups "
-    "(see docs/POSTGRES.md)"
+_BACKUP_HINT = (
+    "a PostgreSQL state keeps its previous bodies in reconciler_backups: see 'Restoring a "
+    "backup' in docs/POSTGRES.md"
 )
-
-
-def _next_serial(stored: State, state: State) -> State:
-    """Serial moves only when the runs change, and then always past the stored one."""
-    changed = state.runs != stored.runs
-    serial = max(state.serial, stored.serial + 1) if changed else stored.serial
-    return state if serial == state.serial else state.model_copy(update={"serial": serial})
-
-
-def _new_lock_info(operation: str) -> LockInfo:
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):  # a container user without a passwd entry
-        user = "unknown"
-    return LockInfo(
-        id=str(uuid.uuid4()),
-        operation=operation,
-        user=user,
-        host=socket.gethostname(),
-        pid=os.getpid(),
-        since=utc_now(),
-    )
 
 
 @dataclass(frozen=True)
@@ -336,6 +277,9 @@ class PostgresStateStore:
         self.location: str = self._target.location
         self.name: str = self._target.name
         self.stale_lock: LockInfo | None = None
+        #: Things worth telling the user that are not errors; none are produced here yet,
+        #: the attribute is part of the ``StateStore`` protocol.
+        self.notes: list[str] = []
         self._session: Connection[Any] | None = None
         self._held: LockInfo | None = None
         #: The (lineage, serial) journal records name; set by recover() and persist().
@@ -468,7 +412,7 @@ class PostgresStateStore:
                 (self.name,),
             ).fetchall()
         body = bytes(row[0]) if row else None
-        stored = decode_state(body, self._where) if body is not None else None
+        stored = self._decode(body) if body is not None else None
         heads = {(lineage, int(serial)) for _seq, lineage, serial, _text in rows}
         if len(heads) > 1:
             raise StateCorruptError(
@@ -482,6 +426,13 @@ class PostgresStateStore:
     def _where(self) -> str:
         return f"PostgreSQL state {self.location}"
 
+    def _decode(self, body: bytes) -> State:
+        """The shared codec, with where this backend keeps its backups added to a refusal."""
+        try:
+            return decode_state(body, self._where)
+        except StateCorruptError as err:
+            raise StateCorruptError(f"{err}; {_BACKUP_HINT}") from None
+
     def _decode_record(self, seq: int, text: str) -> JournalRecord:
         try:
             return JournalRecord.model_validate_json(text)
@@ -494,30 +445,13 @@ class PostgresStateStore:
 
     def _combine(self, snap: _Snapshot) -> State:
         """The stored state with the journal folded in, after checking they belong together."""
-        if snap.head is None:
-            return snap.stored if snap.stored is not None else State.new()
-        lineage, serial = snap.head
-        stored = snap.stored
-        if stored is None:
-            if serial > 0:
-                raise StateCorruptError(
-                    f"{self._where}: the journal amends serial {serial}, but the state row is "
-                    "missing; restore it from reconciler_backups and run the command again"
-                )
-            stored = State(lineage=lineage, serial=0)
-        if lineage != stored.lineage:
-            raise LineageError(
-                f"{self._where}: the journal belongs to lineage {lineage}, but the state has "
-                f"lineage {stored.lineage}; the state was replaced while a command was "
-                "interrupted. Put the matching state back, or delete its journal rows"
-            )
-        if serial > stored.serial:
-            raise StateCorruptError(
-                f"{self._where}: the journal amends serial {serial}, but the state is at serial "
-                f"{stored.serial} (restored from an older backup?); put the newer state back or "
-                "delete its journal rows"
-            )
-        return fold(stored, snap.records)
+        site = Site(
+            state=self._where,
+            journal=f"the journal of {self._where}",
+            restore="restore the state row from reconciler_backups (see docs/POSTGRES.md)",
+            set_aside="delete its rows from reconciler_journal",
+        )
+        return fold_journal(snap.stored, snap.head, snap.records, site)
 
     def lock_holder(self) -> LockInfo | None:
         with self._connection() as conn, self._errors("cannot read the lock"):
@@ -535,7 +469,7 @@ class PostgresStateStore:
 
     def _require_lock(self, action: str) -> LockInfo:
         if self._held is None:
-            raise LockError(f"{self._where}: {action} needs the state lock; take it first")
+            raise common.lock_needed(self._where, action)
         return self._held
 
     def append(self, record: JournalRecord) -> None:
@@ -545,10 +479,7 @@ class PostgresStateStore:
                 # No recover() ran: name the state as it is stored (or a new one).
                 current = self._load(conn)
                 if current.records:
-                    raise StateError(
-                        f"{self._where}: a journal left by an interrupted command has not been "
-                        "recovered; call recover() before appending"
-                    )
+                    raise common.unrecovered_journal(f"the journal of {self._where}", "appending")
                 state = current.stored or State.new()
                 self._base = (state.lineage, state.serial)
             lineage, serial = self._base
@@ -602,23 +533,15 @@ class PostgresStateStore:
                     (self.name, held.id),
                 ).fetchone()
                 if leftover:
-                    raise StateError(
-                        f"{self._where}: a journal left by an interrupted command has not been "
-                        "recovered; writing the state now would lose it (call recover() first)"
+                    raise common.unrecovered_journal(
+                        f"the journal of {self._where}", "writing the state"
                     )
             row = conn.execute(
                 "SELECT body FROM reconciler_states WHERE name = %s FOR UPDATE", (self.name,)
             ).fetchone()
             stored_body = bytes(row[0]) if row else None
-            if stored_body is not None:
-                stored = decode_state(stored_body, self._where)
-                if state.lineage != stored.lineage:
-                    raise LineageError(
-                        f"refusing to overwrite {self._where} (lineage {stored.lineage}) with a "
-                        f"state of lineage {state.lineage}: they are two different states. "
-                        "Check --state and the state name"
-                    )
-                state = _next_serial(stored, state)
+            stored = self._decode(stored_body) if stored_body is not None else None
+            state = successor(stored, state, self._where)
             body = encode_state(state)
             if body != stored_body:
                 self._replace_body(conn, state, body, backup=stored_body is not None)
@@ -650,23 +573,19 @@ class PostgresStateStore:
         )
 
     def _lost_lock(self, held: LockInfo) -> LockError:
-        return LockError(
-            f"{self._where}: {held.describe()} was removed by force-unlock while this command "
-            "held it; nothing more was written. What was already journaled is recovered by "
-            "the next command"
-        )
+        return common.lock_lost(self._where, held, "write anything more")
 
     # -- locking --------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def lock(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
         if self._held is not None:
-            raise LockError(f"{self._where}: this command already holds {self._held.describe()}")
+            raise common.already_locked(self._where, self._held)
         self.stale_lock = None
         conn = self._open()
         try:
             key = self._lock_key()
-            info = _new_lock_info(operation)
+            info = lock_info_now(operation)
             with self._errors("cannot take the lock"):
                 self._acquire(conn, key, timeout)
                 with conn.transaction():
@@ -713,17 +632,15 @@ class PostgresStateStore:
 
     def _locked_error(self, conn: Connection[Any], key: int, timeout: float) -> LockError:
         holder = self._holder(conn)
-        waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
         if holder is None:
             pids = ", ".join(map(str, self._holder_backends(conn, key))) or "?"
-            return LockError(
-                f"{self._where} is locked{waited} by a session (backend pid {pids}) that has "
-                "not written its lock record yet; retry in a moment, or wait with --lock-timeout"
-            )
-        return LockError(
-            f"{self._where} is locked{waited}: {holder.describe()}. Wait for that command to "
-            "finish, or retry with --lock-timeout to wait for it; if it is hung, "
-            f"'reconciler force-unlock {holder.id}' ends its database session"
+            who = f"a session (backend pid {pids}) that has not written its lock record yet"
+            return common.locked_by(self._where, who, timeout, "or retry in a moment")
+        return common.locked_by(
+            self._where,
+            holder.describe(),
+            timeout,
+            f"if it is hung, 'reconciler force-unlock {holder.id}' ends its database session",
         )
 
     def _holder_backends(self, conn: Connection[Any], key: int) -> list[int]:
@@ -755,13 +672,9 @@ class PostgresStateStore:
         with self._connection() as conn, self._errors("cannot force-unlock"):
             holder = self._holder(conn)
             if holder is None:
-                raise LockError(f"{self._where} is not locked; nothing to unlock")
+                raise common.not_locked(self._where)
             if holder.id != lock_id:
-                raise LockError(
-                    f"lock id {lock_id} is not the lock on {self._where}, which is "
-                    f"{holder.describe()}; to remove that one, run "
-                    f"'reconciler force-unlock {holder.id}'"
-                )
+                raise common.not_this_lock(self._where, lock_id, holder)
             self._terminate_holders(conn, self._lock_key())
             conn.execute(
                 "DELETE FROM reconciler_locks WHERE name = %s AND id = %s", (self.name, lock_id)

@@ -51,6 +51,9 @@ class StateStore(Protocol):
     location: str
     #: Set by ``lock()`` when it took over a lock whose holder had died.
     stale_lock: LockInfo | None
+    #: Things worth telling the user that are not errors (e.g. a torn last journal line was
+    #: dropped), added by ``read()`` / ``recover()``; the CLI prints them as warnings.
+    notes: list[str]
 
     def exists(self) -> bool:
         """True once a state has been persisted here."""

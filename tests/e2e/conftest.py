@@ -65,6 +65,17 @@ class Cli:
         }
         if sim is not None:
             self.env["SPLX_API_URL"] = sim.url
+        self._children: list[subprocess.Popen[str]] = []
+
+    def __enter__(self) -> Cli:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Kill what ``popen`` started and a failed test left running."""
+        for child in self._children:
+            if child.poll() is None:
+                child.kill()
+            child.communicate()
 
     @property
     def state_path(self) -> Path:
@@ -135,14 +146,31 @@ class Cli:
         )
         return Result(done.returncode, done.stdout, done.stderr)
 
+    def popen(self, *args: str, env: dict[str, str | None] | None = None) -> subprocess.Popen[str]:
+        """``reconciler ARGS`` started in the background (to kill it, or run two at once)."""
+        child = subprocess.Popen(
+            self.argv(*args),
+            cwd=self.root,
+            env=self.proc_env(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._children.append(child)
+        return child
+
 
 @pytest.fixture
-def cli(tmp_path: Path, sim: SimulatorServer) -> Cli:
-    return Cli(tmp_path, sim)
+def cli(tmp_path: Path, sim: SimulatorServer) -> Iterator[Cli]:
+    with Cli(tmp_path, sim) as project:
+        yield project
 
 
 @pytest.fixture
 def run(cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Runner:
+    """The ``cli`` fixture's project, run in-process."""
+
     def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
         return cli(*args, env=env, monkeypatch=monkeypatch, capsys=capsys)
 

@@ -28,7 +28,13 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import LineageError, LockError, StateCorruptError, StateVersionError
+from reconciler.errors import (
+    LineageError,
+    LockError,
+    StateCorruptError,
+    StateError,
+    StateVersionError,
+)
 from reconciler.records import RunAttributes
 from reconciler.state import open_store
 from reconciler.state.codec import decode_state, encode_state
@@ -62,6 +68,13 @@ def state_with(base: State, **runs: TrackedRun) -> State:
     return base.with_runs({**base.runs, **runs})
 
 
+def persisted(store: StateStore, **runs: TrackedRun) -> State:
+    """Persist a state holding ``runs`` on top of what is stored; return what was stored."""
+    with store.lock("test"):
+        store.persist(state_with(store.recover(), **runs))
+    return store.read()
+
+
 class StateStoreContract:
     """Subclass as ``TestXxxStateStore`` and override the fixture and the raw hooks."""
 
@@ -85,14 +98,6 @@ class StateStoreContract:
 
     def read_backup(self, location: str) -> bytes | None:
         raise NotImplementedError
-
-    # --- helpers -----------------------------------------------------------------------------
-
-    def persisted(self, store: StateStore, **runs: TrackedRun) -> State:
-        """Persist a state holding ``runs`` on top of what is stored; return what was stored."""
-        with store.lock("test"):
-            store.persist(state_with(store.recover(), **runs))
-        return store.read()
 
     # --- reading and persisting ----------------------------------------------------------
 
@@ -118,7 +123,7 @@ class StateStoreContract:
         assert make_store().read() == state
 
     def test_serial_bumps_only_on_change(self, store: StateStore) -> None:
-        first = self.persisted(store, a=tracked(1, 11))
+        first = persisted(store, a=tracked(1, 11))
         assert first.serial == 1
         with store.lock("apply"):
             store.persist(store.recover())
@@ -129,12 +134,12 @@ class StateStoreContract:
         assert store.read().runs == {"a": tracked(1, 12)}
 
     def test_lineage_is_kept_across_persists(self, store: StateStore) -> None:
-        lineage = self.persisted(store, a=tracked(1, 11)).lineage
-        self.persisted(store, b=tracked(2, 22))
+        lineage = persisted(store, a=tracked(1, 11)).lineage
+        persisted(store, b=tracked(2, 22))
         assert store.read().lineage == lineage
 
     def test_another_lineage_is_refused(self, store: StateStore, location: str) -> None:
-        self.persisted(store, a=tracked(1, 11))
+        persisted(store, a=tracked(1, 11))
         before = self.read_raw(location)
         with store.lock("apply"), pytest.raises(LineageError, match="lineage"):
             store.persist(State.new().with_runs({"b": tracked(2, 22)}))
@@ -145,7 +150,7 @@ class StateStoreContract:
     def test_append_is_folded_by_read_without_writing(
         self, store: StateStore, make_store: StoreFactory, location: str
     ) -> None:
-        self.persisted(store, a=tracked(1, 11))
+        persisted(store, a=tracked(1, 11))
         before = self.read_raw(location)
         records = [
             JournalRecord(op="trigger-intent", key="b", attributes=attrs(2)),
@@ -190,7 +195,7 @@ class StateStoreContract:
         assert entry.attributes == attrs(1)
 
     def test_cancel_done_removes_the_run(self, store: StateStore) -> None:
-        self.persisted(store, a=tracked(1, 11), b=tracked(2, 22))
+        persisted(store, a=tracked(1, 11), b=tracked(2, 22))
         with store.lock("apply"):
             state = store.recover()
             store.append(JournalRecord(op="cancel-intent", key="a", test_run_id=11))
@@ -203,7 +208,32 @@ class StateStoreContract:
         assert store.read().serial == state.serial + 1
         assert store.journal() == []
 
+    def test_leftover_journal_must_be_recovered_before_writing(
+        self, store: StateStore, make_store: StoreFactory
+    ) -> None:
+        with store.lock("apply"):
+            store.recover()
+            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+        other = make_store()
+        with other.lock("apply"):
+            with pytest.raises(StateError, match=r"recover\(\)"):
+                other.persist(State.new())
+            with pytest.raises(StateError, match=r"recover\(\)"):
+                other.append(JournalRecord(op="trigger-intent", key="b", attributes=attrs(2)))
+            assert set(other.recover().runs) == {"a"}
+
     # --- locking ---------------------------------------------------------------------------
+
+    def test_writing_needs_the_lock(self, store: StateStore) -> None:
+        with pytest.raises(LockError, match="needs the state lock"):
+            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+        with pytest.raises(LockError, match="needs the state lock"):
+            store.persist(State.new())
+        with pytest.raises(LockError, match="needs the state lock"):
+            store.recover()
+        with store.lock("apply"), pytest.raises(LockError, match="already holds"), store.lock("x"):
+            pass
+        assert not store.exists()
 
     def test_lock_is_exclusive_and_names_the_holder(
         self, store: StateStore, make_store: StoreFactory
@@ -228,7 +258,7 @@ class StateStoreContract:
         other = make_store()
         with store.lock("apply"):
             start = time.monotonic()
-            with pytest.raises(LockError), other.lock("apply", timeout=0.3):
+            with pytest.raises(LockError, match=r"waited 0\.3s"), other.lock("x", timeout=0.3):
                 pass
             assert time.monotonic() - start >= 0.3
         release = threading.Event()
@@ -262,9 +292,15 @@ class StateStoreContract:
             assert other.lock_holder() == held, "a wrong id removes nothing"
             assert other.force_unlock(held.id) == held
             assert other.lock_holder() is None
-            # The hung holder no longer blocks anyone.
+            # The hung holder no longer blocks anyone, and can write nothing more.
             with other.lock("apply", timeout=0):
                 assert make_store().lock_holder() is not None
+                with pytest.raises(StateError):
+                    store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+                with pytest.raises(StateError):
+                    store.persist(State.new())
+                assert other.journal() == []
+                assert not other.exists()
 
     def test_lock_of_a_killed_process_is_taken_over_and_reported(
         self, location: str, make_store: StoreFactory
@@ -351,8 +387,8 @@ class StateStoreContract:
         assert self.read_backup(location) == old
 
     def test_backup_holds_the_previous_state(self, store: StateStore, location: str) -> None:
-        first = self.persisted(store, a=tracked(1, 11))
-        second = self.persisted(store, b=tracked(2, 22))
+        first = persisted(store, a=tracked(1, 11))
+        second = persisted(store, b=tracked(2, 22))
         backup = self.read_backup(location)
         assert backup is not None
         assert decode_state(backup, "backup") == first

@@ -2,8 +2,9 @@
 
 ``pg_dsn`` (session): ``RECONCILER_TEST_PG_DSN`` when set; otherwise a throwaway server started
 by ``scripts/pg-test-server`` (initdb in a temporary directory, 127.0.0.1, a free port,
-``fsync=off``) and stopped at the end of the session. When no server can be had, the tests
-that need one skip saying why, except under CI (``CI`` set), where that is a failure.
+``fsync=off``) and stopped at the end of the session. When no server can be had, or psycopg is
+missing, the tests that need them skip saying why, except under CI (``CI`` set to anything but
+empty, ``0``, ``false`` or ``no``), where that is a failure: CI must run them.
 
 ``pg_location`` (function): a ``--state`` URL on that server in a schema of its own, so every
 test starts from an empty database (and exercises the migrations); the schema is dropped
@@ -20,6 +21,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -28,23 +30,43 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "pg-test-server"
 
 
-def _unavailable(reason: str) -> None:
-    message = f"no PostgreSQL server: {reason} (set RECONCILER_TEST_PG_DSN or install postgresql)"
-    if os.environ.get("CI"):
+def in_ci() -> bool:
+    """True on a CI runner (``CI=true``, as GitHub, GitLab and .ci/run set it)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _unavailable(message: str) -> None:
+    if in_ci():
         pytest.fail(f"{message}; CI must run the PostgreSQL tests", pytrace=False)
     pytest.skip(message)
 
 
+def _no_server(reason: str) -> None:
+    _unavailable(
+        f"no PostgreSQL server: {reason} (run 'scripts/pg-test-server install', "
+        "or set RECONCILER_TEST_PG_DSN)"
+    )
+
+
+@pytest.fixture(scope="session", name="psycopg_module")
+def psycopg_module_fixture() -> ModuleType:
+    """psycopg, for tests that talk to a server; skips (fails in CI) when it is missing."""
+    try:
+        import psycopg
+    except ImportError:
+        _unavailable("psycopg is not installed: pip install -e '.[postgres]'")
+    return psycopg
+
+
 @pytest.fixture(scope="session", name="pg_dsn")
-def pg_dsn_fixture() -> Iterator[str]:
+def pg_dsn_fixture(psycopg_module: ModuleType) -> Iterator[str]:
     """The URL of a PostgreSQL server whose role may create schemas."""
     given = os.environ.get("RECONCILER_TEST_PG_DSN")
     if given:
         yield given
         return
-    pytest.importorskip("psycopg", reason="psycopg is not installed")
     if shutil.which("bash") is None:
-        _unavailable("bash is needed to run scripts/pg-test-server")
+        _no_server("bash is needed to run scripts/pg-test-server")
     directory = tempfile.mkdtemp(prefix="reconciler-pg-")
     started = subprocess.run(
         ["bash", str(SCRIPT), "start", directory],
@@ -55,7 +77,7 @@ def pg_dsn_fixture() -> Iterator[str]:
     )
     if started.returncode != 0:
         subprocess.run(["bash", str(SCRIPT), "stop", directory], check=False, timeout=60)
-        _unavailable(started.stderr.strip().splitlines()[-1] if started.stderr else "start failed")
+        _no_server(started.stderr.strip().splitlines()[-1] if started.stderr else "start failed")
     try:
         yield started.stdout.strip()
     finally:
@@ -71,10 +93,9 @@ def with_search_path(url: str, schema: str) -> str:
 
 
 @pytest.fixture(name="pg_schema")
-def pg_schema_fixture(pg_dsn: str) -> Iterator[str]:
+def pg_schema_fixture(pg_dsn: str, psycopg_module: ModuleType) -> Iterator[str]:
     """A fresh, empty schema on the test server, dropped afterwards."""
-    import psycopg
-
+    psycopg = psycopg_module
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')

@@ -13,7 +13,14 @@ from reconciler.errors import LineageError, LockError, StateCorruptError, StateE
 from reconciler.state import LocalStateStore, open_store
 from reconciler.state.codec import decode_state, encode_header, encode_record, encode_state
 from reconciler.state.model import JournalRecord, State, TrackedRun
-from tests.state.contract import DATA, StateStoreContract, attrs, state_with, tracked
+from tests.state.contract import (
+    DATA,
+    StateStoreContract,
+    attrs,
+    persisted,
+    state_with,
+    tracked,
+)
 
 
 class TestLocalStateStore(StateStoreContract):
@@ -43,13 +50,6 @@ def path(tmp_path: Path) -> Path:
 @pytest.fixture
 def store(path: Path) -> LocalStateStore:
     return LocalStateStore(path)
-
-
-def persist_runs(store: LocalStateStore, **runs: TrackedRun) -> State:
-    with store.lock("test"):
-        state = state_with(store.recover(), **runs)
-        store.persist(state)
-    return store.read()
 
 
 def golden_state() -> State:
@@ -87,7 +87,7 @@ def test_state_bytes_are_deterministic(store: LocalStateStore, path: Path) -> No
 
 
 def test_persist_leaves_only_the_expected_files(store: LocalStateStore, path: Path) -> None:
-    persist_runs(store, a=tracked(1, 11))
+    persisted(store, a=tracked(1, 11))
     with store.lock("apply"):
         store.recover()
         store.append(JournalRecord(op="trigger-intent", key="b", attributes=attrs(2)))
@@ -106,7 +106,7 @@ def test_persist_leaves_only_the_expected_files(store: LocalStateStore, path: Pa
 def test_a_failed_rename_keeps_the_old_state(
     store: LocalStateStore, path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    persist_runs(store, a=tracked(1, 11))
+    persisted(store, a=tracked(1, 11))
     before = path.read_bytes()
 
     real_replace = Path.replace
@@ -150,7 +150,7 @@ def test_persist_and_append_fsync(store: LocalStateStore, monkeypatch: pytest.Mo
 def test_numbered_backups_are_bounded(path: Path) -> None:
     store = LocalStateStore(path, keep_backups=3)
     for n in range(6):
-        persist_runs(store, **{f"k{n}": tracked(n, n)})
+        persisted(store, **{f"k{n}": tracked(n, n)})
     names = sorted(p.name for p in (path.parent / ".backups").iterdir())
     assert names == [f"reconciler.state.json.serial-{n}" for n in (3, 4, 5)]
     assert decode_state((path.parent / ".backups" / names[-1]).read_bytes(), "b").serial == 5
@@ -177,7 +177,7 @@ def test_a_torn_last_journal_line_is_ignored(store: LocalStateStore, path: Path)
 
 
 def test_a_broken_journal_line_in_the_middle_is_refused(store: LocalStateStore, path: Path) -> None:
-    lineage = persist_runs(store, a=tracked(1, 11)).lineage
+    lineage = persisted(store, a=tracked(1, 11)).lineage
     journal = path.with_name(path.name + ".journal")
     raw = (
         encode_header(lineage, 1)
@@ -193,7 +193,7 @@ def test_a_broken_journal_line_in_the_middle_is_refused(store: LocalStateStore, 
 
 
 def test_a_journal_of_another_state_is_refused(store: LocalStateStore, path: Path) -> None:
-    persist_runs(store, a=tracked(1, 11))
+    persisted(store, a=tracked(1, 11))
     state_bytes = path.read_bytes()
     journal = path.with_name(path.name + ".journal")
     raw = encode_header("another-lineage", 1) + encode_record(
@@ -209,14 +209,14 @@ def test_a_journal_of_another_state_is_refused(store: LocalStateStore, path: Pat
 
 
 def test_a_journal_ahead_of_the_state_is_refused(store: LocalStateStore, path: Path) -> None:
-    lineage = persist_runs(store, a=tracked(1, 11)).lineage
+    lineage = persisted(store, a=tracked(1, 11)).lineage
     path.with_name(path.name + ".journal").write_bytes(encode_header(lineage, 9))
     with pytest.raises(StateCorruptError, match="serial 9"):
         store.read()
 
 
 def test_a_journal_without_its_state_is_refused(store: LocalStateStore, path: Path) -> None:
-    persist_runs(store, a=tracked(1, 11))
+    persisted(store, a=tracked(1, 11))
     lineage = store.read().lineage
     path.unlink()
     path.with_name(path.name + ".journal").write_bytes(encode_header(lineage, 1))
@@ -240,27 +240,6 @@ def test_a_journal_already_folded_is_replayed_harmlessly(
     with store.lock("apply"):
         assert store.recover().lineage == base.lineage
     assert path.read_bytes() == after
-
-
-def test_writing_needs_the_lock(store: LocalStateStore) -> None:
-    with pytest.raises(LockError, match="needs the state lock"):
-        store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
-    with pytest.raises(LockError, match="needs the state lock"):
-        store.persist(State.new())
-    with store.lock("apply"), pytest.raises(LockError, match="already holds"), store.lock("x"):
-        pass
-
-
-def test_persist_refuses_to_drop_an_unrecovered_journal(store: LocalStateStore, path: Path) -> None:
-    with store.lock("apply"):
-        store.recover()
-        store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
-    with store.lock("apply"):
-        with pytest.raises(StateError, match="recover"):
-            store.persist(State.new())
-        with pytest.raises(StateError, match="recover"):
-            store.append(JournalRecord(op="trigger-intent", key="b", attributes=attrs(2)))
-        assert set(store.recover().runs) == {"a"}
 
 
 def test_concurrent_appends_are_all_durable_and_ordered_per_key(
@@ -343,21 +322,6 @@ def test_concurrent_appenders_share_fsyncs(
 # --- locks that only files have --------------------------------------------------------------
 
 
-def test_force_unlocked_holder_can_no_longer_write(store: LocalStateStore, path: Path) -> None:
-    other = LocalStateStore(path)
-    with store.lock("apply") as held:
-        store.recover()
-        store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
-        other.force_unlock(held.id)
-        with other.lock("apply") as second:
-            with pytest.raises(LockError, match="force-unlock"):
-                store.persist(State.new())
-            with pytest.raises(LockError, match="force-unlock"):
-                store.append(JournalRecord(op="trigger-done", key="a", test_run_id=1))
-    assert second.id != held.id
-    assert other.lock_holder() is None
-
-
 def test_releasing_a_force_unlocked_lock_keeps_the_new_holders(path: Path) -> None:
     first, second, third = LocalStateStore(path), LocalStateStore(path), LocalStateStore(path)
     cm = first.lock("apply")
@@ -422,10 +386,3 @@ def test_an_empty_leftover_journal_is_removed_without_creating_a_state(
         assert store.recover().runs == {}
     assert not journal.exists()
     assert not store.exists()
-
-
-def test_lock_waiting_message_says_how_long(store: LocalStateStore, path: Path) -> None:
-    waiter = LocalStateStore(path)
-    expected = r"locked \(waited 0.1s\)"
-    with store.lock("apply"), pytest.raises(LockError, match=expected), waiter.lock("x", 0.1):
-        pass

@@ -1,15 +1,14 @@
 """The PostgreSQL state backend against a real server (see ``pg_fixtures``).
 
-``TestPostgresStateStore`` provides the hooks of the shared contract suite
-(``tests/state/contract.py``: ``location``, ``make_store``, ``write_raw``, ``read_raw``,
-``read_backup``). Until that suite lands it inherits ``ProtocolTests`` below, written against
-the ``StateStore`` docstrings; afterwards it inherits ``StateStoreContract`` and
-``ProtocolTests`` keeps only what the suite does not cover.
+``TestPostgresStateStore`` runs the shared contract suite (``tests/state/contract.py``) through
+its hooks (``location``, ``make_store``, ``write_raw``, ``read_raw``, ``read_backup``), plus what
+only PostgreSQL has: several states in one database, schema migrations, other processes holding
+the lock, force-unlock ending a session, secrets kept out of messages, and copies to and from
+a state file.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,50 +32,35 @@ from reconciler.errors import (
     StateVersionError,
     UsageError,
 )
-from reconciler.records import RunAttributes
 from reconciler.state import postgres
+from reconciler.state.codec import decode_state
+from reconciler.state.local import LocalStateStore
 from reconciler.state.migrate import copy_state
-from reconciler.state.model import JournalRecord, State, TrackedRun
-from reconciler.state.postgres import (
-    PostgresStateStore,
-    decode_state,
-    encode_state,
-    is_postgres_url,
-    parse_postgres_url,
-)
+from reconciler.state.model import JournalRecord
+from reconciler.state.postgres import PostgresStateStore, is_postgres_url, parse_postgres_url
 from reconciler.state.store import StateStore
+from tests.state.contract import (
+    StateStoreContract,
+    StoreFactory,
+    attrs,
+    persisted,
+    state_with,
+    tracked,
+)
 from tests.state.pg_fixtures import (  # noqa: F401 - fixtures, registered by import
     pg_dsn_fixture,
     pg_location_fixture,
     pg_schema_fixture,
+    psycopg_module_fixture,
 )
 
-psycopg = pytest.importorskip("psycopg")
-
-StoreFactory = Callable[[], StateStore]
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def attrs(n: int) -> RunAttributes:
-    return RunAttributes(workspace_id=7, target_id=n, probe_ids=(1, 2), name=f"run {n}")
-
-
-def tracked(n: int, run_id: int) -> TrackedRun:
-    return TrackedRun(test_run_id=run_id, attributes=attrs(n), triggered_at="2024-05-01T10:00:00Z")
-
-
-def state_with(base: State, **runs: TrackedRun) -> State:
-    return base.with_runs({**base.runs, **runs})
-
-
-def persisted(store: StateStore, **runs: TrackedRun) -> State:
-    with store.lock("test"):
-        store.persist(state_with(store.recover(), **runs))
-    return store.read()
 
 
 def sql(location: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
     """Run one statement on the location's database, bypassing the store."""
+    import psycopg  # the tests that get here have a server, so psycopg is installed
+
     with psycopg.connect(parse_postgres_url(location).conninfo, autocommit=True) as conn:
         cur = conn.execute(query, params)
         return cur.fetchall() if cur.description else []
@@ -147,216 +132,10 @@ def child(pg_location: str) -> Iterator[Callable[[], Child]]:
         each.kill()
 
 
-# --- protocol behaviour (to become the shared contract suite) ---------------------------------
-
-
-class ProtocolTests:
-    """Behaviour every ``StateStore`` owes, from the protocol docstrings."""
-
-    @pytest.fixture
-    def location(self) -> str:
-        raise NotImplementedError
-
-    @pytest.fixture
-    def make_store(self, location: str) -> StoreFactory:
-        raise NotImplementedError
-
-    @pytest.fixture
-    def store(self, make_store: StoreFactory) -> StateStore:
-        return make_store()
-
-    def write_raw(self, location: str, data: bytes) -> None:
-        raise NotImplementedError
-
-    def read_raw(self, location: str) -> bytes | None:
-        raise NotImplementedError
-
-    def read_backup(self, location: str) -> bytes | None:
-        raise NotImplementedError
-
-    def test_new_store_reads_an_empty_state(self, store: StateStore) -> None:
-        assert not store.exists()
-        assert store.read().runs == {}
-        assert store.read().serial == 0
-        assert store.journal() == []
-        assert store.lock_holder() is None
-        assert not store.exists()
-
-    def test_persist_round_trip_keeps_lineage_and_bumps_serial(
-        self, store: StateStore, make_store: StoreFactory, location: str
-    ) -> None:
-        first = persisted(store, a=tracked(1, 11))
-        assert first.serial == 1
-        assert make_store().read() == first
-        assert self.read_raw(location) == encode_state(first)
-        second = persisted(store, b=tracked(2, 22))
-        assert (second.lineage, second.serial) == (first.lineage, 2)
-        with store.lock("apply"):
-            store.persist(store.recover())  # unchanged: same serial
-            store.persist(first.model_copy(update={"runs": {"a": tracked(1, 12)}}))
-        assert store.read().serial == 3, "a changed state moves past the stored serial"
-        assert self.read_backup(location) == encode_state(second)
-
-    def test_another_lineage_is_refused_untouched(self, store: StateStore, location: str) -> None:
-        persisted(store, a=tracked(1, 11))
-        before = self.read_raw(location)
-        with store.lock("apply"), pytest.raises(LineageError, match="lineage"):
-            store.persist(State.new().with_runs({"b": tracked(2, 22)}))
-        assert self.read_raw(location) == before
-
-    def test_journal_is_folded_by_read_and_persisted_by_recover(
-        self, store: StateStore, make_store: StoreFactory, location: str
-    ) -> None:
-        persisted(store, a=tracked(1, 11))
-        before = self.read_raw(location)
-        records = [
-            JournalRecord(op="trigger-intent", key="b", attributes=attrs(2)),
-            JournalRecord(op="trigger-done", key="b", test_run_id=22),
-            JournalRecord(op="cancel-intent", key="a", test_run_id=11),
-            JournalRecord(op="cancel-done", key="a", test_run_id=11),
-        ]
-        with store.lock("apply"):
-            store.recover()
-            for record in records:
-                store.append(record)
-            assert make_store().journal() == records
-        seen = make_store().read()
-        assert set(seen.runs) == {"b"}
-        assert self.read_raw(location) == before, "read() never writes"
-        survivor = make_store()
-        with survivor.lock("apply"):
-            recovered = survivor.recover()
-            assert survivor.journal() == []
-        assert recovered == seen
-        assert make_store().read() == recovered
-
-    def test_journal_without_state_keeps_its_lineage(
-        self, store: StateStore, make_store: StoreFactory
-    ) -> None:
-        with store.lock("apply"):
-            base = store.recover()
-            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
-        assert not store.exists()
-        entry = make_store().read().runs["a"]
-        assert entry.status == "unknown", "an intent without its outcome is an unknown outcome"
-        assert entry.test_run_id is None
-        survivor = make_store()
-        with survivor.lock("apply"):
-            assert survivor.recover().lineage == base.lineage
-
-    def test_writes_need_the_lock(self, store: StateStore) -> None:
-        with pytest.raises(LockError, match="lock"):
-            store.persist(State.new())
-        with pytest.raises(LockError, match="lock"):
-            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
-        with pytest.raises(LockError, match="lock"):
-            store.recover()
-        assert not store.exists()
-
-    def test_leftover_journal_must_be_recovered_before_writing(
-        self, store: StateStore, make_store: StoreFactory
-    ) -> None:
-        with store.lock("apply"):
-            store.recover()
-            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
-        other = make_store()
-        with other.lock("apply"):
-            with pytest.raises(StateError, match=r"recover\(\)"):
-                other.persist(State.new())
-            with pytest.raises(StateError, match=r"recover\(\)"):
-                other.append(JournalRecord(op="trigger-intent", key="b", attributes=attrs(2)))
-            assert "a" in other.recover().runs
-
-    def test_lock_is_exclusive_and_names_the_holder(
-        self, store: StateStore, make_store: StoreFactory
-    ) -> None:
-        other = make_store()
-        with store.lock("apply") as held:
-            assert other.lock_holder() == held
-            with pytest.raises(LockError) as caught, other.lock("destroy"):
-                pass
-            for part in (held.id, "'apply'", "--lock-timeout", f"force-unlock {held.id}"):
-                assert part in str(caught.value)
-            with pytest.raises(LockError, match="already holds"), store.lock("again"):
-                pass
-        with other.lock("destroy") as second:
-            assert second.id != held.id
-            assert other.stale_lock is None, "a released lock is not stale"
-        assert other.lock_holder() is None
-
-    def test_lock_waits_up_to_the_timeout_then_gets_it_when_released(
-        self, store: StateStore, make_store: StoreFactory
-    ) -> None:
-        other = make_store()
-        with store.lock("apply"):
-            start = time.monotonic()
-            with pytest.raises(LockError, match=r"waited 0\.3s"), other.lock("x", timeout=0.3):
-                pass
-            assert time.monotonic() - start >= 0.3
-        release = threading.Event()
-
-        def hold() -> None:
-            with store.lock("apply"):
-                release.wait(5)
-                time.sleep(0.2)
-
-        holder = threading.Thread(target=hold)
-        holder.start()
-        try:
-            while store.lock_holder() is None:
-                time.sleep(0.01)
-            release.set()
-            start = time.monotonic()
-            with other.lock("apply", timeout=10):
-                assert time.monotonic() - start >= 0.1
-        finally:
-            release.set()
-            holder.join()
-
-    def test_force_unlock(self, store: StateStore, make_store: StoreFactory) -> None:
-        other = make_store()
-        with pytest.raises(LockError, match="not locked"):
-            other.force_unlock("nope")
-        with store.lock("apply") as held:
-            with pytest.raises(LockError) as caught:
-                other.force_unlock("0000-wrong")
-            assert held.id in str(caught.value)
-            assert other.lock_holder() == held, "a wrong id removes nothing"
-            assert other.force_unlock(held.id) == held
-            with other.lock("apply", timeout=0):
-                # The hung holder can write nothing more.
-                with pytest.raises(StateError):
-                    store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
-                assert other.journal() == []
-
-    def test_corrupt_state_is_refused_and_left_untouched(
-        self, store: StateStore, location: str
-    ) -> None:
-        for raw in (b'{"version": 1, "lineage": "x", "ser', b"\xff\xfe", b'{"version": 1}'):
-            self.write_raw(location, raw)
-            with pytest.raises(StateCorruptError, match="restore"):
-                store.read()
-            with store.lock("apply"):
-                with pytest.raises(StateCorruptError):
-                    store.recover()
-                with pytest.raises(StateCorruptError):
-                    store.persist(State.new())
-            assert self.read_raw(location) == raw
-
-    def test_newer_format_version_is_refused(self, store: StateStore, location: str) -> None:
-        raw = json.dumps({"version": 99, "lineage": "x", "serial": 3, "runs": {}}).encode()
-        self.write_raw(location, raw)
-        with pytest.raises(StateVersionError, match="newer reconciler"):
-            store.read()
-        with store.lock("apply"), pytest.raises(StateVersionError):
-            store.persist(State.new())
-        assert self.read_raw(location) == raw
-
-
 # --- the PostgreSQL backend --------------------------------------------------------------------
 
 
-class TestPostgresStateStore(ProtocolTests):
+class TestPostgresStateStore(StateStoreContract):
     """The protocol on a real server, plus what only PostgreSQL has."""
 
     @pytest.fixture
@@ -416,12 +195,20 @@ class TestPostgresStateStore(ProtocolTests):
     ) -> None:
         holder = child()
         store = make_store()
-        threading.Timer(0.3, holder.go_on).start()
+        said: list[str] = []
+        # The holder is told to finish from a thread, since this one is busy waiting for it;
+        # joined before the fixture closes the holder's pipes under that thread's feet.
+        go_on = threading.Timer(0.3, lambda: said.append(holder.go_on()))
+        go_on.start()
         start = time.monotonic()
-        with store.lock("apply", timeout=20):
-            assert time.monotonic() - start >= 0.2
-            assert store.stale_lock is None
-            assert store.recover().runs["a"].test_run_id == 11
+        try:
+            with store.lock("apply", timeout=20):
+                assert time.monotonic() - start >= 0.2
+                assert store.stale_lock is None
+                assert store.recover().runs["a"].test_run_id == 11
+        finally:
+            go_on.join(timeout=30)
+        assert said == ["appended"]
 
     def test_force_unlock_ends_the_holders_session(
         self, make_store: StoreFactory, child: Callable[[], Child]
@@ -566,7 +353,7 @@ def test_missing_psycopg_says_how_to_install(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_connection_failure_names_the_location_not_the_password(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, psycopg_module: ModuleType
 ) -> None:
     monkeypatch.setenv("PGPASSWORD", "env-secret-value")
     store = PostgresStateStore("postgresql://alice:url-secret@127.0.0.1:1/db?connect_timeout=2#p")
@@ -604,7 +391,7 @@ def test_scrub_removes_secrets_from_library_messages() -> None:
 
 
 class TestCopyState:
-    """``copy_state`` between two PostgreSQL states, and file <-> PostgreSQL once both exist."""
+    """``copy_state`` between two PostgreSQL states, and between a file and PostgreSQL."""
 
     @pytest.fixture
     def pair(self, pg_location: str) -> tuple[PostgresStateStore, PostgresStateStore]:
@@ -624,18 +411,6 @@ class TestCopyState:
         # Copying again after the source moved on updates the copy.
         newer = persisted(src, c=tracked(3, 33))
         assert copy_state(src, dst) == newer
-
-    def test_copy_refuses_another_lineage_a_newer_or_diverged_destination(
-        self, pair: tuple[PostgresStateStore, PostgresStateStore]
-    ) -> None:
-        src, dst = pair
-        with pytest.raises(StateError, match="no state to copy"):
-            copy_state(src, dst)
-        persisted(src, a=tracked(1, 11))
-        persisted(dst, z=tracked(9, 99))
-        with pytest.raises(LineageError, match="another state"):
-            copy_state(src, dst)
-        assert set(dst.read().runs) == {"z"}
 
     def test_copy_refuses_a_newer_or_diverged_destination(
         self, pair: tuple[PostgresStateStore, PostgresStateStore]
@@ -664,14 +439,34 @@ class TestCopyState:
         assert copy_state(src, dst).runs["b"].status == "unknown"
         assert src.journal() != [], "the source is only read"
 
-    def test_file_to_postgres_and_back(
+    def test_file_to_postgres_and_back_keeps_lineage_and_serial(
         self, pair: tuple[PostgresStateStore, PostgresStateStore], tmp_path: Path
     ) -> None:
-        local = pytest.importorskip("reconciler.state.local", reason="local backend not merged")
-        src, _ = pair
-        file_store = local.LocalStateStore(tmp_path / "state.json")
-        original = persisted(file_store, a=tracked(1, 11))
-        assert copy_state(file_store, src) == original
-        back = local.LocalStateStore(tmp_path / "back.json")
-        assert copy_state(src, back) == original
-        assert back.read() == original
+        pg, _ = pair
+        file_store = LocalStateStore(tmp_path / "state.json")
+        persisted(file_store, a=tracked(1, 11))
+        original = persisted(file_store, b=tracked(2, 22))
+        assert (original.serial, copy_state(file_store, pg)) == (2, original)
+        assert pg.read() == original
+        newer = persisted(pg, c=tracked(3, 33))  # the state lives on in PostgreSQL...
+        back = LocalStateStore(tmp_path / "back.json")
+        assert copy_state(pg, back) == newer  # ...and comes back to a file, same lineage
+        assert (back.read().lineage, back.read().serial) == (original.lineage, 3)
+        assert copy_state(pg, file_store) == newer, "an older copy of the same state is updated"
+
+    def test_copy_refuses_another_lineage_either_way(
+        self, pair: tuple[PostgresStateStore, PostgresStateStore], tmp_path: Path
+    ) -> None:
+        pg, _ = pair
+        file_store = LocalStateStore(tmp_path / "state.json")
+        with pytest.raises(StateError, match="no state to copy"):
+            copy_state(file_store, pg)
+        persisted(file_store, a=tracked(1, 11))
+        theirs = persisted(pg, z=tracked(9, 99))
+        file_bytes = (tmp_path / "state.json").read_bytes()
+        with pytest.raises(LineageError, match="another state"):
+            copy_state(file_store, pg)
+        assert pg.read() == theirs
+        with pytest.raises(LineageError, match="another state"):
+            copy_state(pg, file_store)
+        assert (tmp_path / "state.json").read_bytes() == file_bytes
