@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import click
 import pytest
 
 from reconciler import __version__
 from reconciler.cli import cli as root
 from tests.e2e.conftest import Cli, Runner
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def command_paths(group: click.Group = root, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -87,3 +93,22 @@ def test_real_process_version_help_and_usage_error(cli: Cli) -> None:
     assert wrong.code == 1
     assert "No such option" in wrong.err
     assert "Traceback" not in wrong.err
+
+
+def test_help_imports_no_heavy_library() -> None:
+    # Start-up speed is measured in bench/run_all.py; this pins the mechanism behind it:
+    # `reconciler --help` must not load pydantic, httpx, aiohttp, deepdiff or yaml.
+    probe = (
+        "import sys\n"
+        "from reconciler.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = {'pydantic', 'httpx', 'aiohttp', 'deepdiff', 'yaml'}\n"
+        "print(sorted(heavy & set(sys.modules)), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert done.stderr.strip() == "[]"
