@@ -334,7 +334,10 @@ def load_file(
     except ValidationError as exc:
         result.errors.extend(validation_errors(exc, parsed, display))
     else:
-        merged = merge_file(display, parsed.root, spec, shared_sets or {}, workspace_id)
+        flawed = _runs_with_errors(spec.test_runs, parsed.errors)
+        merged = merge_file(
+            display, parsed.root, spec, shared_sets or {}, workspace_id, flawed=flawed
+        )
         result.runs, result.key_lines = merged.runs, merged.key_lines
         result.unnamed = merged.unnamed
         result.errors.extend(merged.errors)
@@ -349,6 +352,21 @@ def load_file(
         ]
     result.errors.sort(key=lambda e: e.line or 0)
     return result
+
+
+def _runs_with_errors(keys: Iterable[str], errors: Sequence[SpecError]) -> set[str]:
+    """The run keys some error's field lies under (a dotted key may claim a few too many)."""
+    fields = [e.field for e in errors if e.field is not None and e.field.startswith("testRuns.")]
+    if not fields:
+        return set()
+    return {
+        key
+        for key in keys
+        if any(
+            f == f"testRuns.{key}" or f.startswith((f"testRuns.{key}.", f"testRuns.{key}["))
+            for f in fields
+        )
+    }
 
 
 def _cross_file_duplicates(

@@ -463,6 +463,25 @@ def test_unsupported_yaml_features_are_refused_once() -> None:
     assert "merge keys" in errors[1].message
 
 
+def test_a_run_with_a_merge_key_is_not_also_reported_incomplete(tmp_path: Path) -> None:
+    spec = tmp_path / "merge.yaml"
+    spec.write_text(
+        "workspaceId: 1\n"
+        "testRuns:\n"
+        "  shared: &base {targetId: 42, probeIds: [1]}\n"
+        "  x:\n"
+        "    <<: *base\n"
+        "  y: {name: Y}\n"
+    )
+    errors = errors_of(spec)
+    assert [(e.line, e.field, e.message) for e in errors] == [
+        (5, "testRuns.x.<<", "YAML merge keys (<<) are not supported"),
+        # Another run's missing fields are still reported.
+        (6, "testRuns.y.targetId", "required field is missing"),
+        (6, "testRuns.y.probeIds", "required field is missing"),
+    ]
+
+
 def test_a_file_that_is_not_utf8() -> None:
     [error] = errors_of("errors/not_utf8.yaml")
     assert (error.line, error.message) == (3, "is not UTF-8 text")
