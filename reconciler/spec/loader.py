@@ -3,7 +3,8 @@
 Steps: find the files (``find_spec_files``), parse each one (``yaml_loader``, which also
 interpolates ``${VAR}``), validate it against the schema (``schema``), merge ``defaults``,
 probe sets, matrices and the ``workspaceId`` into each run (``merge``), check that no run key
-is declared twice across files, and check the ``moved:`` entries against the keys. Problems
+is declared twice across files, check the ``moved:`` entries against the keys, and name each
+moved run without a ``name`` after the key it moved from (``name_moved_runs``). Problems
 are collected as ``SpecError`` s and raised together as one ``SpecValidationError``: a user
 fixes all of them in one round trip, and nothing downstream (plan, apply) ever sees a
 half-valid set.
@@ -154,7 +155,8 @@ def desired_checksum(runs: Iterable[DesiredRun], moves: Iterable[Move]) -> str:
 
     What the specs ask for, not how they are written: a comment, a reordered file or a run
     moved to another file leaves a saved plan fresh; a changed value (written, from a
-    ``${VAR}``, a probe set or the project config) makes it stale. About 18 ms for 10,000 runs.
+    ``${VAR}``, a probe set or the project config) makes it stale. About 15 ms for 10,000
+    runs, a few per cent of loading them: computed on every load, not lazily.
     """
     rows = sorted(
         # vars() of a RunAttributes is its fields in declaration order: much cheaper than a
