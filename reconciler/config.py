@@ -56,7 +56,6 @@ class ProjectConfig(SpecModel):
     _path: Path | None = PrivateAttr(default=None)
     _display: str = PrivateAttr(default=CONFIG_NAME)
     _set_lines: dict[str, int] = PrivateAttr(default_factory=dict)
-    _fingerprint: bytes = PrivateAttr(default=b"")
 
     @property
     def path(self) -> Path | None:
@@ -67,11 +66,6 @@ class ProjectConfig(SpecModel):
     def display(self) -> str:
         """How messages name the file."""
         return self._display
-
-    @property
-    def fingerprint(self) -> bytes:
-        """The file's bytes and the variables it interpolated: part of a plan's checksum."""
-        return self._fingerprint
 
     def _resolve(self, relative: str) -> str:
         if self._path is None or Path(relative).is_absolute():
@@ -159,8 +153,6 @@ def load_project_config(path: Path, env: Mapping[str, str] | None = None) -> Pro
     config._path = path
     config._display = display
     config._set_lines = key_lines(parsed.root, "probeSets")
-    used = "".join(f"\0{name}={value}" for name, value in sorted(parsed.variables.items()))
-    config._fingerprint = content + used.encode()
     return config
 
 

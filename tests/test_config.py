@@ -65,6 +65,17 @@ def test_errors_name_the_file_and_line(tmp_path: Path, monkeypatch: pytest.Monke
         load_project_config(path, env={})
 
 
+def test_a_password_cannot_be_interpolated_into_the_state_url(tmp_path: Path) -> None:
+    path = tmp_path / "reconciler.yaml"
+    path.write_text("state: postgresql://app:${PGPASSWORD}@db/reconciler\n")
+    with pytest.raises(SpecValidationError) as info:
+        load_project_config(path, env={"PGPASSWORD": "s3cret-pw"})
+    (error,) = info.value.errors
+    assert (error.line, error.field) == (1, "state")
+    assert "PGPASSWORD holds a secret" in error.message
+    assert "s3cret-pw" not in str(info.value)
+
+
 def session(config_text: str, tmp_path: Path, env: dict[str, str], **flags: str) -> Session:
     path = tmp_path / "reconciler.yaml"
     path.write_text(config_text)

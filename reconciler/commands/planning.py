@@ -50,10 +50,11 @@ def validate(session: Session, paths: Sequence[str]) -> int:
     desired = load_desired(paths, session.settings)
     count = len(desired.runs)
     files = len(desired.files)
+    # The verb agrees with the runs, the subject: "1 test run in 2 spec files is valid."
     session.console.out(
         f"Success! {count} test run{'s' if count != 1 else ''} in "
         f"{files} spec file{'s' if files != 1 else ''} "
-        "are valid."
+        f"{'is' if count == 1 else 'are'} valid."
     )
     return EXIT_OK
 

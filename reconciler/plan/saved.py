@@ -8,7 +8,9 @@ deterministic: the same plan always gives the same bytes.
 
 Before applying, ``check_fresh`` compares the state lineage and serial and the specs checksum
 recorded in the plan with the current ones, as octoDNS and Terraform do: a plan reviewed against
-another state or other specs is not the plan that would run.
+another state or other specs is not the plan that would run. The specs checksum is of what the
+specs resolve to (``spec.loader.desired_checksum``), so a comment or a reformatted file keeps a
+plan fresh while a changed value, however it came about, makes it stale.
 """
 
 from __future__ import annotations
@@ -207,4 +209,9 @@ def check_fresh(plan: Plan, state: State, desired: DesiredSet, *, plan_file: str
             f"{state.serial}): another apply, import or state rm ran in between. {again}"
         )
     if desired.checksum != plan.specs_checksum:
-        raise StalePlanError(f"the spec files changed since the plan was made. {again}")
+        # The checksum covers the resolved runs, not the bytes: comments and layout never count.
+        raise StalePlanError(
+            "the specs ask for something else than when the plan was made: a run key, a "
+            "field (as written, or through a ${VAR}, a probe set or reconciler.yaml), a "
+            f"protect mark or a moved: entry changed. {again}"
+        )

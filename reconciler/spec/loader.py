@@ -3,7 +3,8 @@
 Steps: find the files (``find_spec_files``), parse each one (``yaml_loader``, which also
 interpolates ``${VAR}``), validate it against the schema (``schema``), merge ``defaults``,
 probe sets, matrices and the ``workspaceId`` into each run (``merge``), check that no run key
-is declared twice across files, and check the ``moved:`` entries against the keys. Problems
+is declared twice across files, check the ``moved:`` entries against the keys, and name each
+moved run without a ``name`` after the key it moved from (``name_moved_runs``). Problems
 are collected as ``SpecError`` s and raised together as one ``SpecValidationError``: a user
 fixes all of them in one round trip, and nothing downstream (plan, apply) ever sees a
 half-valid set.
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,8 +53,8 @@ class FileResult:
     key_lines: dict[str, int] = field(default_factory=dict)
     errors: list[SpecError] = field(default_factory=list)
     moves: list[Move] = field(default_factory=list)
-    #: Variables interpolated and the values used (None: unset).
-    variables: dict[str, str | None] = field(default_factory=dict)
+    #: Keys of the runs named after their key (no ``name`` of their own).
+    unnamed: set[str] = field(default_factory=set)
 
 
 def load_specs(
@@ -97,22 +99,22 @@ def _load_specs(
     workspace_id = config.workspace_id if config is not None else None
     errors: list[SpecError] = []
     moves: list[Move] = []
-    variables: list[tuple[str, str, str | None]] = []
+    unnamed: set[str] = set()
     spec_paths = find_spec_files(paths, errors)
     runs: dict[str, DesiredRun] = {}
     declared: dict[str, str] = {}  # run key -> "file:line" of its first declaration
-    contents: list[tuple[str, bytes]] = []
+    files: list[str] = []
     for spec_path in spec_paths:
         try:
             content = spec_path.path.read_bytes()
         except OSError as exc:
             errors.append(_unreadable(spec_path.display, exc))
             continue
-        contents.append((spec_path.display, content))
+        files.append(spec_path.display)
         result = load_file(spec_path.display, content, env, sets, workspace_id)
         errors.extend(result.errors)
         moves.extend(result.moves)
-        variables.extend((spec_path.display, k, v) for k, v in sorted(result.variables.items()))
+        unnamed.update(result.unnamed)
         errors.extend(_cross_file_duplicates(spec_path.display, result.key_lines, declared))
         for run in result.runs:
             runs.setdefault(run.key, run)
@@ -120,35 +122,51 @@ def _load_specs(
         errors.extend(check_moves(moves, runs))
     if errors:
         raise SpecValidationError(errors)
-    inputs = list(contents)
-    if config is not None and config.path is not None:
-        inputs.append((config.display, config.fingerprint))
+    name_moved_runs(runs, moves, unnamed)
     return DesiredSet(
         runs=runs,
-        checksum=specs_checksum(inputs, variables),
-        files=tuple(display for display, _ in contents),
+        checksum=desired_checksum(runs.values(), moves),
+        files=tuple(files),
         moves=tuple(moves),
     )
 
 
-def specs_checksum(
-    contents: Iterable[tuple[str, bytes]],
-    variables: Iterable[tuple[str, str, str | None]] = (),
-) -> str:
-    """sha256 over (path, content) of each file in path order; length-prefixed, so unambiguous.
+def name_moved_runs(
+    runs: dict[str, DesiredRun], moves: Iterable[Move], unnamed: Container[str]
+) -> None:
+    """Name each moved run without a ``name`` of its own after the key it moved from.
 
-    ``variables`` (file, name, value) are the ``${VAR}`` values the files were read with: a
-    saved plan goes stale when one changes, as when the file itself does. Files without
-    variables checksum exactly as before interpolation existed.
+    Such a run was triggered named after its old key; named after its new one, the move would
+    change a field sent to the API and so replace the run, which is what ``moved:`` exists to
+    avoid. An explicit ``name`` (or matrix name template) is taken as written, so setting one
+    is how a user adopts a new name, and replaces the run. ``check_moves`` has passed: every
+    target is a run and no move is chained, so ``move.source`` is the name it was triggered with.
     """
-    digest = hashlib.sha256()
-    for display, content in sorted(contents):
-        name = display.encode()
-        digest.update(b"%d:%b%d:%b" % (len(name), name, len(content), content))
-    for file, variable, value in sorted(variables, key=lambda v: (v[0], v[1])):
-        entry = f"{file}\0{variable}\0{'' if value is None else '=' + value}".encode()
-        digest.update(b"env:%d:%b" % (len(entry), entry))
-    return digest.hexdigest()
+    for move in moves:
+        if move.target in unnamed:
+            run = runs[move.target]
+            attributes = run.attributes.model_copy(update={"name": move.source})
+            runs[move.target] = replace(run, attributes=attributes)
+
+
+def desired_checksum(runs: Iterable[DesiredRun], moves: Iterable[Move]) -> str:
+    """sha256 of the resolved desired set: each run's key, attributes and ``protect``, and the
+    moves, in a canonical order.
+
+    What the specs ask for, not how they are written: a comment, a reordered file or a run
+    moved to another file leaves a saved plan fresh; a changed value (written, from a
+    ``${VAR}``, a probe set or the project config) makes it stale. About 15 ms for 10,000
+    runs, a few per cent of loading them: computed on every load, not lazily.
+    """
+    rows = sorted(
+        # vars() of a RunAttributes is its fields in declaration order: much cheaper than a
+        # model_dump, and JSON keeps 2 and "2" (two different revisions) apart.
+        [run.key, *vars(run.attributes).values(), run.protect]
+        for run in runs
+    )
+    document = {"runs": rows, "moved": sorted([m.source, m.target] for m in moves)}
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def check_moves(moves: Sequence[Move], runs: Mapping[str, DesiredRun]) -> list[SpecError]:
@@ -289,7 +307,7 @@ def load_file(
         )
         return FileResult(errors=[error])
     parsed = parse_yaml(text, display, env)
-    result = FileResult(errors=list(parsed.errors), variables=parsed.variables)
+    result = FileResult(errors=list(parsed.errors))
     if parsed.root is None:
         if not parsed.errors:
             result.errors.append(
@@ -318,8 +336,12 @@ def load_file(
     except ValidationError as exc:
         result.errors.extend(validation_errors(exc, parsed, display))
     else:
-        merged = merge_file(display, parsed.root, spec, shared_sets or {}, workspace_id)
+        flawed = _runs_with_errors(spec.test_runs, parsed.errors)
+        merged = merge_file(
+            display, parsed.root, spec, shared_sets or {}, workspace_id, flawed=flawed
+        )
         result.runs, result.key_lines = merged.runs, merged.key_lines
+        result.unnamed = merged.unnamed
         result.errors.extend(merged.errors)
         result.moves = [
             Move(
@@ -332,6 +354,21 @@ def load_file(
         ]
     result.errors.sort(key=lambda e: e.line or 0)
     return result
+
+
+def _runs_with_errors(keys: Iterable[str], errors: Sequence[SpecError]) -> set[str]:
+    """The run keys some error's field lies under (a dotted key may claim a few too many)."""
+    fields = [e.field for e in errors if e.field is not None and e.field.startswith("testRuns.")]
+    if not fields:
+        return set()
+    return {
+        key
+        for key in keys
+        if any(
+            f == f"testRuns.{key}" or f.startswith((f"testRuns.{key}.", f"testRuns.{key}["))
+            for f in fields
+        )
+    }
 
 
 def _cross_file_duplicates(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -52,6 +52,9 @@ class MergedFile:
     runs: list[DesiredRun] = field(default_factory=list)
     key_lines: dict[str, int] = field(default_factory=dict)
     errors: list[SpecError] = field(default_factory=list)
+    #: Keys of the runs without a ``name`` of their own (named after their key): a moved run
+    #: among them keeps the name it was triggered with (``loader.name_moved_runs``).
+    unnamed: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -69,10 +72,14 @@ def merge_file(
     spec: SpecFile,
     shared_sets: Mapping[str, ProbeSet],
     workspace_id: int | None,
+    *,
+    flawed: Container[str] = (),
 ) -> MergedFile:
     """Merge ``spec`` (parsed from ``root``) into runs; ``shared_sets`` and ``workspace_id``
-    come from the project config."""
-    return _Merger(display, root, spec, shared_sets, workspace_id).merge()
+    come from the project config. ``flawed`` are the keys of runs that already have an error
+    (from the YAML layer): their missing fields are not reported, since fixing that error
+    (say, a merge key the YAML layer dropped) may well supply them."""
+    return _Merger(display, root, spec, shared_sets, workspace_id, flawed=flawed).merge()
 
 
 class _Merger:
@@ -83,8 +90,11 @@ class _Merger:
         spec: SpecFile,
         shared_sets: Mapping[str, ProbeSet],
         workspace_id: int | None,
+        *,
+        flawed: Container[str],
     ) -> None:
         self.display = display
+        self.flawed = flawed
         self.root = root
         self.spec = spec
         self.result = MergedFile()
@@ -177,7 +187,7 @@ class _Merger:
             for name, value in given.items()
             if value is None and (axes is None or getattr(axes, _PYTHON_NAMES[name]) is None)
         ]
-        for name in missing:
+        for name in missing if key not in self.flawed else ():
             self.result.errors.append(
                 SpecError(
                     "required field is missing",
@@ -229,6 +239,8 @@ class _Merger:
             )
             return
         self.result.key_lines[key] = line
+        if run.name is None:
+            self.result.unnamed.add(key)
         self.result.runs.append(DesiredRun(key, attributes, self.display, line, protect))
 
     # -- matrices ---------------------------------------------------------------------------

@@ -53,7 +53,8 @@ class DesiredSet:
     """Every run of every spec file, keyed by run key."""
 
     runs: dict[str, DesiredRun]
-    #: sha256 over the (path, content) of every spec file read, in sorted order.
+    #: sha256 of the resolved runs (key, attributes, protect) and moves, in a canonical order
+    #: (``spec.loader.desired_checksum``): comments and layout do not change it.
     checksum: str
     #: The spec files read, in the order they were read.
     files: tuple[str, ...] = field(default=())

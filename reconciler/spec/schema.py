@@ -38,7 +38,6 @@ RunName = Annotated[StrictStr, StringConstraints(min_length=1)]
 
 #: Probe set names start with a letter, so a name can never be mistaken for a probe id.
 PROBE_SET_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$"
-PROBE_SET_NAME_RE = re.compile(PROBE_SET_NAME_PATTERN)
 ProbeSetName = Annotated[StrictStr, StringConstraints(pattern=PROBE_SET_NAME_PATTERN)]
 #: An entry of ``probeIds``: a probe id, or the name of a probe set that stands for its ids.
 #: A union validated in pydantic-core keeps plain id lists as fast as before; the loader's

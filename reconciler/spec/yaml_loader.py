@@ -104,6 +104,9 @@ _SCALARS: dict[str, Callable[[str], Any]] = {
 _PLACEHOLDER_RE = re.compile(r"\$\$\{|\$\{([^}]*)(\}?)")
 _VARIABLE_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?\Z", re.DOTALL)
 _INTERPOLATION_HINT = "write ${NAME} or ${NAME:-default}; write $${ for a literal ${"
+#: Variables holding credentials (the Probe API key, libpq's password). A value read from a
+#: spec is shown in plans and written to plan files and state, so these are never interpolated.
+SECRET_VARIABLES = ("SPLX_API_KEY", "PGPASSWORD")
 
 
 def node_line(node: Node) -> int:
@@ -118,8 +121,6 @@ class ParsedYaml:
     data: Any
     root: Node | None
     errors: list[SpecError] = field(default_factory=list)
-    #: Every variable interpolated, with the value used (None: unset); for plan checksums.
-    variables: dict[str, str | None] = field(default_factory=dict)
     #: Line → original text of each interpolated value, so errors can say where it came from.
     interpolated: dict[int, str] = field(default_factory=dict)
 
@@ -131,7 +132,6 @@ class _Builder:
     file: str
     #: Variables for ``${VAR}``; None: no interpolation (the text is kept as written).
     env: Mapping[str, str] | None = None
-    variables: dict[str, str | None] = field(default_factory=dict)
     interpolated: dict[int, str] = field(default_factory=dict)
     #: (node, message, hint): turned into SpecErrors at the end, when the tree is complete.
     problems: list[tuple[Node, str, str | None]] = field(default_factory=list)
@@ -209,8 +209,17 @@ class _Builder:
                 )
                 return match.group(0)
             name, default = variable.group(1), variable.group(2)
+            if name in SECRET_VARIABLES:
+                failed = True
+                self.error(
+                    node,
+                    f"environment variable {name} holds a secret: secrets may not be used in specs",
+                    f"remove ${{{name}}}: spec values are shown in plans and saved in plan "
+                    "files and state, and reconciler reads SPLX_API_KEY (libpq PGPASSWORD) "
+                    "from the environment itself",
+                )
+                return match.group(0)
             value = env.get(name)
-            self.variables[name] = value
             if default is not None and not value:
                 return default
             if value is None:
@@ -291,7 +300,7 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> Pa
         return ParsedYaml(None, None)
     builder = _Builder(file, env)
     data = builder.build(root)
-    return ParsedYaml(data, root, builder.errors(root), builder.variables, builder.interpolated)
+    return ParsedYaml(data, root, builder.errors(root), interpolated=builder.interpolated)
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:

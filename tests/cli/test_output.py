@@ -59,6 +59,13 @@ def test_quiet_prints_only_results_and_errors(cli: Cli, run: Runner) -> None:
     assert "no run with key 'nope'" in failed.err
 
 
+def test_validate_counts_runs_and_files_in_agreement(cli: Cli, run: Runner) -> None:
+    cli.write_spec("one.yaml", "workspaceId: 1\ntestRuns:\n  a: {targetId: 1, probeIds: [1]}\n")
+    assert run("validate").out == "Success! 1 test run in 1 spec file is valid.\n"
+    cli.write_spec("two.yaml", "workspaceId: 1\ntestRuns:\n  b: {targetId: 1, probeIds: [1]}\n")
+    assert run("validate").out == "Success! 2 test runs in 2 spec files are valid.\n"
+
+
 def test_quiet_still_shows_a_plan_that_needs_approval(cli: Cli) -> None:
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     refused = cli.proc("apply", "--quiet")

@@ -110,7 +110,7 @@ def test_saved_plan_is_stale_after_state_or_specs_moved(
     assert run("plan", "--out", plan_file).code == 0
     cli.write_spec("runs.yaml", many_runs_spec(3))
     stale = run("apply", "--plan", plan_file)
-    _refused(cli, sim, stale, "spec files changed", state=before)
+    _refused(cli, sim, stale, "specs ask for something else", state=before)
     assert len(api_requests(sim)) == sent
 
 

