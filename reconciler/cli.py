@@ -47,6 +47,26 @@ def _state_options(func: F) -> F:
 
 def _api_options(func: F) -> F:
     func = click.option(
+        "--request-timeout",
+        default=None,
+        metavar="DURATION",
+        help="Wait this long for each answer (default 30s); a trigger not answered by then is "
+        "recorded as an unknown outcome.",
+    )(func)
+    func = click.option(
+        "--retry-max-delay",
+        default=None,
+        metavar="DURATION",
+        help="Longest wait between two attempts (default 20s); Retry-After is honoured.",
+    )(func)
+    func = click.option(
+        "--max-attempts",
+        default=None,
+        type=click.IntRange(min=1, max=20),
+        help="Attempts per request, the first included (default 4); 1 disables retries. "
+        "A trigger is only retried when it provably never reached the API, or on 429.",
+    )(func)
+    func = click.option(
         "--region",
         type=click.Choice(["eu", "us"]),
         default=None,
@@ -114,6 +134,9 @@ def _session(**kwargs: Any) -> Any:
         api_url=kwargs.get("api_url") or None,
         region=kwargs.get("region"),
         lock_timeout=parse_duration(kwargs.get("lock_timeout") or "0"),
+        max_attempts=kwargs.get("max_attempts"),
+        retry_max_delay=_duration_or_none(kwargs.get("retry_max_delay")),
+        request_timeout=_duration_or_none(kwargs.get("request_timeout")),
         no_color=bool(kwargs.get("no_color")),
         quiet=bool(kwargs.get("quiet")),
         verbose=bool(kwargs.get("verbose")),
@@ -121,6 +144,12 @@ def _session(**kwargs: Any) -> Any:
         env=dict(os.environ),
     )
     return Session(settings)
+
+
+def _duration_or_none(text: str | None) -> float | None:
+    from reconciler.commands.common import parse_duration
+
+    return None if text is None else parse_duration(text)
 
 
 def _plan_opts(paths: tuple[str, ...], kwargs: dict[str, Any], *, destroy: bool = False) -> Any:

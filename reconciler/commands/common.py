@@ -9,7 +9,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import UsageError
 from reconciler.ui import Console, RedactingFilter, Redactor, should_color
@@ -59,8 +59,10 @@ class Settings:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     #: True when --state was given on the command line (not env, config or default).
     state_from_flag: bool = False
-    #: Attempts per request (retries follow the rules of reconciler.api.retry).
+    #: Attempts per request, the first included (retries follow reconciler.api.retry's rules).
     max_attempts: int | None = None
+    #: Longest wait between two attempts, in seconds (the backoff's cap).
+    retry_max_delay: float | None = None
     #: Seconds to wait for an answer before the outcome counts as unknown.
     request_timeout: float | None = None
     #: The project config (``reconciler.yaml``), if one was found; the CLI has already put
@@ -70,9 +72,13 @@ class Settings:
     def retry_policy(self) -> RetryPolicy:
         from reconciler.api.retry import RetryPolicy
 
-        if self.max_attempts is None:
-            return RetryPolicy()
-        return RetryPolicy(max_attempts=self.max_attempts)
+        limits: dict[str, Any] = {}
+        if self.max_attempts is not None:
+            limits["max_attempts"] = self.max_attempts
+        if self.retry_max_delay is not None:
+            limits["max_delay"] = self.retry_max_delay
+            limits["base_delay"] = min(RetryPolicy.base_delay, self.retry_max_delay)
+        return RetryPolicy(**limits)
 
     def timeout(self) -> httpx.Timeout:
         from reconciler.api.client import DEFAULT_TIMEOUT

@@ -1,0 +1,55 @@
+"""The retry limits and request timeout flags reach the client."""
+
+from __future__ import annotations
+
+from reconciler.simulator.server import SimulatorServer
+from tests.e2e.conftest import SPEC_TWO_RUNS, Cli, Runner, api_requests
+
+
+def _cancels(sim: SimulatorServer) -> int:
+    return sum(1 for r in api_requests(sim) if r.path.endswith("/cancel"))
+
+
+def test_max_attempts_and_retry_max_delay_bound_the_retries_of_a_cancel(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    assert run("apply", "--auto-approve").code == 0
+    cli.write_spec("runs.yaml", "workspaceId: 1234\ntestRuns: {}\n")
+    sim.set_faults(error_rate=1.0)  # every request answers 500
+
+    once = run("apply", "--auto-approve", "--allow-empty", "--max-attempts", "1")
+    assert once.code == 1
+    assert _cancels(sim) == 2  # one attempt for each of the two runs
+
+    twice = run(
+        "apply",
+        "--auto-approve",
+        "--allow-empty",
+        "--max-attempts",
+        "2",
+        "--retry-max-delay",
+        "10ms",
+    )
+    assert twice.code == 1
+    assert _cancels(sim) == 2 + 4
+    assert len(cli.state()["runs"]) == 2  # still tracked: the next apply cancels again
+
+
+def test_request_timeout_turns_a_slow_trigger_into_an_unknown_outcome(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    sim.set_faults(latency=1.0)
+    result = run("apply", "--auto-approve", "--request-timeout", "200ms")
+    assert result.code == 1
+    runs = cli.state()["runs"]
+    assert {entry["status"] for entry in runs.values()} == {"unknown"}
+    assert len(sim.requests()) >= 2  # they were sent: never re-sent, never forgotten
+
+
+def test_invalid_durations_are_usage_errors(cli: Cli, run: Runner) -> None:
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    result = run("apply", "--auto-approve", "--request-timeout", "soon")
+    assert result.code == 1
+    assert "invalid duration 'soon'" in result.err
