@@ -161,6 +161,14 @@ class Session:
         log.info("API: %s (up to %d requests at once)", client.base_url, parallelism)
         return client
 
+    def check_api_settings(self) -> None:
+        """Refuse conflicting or unsafe API settings (--region with --api-url, http:// to a
+        remote host) before any planning output, not after it."""
+        from reconciler.api.endpoints import resolve_base_url
+
+        api_url, region = self.api_server()
+        resolve_base_url(api_url, region, self.settings.env)
+
     def api_server(self) -> tuple[str | None, str | None]:
         """(api_url, region) after flags > SPLX_API_URL > the project config's apiUrl/region."""
         from reconciler.api.endpoints import API_URL_ENV, validate_base_url

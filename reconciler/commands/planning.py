@@ -90,6 +90,14 @@ def plan(
     store = session.store()
     state = store.read()
     report_store_notes(session, store)
+    holder = store.lock_holder()
+    if holder is not None:
+        # plan takes no lock; its view includes what a running apply has journaled so far.
+        session.console.warn(
+            f"the state is locked by {holder.describe()}: runs that command has in flight show "
+            "as unknown outcomes until it finishes (if that process is gone, the next apply "
+            "takes the lock over and recovers its journal)."
+        )
     the_plan = _make_plan(desired, state, options)
     if out:
         from reconciler.plan.saved import save_plan
@@ -125,6 +133,7 @@ def apply(
 
     if parallelism < 1:
         raise UsageError(f"--parallelism must be at least 1, got {parallelism}")
+    session.check_api_settings()
     store = session.store()
     operation = "destroy" if options.destroy else "apply"
     if options.destroy and not store.exists() and not store.read().runs:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shlex
 import socket
 import uuid
 from dataclasses import dataclass
@@ -144,7 +145,8 @@ def locked_by(location: str, who: str, timeout: float, unlock: str) -> LockError
 def not_this_lock(location: str, lock_id: str, holder: LockInfo) -> LockError:
     return LockError(
         f"lock id {lock_id} is not the lock on {location}, which is {holder.describe()}; to "
-        f"remove that one, run 'reconciler force-unlock {holder.id}'"
+        f"remove that one, run 'reconciler force-unlock {holder.id} --state "
+        f"{shlex.quote(location)}'"
     )
 
 

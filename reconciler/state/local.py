@@ -26,6 +26,7 @@ import errno
 import fcntl
 import logging
 import os
+import shlex
 import shutil
 import threading
 import time
@@ -248,7 +249,9 @@ class LocalStateStore:
             time.sleep(0.01)
         who = holder.describe() if holder else "a lock whose holder has not written its record"
         unlock = (
-            f"'reconciler force-unlock {holder.id}'" if holder else f"deleting {self.lock_path}"
+            f"'reconciler force-unlock {holder.id} --state {shlex.quote(self.location)}'"
+            if holder
+            else f"deleting {self.lock_path}"
         )
         return common.locked_by(
             self.location,

@@ -35,6 +35,7 @@ import contextlib
 import hashlib
 import os
 import re
+import shlex
 import threading
 import time
 from collections.abc import Iterator
@@ -640,7 +641,8 @@ class PostgresStateStore:
             self._where,
             holder.describe(),
             timeout,
-            f"if it is hung, 'reconciler force-unlock {holder.id}' ends its database session",
+            f"if it is hung, 'reconciler force-unlock {holder.id} --state "
+            f"{shlex.quote(self.location)}' ends its database session",
         )
 
     def _holder_backends(self, conn: Connection[Any], key: int) -> list[int]:

@@ -1,4 +1,4 @@
-"""The retry limits and request timeout flags reach the client."""
+"""Options of apply that shape how it talks to the API, and warnings around the state lock."""
 
 from __future__ import annotations
 
@@ -53,3 +53,24 @@ def test_invalid_durations_are_usage_errors(cli: Cli, run: Runner) -> None:
     result = run("apply", "--auto-approve", "--request-timeout", "soon")
     assert result.code == 1
     assert "invalid duration 'soon'" in result.err
+
+
+def test_conflicting_api_settings_fail_before_the_plan_is_printed(cli: Cli, run: Runner) -> None:
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    result = run("apply", "--auto-approve", "--region", "us", "--api-url", "http://127.0.0.1:1")
+    assert result.code == 1
+    assert "--region" in result.err
+    assert "will perform" not in result.out
+    assert not cli.state_path.exists()
+
+
+def test_plan_warns_when_another_command_holds_the_lock(cli: Cli, run: Runner) -> None:
+    from reconciler.state.local import LocalStateStore
+
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    store = LocalStateStore(cli.state_path)
+    with store.lock("apply"):
+        result = run("plan")
+    assert result.code == 0, result.all
+    assert "the state is locked by" in result.err
+    assert "for 'apply'" in result.err
