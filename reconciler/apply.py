@@ -24,6 +24,7 @@ from concurrent.futures import Future, as_completed
 from dataclasses import dataclass
 
 from reconciler.api.base import CancelOutcome, ProbeApi
+from reconciler.defaults import DEFAULT_PARALLELISM
 from reconciler.errors import (
     ApiError,
     OutcomeUnknownError,
@@ -32,8 +33,6 @@ from reconciler.errors import (
 from reconciler.plan.model import Action, Change, Plan
 from reconciler.state.model import JournalRecord, State, fold
 from reconciler.state.store import StateStore
-
-DEFAULT_PARALLELISM = 10
 
 
 class Outcome(enum.Enum):
@@ -270,7 +269,9 @@ class Executor:
         for change in changes:
             if change.key not in results:
                 results[change.key] = self._unfinished(change)
-        self._store.persist(final)
+        if self._journal.records:
+            # Nothing journaled, nothing to write: a failed first apply leaves no empty state.
+            self._store.persist(final)
         ordered = [results[c.key] for c in changes]
         return ApplyResult(
             results=ordered,
@@ -345,10 +346,18 @@ class Executor:
         if change.action is Action.CANCEL:
             return self._cancel(change, Outcome.CANCELLED)
         if change.action is Action.REPLACE:
-            if change.before is not None and change.before.test_run_id is not None:
-                cancelled = self._cancel(change, Outcome.CANCELLED)
-                if not cancelled.outcome.ok:
-                    return cancelled
+            cancelled = self._cancel(change, Outcome.CANCELLED)
+            if not cancelled.outcome.ok:
+                return cancelled
+            if self._stopping.is_set():
+                # The cancel finished after a stop: do not start the new trigger.
+                return OperationResult(
+                    change.key,
+                    change.action,
+                    Outcome.FAILED,
+                    message="the old run was cancelled, but the apply stopped before the new "
+                    "one was triggered; the next apply triggers it",
+                )
             return self._trigger(change, Outcome.REPLACED)
         return self._trigger(change, Outcome.TRIGGERED)
 
@@ -384,15 +393,6 @@ class Executor:
         attrs = change.after
         assert attrs is not None  # plan invariant: triggers carry attributes
         journal = self._journal
-        if self._stopping.is_set():
-            # A replacement whose cancel finished after a stop: do not start the trigger.
-            return OperationResult(
-                change.key,
-                change.action,
-                Outcome.FAILED,
-                message="the old run was cancelled, but the apply stopped before the new one "
-                "was triggered; the next apply triggers it",
-            )
         journal.append(JournalRecord(op="trigger-intent", key=change.key, attributes=attrs))
         try:
             run_id = self._api.trigger(attrs, key=change.key)
@@ -405,13 +405,28 @@ class Executor:
             self._note_fatal(err)
             journal.append(JournalRecord(op="trigger-failed", key=change.key, note=str(err)))
             return OperationResult(change.key, change.action, Outcome.FAILED, message=str(err))
-        journal.append(
-            JournalRecord(op="trigger-done", key=change.key, attributes=attrs, test_run_id=run_id)
-        )
+        try:
+            journal.append(
+                JournalRecord(
+                    op="trigger-done", key=change.key, attributes=attrs, test_run_id=run_id
+                )
+            )
+        except ReconcilerError as err:
+            # The run exists and we know its id, but the state cannot take it (the lock was
+            # force-unlocked, the disk or database failed): say the id, so nothing is lost.
+            self._stopping.set()
+            return OperationResult(
+                change.key,
+                change.action,
+                Outcome.UNKNOWN,
+                run_id,
+                f"triggered as testRunId {run_id}, but it could not be recorded ({err}); "
+                f"once the state is writable, run `reconciler import {change.key} {run_id}`",
+            )
         return OperationResult(change.key, change.action, success, run_id)
 
-    def _note_fatal(self, err: ReconcilerError) -> None:
-        if isinstance(err, ApiError) and err.fatal:
+    def _note_fatal(self, err: ApiError) -> None:
+        if err.fatal:
             with self._fatal_lock:
                 if self._fatal is None:
                     self._fatal = err

@@ -14,11 +14,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from reconciler import __version__
+from reconciler.defaults import API_KEY_ENV, DEFAULT_PARALLELISM, DEFAULT_STATE
+
+if TYPE_CHECKING:
+    from reconciler.commands.common import Session
+    from reconciler.commands.planning import PlanOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,23 +31,44 @@ EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
-def _state_options(func: F) -> F:
-    func = click.option(
+def _lock_option(func: F) -> F:
+    """For the commands that take the state lock (they write state)."""
+    return click.option(
         "--lock-timeout",
         default="0s",
         show_default=True,
         metavar="DURATION",
         help="Wait this long for the state lock (e.g. 30s, 5m) before giving up.",
     )(func)
+
+
+def _state_option(func: F) -> F:
     return click.option(
         "--state",
         "state",
         envvar="RECONCILER_STATE",
-        default="state/reconciler.state.json",
+        default=DEFAULT_STATE,
         show_default=True,
         metavar="FILE|URL",
         help="State location: a JSON file, or a postgresql:// URL. Env: RECONCILER_STATE.",
     )(func)
+
+
+def _state_options(func: F) -> F:
+    """--state and --lock-timeout, for the commands that write state."""
+    return _state_option(_lock_option(func))
+
+
+def _run_options(func: F) -> F:
+    """How apply and destroy execute: approval and concurrency."""
+    func = click.option(
+        "--parallelism",
+        default=DEFAULT_PARALLELISM,
+        show_default=True,
+        type=click.IntRange(min=1, max=256),
+        help="Concurrent API requests.",
+    )(func)
+    return click.option("--auto-approve", is_flag=True, help="Skip the interactive approval.")(func)
 
 
 def _api_options(func: F) -> F:
@@ -122,13 +148,13 @@ def _plan_options(func: F) -> F:
     )(func)
 
 
-def _session(**kwargs: Any) -> Any:
+def _session(**kwargs: Any) -> Session:
     from reconciler.commands.common import Session, Settings, parse_duration
 
     root = click.get_current_context(silent=True)
     settings = Settings(
         config=root.find_root().obj if root is not None else None,
-        state=kwargs.get("state") or "state/reconciler.state.json",
+        state=kwargs.get("state") or DEFAULT_STATE,
         state_from_flag=root is not None
         and root.get_parameter_source("state") is click.core.ParameterSource.COMMANDLINE,
         api_url=kwargs.get("api_url") or None,
@@ -152,7 +178,9 @@ def _duration_or_none(text: str | None) -> float | None:
     return None if text is None else parse_duration(text)
 
 
-def _plan_opts(paths: tuple[str, ...], kwargs: dict[str, Any], *, destroy: bool = False) -> Any:
+def _plan_opts(
+    paths: tuple[str, ...], kwargs: dict[str, Any], *, destroy: bool = False
+) -> PlanOptions:
     from reconciler.commands.planning import PlanOptions
 
     return PlanOptions(
@@ -249,7 +277,7 @@ def validate(paths: tuple[str, ...], **kwargs: Any) -> int:
     is_flag=True,
     help="Exit 0 when there are no changes, 1 on error, 2 when there are changes.",
 )
-@_state_options
+@_state_option
 @_output_options
 def plan(
     paths: tuple[str, ...], out: str | None, fmt: str, detailed_exitcode: bool, **kwargs: Any
@@ -272,14 +300,7 @@ def plan(
 @click.option(
     "--plan", "plan_file", metavar="FILE", help="Apply a plan saved by `plan --out FILE`."
 )
-@click.option("--auto-approve", is_flag=True, help="Skip the interactive approval.")
-@click.option(
-    "--parallelism",
-    default=10,
-    show_default=True,
-    type=click.IntRange(min=1, max=256),
-    help="Concurrent API requests.",
-)
+@_run_options
 @_state_options
 @_api_options
 @_output_options
@@ -295,9 +316,12 @@ def apply(
     from reconciler.errors import UsageError
     from reconciler.ui import stdin_is_terminal
 
-    if plan_file and (paths or kwargs.get("targets") or kwargs.get("replace")):
+    shaping = ("targets", "replace", "retrigger_unknown", "force", "allow_empty")
+    if plan_file and (paths or any(kwargs.get(name) for name in shaping)):
         raise UsageError(
-            "--plan FILE applies the saved plan as it is: give no PATH, --target or --replace"
+            "--plan FILE applies the saved plan as it was reviewed: give no PATH, --target, "
+            "--replace, --retrigger-unknown, --force or --allow-empty (give them to "
+            "`reconciler plan --out FILE` instead)"
         )
     return run(
         _session(**kwargs),
@@ -311,15 +335,13 @@ def apply(
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--auto-approve", is_flag=True, help="Skip the interactive approval.")
-@click.option(
-    "--parallelism",
-    default=10,
-    show_default=True,
-    type=click.IntRange(min=1, max=256),
-    help="Concurrent API requests.",
-)
+@_run_options
 @click.option("--target", "targets", multiple=True, metavar="KEY", help="Cancel only this run.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Cancel every tracked run even when no spec files are found (protect marks unknown).",
+)
 @_state_options
 @_api_options
 @_output_options
@@ -344,7 +366,7 @@ def state() -> None:
 
 
 @state.command("list")
-@_state_options
+@_state_option
 @_output_options
 def state_list(**kwargs: Any) -> int:
     """List the keys in state with their run ids."""
@@ -356,7 +378,7 @@ def state_list(**kwargs: Any) -> int:
 @state.command("show")
 @click.argument("key")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_state_options
+@_state_option
 @_output_options
 def state_show(key: str, as_json: bool, **kwargs: Any) -> int:
     """Show one run in state."""
@@ -379,7 +401,7 @@ def state_rm(keys: tuple[str, ...], **kwargs: Any) -> int:
 @state.command("copy")
 @click.argument("source", metavar="SRC")
 @click.argument("destination", metavar="DST")
-@click.option("--lock-timeout", default="0s", show_default=True, metavar="DURATION")
+@_lock_option
 @_output_options
 def state_copy(source: str, destination: str, **kwargs: Any) -> int:
     """Copy a state between locations (file ↔ postgresql://), keeping lineage and serial."""
@@ -403,7 +425,7 @@ def import_(key: str, test_run_id: int, paths: tuple[str, ...], **kwargs: Any) -
 
 @cli.command("force-unlock")
 @click.argument("lock_id")
-@_state_options
+@_state_option
 @_output_options
 def force_unlock(lock_id: str, **kwargs: Any) -> int:
     """Remove a stale state lock by its id."""
@@ -459,7 +481,7 @@ def _report_error(exc: Exception, args: list[str]) -> int:
     from reconciler.errors import ReconcilerError
     from reconciler.ui import Redactor
 
-    redact = Redactor([os.environ.get("SPLX_API_KEY", "")])
+    redact = Redactor([os.environ.get(API_KEY_ENV, "").strip()])
     if isinstance(exc, ReconcilerError):
         click.echo(redact(f"Error: {exc}"), err=True)
         return exc.exit_code

@@ -10,6 +10,7 @@ from reconciler.api.base import CancelOutcome
 from reconciler.apply import Executor, Outcome
 from reconciler.errors import (
     AuthenticationError,
+    LockError,
     NotSentError,
     OutcomeUnknownError,
     RequestRejectedError,
@@ -17,7 +18,7 @@ from reconciler.errors import (
 )
 from reconciler.plan.model import Action, Change, Plan
 from reconciler.records import RunAttributes
-from reconciler.state.model import State, TrackedRun
+from reconciler.state.model import JournalRecord, State, TrackedRun
 from tests.fakes import FakeApi, MemoryStore
 
 
@@ -181,3 +182,34 @@ def test_parallelism_is_bounded() -> None:
 def test_parallelism_must_be_positive() -> None:
     with pytest.raises(ValueError, match="parallelism"):
         Executor(FakeApi(), MemoryStore(), parallelism=0)
+
+
+class _FailingDoneStore(MemoryStore):
+    """Takes intents, refuses the outcome: as when the lock is force-unlocked mid-apply."""
+
+    def append(self, record: JournalRecord) -> None:
+        if record.op == "trigger-done":
+            raise LockError("the lock was removed by force-unlock")
+        super().append(record)
+
+
+def test_a_run_id_that_cannot_be_recorded_is_reported_with_the_import_command() -> None:
+    store, api = _FailingDoneStore(), FakeApi()
+    plan = make_plan(store.state, [trigger("a"), trigger("b")])
+    result = Executor(api, store, parallelism=1).run(plan, store.state)
+    first = result.results[0]
+    run_id = api.triggered[0][2]
+    assert first.outcome is Outcome.UNKNOWN
+    assert first.test_run_id == run_id
+    assert f"reconciler import a {run_id}" in first.message
+    # The journal is unusable: nothing else is sent.
+    assert [r.outcome for r in result.results[1:]] == [Outcome.SKIPPED]
+    assert len(api.triggered) == 1
+
+
+def test_nothing_journaled_writes_no_state() -> None:
+    store, api = MemoryStore(), FakeApi()
+    api.trigger_errors["a"] = AuthenticationError("401")
+    # The intent is journaled, so this apply persists; a plan with nothing to do does not.
+    Executor(api, store).run(make_plan(store.state, []), store.state)
+    assert store.persisted == []

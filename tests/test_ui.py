@@ -270,3 +270,10 @@ def test_no_color_flag_wins_over_a_terminal() -> None:
 def test_redactor_replaces_every_occurrence_and_ignores_short_values() -> None:
     redact = Redactor(["s3cr3t-key", "ab"])
     assert redact("key=s3cr3t-key and s3cr3t-key; ab") == "key=*** and ***; ab"
+
+
+def test_a_key_with_surrounding_whitespace_is_still_redacted() -> None:
+    from reconciler.commands.common import Session, Settings
+
+    session = Session(Settings(env={"SPLX_API_KEY": "sk-secret-123\n"}))
+    assert session.redact("key is sk-secret-123 here") == "key is *** here"

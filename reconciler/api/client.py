@@ -49,6 +49,7 @@ from reconciler.api.retry import (
     parse_retry_after,
 )
 from reconciler.api.wire import TriggerAnswerError, parse_error_body, parse_trigger_answer, sanitise
+from reconciler.defaults import API_KEY_ENV
 from reconciler.errors import (
     ApiConfigError,
     ApiError,
@@ -62,7 +63,6 @@ from reconciler.errors import (
 )
 from reconciler.records import RunAttributes
 
-API_KEY_ENV: Final = "SPLX_API_KEY"
 LOGGER: Final = logging.getLogger("reconciler.api")
 USER_AGENT: Final = f"reconciler/{__version__}"
 #: Connect fails fast (a dead host is retried); reads get longer (a trigger does real work).

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reconciler.defaults import API_KEY_ENV, DEFAULT_SPEC_PATHS, DEFAULT_STATE
 from reconciler.errors import UsageError
 from reconciler.ui import Console, RedactingFilter, Redactor, should_color
 
@@ -23,9 +24,6 @@ if TYPE_CHECKING:
     from reconciler.spec.model import DesiredSet
     from reconciler.state.store import StateStore
 
-DEFAULT_STATE = "state/reconciler.state.json"
-DEFAULT_SPEC_PATHS = ("specs",)
-API_KEY_ENV = "SPLX_API_KEY"
 
 log = logging.getLogger("reconciler.cli")
 
@@ -91,7 +89,8 @@ class Settings:
 
     @property
     def api_key(self) -> str | None:
-        return self.env.get(API_KEY_ENV) or None
+        # Stripped as the client strips it: the value that is sent is the one to redact.
+        return self.env.get(API_KEY_ENV, "").strip() or None
 
 
 class Session:

@@ -6,13 +6,14 @@ import dataclasses
 import logging
 import shlex
 import signal
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from reconciler.commands.common import Session, Settings, load_desired
-from reconciler.errors import AbortedError, UsageError
+from reconciler.errors import AbortedError, UnsafePlanError, UsageError
 from reconciler.plan.model import Action
 
 if TYPE_CHECKING:
@@ -31,6 +32,9 @@ EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_INTERRUPTED = 130
 
+#: A second interrupt within this many seconds of the first is the same user action.
+_SECOND_INTERRUPT_GRACE = 0.5
+
 
 @dataclass
 class PlanOptions:
@@ -43,7 +47,6 @@ class PlanOptions:
     destroy: bool = False
     force: bool = False
     allow_empty: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def validate(session: Session, paths: Sequence[str]) -> int:
@@ -129,8 +132,6 @@ def apply(
     interactive: bool,
 ) -> int:
     """Plan under the state lock, confirm, execute, persist. Also serves ``destroy``."""
-    from reconciler.plan import render
-
     if parallelism < 1:
         raise UsageError(f"--parallelism must be at least 1, got {parallelism}")
     session.check_api_settings()
@@ -143,16 +144,7 @@ def apply(
         log.info("locked the state for %s (lock id %s)", operation, held.id)
         state = store.recover()
         report_store_notes(session, store)
-        if plan_file:
-            the_plan = _load_saved(plan_file, state, session.settings)
-        else:
-            desired = load_desired(options.paths, session.settings, missing_ok=options.destroy)
-            the_plan = _make_plan(desired, state, options)
-            # --quiet keeps results only; a plan someone must approve is always shown.
-            if not (session.settings.quiet and auto_approve):
-                session.console.out(
-                    render.render_text(the_plan, color=session.console.color), nl=False
-                )
+        the_plan = _plan_under_lock(session, options, state, plan_file, auto_approve)
         unresolved = len(the_plan.by_action(Action.UNKNOWN))
         if not the_plan.actionable and not the_plan.moves:
             if plan_file:
@@ -163,13 +155,7 @@ def apply(
         client = session.client(parallelism=parallelism) if the_plan.actionable else _NoApi()
         try:
             if not plan_file and not auto_approve:
-                if not interactive:
-                    raise UsageError(_no_terminal_message(operation))
-                from reconciler.ui import confirm
-
-                verb = "cancel every tracked run" if options.destroy else "perform these actions"
-                if not confirm(session.console, f"\nDo you want to {verb}?"):
-                    raise AbortedError(f"{operation} cancelled: nothing was sent.")
+                _approve(session, operation, interactive=interactive)
             result = _execute(
                 session, the_plan, state, store=store, client=client, parallelism=parallelism
             )
@@ -179,6 +165,43 @@ def apply(
     if code == EXIT_OK and unresolved:
         return _unresolved_exit(session, unresolved)
     return code
+
+
+def _plan_under_lock(
+    session: Session,
+    options: PlanOptions,
+    state: State,
+    plan_file: str | None,
+    auto_approve: bool,
+) -> Plan:
+    """The saved plan (checked fresh), or a new one, shown unless nobody needs to read it."""
+    from reconciler.plan import render
+
+    if plan_file:
+        return _load_saved(plan_file, state, session.settings)
+    desired = load_desired(options.paths, session.settings, missing_ok=options.destroy)
+    if options.destroy and not desired.files and state.runs and not options.force:
+        raise UnsafePlanError(
+            "destroy found no spec files, so it cannot honour `protect: true` marks. Run it "
+            "from the project directory or give the spec PATH; to cancel every tracked run "
+            "regardless, add --force."
+        )
+    the_plan = _make_plan(desired, state, options)
+    # --quiet keeps results only; a plan someone must approve is always shown.
+    if not (session.settings.quiet and auto_approve):
+        session.console.out(render.render_text(the_plan, color=session.console.color), nl=False)
+    return the_plan
+
+
+def _approve(session: Session, operation: str, *, interactive: bool) -> None:
+    """Terraform's rule: ask on a terminal, refuse to guess without one."""
+    if not interactive:
+        raise UsageError(_no_terminal_message(operation))
+    from reconciler.ui import confirm
+
+    verb = "cancel every tracked run" if operation == "destroy" else "perform these actions"
+    if not confirm(session.console, f"\nDo you want to {verb}?"):
+        raise AbortedError(f"{operation} cancelled: nothing was sent.")
 
 
 def _no_terminal_message(operation: str) -> str:
@@ -239,7 +262,7 @@ def _load_saved(plan_file: str, state: State, settings: Settings) -> Plan:
     saved = load_plan(plan_file)
     paths = saved.options.get("paths") or []
     desired = load_desired([str(p) for p in paths] if isinstance(paths, list) else [], settings)
-    check_fresh(saved, state, desired)
+    check_fresh(saved, state, desired, plan_file=plan_file)
     return saved
 
 
@@ -263,25 +286,33 @@ def _execute(
         console, total, live=live, verbose=settings.verbose or settings.debug
     )
     executor = Executor(client, store, parallelism=parallelism, on_progress=reporter)
-    interrupts = 0
+    first_interrupt: float | None = None
 
-    def on_sigint(_signum: int, _frame: FrameType | None) -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if interrupts == 1:
+    def on_interrupt(signum: int, _frame: FrameType | None) -> None:
+        nonlocal first_interrupt
+        now = time.monotonic()
+        if first_interrupt is None:
+            first_interrupt = now
+            what = "Terminate signal" if signum == signal.SIGTERM else "Interrupt"
             console.err(
-                "\nInterrupt received: no new operations will start; waiting for those in "
+                f"\n{what} received: no new operations will start; waiting for those in "
                 "flight to finish. Press Ctrl-C again to abandon them (they will be recorded "
                 "as unknown outcomes)."
             )
+        elif now - first_interrupt < _SECOND_INTERRUPT_GRACE:
+            # `timeout -s INT` and some CI runners signal the process and then its group at
+            # once: one user action, so not the second Ctrl-C that abandons work in flight.
+            return
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    # SIGTERM (CI cancelling a job, `docker stop`) gets the same graceful stop as Ctrl-C.
+    previous = {sig: signal.signal(sig, on_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         return executor.run(the_plan, state)
     finally:
         reporter.finish()
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _summarise(session: Session, result: ApplyResult, *, destroy: bool) -> int:

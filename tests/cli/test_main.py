@@ -66,7 +66,7 @@ def test_help_of_every_command_exits_0(run: Runner, path: tuple[str, ...]) -> No
         (["state", "show"], "Missing argument 'KEY'"),
         (["import", "k", "not-a-number"], "'not-a-number' is not a valid integer"),
         (["apply", "--parallelism", "0"], "0 is not in the range"),
-        (["plan", "--lock-timeout", "soon"], "invalid duration 'soon'"),
+        (["state", "rm", "k", "--lock-timeout", "soon"], "invalid duration 'soon'"),
     ],
 )
 def test_usage_errors_exit_1_never_2(run: Runner, args: list[str], message: str) -> None:
@@ -77,10 +77,22 @@ def test_usage_errors_exit_1_never_2(run: Runner, args: list[str], message: str)
     assert result.out == ""
 
 
-def test_apply_with_a_saved_plan_refuses_paths_and_targets(run: Runner) -> None:
-    result = run("apply", "--plan", "p.plan", "--target", "a")
+@pytest.mark.parametrize(
+    "extra", [["specs"], ["--target", "a"], ["--retrigger-unknown"], ["--force"], ["--allow-empty"]]
+)
+def test_apply_with_a_saved_plan_refuses_options_that_shape_a_plan(
+    run: Runner, extra: list[str]
+) -> None:
+    result = run("apply", "--plan", "p.plan", *extra)
     assert result.code == 1
-    assert "--plan FILE applies the saved plan as it is" in result.err
+    assert "--plan FILE applies the saved plan as it was reviewed" in result.err
+
+
+def test_commands_that_take_no_lock_offer_no_lock_timeout(run: Runner) -> None:
+    for args in (["plan"], ["state", "list"], ["state", "show", "k"], ["force-unlock", "x"]):
+        result = run(*args, "--lock-timeout", "5s")
+        assert result.code == 1
+        assert "No such option '--lock-timeout'" in result.err
 
 
 def test_real_process_version_help_and_usage_error(cli: Cli) -> None:

@@ -171,11 +171,16 @@ def test_destroy_of_an_empty_state_does_nothing(cli: Cli, run: Runner) -> None:
     assert not cli.state_path.parent.exists()  # nothing was created either
 
 
-def test_destroy_works_without_any_spec_files(cli: Cli, run: Runner) -> None:
+def test_destroy_without_spec_files_needs_force(cli: Cli, run: Runner) -> None:
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     assert run("apply", "--auto-approve").code == 0
     (cli.root / "specs" / "runs.yaml").unlink()
     (cli.root / "specs").rmdir()
-    result = run("destroy", "--auto-approve")
+    # Without specs, protect marks cannot be checked: destroy wants --force to go on.
+    refused = run("destroy", "--auto-approve")
+    assert refused.code == 1
+    assert "protect" in refused.err and "--force" in refused.err
+    assert len(cli.state()["runs"]) == 2
+    result = run("destroy", "--auto-approve", "--force")
     assert result.code == 0, result.all
     assert cli.state()["runs"] == {}

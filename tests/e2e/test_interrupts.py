@@ -70,7 +70,7 @@ def test_second_ctrl_c_abandons_at_once_and_records_unknown_outcomes(
     proc = _start_and_wait_for_two_requests(cli, sim, latency=3.0)
     first = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.3)
+    time.sleep(0.8)  # past the grace period in which a second signal is the same action
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     took = time.monotonic() - first
@@ -97,3 +97,25 @@ def test_second_ctrl_c_abandons_at_once_and_records_unknown_outcomes(
     for key, (found,) in created.items():
         assert run("import", key, str(found["testRunId"])).code == 0
     assert run("plan", "--detailed-exitcode").code == 0
+
+
+@pytest.mark.slow
+def test_sigterm_stops_like_the_first_ctrl_c(cli: Cli, sim: SimulatorServer) -> None:
+    proc = _start_and_wait_for_two_requests(cli, sim, latency=1.0)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert "Terminate signal received" in err
+    assert "2 triggered" in out and "4 not started" in out
+    assert {v["status"] for v in cli.state()["runs"].values()} == {"triggered"}
+
+
+@pytest.mark.slow
+def test_two_signals_at_once_count_as_one_interrupt(cli: Cli, sim: SimulatorServer) -> None:
+    # What `timeout -s INT` does: the process, then its group, in the same instant.
+    proc = _start_and_wait_for_two_requests(cli, sim, latency=1.0)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert "2 triggered" in out and "0 unknown" in out
