@@ -7,6 +7,7 @@ No-op keys are left out of the text and markdown views (as Terraform does) and k
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -16,8 +17,13 @@ from reconciler.state.model import TrackedRun
 
 #: Version of the JSON plan document; bumped on any incompatible change of its shape.
 JSON_FORMAT_VERSION = "1.0"
-#: GitHub refuses comments longer than this many characters.
-MARKDOWN_LIMIT = 65536
+#: GitHub refuses comment bodies longer than this, counted in UTF-16 code units (what
+#: JavaScript's ``length`` counts: an emoji such as 🟢 is two of them).
+GITHUB_COMMENT_LIMIT = 65536
+#: Default budget of ``render_markdown``, in UTF-16 code units. It leaves room under
+#: ``GITHUB_COMMENT_LIMIT`` for what the CI workflow puts around the plan (a hidden marker and a
+#: "Plan for <commit>" line), so the workflow never has to cut reconciler's output itself.
+MARKDOWN_LIMIT = 60_000
 
 NO_CHANGES = "No changes. The test runs match the specs."
 
@@ -65,30 +71,46 @@ def _value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _next_steps(change: Change) -> list[tuple[str, str]]:
-    """What the user can do about an unknown outcome, as (situation, command) pairs."""
+def _command(*parts: str) -> str:
+    # Callers may pass their extra arguments with or without a leading space.
+    return " ".join(part.strip() for part in parts if part.strip())
+
+
+def _next_steps(change: Change, state_args: str, paths_args: str) -> list[tuple[str, str]]:
+    """What the user can do about an unknown outcome, as (situation, command) pairs.
+
+    ``state_args`` end every command (so it acts on the same state as the plan) and
+    ``paths_args`` follow ``apply`` (so it reads the same specs).
+    """
+    key = change.key
     steps = [
-        ("if the run exists", f"reconciler import {change.key} TEST_RUN_ID"),
-        ("to forget it", f"reconciler state rm {change.key}"),
+        ("if the run exists", _command(f"reconciler import {key} TEST_RUN_ID", state_args)),
+        ("to forget it", _command(f"reconciler state rm {key}", state_args)),
     ]
     if change.after is not None:
-        steps.append(
-            ("to trigger it again", f"reconciler apply --retrigger-unknown --target {change.key}")
+        retrigger = _command(
+            "reconciler apply", paths_args, f"--retrigger-unknown --target {key}", state_args
         )
+        steps.append(("to trigger it again", retrigger))
     return steps
 
 
-def _unknown_note(run: TrackedRun | None) -> str:
-    if run is None:
-        return "trigger sent; no answer came back"
+def _unknown_note(run: TrackedRun) -> str:
     why = run.note or "no answer came back"
     return f"trigger sent at {run.triggered_at}: {why}"
 
 
-def _run_id(run: TrackedRun | None) -> str:
-    if run is None or run.test_run_id is None:
+def _run_id(run: TrackedRun) -> str:
+    if run.test_run_id is None:
         return "the tracked run"
     return f"test run {run.test_run_id}"
+
+
+def _tracked(change: Change) -> TrackedRun:
+    # The planner gives every UNKNOWN and REPLACE change the tracked run it comes from.
+    if change.before is None:
+        raise ValueError(f"{change.action.value} change of {change.key!r} has no tracked run")
+    return change.before
 
 
 # --- text --------------------------------------------------------------------------------------
@@ -102,8 +124,13 @@ class _Painter:
         return f"{code}{text}{_RESET}" if self.color else text
 
 
-def render_text(plan: Plan, *, color: bool) -> str:
-    """Terraform-like human output; ANSI colour only when ``color`` is True."""
+def render_text(plan: Plan, *, color: bool, state_args: str = "", paths_args: str = "") -> str:
+    """Terraform-like human output; ANSI colour only when ``color`` is True.
+
+    ``state_args`` and ``paths_args`` are shell-quoted arguments (e.g. ``--state alt.json`` and
+    ``specs/``) that the suggested ``reconciler`` commands carry, so copied as written they act
+    on the same state and specs as this plan; empty for the defaults.
+    """
     paint = _Painter(color)
     lines: list[str] = []
     targets = plan.options.get("targets") or []
@@ -125,7 +152,7 @@ def render_text(plan: Plan, *, color: bool) -> str:
             lines.append("")
     unknown = plan.by_action(Action.UNKNOWN)
     if unknown:
-        lines += _text_unknown(unknown, paint)
+        lines += _text_unknown(unknown, paint, state_args, paths_args)
     lines.append(paint(summary_line(plan), _BOLD))
     if unknown:
         lines.append(paint(_unknown_line(len(unknown)), _COLORS[Action.UNKNOWN]))
@@ -161,7 +188,7 @@ def _text_change(change: Change, paint: _Painter) -> list[str]:
         lines.append(paint(f"  # declared at {change.source}", _DIM))
     if change.action is Action.REPLACE:
         lines.append(
-            paint(f"  # {_run_id(change.before)} is cancelled, then a new run triggered", _DIM)
+            paint(f"  # {_run_id(_tracked(change))} is cancelled, then a new run triggered", _DIM)
         )
     elif change.action is Action.TRIGGER and change.before is not None:
         # A re-trigger: the first attempt may have created a run that nothing will track.
@@ -205,7 +232,9 @@ def _text_fields(data: dict[str, Any], sign: str, code: str, paint: _Painter) ->
     ]
 
 
-def _text_unknown(unknown: list[Change], paint: _Painter) -> list[str]:
+def _text_unknown(
+    unknown: list[Change], paint: _Painter, state_args: str, paths_args: str
+) -> list[str]:
     code = _COLORS[Action.UNKNOWN]
     count = len(unknown)
     noun = "key needs" if count == 1 else "keys need"
@@ -219,8 +248,8 @@ def _text_unknown(unknown: list[Change], paint: _Painter) -> list[str]:
     for change in unknown:
         where = f"  ({change.source})" if change.source else "  (no longer in the specs)"
         lines.append(f"{paint('  !', code)} {paint(change.key, _BOLD)}{paint(where, _DIM)}")
-        lines.append(f"      {_unknown_note(change.before)}")
-        steps = _next_steps(change)
+        lines.append(f"      {_unknown_note(_tracked(change))}")
+        steps = _next_steps(change, state_args, paths_args)
         width = max(len(situation) for situation, _ in steps) + 1
         lines += [f"      {situation + ':':<{width}} {command}" for situation, command in steps]
         lines.append("")
@@ -292,11 +321,14 @@ _EMOJI = {
 }
 
 
-def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
+def render_markdown(
+    plan: Plan, *, limit: int = MARKDOWN_LIMIT, state_args: str = "", paths_args: str = ""
+) -> str:
     """A pull-request comment: summary, a table, per-run ``diff`` details, under ``limit``.
 
-    When everything does not fit, table rows are kept before details, and a note says how much
-    was cut and how to see the whole plan.
+    ``limit`` counts UTF-16 code units, as GitHub does (an emoji is two). When everything does
+    not fit, table rows are kept before details, and a note says how much was cut and how to see
+    the whole plan. ``state_args`` and ``paths_args`` are as for ``render_text``.
     """
     head = ["### reconciler plan", "", f"**{summary_line(plan)}**", ""]
     targets = plan.options.get("targets") or []
@@ -305,66 +337,89 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
         head += [f"_Only the targeted keys were planned (`--target`): {keys}._", ""]
     unknown = plan.by_action(Action.UNKNOWN)
     if unknown:
-        head += _md_unknown(unknown)
+        head += _md_unknown(unknown, state_args, paths_args)
     listed = [c for c in plan.changes if c.action is not Action.NOOP or c.moved_from]
     if not listed:
         return _fit("\n".join(head), limit)
     rows = ["| | action | key | reason |", "| --- | --- | --- | --- |"]
     rows += [_md_row(change) for change in listed]
     details = [_md_details(change) for change in listed if change.action in _SHOWN]
+    cut = _CutNote(len(listed), len(details), _command("reconciler plan", paths_args, state_args))
 
     text = "\n".join([*head, *rows]) + "\n"
     # Room for the cut note, whatever numbers end up in it.
-    budget = limit - len(_md_cut_note(len(listed), len(listed), len(details), len(details)))
-    if len(text) > budget:
-        return _md_cut_rows(head, rows, listed, details, limit)
-    kept = 0
+    budget = limit - _units(cut.text(len(listed), len(details)))
+    used = _units(text)
+    if used > budget:
+        return _md_cut_rows(head, rows, cut, limit)
+    # Sizes are summed as blocks are added: measuring the growing text again would be quadratic.
+    parts = [text]
     for block in details:
-        if len(text) + 1 + len(block) > budget:
+        size = 1 + _units(block)
+        if used + size > budget:
             break
-        text += "\n" + block
-        kept += 1
+        parts.append("\n" + block)
+        used += size
+    kept = len(parts) - 1
     if kept < len(details):
-        text += "\n" + _md_cut_note(len(listed), len(listed), kept, len(details))
-    return _fit(text, limit)
+        parts.append("\n" + cut.text(len(listed), kept))
+    return _fit("".join(parts), limit)
 
 
-def _md_cut_rows(
-    head: list[str], rows: list[str], listed: list[Change], details: list[str], limit: int
-) -> str:
-    budget = limit - len(_md_cut_note(len(listed), len(listed), 0, len(details)))
-    text = "\n".join(head) + "\n"
-    kept = 0
+def _md_cut_rows(head: list[str], rows: list[str], cut: _CutNote, limit: int) -> str:
+    budget = limit - _units(cut.text(cut.total_rows, 0))
+    parts = ["\n".join(head) + "\n"]
+    used = _units(parts[0])
     for row in rows:
-        if len(text) + len(row) + 1 > budget:
+        size = _units(row) + 1
+        if used + size > budget:
             break
-        text += row + "\n"
-        kept += 1
-    shown = max(kept - 2, 0)  # the two header lines of the table are not runs
-    return _fit(text + "\n" + _md_cut_note(shown, len(listed), 0, len(details)), limit)
+        parts.append(row + "\n")
+        used += size
+    shown = max(len(parts) - 1 - 2, 0)  # the two header lines of the table are not runs
+    return _fit("".join(parts) + "\n" + cut.text(shown, 0), limit)
 
 
-def _md_cut_note(rows: int, total_rows: int, details: int, total_details: int) -> str:
-    return (
-        f"> **Output cut to fit a comment:** {rows} of {total_rows} runs listed, "
-        f"{details} of {total_details} diffs shown. "
-        "Run `reconciler plan` (or `--format json`) for the whole plan.\n"
-    )
+class _CutNote:
+    """The note that ends a markdown plan cut to fit, pointing to the command for all of it."""
+
+    def __init__(self, total_rows: int, total_details: int, whole_plan: str) -> None:
+        self.total_rows = total_rows
+        self.total_details = total_details
+        self.whole_plan = whole_plan
+
+    def text(self, rows: int, details: int) -> str:
+        return (
+            f"> **Output cut to fit a comment:** {rows} of {self.total_rows} runs listed, "
+            f"{details} of {self.total_details} diffs shown. "
+            f"Run `{self.whole_plan}` (or `--format json`) for the whole plan.\n"
+        )
+
+
+def _units(text: str) -> int:
+    """Length in UTF-16 code units: what GitHub's limit and JavaScript's ``length`` count."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _fit(text: str, limit: int) -> str:
-    # Last resort for absurdly small limits: never hand back more than was allowed.
-    return text if len(text) <= limit else text[:limit]
+    # Last resort for absurdly small limits: never hand back more than was allowed. A surrogate
+    # pair split by the cut is dropped whole (``ignore``), not left half.
+    if _units(text) <= limit:
+        return text
+    return text.encode("utf-16-le")[: 2 * limit].decode("utf-16-le", errors="ignore")
 
 
-def _md_unknown(unknown: list[Change]) -> list[str]:
+def _md_unknown(unknown: list[Change], state_args: str, paths_args: str) -> list[str]:
     lines = [
         "> [!WARNING]",
         f"> **{_unknown_line(len(unknown))}** A trigger was sent and no answer came back;",
         "> a test run may or may not exist. For each key:",
     ]
     for change in unknown:
-        steps = "; ".join(f"{situation}: `{command}`" for situation, command in _next_steps(change))
+        steps = "; ".join(
+            f"{situation}: `{command}`"
+            for situation, command in _next_steps(change, state_args, paths_args)
+        )
         lines.append(f"> - {_md_code(change.key)}: {steps}")
     return [*lines, ""]
 
@@ -397,7 +452,8 @@ def _diff_lines(change: Change) -> list[str]:
     lines = []
     if old_run is not None and old_run.test_run_id is not None:
         lines.append(f"- testRunId: {old_run.test_run_id}")
-    for name in after or before:
+    # Every field of either side: one the new run drops still shows as removed.
+    for name in dict.fromkeys([*before, *after]):
         old, new = before.get(name), after.get(name)
         if name in before and (name not in after or old != new):
             lines.append(f"- {name}: {_value(old)}")
@@ -429,4 +485,4 @@ def _md_text(text: str) -> str:
 
 
 def _md_html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return html.escape(text, quote=False)

@@ -28,6 +28,9 @@ import yaml
 from click.testing import CliRunner
 
 from reconciler.cli import cli as reconciler_cli
+from reconciler.plan.diff import make_plan
+from reconciler.plan.render import GITHUB_COMMENT_LIMIT, MARKDOWN_LIMIT, render_markdown
+from tests.plan.factories import attrs, desired, drun, state
 
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB = ROOT / "examples" / "ci" / "github-actions.yml"
@@ -490,12 +493,40 @@ def test_github_comment_says_so_when_the_plan_failed(tmp_path: Path) -> None:
     assert "partial plan" not in params["body"]
 
 
+def utf16_units(text: str) -> int:
+    """Length as JavaScript and GitHub count it; fails on a lone surrogate (a split emoji)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 @needs_node
-def test_github_comment_truncates_long_plans(tmp_path: Path) -> None:
-    (tmp_path / "plan.md").write_text("x" * 100_000, encoding="utf-8")
+# The odd "x" puts the cut inside an emoji's surrogate pair.
+@pytest.mark.parametrize("text", ["x" * 100_000, "x" + "🟢" * 40_000], ids=["ascii", "emoji"])
+def test_github_comment_truncates_long_plans(tmp_path: Path, text: str) -> None:
+    (tmp_path / "plan.md").write_text(text, encoding="utf-8")
     [_, (_, params)] = run_comment_script(tmp_path, "success", [])
-    assert len(params["body"]) < 65_536
+    assert utf16_units(params["body"]) <= GITHUB_COMMENT_LIMIT
     assert "reconciler-plan` artifact" in params["body"]
+
+
+def test_github_comment_cut_is_above_reconcilers_budget() -> None:
+    job = github_job_running(load(GITHUB), "reconciler plan")
+    step = next(step for step in job["steps"] if "github-script" in step.get("uses", ""))
+    match = re.search(r"const limit = (\d+);", step["with"]["script"])
+    assert match is not None
+    assert MARKDOWN_LIMIT < int(match.group(1)) < GITHUB_COMMENT_LIMIT - 200
+
+
+@needs_node
+def test_github_comment_posts_reconcilers_cut_markdown_whole(tmp_path: Path) -> None:
+    # 3,000 runs whose names carry emoji: more UTF-16 units than characters.
+    runs = [drun(f"run-{i:05d}", attrs(name=f"🔥 sweep {i} 🚀")) for i in range(3000)]
+    plan = render_markdown(make_plan(desired(*runs), state()))
+    assert "Output cut to fit a comment" in plan
+    (tmp_path / "plan.md").write_text(plan, encoding="utf-8")
+    [_, (_, params)] = run_comment_script(tmp_path, "success", [])
+    assert params["body"].endswith("\n\n" + plan)  # reconciler's own note included
+    assert "Truncated" not in params["body"]
+    assert utf16_units(params["body"]) <= GITHUB_COMMENT_LIMIT
 
 
 # --- The GitLab MR note, posted to a fake GitLab on loopback -------------------------------

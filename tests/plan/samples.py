@@ -78,3 +78,10 @@ def moves_plan() -> Plan:
         }
     )
     return make_plan(want, have)
+
+
+def removed_field_plan() -> Plan:
+    """A replace whose spec dropped a field (``revision``) that the tracked run had."""
+    want = desired(drun("nightly", attrs(name="Nightly"), file="specs/bots.yaml", line=3))
+    have = state({"nightly": tracked(attrs(name="Nightly", revision=3), 7001)})
+    return make_plan(want, have)

@@ -29,7 +29,13 @@ from reconciler.plan.render import (
     render_text,
 )
 from tests.plan.factories import attrs, desired, drun, state, tracked
-from tests.plan.samples import empty_plan, mixed_plan, moves_plan, retrigger_plan
+from tests.plan.samples import (
+    empty_plan,
+    mixed_plan,
+    moves_plan,
+    removed_field_plan,
+    retrigger_plan,
+)
 
 GOLDEN = Path(__file__).parent.parent / "data" / "plans"
 UPDATE = os.environ.get("RECONCILER_UPDATE_GOLDEN") == "1"
@@ -40,6 +46,7 @@ SAMPLES: dict[str, Callable[[], Plan]] = {
     "empty": empty_plan,
     "retrigger": retrigger_plan,
     "moves": moves_plan,
+    "removed": removed_field_plan,
 }
 RENDERERS: dict[str, Callable[[Plan], str]] = {
     "txt": lambda plan: render_text(plan, color=False),
@@ -89,6 +96,31 @@ def test_text_tells_what_to_do_about_unknown_outcomes() -> None:
     assert "reconciler state rm orphan" in text
     # orphan is not in the specs: there is nothing to re-trigger it with.
     assert "--target orphan" not in text
+
+
+STATE_ARGS = " --state /tmp/alt.json"
+PATHS_ARGS = " /tmp/w4/specs"
+
+
+def test_text_next_steps_carry_the_state_and_spec_paths_of_the_plan() -> None:
+    text = render_text(mixed_plan(), color=False, state_args=STATE_ARGS, paths_args=PATHS_ARGS)
+    assert "reconciler import flaky TEST_RUN_ID --state /tmp/alt.json\n" in text
+    assert "reconciler state rm flaky --state /tmp/alt.json\n" in text
+    assert (
+        "reconciler apply /tmp/w4/specs --retrigger-unknown --target flaky --state /tmp/alt.json\n"
+        in text
+    )
+    # Every suggested command names the state: none would act on the default one.
+    commands = [line for line in text.splitlines() if re.search(r"reconciler (im|st|ap)", line)]
+    assert len(commands) == 5
+    assert all(line.endswith(" --state /tmp/alt.json") for line in commands)
+
+
+def test_next_step_arguments_are_joined_with_single_spaces_either_way() -> None:
+    spaced = render_text(mixed_plan(), color=False, state_args=" --state s", paths_args=" p")
+    bare = render_text(mixed_plan(), color=False, state_args="--state s", paths_args="p")
+    assert spaced == bare
+    assert "reconciler apply p --retrigger-unknown --target flaky --state s\n" in bare
 
 
 def test_text_without_color_has_no_escape_codes_and_color_only_adds_them() -> None:
@@ -169,6 +201,27 @@ def test_markdown_has_summary_table_and_diff_details() -> None:
     assert "[!WARNING]" in text
 
 
+def test_markdown_next_steps_carry_the_state_and_spec_paths_of_the_plan() -> None:
+    text = render_markdown(mixed_plan(), state_args=STATE_ARGS, paths_args=PATHS_ARGS)
+    assert (
+        "> - `flaky`: if the run exists: `reconciler import flaky TEST_RUN_ID --state "
+        "/tmp/alt.json`; to forget it: `reconciler state rm flaky --state /tmp/alt.json`; "
+        "to trigger it again: `reconciler apply /tmp/w4/specs --retrigger-unknown --target "
+        "flaky --state /tmp/alt.json`\n"
+    ) in text
+    assert "`reconciler state rm orphan --state /tmp/alt.json`\n" in text
+    # The note of a cut plan points to the same state and specs.
+    cut = render_markdown(huge_plan(100), limit=5_000, state_args=STATE_ARGS, paths_args=PATHS_ARGS)
+    assert "Run `reconciler plan /tmp/w4/specs --state /tmp/alt.json` (or `--format json`)" in cut
+
+
+def test_markdown_diff_shows_a_field_the_new_run_drops() -> None:
+    text = render_markdown(removed_field_plan())
+    assert '  name: "Nightly"\n' in text
+    assert "- revision: 3\n" in text
+    assert "+ revision" not in text
+
+
 def test_markdown_escapes_what_would_break_the_table_or_the_html() -> None:
     key = "a|b<c>`d"
     plan = make_plan(desired(drun(key, attrs(name="```"))), state())
@@ -213,6 +266,47 @@ def test_markdown_keeps_every_row_and_cuts_details_when_only_they_overflow() -> 
 
 def test_markdown_never_exceeds_even_a_tiny_limit() -> None:
     assert len(render_markdown(huge_plan(5), limit=50)) == 50
+
+
+def utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def emoji_plan(count: int) -> Plan:
+    runs = [drun(f"run-{i:05d}", attrs(name=f"🔥 nightly sweep {i} 🚀")) for i in range(count)]
+    return make_plan(desired(*runs), state())
+
+
+def test_markdown_budget_counts_utf16_units_as_github_does() -> None:
+    # 3,000 runs: every table row has a two-unit emoji, so characters undercount the size.
+    text = render_markdown(emoji_plan(3000))
+    assert MARKDOWN_LIMIT == 60_000
+    assert utf16_units(text) <= MARKDOWN_LIMIT
+    assert len(text) < utf16_units(text)
+    match = re.search(r"Output cut to fit a comment:\*\* (\d+) of 3000 runs listed", text)
+    assert match is not None
+    assert int(match.group(1)) == text.count("| 🟢 | trigger |")
+    assert all(line.endswith(" |") for line in text.splitlines() if line.startswith("|"))
+
+
+def test_markdown_budget_in_utf16_units_for_details_too() -> None:
+    plan = emoji_plan(40)
+    full = render_markdown(plan, limit=10**7)
+    limit = utf16_units(full) - 100
+    assert len(full) <= limit  # would fit if characters were counted
+    text = render_markdown(plan, limit=limit)
+    assert utf16_units(text) <= limit
+    assert "40 of 40 runs listed, 39 of 40 diffs shown" in text
+
+
+def test_markdown_last_resort_cut_never_splits_an_emoji() -> None:
+    # Nothing to list, so the header alone is cut: it ends with the targeted key, an emoji.
+    run = drun("🔥", attrs(name="x"))
+    plan = make_plan(desired(run), state({"🔥": tracked(run.attributes)}), targets=["🔥"])
+    whole = render_markdown(plan, limit=10**7)
+    before_emoji = whole[: whole.index("🔥")]
+    text = render_markdown(plan, limit=utf16_units(before_emoji) + 1)  # half of the emoji
+    assert text == before_emoji
 
 
 def test_markdown_without_changes() -> None:
