@@ -28,6 +28,7 @@ from reconciler.spec.messages import validation_errors
 from reconciler.spec.model import ProbeSet
 from reconciler.spec.schema import ProbeSetName, SpecModel
 from reconciler.spec.yaml_loader import key_lines, parse_yaml
+from reconciler.state import is_postgres_url
 
 CONFIG_NAME = "reconciler.yaml"
 
@@ -82,7 +83,7 @@ class ProjectConfig(SpecModel):
         """``state`` resolved against this file's directory (URLs as written); None if unset."""
         if self.state is None:
             return None
-        if "://" in self.state:
+        if is_postgres_url(self.state):
             return self.state
         return self._resolve(self.state)
 

@@ -2,8 +2,9 @@
 
 A saved plan is the JSON plan document (``render.plan_document``) inside a small versioned
 envelope. It holds only what the plan holds: keys, run ids, run attributes, spec locations and
-the options it was made with; never the API key. It is written atomically (temporary file in the
-same directory, then ``os.replace``) so a crash never leaves half a plan behind, and it is
+the options it was made with; never the API key. It is written atomically
+(``files.atomic_write``: a temporary file in the same directory, fsynced, renamed over the
+target, then the directory fsynced) so a crash never leaves half a plan behind, and it is
 deterministic: the same plan always gives the same bytes.
 
 Before applying, ``check_fresh`` compares the state lineage and serial and the specs checksum
@@ -17,13 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reconciler.errors import PlanError, StalePlanError
+from reconciler.files import atomic_write
 from reconciler.plan.model import Action, Change, FieldChange, Plan
 from reconciler.plan.render import plan_document
 from reconciler.records import RunAttributes
@@ -92,21 +93,10 @@ def dumps_plan(plan: Plan) -> str:
 def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
     """Write ``plan`` to ``path`` atomically; raises ``PlanError`` if it cannot be written."""
     target = Path(path)
-    data = dumps_plan(plan).encode()
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        atomic_write(target, dumps_plan(plan).encode())
     except OSError as err:
-        raise PlanError(f"cannot write plan file {target}: {err.strerror or err}") from err
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(target)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise PlanError(f"cannot write plan file {target}: {err.strerror or err}") from err
+        raise PlanError(f"cannot write plan file {target}: {err.strerror or err}") from None
 
 
 def load_plan(path: str | os.PathLike[str]) -> Plan:

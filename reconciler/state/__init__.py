@@ -1,40 +1,42 @@
 """State storage: where reconciler remembers which runs it triggered.
 
 ``open_store(location)`` picks the backend from the location: a ``postgres://`` or
-``postgresql://`` URL is a PostgreSQL state (optional extra ``reconciler[postgres]``),
-anything else is a path to a local state file.
+``postgresql://`` URL (``is_postgres_url``) is a PostgreSQL state (optional extra
+``reconciler[postgres]``), anything else is a path to a local state file.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
-from reconciler.errors import StateError
 from reconciler.state.local import LocalStateStore
 from reconciler.state.store import StateStore
 
 _POSTGRES_SCHEMES = ("postgres://", "postgresql://")
 
 
+def is_postgres_url(location: str) -> bool:
+    """True when ``--state LOCATION`` names a PostgreSQL state rather than a file.
+
+    The one test of it everywhere (the CLI, the project config, the stores); importable without
+    psycopg.
+    """
+    return location.lower().startswith(_POSTGRES_SCHEMES)
+
+
 def open_store(location: str) -> StateStore:
-    """The store for ``--state LOCATION``; nothing is read or locked yet."""
-    if location.lower().startswith(_POSTGRES_SCHEMES):
-        return _open_postgres(location)
+    """The store for ``--state LOCATION``; nothing is read or locked yet.
+
+    Raises ``UsageError`` for a malformed PostgreSQL URL and ``StateError`` when psycopg, which
+    a PostgreSQL state needs, is not installed.
+    """
+    if is_postgres_url(location):
+        # Imported here: it is what a PostgreSQL state needs, and local users never do. The
+        # module itself imports psycopg lazily and says how to install it when it is missing.
+        from reconciler.state.postgres import PostgresStateStore
+
+        return PostgresStateStore(location)
     return LocalStateStore(Path(location))
 
 
-def _open_postgres(url: str) -> StateStore:
-    # Imported lazily: psycopg is an optional dependency and local users never need it.
-    try:
-        module = importlib.import_module("reconciler.state.postgres")
-    except ImportError as exc:
-        raise StateError(
-            "a PostgreSQL state needs the optional dependency psycopg "
-            f"({exc.msg}); install it with: pip install 'reconciler[postgres]'"
-        ) from None
-    store: StateStore = module.PostgresStateStore(url)
-    return store
-
-
-__all__ = ["LocalStateStore", "StateStore", "open_store"]
+__all__ = ["LocalStateStore", "StateStore", "is_postgres_url", "open_store"]

@@ -197,16 +197,25 @@ def decode_journal(data: bytes, location: str) -> Journal | None:
         raise StateCorruptError(
             f"{location}, line 1: not a journal header: {_describe_validation(exc)}{_JOURNAL_HINT}"
         ) from None
-    records: list[JournalRecord] = []
-    for number, raw in enumerate(lines[1:], start=2):
-        where = f"{location}, line {number}"
-        try:
-            records.append(JournalRecord.model_validate(_load_json(raw, where)))
-        except ValidationError as exc:
-            raise StateCorruptError(
-                f"{where}: not a journal record: {_describe_validation(exc)}{_JOURNAL_HINT}"
-            ) from None
+    records = [
+        decode_record(raw, f"{location}, line {number}")
+        for number, raw in enumerate(lines[1:], start=2)
+    ]
     return Journal(header=header, records=records, torn_note=torn_note)
+
+
+def decode_record(data: bytes, where: str, hint: str = "") -> JournalRecord:
+    """One journal record (a line written by ``encode_record``); ``where`` names it in errors.
+
+    Every backend reads its records through this, so they share the format and the wording of
+    a refusal; ``hint`` replaces the default advice (which is about a journal file).
+    """
+    try:
+        return JournalRecord.model_validate(_load_json(data, where))
+    except ValidationError as exc:
+        raise StateCorruptError(
+            f"{where}: not a journal record: {_describe_validation(exc)}{hint or _JOURNAL_HINT}"
+        ) from None
 
 
 _JOURNAL_HINT = (

@@ -15,7 +15,7 @@ import socket
 import uuid
 from dataclasses import dataclass
 
-from reconciler.errors import LineageError, LockError, StateCorruptError, StateError
+from reconciler.errors import LineageError, LockError, StateCorruptError
 from reconciler.state.model import JournalRecord, State, fold, utc_now
 from reconciler.state.store import LockInfo
 
@@ -108,11 +108,15 @@ def successor(stored: State | None, state: State, location: str) -> State:
 # --- messages ---------------------------------------------------------------------------------
 
 
-def unrecovered_journal(journal: str, action: str) -> StateError:
-    """``action`` before ``recover()`` would lose (or mix up) what a crashed command journaled."""
-    return StateError(
+def unrecovered_journal(journal: str, action: str) -> RuntimeError:
+    """``action`` before ``recover()`` would lose (or mix up) what a crashed command journaled.
+
+    A bug in the caller, not something a user can fix: every command that writes calls
+    ``recover()`` right after taking the lock (see ``StateStore``).
+    """
+    return RuntimeError(
         f"{journal} was left by an interrupted command and has not been recovered; "
-        f"call recover() before {action}"
+        f"the caller must call recover() under the lock before {action}"
     )
 
 
@@ -142,12 +146,18 @@ def locked_by(location: str, who: str, timeout: float, unlock: str) -> LockError
     )
 
 
-def not_this_lock(location: str, lock_id: str, holder: LockInfo) -> LockError:
+def not_this_lock(where: str, location: str, lock_id: str, holder: LockInfo) -> LockError:
+    """``where`` names the state in prose; ``location`` is its ``--state`` value."""
     return LockError(
-        f"lock id {lock_id} is not the lock on {location}, which is {holder.describe()}; to "
-        f"remove that one, run 'reconciler force-unlock {holder.id} --state "
-        f"{shlex.quote(location)}'"
+        f"lock id {lock_id} is not the lock on {where}, which is {holder.describe()}; to "
+        f"remove that one, run {force_unlock_command(holder.id, location)}"
     )
+
+
+def force_unlock_command(lock_id: str, location: str) -> str:
+    """The command that removes lock ``lock_id``, in backticks as the tool quotes commands;
+    the location shell-quoted inside, so it can be pasted as it is."""
+    return f"`reconciler force-unlock {lock_id} --state {shlex.quote(location)}`"
 
 
 def not_locked(location: str) -> LockError:

@@ -26,7 +26,6 @@ import errno
 import fcntl
 import logging
 import os
-import shlex
 import shutil
 import threading
 import time
@@ -37,6 +36,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from reconciler.errors import LockError, StateError
+from reconciler.files import atomic_write, fsync_dir, write_all
 from reconciler.state import common
 from reconciler.state.codec import (
     Journal,
@@ -163,11 +163,11 @@ class LocalStateStore:
                     "cannot be checked; if no reconciler is running, delete the file"
                 )
             if holder.id != lock_id:
-                raise common.not_this_lock(self.location, lock_id, holder)
+                raise common.not_this_lock(self.location, self.location, lock_id, holder)
             # Unlink only the file we read, not one a new holder created in the meantime.
             if _same_file(fd, self.lock_path):
                 self.lock_path.unlink()
-                _fsync_dir(self.path.parent)
+                fsync_dir(self.path.parent)
             return holder
         finally:
             os.close(fd)
@@ -249,7 +249,7 @@ class LocalStateStore:
             time.sleep(0.01)
         who = holder.describe() if holder else "a lock whose holder has not written its record"
         unlock = (
-            f"'reconciler force-unlock {holder.id} --state {shlex.quote(self.location)}'"
+            common.force_unlock_command(holder.id, self.location)
             if holder
             else f"deleting {self.lock_path}"
         )
@@ -296,7 +296,7 @@ class LocalStateStore:
         with self._journal_cond:
             fd = self._journal_fd if self._journal_fd is not None else self._open_journal()
             try:
-                _write_all(fd, line)
+                write_all(fd, line)
             except OSError as exc:
                 raise _io_error("append to the journal", self.journal_path, exc) from None
             self._written += len(line)
@@ -342,9 +342,9 @@ class LocalStateStore:
         except OSError as exc:
             raise _io_error("create the journal", self.journal_path, exc) from None
         try:
-            _write_all(fd, encode_header(*self._base))
+            write_all(fd, encode_header(*self._base))
             os.fsync(fd)
-            _fsync_dir(self.path.parent)  # the journal's directory entry must survive too
+            fsync_dir(self.path.parent)  # the journal's directory entry must survive too
         except OSError as exc:
             os.close(fd)
             raise _io_error("create the journal", self.journal_path, exc) from None
@@ -372,28 +372,18 @@ class LocalStateStore:
         self._close_journal()
         try:
             self.journal_path.unlink(missing_ok=True)
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
         except OSError as exc:
             raise _io_error("remove the journal", self.journal_path, exc) from None
 
     def _replace_file(self, data: bytes, stored: State | None) -> None:
-        directory = self.path.parent
-        tmp = directory / f".{self.path.name}.{uuid.uuid4().hex[:12]}.tmp"
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-            try:
-                _write_all(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             if stored is not None:
+                # A hard link to the current file: the state itself stays until the rename.
                 self._back_up(stored.serial)
-            tmp.replace(self.path)
-            _fsync_dir(directory)
+            atomic_write(self.path, data)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             raise _io_error("write the state", self.path, exc) from None
 
     def _back_up(self, serial: int) -> None:
@@ -410,7 +400,7 @@ class LocalStateStore:
         numbered.sort()
         for _serial, old in numbered[: max(len(numbered) - self.keep_backups, 0)]:
             old.unlink(missing_ok=True)
-        _fsync_dir(self.backups_dir)
+        fsync_dir(self.backups_dir)
 
 
 # --- file helpers ----------------------------------------------------------------------------
@@ -432,20 +422,6 @@ def _read_fd(fd: int) -> bytes:
         chunks.append(chunk)
         offset += len(chunk)
     return b"".join(chunks)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _same_file(fd: int, path: Path) -> bool:

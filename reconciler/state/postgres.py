@@ -35,16 +35,13 @@ import contextlib
 import hashlib
 import os
 import re
-import shlex
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
-
-from pydantic import ValidationError
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit
 
 from reconciler.errors import (
     LockError,
@@ -53,8 +50,8 @@ from reconciler.errors import (
     StateVersionError,
     UsageError,
 )
-from reconciler.state import common
-from reconciler.state.codec import decode_state, encode_state
+from reconciler.state import common, is_postgres_url
+from reconciler.state.codec import decode_record, decode_state, encode_record, encode_state
 from reconciler.state.common import Site, fold_journal, lock_info_now, successor
 from reconciler.state.model import JournalRecord, State
 from reconciler.state.store import LockInfo
@@ -69,12 +66,10 @@ __all__ = [
     "SCHEMA_VERSION",
     "PostgresStateStore",
     "PostgresTarget",
-    "is_postgres_url",
     "parse_postgres_url",
 ]
 
 DEFAULT_STATE_NAME = "default"
-_SCHEMES = ("postgresql", "postgres")
 _STATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 #: Defaults we give libpq unless the URL (or its environment) says otherwise.
 _CONNECT_TIMEOUT_S = 10
@@ -147,11 +142,6 @@ _HOLDER_FOR_UPDATE = _HOLDER + " FOR UPDATE"
 # --- selecting a state ---------------------------------------------------------------------
 
 
-def is_postgres_url(value: str) -> bool:
-    """True when ``--state`` names a PostgreSQL state rather than a file."""
-    return value.split("://", 1)[0].lower() in _SCHEMES and "://" in value
-
-
 @dataclass(frozen=True)
 class PostgresTarget:
     """A parsed ``--state`` URL: what libpq connects to and which state in that database."""
@@ -186,7 +176,7 @@ def parse_postgres_url(url: str) -> PostgresTarget:
         parts = urlsplit(url)
     except ValueError as err:
         raise UsageError(f"--state: not a valid PostgreSQL URL: {err}") from None
-    if parts.scheme.lower() not in _SCHEMES:
+    if not is_postgres_url(url):
         raise UsageError("--state: a PostgreSQL state URL starts with postgresql://")
 
     query = parse_qsl(parts.query, keep_blank_values=True)
@@ -210,8 +200,15 @@ def parse_postgres_url(url: str) -> PostgresTarget:
     conninfo = _join_url(parts.scheme, parts.netloc, parts.path, libpq_query, "")
     public_query = [(k, v) for k, v in libpq_query if k != "password"]
     location = _join_url(parts.scheme, f"{user}{at}{hosts}", parts.path, public_query, name)
-    secrets = [password, unquote(password) if colon else ""]
-    secrets += [v for k, v in libpq_query if k == "password"]
+    # Every spelling a library message may quote: as written, decoded, and re-encoded.
+    secrets = [password, unquote(password), quote(unquote(password), safe="")] if colon else []
+    for key, value in libpq_query:
+        if key == "password":
+            secrets += [value, quote(value, safe=""), quote_plus(value)]
+    for raw in parts.query.split("&"):
+        key, _eq, value = raw.partition("=")
+        if unquote(key) == "password":
+            secrets.append(value)
     secrets.append(os.environ.get("PGPASSWORD", ""))
     # Longest first, so a secret that contains another is scrubbed whole.
     kept = sorted({s for s in secrets if s}, key=len, reverse=True)
@@ -244,6 +241,11 @@ def _advisory_key(kind: str, schema: str, name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+_JOURNAL_ROW_HINT = (
+    "; the journal was edited or damaged, so it cannot be trusted and nothing was changed: "
+    "inspect that row of table reconciler_journal, then fix or delete it (see docs/POSTGRES.md)"
+)
+
 _BACKUP_HINT = (
     "a PostgreSQL state keeps its previous bodies in reconciler_backups: see 'Restoring a "
     "backup' in docs/POSTGRES.md"
@@ -275,6 +277,8 @@ class PostgresStateStore:
     def __init__(self, url: str) -> None:
         self._target = parse_postgres_url(url)
         self._pg = _import_psycopg()
+        #: libpq's reading of the URL, checked now so a malformed one fails before any work.
+        self._given = self._parse_conninfo()
         self.location: str = self._target.location
         self.name: str = self._target.name
         self.stale_lock: LockInfo | None = None
@@ -302,9 +306,21 @@ class PostgresStateStore:
             reason = self._target.scrub(str(err)) or type(err).__name__
             raise StateError(f"PostgreSQL state {self.location}: {action}: {reason}") from None
 
+    def _parse_conninfo(self) -> dict[str, Any]:
+        """libpq's parameters from the URL; ``UsageError`` (without the password) if malformed."""
+        try:
+            return dict(self._pg.conninfo.conninfo_to_dict(self._target.conninfo))
+        except (self._pg.Error, ValueError) as err:
+            reason = self._target.scrub(str(err)) or type(err).__name__
+            raise UsageError(
+                f"--state: malformed PostgreSQL URL {self._target.location}: {reason}; fix it: "
+                "only libpq's parameters may follow '?', and special characters in the user or "
+                "password are percent-encoded ('%' as %25); see docs/POSTGRES.md"
+            ) from None
+
     def _open(self) -> Connection[Any]:
         """A new autocommit session with the schema in place."""
-        given = self._pg.conninfo.conninfo_to_dict(self._target.conninfo)
+        given = self._given
         defaults: dict[str, Any] = {
             "connect_timeout": _CONNECT_TIMEOUT_S,
             "application_name": "reconciler",
@@ -435,14 +451,10 @@ class PostgresStateStore:
             raise StateCorruptError(f"{err}; {_BACKUP_HINT}") from None
 
     def _decode_record(self, seq: int, text: str) -> JournalRecord:
-        try:
-            return JournalRecord.model_validate_json(text)
-        except ValidationError as err:
-            raise StateCorruptError(
-                f"{self._where}: journal record seq={seq} does not decode "
-                f"({err.errors()[0]['msg']}); nothing was changed: inspect that row of table "
-                "reconciler_journal, then fix or delete it"
-            ) from None
+        """The shared codec, pointed at the table row to inspect."""
+        return decode_record(
+            text.encode(), f"{self._where}, journal record seq={seq}", _JOURNAL_ROW_HINT
+        )
 
     def _combine(self, snap: _Snapshot) -> State:
         """The stored state with the journal folded in, after checking they belong together."""
@@ -495,7 +507,7 @@ class PostgresStateStore:
                     lineage,
                     serial,
                     held.id,
-                    record.model_dump_json(by_alias=True, exclude_none=True),
+                    encode_record(record).decode(),
                     self.name,
                     held.id,
                 ),
@@ -641,8 +653,8 @@ class PostgresStateStore:
             self._where,
             holder.describe(),
             timeout,
-            f"if it is hung, 'reconciler force-unlock {holder.id} --state "
-            f"{shlex.quote(self.location)}' ends its database session",
+            f"if it is hung, {common.force_unlock_command(holder.id, self.location)} ends its "
+            "database session",
         )
 
     def _holder_backends(self, conn: Connection[Any], key: int) -> list[int]:
@@ -676,7 +688,7 @@ class PostgresStateStore:
             if holder is None:
                 raise common.not_locked(self._where)
             if holder.id != lock_id:
-                raise common.not_this_lock(self._where, lock_id, holder)
+                raise common.not_this_lock(self._where, self.location, lock_id, holder)
             self._terminate_holders(conn, self._lock_key())
             conn.execute(
                 "DELETE FROM reconciler_locks WHERE name = %s AND id = %s", (self.name, lock_id)

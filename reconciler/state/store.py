@@ -62,8 +62,11 @@ class StateStore(Protocol):
     def read(self) -> State:
         """The persisted state with any leftover journal folded in (in memory only).
 
-        Returns ``State.new()`` when nothing was persisted yet. Raises ``StateCorruptError``,
-        ``StateVersionError`` for states it cannot trust; never modifies anything.
+        Returns ``State.new()`` when nothing was persisted yet. Writes nothing to the store
+        and takes no lock; it may add to ``notes`` (a torn last journal line was dropped).
+        Raises ``StateCorruptError`` or ``StateVersionError`` for a state or journal it cannot
+        trust, ``LineageError`` when the journal belongs to another state, and ``StateError``
+        when the store cannot be read (I/O error, database unreachable).
         """
         ...
 
@@ -85,7 +88,9 @@ class StateStore(Protocol):
 
     def persist(self, state: State) -> None:
         """Under the lock: atomically replace the stored state with ``state`` and clear the
-        journal. Keeps the previous version as a backup. Refuses another lineage."""
+        journal. Keeps the previous version as a backup. Refuses another lineage. Like
+        ``append``, raises ``RuntimeError`` (a bug in the caller) when a journal left by a
+        crashed command is there and ``recover()`` was not called first."""
         ...
 
     def journal(self) -> list[JournalRecord]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -216,9 +217,10 @@ class StateStoreContract:
             store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
         other = make_store()
         with other.lock("apply"):
-            with pytest.raises(StateError, match=r"recover\(\)"):
+            # A caller's bug (every command recovers first), so not a user-facing StateError.
+            with pytest.raises(RuntimeError, match=r"recover\(\)"):
                 other.persist(State.new())
-            with pytest.raises(StateError, match=r"recover\(\)"):
+            with pytest.raises(RuntimeError, match=r"recover\(\)"):
                 other.append(JournalRecord(op="trigger-intent", key="b", attributes=attrs(2)))
             assert set(other.recover().runs) == {"a"}
 
@@ -247,7 +249,10 @@ class StateStoreContract:
             assert held.id in message
             assert "apply" in message
             assert "--lock-timeout" in message
-            assert f"force-unlock {held.id}" in message
+            # The command to paste, quoted as the tool quotes commands, location shell-quoted.
+            assert f"`reconciler force-unlock {held.id} --state {shlex.quote(other.location)}`" in (
+                message
+            )
         with other.lock("destroy") as second:
             assert second.id != held.id
             assert other.stale_lock is None, "a released lock is not stale"
@@ -288,7 +293,8 @@ class StateStoreContract:
         with store.lock("apply") as held:
             with pytest.raises(LockError) as caught:
                 other.force_unlock("0000-wrong")
-            assert held.id in str(caught.value)
+            command = f"`reconciler force-unlock {held.id} --state {shlex.quote(other.location)}`"
+            assert command in str(caught.value)
             assert other.lock_holder() == held, "a wrong id removes nothing"
             assert other.force_unlock(held.id) == held
             assert other.lock_holder() is None

@@ -187,3 +187,14 @@ def test_a_journal_of_a_newer_format_is_refused() -> None:
     header = json.dumps({"journal": JOURNAL_VERSION + 1, "lineage": "x", "serial": 0})
     with pytest.raises(StateVersionError, match="newer reconciler"):
         decode_journal(header.encode() + b"\n", "j")
+
+
+def test_one_record_decodes_alone_with_the_shared_wording() -> None:
+    for record in RECORDS:
+        assert codec.decode_record(encode_record(record), "row 1") == record
+    with pytest.raises(StateCorruptError) as caught:
+        codec.decode_record(b'{"op": "explode"}', "row 7", "; inspect row 7")
+    assert str(caught.value).startswith("row 7: not a journal record: op:")
+    assert str(caught.value).endswith("; inspect row 7")
+    with pytest.raises(StateCorruptError, match=r"row 8: invalid JSON"):
+        codec.decode_record(b"{", "row 8")

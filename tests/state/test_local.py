@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 from pathlib import Path
@@ -358,21 +357,6 @@ def test_open_store_picks_the_local_backend(path: Path) -> None:
     store = open_store(str(path))
     assert isinstance(store, LocalStateStore)
     assert store.location == str(path)
-
-
-def test_open_store_explains_a_missing_postgres_backend(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    real_import = importlib.import_module
-
-    def no_postgres(name: str, package: str | None = None) -> object:
-        if name == "reconciler.state.postgres":
-            raise ModuleNotFoundError("No module named 'psycopg'", name="psycopg")
-        return real_import(name, package)
-
-    monkeypatch.setattr(importlib, "import_module", no_postgres)
-    with pytest.raises(StateError, match=r"reconciler\[postgres\]"):
-        open_store("postgresql://user@localhost/db")
 
 
 def test_an_empty_leftover_journal_is_removed_without_creating_a_state(

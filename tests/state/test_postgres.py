@@ -9,6 +9,7 @@ a state file.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from reconciler import cli
 from reconciler.errors import (
     LineageError,
     LockError,
@@ -32,12 +34,12 @@ from reconciler.errors import (
     StateVersionError,
     UsageError,
 )
-from reconciler.state import postgres
-from reconciler.state.codec import decode_state
+from reconciler.state import is_postgres_url, open_store, postgres
+from reconciler.state.codec import decode_state, encode_record
 from reconciler.state.local import LocalStateStore
 from reconciler.state.migrate import copy_state
 from reconciler.state.model import JournalRecord
-from reconciler.state.postgres import PostgresStateStore, is_postgres_url, parse_postgres_url
+from reconciler.state.postgres import PostgresStateStore, parse_postgres_url
 from reconciler.state.store import StateStore
 from tests.state.contract import (
     StateStoreContract,
@@ -288,8 +290,20 @@ class TestPostgresStateStore(StateStoreContract):
             store.recover()
             store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
         sql(location, """UPDATE reconciler_journal SET record = '{"op": "explode"}'""")
-        with pytest.raises(StateCorruptError, match="journal record seq="):
+        with pytest.raises(StateCorruptError) as caught:
             store.read()
+        # The shared codec's wording, pointed at the row.
+        assert "journal record seq=" in str(caught.value)
+        assert "not a journal record: op:" in str(caught.value)
+        assert "reconciler_journal" in str(caught.value)
+
+    def test_journal_rows_hold_the_codecs_record(self, store: StateStore, location: str) -> None:
+        record = JournalRecord(op="trigger-intent", key="a", attributes=attrs(1))
+        with store.lock("apply"):
+            store.recover()
+            store.append(record)
+        [(text,)] = sql(location, "SELECT record::text FROM reconciler_journal")
+        assert json.loads(text) == json.loads(encode_record(record))
 
 
 # --- selecting a state, secrets -----------------------------------------------------------------
@@ -329,8 +343,10 @@ def test_url_names_the_state_and_location_hides_the_password(
 
 
 def test_is_postgres_url_tells_files_apart() -> None:
+    assert is_postgres_url("POSTGRES://h/db")
     assert not is_postgres_url("state/reconciler.state.json")
     assert not is_postgres_url("postgresql.state.json")
+    assert not is_postgres_url("file://state.json")
 
 
 @pytest.mark.parametrize(
@@ -348,8 +364,47 @@ def test_bad_state_urls_are_usage_errors(url: str, message: str) -> None:
 
 def test_missing_psycopg_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)  # makes `import psycopg` fail
+    # The path the CLI takes, with the backend module not imported yet.
+    monkeypatch.delitem(sys.modules, "reconciler.state.postgres")
     with pytest.raises(StateError, match=r"pip install 'reconciler\[postgres\]'"):
-        PostgresStateStore("postgresql://h/db#prod")
+        open_store("postgresql://h/db#prod")
+
+
+MALFORMED_URLS = [
+    ("postgresql://u:Wr0ng%ZZ@127.0.0.1:1/db#prod", "Wr0ng", "invalid percent-encoded token"),
+    ("postgresql://u:s3cret@127.0.0.1:1/db?foo=bar#prod", "s3cret", "foo"),
+    ("postgresql://u@127.0.0.1:1/db?password=s3%25cret&foo=bar#prod", "s3", "foo"),
+]
+
+
+@pytest.mark.parametrize(("url", "password", "reason"), MALFORMED_URLS)
+def test_malformed_url_is_refused_when_the_store_is_made(
+    psycopg_module: ModuleType, url: str, password: str, reason: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        PostgresStateStore(url)
+    message = str(caught.value)
+    assert "--state: malformed PostgreSQL URL postgresql://u@127.0.0.1:1/db" in message
+    assert reason in message
+    assert password not in message
+
+
+@pytest.mark.parametrize(("url", "password", "reason"), MALFORMED_URLS)
+def test_malformed_url_through_the_cli_is_a_usage_error_without_the_password(
+    psycopg_module: ModuleType,
+    capsys: pytest.CaptureFixture[str],
+    url: str,
+    password: str,
+    reason: str,
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["state", "list", "--state", url])
+    out, err = capsys.readouterr()
+    assert exited.value.code == UsageError.exit_code
+    assert "malformed PostgreSQL URL" in err
+    assert reason in err
+    assert "Internal error" not in out + err
+    assert password not in out + err
 
 
 def test_connection_failure_names_the_location_not_the_password(
