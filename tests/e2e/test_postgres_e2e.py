@@ -12,7 +12,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from reconciler.state.local import LocalStateStore
 from reconciler.state.model import State
 from reconciler.state.postgres import PostgresStateStore, parse_postgres_url
 from tests.e2e.conftest import SPEC_TWO_RUNS, Cli, Runner
+from tests.polling import wait_until
 from tests.state.pg_fixtures import (  # noqa: F401 - fixtures, registered by import
     pg_dsn_fixture,
     pg_location_fixture,
@@ -56,13 +57,6 @@ def many_runs(count: int) -> str:
 def triggers_per_key(sim: SimulatorServer) -> Counter[str]:
     """How many runs the simulator created per spec key (a run's name defaults to its key)."""
     return Counter(str(run["name"]) for run in sim.runs())
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.005)
 
 
 # --- the everyday commands ------------------------------------------------------------------

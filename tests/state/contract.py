@@ -40,6 +40,7 @@ from reconciler.state import open_store
 from reconciler.state.codec import decode_state, encode_state
 from reconciler.state.model import JournalRecord, State, TrackedRun
 from reconciler.state.store import StateStore
+from tests.polling import wait_until
 
 StoreFactory = Callable[[], StateStore]
 
@@ -271,8 +272,7 @@ class StateStoreContract:
         holder = threading.Thread(target=hold)
         holder.start()
         try:
-            while store.lock_holder() is None:
-                time.sleep(0.01)
+            wait_until(lambda: store.lock_holder() is not None, message="the holder never locked")
             release.set()
             start = time.monotonic()
             with other.lock("apply", timeout=10):
