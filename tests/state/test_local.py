@@ -253,7 +253,7 @@ def test_concurrent_appends_are_all_durable_and_ordered_per_key(
     fsyncs = 0
     real_fsync = os.fsync
 
-    def slow_fsync(fd: int) -> None:
+    def counting_fsync(fd: int) -> None:
         nonlocal fsyncs
         fsyncs += 1
         real_fsync(fd)
@@ -266,7 +266,7 @@ def test_concurrent_appends_are_all_durable_and_ordered_per_key(
 
     with store.lock("apply"):
         store.recover()
-        monkeypatch.setattr(os, "fsync", slow_fsync)
+        monkeypatch.setattr(os, "fsync", counting_fsync)
         fsyncs = 0
         pool = [threading.Thread(target=work, args=(w,)) for w in range(threads)]
         for thread in pool:
