@@ -52,10 +52,14 @@ def runs_by_key(sim: SimulatorServer) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
+def triggers_per_key(sim: SimulatorServer) -> Counter[str]:
+    """How many runs the simulator created per spec key (a run's name defaults to its key)."""
+    return Counter(str(run["name"]) for run in sim.runs())
+
+
 def duplicate_keys(sim: SimulatorServer) -> list[str]:
     """Keys the simulator created more than one run for."""
-    counts = Counter(str(run["name"]) for run in sim.runs())
-    return sorted(key for key, count in counts.items() if count > 1)
+    return sorted(key for key, count in triggers_per_key(sim).items() if count > 1)
 
 
 def settle(sim: SimulatorServer, *, quiet_for: float = 0.1, limit: float = 10.0) -> None:
