@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,6 +168,20 @@ def run_command(
     return CommandResult(code, buffer.getvalue())
 
 
+def process_env(settings: Mapping[str, str | None]) -> dict[str, str]:
+    """The environment of a real ``reconciler`` process: the caller's without its own
+    ``SPLX_*``/``RECONCILER_*`` settings, then ``settings`` (None removes a variable), and this
+    checkout on ``PYTHONPATH``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPLX_", "RECONCILER_"))}
+    for key, value in settings.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
 def start_apply(
     root: Path,
     *,
@@ -177,14 +191,12 @@ def start_apply(
     capture: bool = False,
 ) -> subprocess.Popen[str]:
     """``python -m reconciler apply --auto-approve ARGS`` in ``root`` (specs/, state/)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPLX_", "RECONCILER_"))}
-    env.update(
+    env = process_env(
         {
             "SPLX_API_KEY": api_key,
             "SPLX_API_URL": api_url,
             "RECONCILER_STATE": str(root / "state" / "reconciler.state.json"),
             "NO_COLOR": "1",
-            "PYTHONPATH": str(REPO),
         }
     )
     output = subprocess.PIPE if capture else subprocess.DEVNULL
