@@ -19,15 +19,8 @@ from reconciler.errors import (
 from reconciler.plan.model import Action, Change, Plan
 from reconciler.records import RunAttributes
 from reconciler.state.model import JournalRecord, State, TrackedRun
+from tests.factories import attrs, tracked
 from tests.fakes import FakeApi, MemoryStore
-
-
-def attrs(target: int = 42, name: str = "run", ws: int = 1) -> RunAttributes:
-    return RunAttributes(workspace_id=ws, target_id=target, probe_ids=(1, 2), name=name)
-
-
-def tracked(run_id: int, a: RunAttributes) -> TrackedRun:
-    return TrackedRun(test_run_id=run_id, attributes=a, triggered_at="2026-01-01T00:00:00Z")
 
 
 def make_plan(state: State, changes: list[Change]) -> Plan:
@@ -65,7 +58,7 @@ def test_triggers_are_recorded_with_their_ids_and_journal_is_bracketed() -> None
 
 
 def test_cancels_run_before_triggers() -> None:
-    old = tracked(7, attrs(name="old"))
+    old = tracked(attrs(name="old"), 7)
     state = State.new().with_runs({"old": old})
     store, api = MemoryStore(state), FakeApi()
     plan = make_plan(state, [trigger("a"), trigger("b"), cancel("old", old)])
@@ -75,10 +68,10 @@ def test_cancels_run_before_triggers() -> None:
 
 
 def test_replace_cancels_then_triggers_and_keeps_new_id() -> None:
-    old = tracked(7, attrs(target=42, name="k"))
+    old = tracked(attrs(target_id=42, name="k"), 7)
     state = State.new().with_runs({"k": old})
     store, api = MemoryStore(state), FakeApi()
-    new_attrs = attrs(target=43, name="k")
+    new_attrs = attrs(target_id=43, name="k")
     result = Executor(api, store).run(make_plan(state, [replace("k", old, new_attrs)]), state)
     assert [c for c in api.calls] == [("cancel", "k"), ("trigger", "k")]
     assert result.results[0].outcome is Outcome.REPLACED
@@ -87,18 +80,20 @@ def test_replace_cancels_then_triggers_and_keeps_new_id() -> None:
 
 
 def test_replace_does_not_trigger_when_cancel_fails() -> None:
-    old = tracked(7, attrs(name="k"))
+    old = tracked(attrs(name="k"), 7)
     state = State.new().with_runs({"k": old})
     store, api = MemoryStore(state), FakeApi()
     api.cancel_errors["k"] = ServerError("500 from the API")
-    result = Executor(api, store).run(make_plan(state, [replace("k", old, attrs(9))]), state)
+    result = Executor(api, store).run(
+        make_plan(state, [replace("k", old, attrs(target_id=9))]), state
+    )
     assert api.calls == [("cancel", "k")]
     assert result.results[0].outcome is Outcome.FAILED
     assert store.state.runs["k"] == old  # still tracked: the next apply tries again
 
 
 def test_nothing_left_to_cancel_removes_the_run_with_a_note() -> None:
-    old = tracked(7, attrs(name="gone"))
+    old = tracked(attrs(name="gone"), 7)
     state = State.new().with_runs({"gone": old})
     store, api = MemoryStore(state), FakeApi()
     api.cancel_answers["gone"] = CancelOutcome.NOTHING_TO_CANCEL

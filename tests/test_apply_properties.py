@@ -30,8 +30,9 @@ from reconciler.plan.model import Action
 from reconciler.spec.model import DesiredSet
 from reconciler.state.local import LocalStateStore
 from reconciler.state.model import State
+from tests.factories import attrs, tracked
 from tests.fakes import FakeApi
-from tests.plan.factories import attrs, desired, drun, tracked
+from tests.plan.factories import desired, drun
 
 KEYS = [f"run-{i}" for i in range(8)]
 Fault = Literal["not-sent", "rejected", "unknown", "cancel-fails", "nothing-to-cancel"]

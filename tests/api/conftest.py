@@ -13,7 +13,7 @@ import pytest
 from reconciler.api.base import CancelOutcome
 from reconciler.api.client import ProbeClient
 from reconciler.api.retry import RetryPolicy
-from reconciler.records import RunAttributes
+from tests.factories import attrs
 
 API_KEY = "sk-test-Zq8v2LmN4pR7xT1w"  # distinctive, so a leak search cannot miss it
 BASE_URL = "https://probe.test"
@@ -69,22 +69,13 @@ def error_body(message: str, code: str | None = None, **fields: list[str]) -> di
     return {"error": error}
 
 
-def attributes(**overrides: Any) -> RunAttributes:
-    data: dict[str, Any] = {
-        "workspace_id": 1234,
-        "target_id": 42,
-        "probe_ids": (101, 102),
-        "name": "Nightly jailbreak sweep",
-        "run_ai_analysis": True,
-        "notify_when_finished": False,
-    }
-    data.update(overrides)
-    return RunAttributes(**data)
+#: The standard run of these tests.
+RUN_ATTRIBUTES = attrs(name="Nightly jailbreak sweep", run_ai_analysis=True)
 
 
 def trigger(client: ProbeClient) -> int:
     """Trigger the standard run of these tests."""
-    return client.trigger(attributes(), key=RUN_KEY)
+    return client.trigger(RUN_ATTRIBUTES, key=RUN_KEY)
 
 
 def cancel(client: ProbeClient) -> CancelOutcome:

@@ -20,7 +20,7 @@ from reconciler.api.client import ProbeClient
 from reconciler.api.retry import RetryPolicy
 from reconciler.errors import NotSentError, OutcomeUnknownError, RequestRejectedError
 
-from .conftest import API_KEY, Sleeps, attributes, cancel, error_body, trigger
+from .conftest import API_KEY, RUN_ATTRIBUTES, Sleeps, cancel, error_body, trigger
 
 
 @pytest.fixture(autouse=True)
@@ -170,7 +170,7 @@ def test_trigger_over_a_real_socket(canned: tuple[Canned, str], fast_policy: Ret
     assert seen.path == "/api/workspaces/1234/test-run/trigger"
     assert seen.headers["X-Api-Key"] == API_KEY
     assert seen.headers["Content-Type"] == "application/json"
-    assert json.loads(seen.body) == attributes().trigger_body()
+    assert json.loads(seen.body) == RUN_ATTRIBUTES.trigger_body()
     # keep-alive: the second request came over the same connection
     assert state.seen[0].port == state.seen[1].port
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from reconciler.cli import main
 from reconciler.simulator.config import KeyGrant, SimulatorConfig
 from reconciler.simulator.server import SimulatorServer
 from reconciler.simulator.store import ReceivedRequest
+from tests.e2e.harness import process_env
 
 API_KEY = "e2e-secret-key-0123456789"
 LIMITED_KEY = "e2e-limited-key-9876543210"
@@ -117,15 +117,7 @@ class Cli:
 
     def proc_env(self, env: dict[str, str | None] | None = None) -> dict[str, str]:
         """The environment of a real process: this test's settings over the caller's."""
-        merged = {k: v for k, v in os.environ.items() if not k.startswith(("SPLX_", "RECONCILER_"))}
-        merged.update(self.env)
-        for key, value in (env or {}).items():
-            if value is None:
-                merged.pop(key, None)
-            else:
-                merged[key] = value
-        merged["PYTHONPATH"] = str(REPO)
-        return merged
+        return process_env({**self.env, **(env or {})})
 
     def proc(
         self,

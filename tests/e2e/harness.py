@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,10 +52,14 @@ def runs_by_key(sim: SimulatorServer) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
+def triggers_per_key(sim: SimulatorServer) -> Counter[str]:
+    """How many runs the simulator created per spec key (a run's name defaults to its key)."""
+    return Counter(str(run["name"]) for run in sim.runs())
+
+
 def duplicate_keys(sim: SimulatorServer) -> list[str]:
     """Keys the simulator created more than one run for."""
-    counts = Counter(str(run["name"]) for run in sim.runs())
-    return sorted(key for key, count in counts.items() if count > 1)
+    return sorted(key for key, count in triggers_per_key(sim).items() if count > 1)
 
 
 def settle(sim: SimulatorServer, *, quiet_for: float = 0.1, limit: float = 10.0) -> None:
@@ -164,6 +168,20 @@ def run_command(
     return CommandResult(code, buffer.getvalue())
 
 
+def process_env(settings: Mapping[str, str | None]) -> dict[str, str]:
+    """The environment of a real ``reconciler`` process: the caller's without its own
+    ``SPLX_*``/``RECONCILER_*`` settings, then ``settings`` (None removes a variable), and this
+    checkout on ``PYTHONPATH``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPLX_", "RECONCILER_"))}
+    for key, value in settings.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
 def start_apply(
     root: Path,
     *,
@@ -173,14 +191,12 @@ def start_apply(
     capture: bool = False,
 ) -> subprocess.Popen[str]:
     """``python -m reconciler apply --auto-approve ARGS`` in ``root`` (specs/, state/)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPLX_", "RECONCILER_"))}
-    env.update(
+    env = process_env(
         {
             "SPLX_API_KEY": api_key,
             "SPLX_API_URL": api_url,
             "RECONCILER_STATE": str(root / "state" / "reconciler.state.json"),
             "NO_COLOR": "1",
-            "PYTHONPATH": str(REPO),
         }
     )
     output = subprocess.PIPE if capture else subprocess.DEVNULL

@@ -4,13 +4,13 @@ replace, cancel, and the clear errors that leave state untouched."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 
 from reconciler.simulator.server import SimulatorServer
 from tests.e2e.conftest import API_KEY, LIMITED_KEY, SPEC_TWO_RUNS, Cli, Runner, api_requests
+from tests.polling import wait_until
 
 
 def test_first_apply_sends_exactly_the_documented_requests(
@@ -101,7 +101,11 @@ def test_cancel_of_an_ended_run_removes_it_with_a_note(
     sim.reconfigure(finish_after=0.2)  # runs finish by themselves after 0.2 s
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     assert run("apply", "--auto-approve").code == 0
-    time.sleep(0.3)
+    wait_until(
+        lambda: [r["status"] for r in sim.runs()] == ["Finished", "Finished"],
+        timeout=5,
+        message="the runs did not finish by themselves",
+    )
     cli.write_spec("runs.yaml", "workspaceId: 1234\ntestRuns: {}\n")
     result = run("apply", "--auto-approve", "--allow-empty")
     assert result.code == 0, result.all

@@ -10,7 +10,6 @@ import json
 import os
 import random
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +29,7 @@ from tests.e2e.harness import (
     start_apply,
     state_problems,
 )
+from tests.polling import wait_until
 
 TRIALS = 20
 RUNS = 30
@@ -59,11 +59,10 @@ def test_kill_9_at_random_moments_loses_no_run_and_triggers_none_twice(
     assert any(r.exit_code is None for r in results)
 
 
-def _wait_for_requests(sim: SimulatorServer, count: int, limit: float = 15.0) -> None:
-    deadline = time.monotonic() + limit
-    while len(api_requests(sim)) < count:
-        assert time.monotonic() < deadline, "the apply never reached the simulator"
-        time.sleep(0.01)
+def _wait_for_requests(sim: SimulatorServer, count: int) -> None:
+    wait_until(
+        lambda: len(api_requests(sim)) >= count, message="the apply never reached the simulator"
+    )
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,8 @@ from reconciler.state.local import LocalStateStore
 from reconciler.state.model import State
 from reconciler.state.postgres import PostgresStateStore, parse_postgres_url
 from tests.e2e.conftest import SPEC_TWO_RUNS, Cli, Runner
+from tests.e2e.harness import many_runs_spec, triggers_per_key
+from tests.polling import wait_until
 from tests.state.pg_fixtures import (  # noqa: F401 - fixtures, registered by import
     pg_dsn_fixture,
     pg_location_fixture,
@@ -44,25 +46,6 @@ def cli(tmp_path: Path, sim: SimulatorServer, pg_location: str) -> Iterator[Cli]
 def pg_state(cli: Cli) -> State:
     """What the CLI's state holds now, journal folded in (read-only)."""
     return PostgresStateStore(cli.env["RECONCILER_STATE"]).read()
-
-
-def many_runs(count: int) -> str:
-    lines = ["workspaceId: 1234", "testRuns:"]
-    for n in range(count):
-        lines += [f"  run-{n:02d}:", f"    targetId: {n + 1}", "    probeIds: [101]"]
-    return "\n".join(lines) + "\n"
-
-
-def triggers_per_key(sim: SimulatorServer) -> Counter[str]:
-    """How many runs the simulator created per spec key (a run's name defaults to its key)."""
-    return Counter(str(run["name"]) for run in sim.runs())
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.005)
 
 
 # --- the everyday commands ------------------------------------------------------------------
@@ -165,7 +148,7 @@ def test_state_copy_moves_a_file_state_to_postgres_and_back(
 
     # Another state (another lineage) is never overwritten, in either direction.
     other_file = str(cli.root / "other" / "reconciler.state.json")
-    cli.write_spec("runs.yaml", many_runs(1))
+    cli.write_spec("runs.yaml", many_runs_spec(1))
     assert run("apply", "--auto-approve", env={"RECONCILER_STATE": other_file}).code == 0
     for source, target in ((other_file, url), (url, other_file)):
         refused = run("state", "copy", source, target)
@@ -184,7 +167,7 @@ def test_kill_9_during_apply_loses_no_run_and_triggers_none_twice(
 ) -> None:
     rng = random.Random(seed)
     keys = 12
-    cli.write_spec("runs.yaml", many_runs(keys))
+    cli.write_spec("runs.yaml", many_runs_spec(keys))
     sim.set_faults(latency=LATENCY)
     apply = cli.popen("apply", "--auto-approve", "--parallelism", "3")
     # Kill at a random point: sometimes before the lock is even taken, mostly mid-apply.
@@ -220,7 +203,7 @@ def test_kill_9_during_apply_loses_no_run_and_triggers_none_twice(
     counts = triggers_per_key(sim)
     assert max(counts.values()) == 1, f"a run was triggered twice ({context}): {counts}"
     final = pg_state(cli)
-    assert set(final.runs) == {f"run-{n:02d}" for n in range(keys)}, context
+    assert set(final.runs) == {f"run-{n:03d}" for n in range(keys)}, context
     assert PostgresStateStore(cli.env["RECONCILER_STATE"]).journal() == []
 
 
@@ -228,7 +211,7 @@ def test_second_concurrent_apply_fails_naming_the_holder(
     cli: Cli, run: Runner, sim: SimulatorServer
 ) -> None:
     keys = 10
-    cli.write_spec("runs.yaml", many_runs(keys))
+    cli.write_spec("runs.yaml", many_runs_spec(keys))
     sim.set_faults(latency=0.1)  # the first apply holds the lock for a second at least
     first = cli.popen("apply", "--auto-approve", "--parallelism", "1")
     wait_until(lambda: sim.trigger_count() >= 1)  # it holds the lock now
@@ -241,20 +224,20 @@ def test_second_concurrent_apply_fails_naming_the_holder(
     assert "--lock-timeout" in second.err
     out, err = first.communicate(timeout=60)
     assert first.returncode == 0, out + err
-    assert triggers_per_key(sim) == Counter({f"run-{n:02d}": 1 for n in range(keys)})
+    assert triggers_per_key(sim) == Counter({f"run-{n:03d}": 1 for n in range(keys)})
 
 
 def test_concurrent_applies_with_lock_timeout_run_one_after_the_other(
     cli: Cli, sim: SimulatorServer
 ) -> None:
     keys = 10
-    cli.write_spec("runs.yaml", many_runs(keys))
+    cli.write_spec("runs.yaml", many_runs_spec(keys))
     sim.set_faults(latency=LATENCY)
     command = ("apply", "--auto-approve", "--parallelism", "1", "--lock-timeout", "60s")
     applies = [cli.popen(*command) for _ in range(2)]
     outputs = [p.communicate(timeout=90) for p in applies]
     assert [p.returncode for p in applies] == [0, 0], outputs
-    assert triggers_per_key(sim) == Counter({f"run-{n:02d}": 1 for n in range(keys)})
+    assert triggers_per_key(sim) == Counter({f"run-{n:03d}": 1 for n in range(keys)})
     assert sum("No changes" in out for out, _err in outputs) == 1, outputs
     assert pg_state(cli).serial == 1
 
@@ -262,7 +245,7 @@ def test_concurrent_applies_with_lock_timeout_run_one_after_the_other(
 def test_kill_leaves_a_lock_the_next_apply_takes_over(
     cli: Cli, run: Runner, sim: SimulatorServer
 ) -> None:
-    cli.write_spec("runs.yaml", many_runs(4))
+    cli.write_spec("runs.yaml", many_runs_spec(4))
     sim.set_faults(latency=0.5)
     apply = cli.popen("apply", "--auto-approve", "--parallelism", "1")
     store = PostgresStateStore(cli.env["RECONCILER_STATE"])

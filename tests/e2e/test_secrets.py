@@ -9,7 +9,6 @@ searched for it.
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from reconciler.simulator.config import KeyGrant, SimulatorConfig
 from reconciler.simulator.server import SimulatorServer
 from tests.e2e.conftest import Cli, Result, api_requests
 from tests.e2e.harness import many_runs_spec, settle, start_apply
+from tests.polling import wait_until
 
 SECRET = "splx-SECRET-7f3a9c2e4b1d-DO-NOT-LEAK"
 UNKNOWN_SECRET = "splx-REVOKED-0c9d8e7f6a5b-DO-NOT-LEAK"
@@ -71,10 +71,9 @@ def test_no_output_or_file_of_a_failing_apply_contains_the_key(
     sim.set_faults(latency=1.0)
     seen = len(api_requests(sim))
     proc = start_apply(cli.root, api_url=sim.url, api_key=SECRET, args=["--debug"])
-    deadline = time.monotonic() + 15
-    while len(api_requests(sim)) <= seen:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(
+        lambda: len(api_requests(sim)) > seen, message="the apply never reached the simulator"
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     state_path = cli.state_path

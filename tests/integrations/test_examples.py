@@ -39,6 +39,13 @@ HOOKS = ROOT / ".pre-commit-hooks.yaml"
 DOCS = [ROOT / "docs" / name for name in ("CI.md", "PRE_COMMIT.md", "EDITORS.md", "COMPLETION.md")]
 
 
+def run_in(argv: list[str], cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """``argv`` run in ``cwd`` with exactly ``env``, output captured; the caller checks the code."""
+    return subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=30
+    )
+
+
 # --- The CLI surface: which commands and options exist ------------------------------------
 
 
@@ -383,15 +390,7 @@ def test_plan_step_treats_exit_2_as_success_with_changes(
         "GITHUB_OUTPUT": str(outputs),
     }
     # Both platforms run steps with `bash -eo pipefail` (GitLab adds more, not less, strictness).
-    done = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
+    done = run_in(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], tmp_path, env)
     assert done.returncode == step_status, done.stderr
     plan_md = (tmp_path / "plan.md").read_text()
     if step_status == 0:
@@ -443,15 +442,7 @@ def run_comment_script(
         "PLAN_OUTCOME": outcome,
         "FAKE_COMMENTS": json.dumps(comments),
     }
-    done = subprocess.run(
-        ["node", "harness.js", "script.js"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
+    done = run_in(["node", "harness.js", "script.js"], tmp_path, env)
     assert done.returncode == 0, done.stderr
     calls: list[list[Any]] = json.loads(done.stdout)
     return calls
@@ -604,15 +595,7 @@ def test_gitlab_plan_note_is_created_then_updated(
     for commit, plan in (("aaaaaaa", "first plan"), ("bbbbbbb", "second plan")):
         (tmp_path / "plan.md").write_text(plan, encoding="utf-8")
         env["CI_COMMIT_SHORT_SHA"] = commit
-        done = subprocess.run(
-            ["bash", "-eo", "pipefail", "-c", note_step],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
+        done = run_in(["bash", "-eo", "pipefail", "-c", note_step], tmp_path, env)
         assert done.returncode == 0, done.stderr
 
     assert [note["body"] for note in handler.notes] == [
@@ -629,15 +612,7 @@ def test_gitlab_plan_note_is_skipped_without_a_token(tmp_path: Path) -> None:
     note_step = next(line for line in load(GITLAB)["plan"]["script"] if "python3 -" in line)
     (tmp_path / "plan.md").write_text("plan", encoding="utf-8")
     env = {"PATH": os.environ["PATH"]}
-    done = subprocess.run(
-        ["bash", "-c", note_step],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
+    done = run_in(["bash", "-c", note_step], tmp_path, env)
     assert done.returncode == 0, done.stderr
     assert "artifacts" in done.stdout
 

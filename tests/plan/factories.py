@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from reconciler.records import RunAttributes, normalise_probe_ids
+from reconciler.records import RunAttributes
 from reconciler.spec.model import DesiredRun, DesiredSet
 from reconciler.state.model import State, TrackedRun
+from tests.factories import attrs, tracked
 
 LINEAGE = "6f1c2b7e-0000-4000-8000-000000000001"
 CHECKSUM = "sha256:0000000000000000000000000000000000000000000000000000000000000001"
-
-
-def attrs(**changes: Any) -> RunAttributes:
-    """A valid run record; keyword arguments (snake_case) override the defaults."""
-    data: dict[str, Any] = {
-        "workspace_id": 1234,
-        "target_id": 42,
-        "probe_ids": (101, 102),
-        "name": "run",
-        "run_ai_analysis": False,
-        "notify_when_finished": False,
-    }
-    data.update(changes)
-    data["probe_ids"] = normalise_probe_ids(tuple(data["probe_ids"]))
-    return RunAttributes(**data)
 
 
 def drun(
@@ -49,22 +33,6 @@ def desired(*runs: DesiredRun, checksum: str = CHECKSUM) -> DesiredSet:
         runs={run.key: run for run in runs},
         checksum=checksum,
         files=tuple(sorted({run.file for run in runs})),
-    )
-
-
-def tracked(
-    attributes: RunAttributes,
-    run_id: int | None = 5000,
-    *,
-    status: Literal["triggered", "unknown"] = "triggered",
-    note: str = "",
-) -> TrackedRun:
-    return TrackedRun(
-        status=status,
-        test_run_id=None if status == "unknown" else run_id,
-        attributes=attributes,
-        triggered_at="2024-05-01T12:00:00Z",
-        note=note,
     )
 
 

@@ -7,7 +7,8 @@ import dataclasses
 from reconciler.plan.diff import make_plan
 from reconciler.plan.model import Plan
 from reconciler.spec.model import Move
-from tests.plan.factories import attrs, desired, drun, state, tracked
+from tests.factories import attrs, tracked
+from tests.plan.factories import desired, drun, state
 
 
 def mixed_plan() -> Plan:

@@ -19,7 +19,8 @@ from reconciler.plan.diff import (
     make_plan,
 )
 from reconciler.plan.model import Action, Change, Plan
-from tests.plan.factories import CHECKSUM, LINEAGE, attrs, desired, drun, in_sync, state, tracked
+from tests.factories import attrs, tracked
+from tests.plan.factories import CHECKSUM, LINEAGE, desired, drun, in_sync, state
 
 
 def only(plan: Plan) -> Change:

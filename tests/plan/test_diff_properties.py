@@ -13,7 +13,8 @@ from reconciler.plan.model import Action, Plan
 from reconciler.records import RunAttributes
 from reconciler.spec.model import DesiredSet
 from reconciler.state.model import State, TrackedRun
-from tests.plan.factories import attrs, desired, drun, state, tracked
+from tests.factories import attrs, tracked
+from tests.plan.factories import desired, drun, state
 
 KEYS = st.sampled_from([f"run-{i}" for i in range(12)])
 

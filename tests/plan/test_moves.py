@@ -16,8 +16,9 @@ from reconciler.plan.saved import dumps_plan, loads_plan
 from reconciler.spec.model import DesiredSet, Move
 from reconciler.state.codec import decode_state, encode_record, encode_state
 from reconciler.state.model import JournalRecord, fold
+from tests.factories import attrs, tracked
 from tests.fakes import FakeApi, MemoryStore
-from tests.plan.factories import attrs, desired, drun, state, tracked
+from tests.plan.factories import desired, drun, state
 
 GOLDEN_STATE = Path(__file__).resolve().parents[1] / "data" / "state" / "golden-v1.json"
 

@@ -28,7 +28,8 @@ from reconciler.plan.render import (
     render_markdown,
     render_text,
 )
-from tests.plan.factories import attrs, desired, drun, state, tracked
+from tests.factories import attrs, tracked
+from tests.plan.factories import desired, drun, state
 from tests.plan.samples import (
     empty_plan,
     mixed_plan,

@@ -9,7 +9,8 @@ from reconciler.plan.diff import make_plan
 from reconciler.plan.safety import MASS_CHANGE_MAX_PERCENT, MASS_CHANGE_MIN_TRACKED, check_plan
 from reconciler.spec.model import DesiredSet
 from reconciler.state.model import State
-from tests.plan.factories import attrs, desired, drun, state, tracked
+from tests.factories import attrs, tracked
+from tests.plan.factories import desired, drun, state
 
 
 def check(

@@ -19,7 +19,8 @@ from reconciler.plan.saved import (
 )
 from reconciler.spec.model import DesiredSet
 from reconciler.state.model import State
-from tests.plan.factories import CHECKSUM, LINEAGE, attrs, desired, drun, state, tracked
+from tests.factories import attrs, tracked
+from tests.plan.factories import CHECKSUM, LINEAGE, desired, drun, state
 from tests.plan.samples import empty_plan, mixed_plan, retrigger_plan
 
 

@@ -36,11 +36,12 @@ from reconciler.errors import (
     StateError,
     StateVersionError,
 )
-from reconciler.records import RunAttributes
 from reconciler.state import open_store
 from reconciler.state.codec import decode_state, encode_state
 from reconciler.state.model import JournalRecord, State, TrackedRun
 from reconciler.state.store import StateStore
+from tests.factories import attrs, tracked
+from tests.polling import wait_until
 
 StoreFactory = Callable[[], StateStore]
 
@@ -55,14 +56,6 @@ with store.lock("apply") as info:
     print(info.id, flush=True)
     time.sleep(120)
 """
-
-
-def attrs(n: int, name: str | None = None) -> RunAttributes:
-    return RunAttributes(workspace_id=7, target_id=n, probe_ids=(1, 2), name=name or f"run {n}")
-
-
-def tracked(n: int, run_id: int) -> TrackedRun:
-    return TrackedRun(test_run_id=run_id, attributes=attrs(n), triggered_at="2024-05-01T10:00:00Z")
 
 
 def state_with(base: State, **runs: TrackedRun) -> State:
@@ -115,35 +108,45 @@ class StateStoreContract:
         self, store: StateStore, make_store: StoreFactory
     ) -> None:
         unknown = TrackedRun(
-            status="unknown", attributes=attrs(3), triggered_at="2024-05-01T10:00:00Z", note="x"
+            status="unknown",
+            attributes=attrs(target_id=3),
+            triggered_at="2024-05-01T10:00:00Z",
+            note="x",
         )
         with store.lock("apply"):
-            state = state_with(store.recover(), a=tracked(1, 11), b=tracked(2, 22), c=unknown)
+            state = state_with(
+                store.recover(),
+                a=tracked(attrs(target_id=1), 11),
+                b=tracked(attrs(target_id=2), 22),
+                c=unknown,
+            )
             store.persist(state)
         assert store.exists()
         assert make_store().read() == state
 
     def test_serial_bumps_only_on_change(self, store: StateStore) -> None:
-        first = persisted(store, a=tracked(1, 11))
+        first = persisted(store, a=tracked(attrs(target_id=1), 11))
         assert first.serial == 1
         with store.lock("apply"):
             store.persist(store.recover())
             assert store.read().serial == 1, "an unchanged state keeps its serial"
-            changed = first.model_copy(update={"runs": {"a": tracked(1, 12)}})  # same serial
+            changed = first.model_copy(
+                update={"runs": {"a": tracked(attrs(target_id=1), 12)}}
+            )  # same serial
             store.persist(changed)
         assert store.read().serial == 2
-        assert store.read().runs == {"a": tracked(1, 12)}
+        assert store.read().runs == {"a": tracked(attrs(target_id=1), 12)}
 
     def test_lineage_is_kept_across_persists(self, store: StateStore) -> None:
-        lineage = persisted(store, a=tracked(1, 11)).lineage
-        persisted(store, b=tracked(2, 22))
+        lineage = persisted(store, a=tracked(attrs(target_id=1), 11)).lineage
+        persisted(store, b=tracked(attrs(target_id=2), 22))
         assert store.read().lineage == lineage
 
     def test_another_lineage_is_refused(self, store: StateStore, location: str) -> None:
-        persisted(store, a=tracked(1, 11))
+        persisted(store, a=tracked(attrs(target_id=1), 11))
         before = self.read_raw(location)
         with store.lock("apply"), pytest.raises(LineageError, match="lineage"):
-            store.persist(State.new().with_runs({"b": tracked(2, 22)}))
+            store.persist(State.new().with_runs({"b": tracked(attrs(target_id=2), 22)}))
         assert self.read_raw(location) == before
 
     # --- journal ---------------------------------------------------------------------------
@@ -151,10 +154,10 @@ class StateStoreContract:
     def test_append_is_folded_by_read_without_writing(
         self, store: StateStore, make_store: StoreFactory, location: str
     ) -> None:
-        persisted(store, a=tracked(1, 11))
+        persisted(store, a=tracked(attrs(target_id=1), 11))
         before = self.read_raw(location)
         records = [
-            JournalRecord(op="trigger-intent", key="b", attributes=attrs(2)),
+            JournalRecord(op="trigger-intent", key="b", attributes=attrs(target_id=2)),
             JournalRecord(op="trigger-done", key="b", test_run_id=22),
         ]
         with store.lock("apply"):
@@ -165,7 +168,7 @@ class StateStoreContract:
             assert other.journal() == records
             seen = other.read()
             assert seen.runs["b"].test_run_id == 22
-            assert seen.runs["a"] == tracked(1, 11)
+            assert seen.runs["a"] == tracked(attrs(target_id=1), 11)
             assert self.read_raw(location) == before, "read() must never write"
 
     def test_recover_folds_a_leftover_journal_and_clears_it(
@@ -173,7 +176,7 @@ class StateStoreContract:
     ) -> None:
         with store.lock("apply"):
             base = store.recover()
-            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(target_id=1)))
             store.append(JournalRecord(op="trigger-done", key="a", test_run_id=11))
             # The command "crashes": the lock goes, persist never runs.
         survivor = make_store()
@@ -189,14 +192,14 @@ class StateStoreContract:
     ) -> None:
         with store.lock("apply"):
             store.recover()
-            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(target_id=1)))
         entry = make_store().read().runs["a"]
         assert entry.status == "unknown"
         assert entry.test_run_id is None
-        assert entry.attributes == attrs(1)
+        assert entry.attributes == attrs(target_id=1)
 
     def test_cancel_done_removes_the_run(self, store: StateStore) -> None:
-        persisted(store, a=tracked(1, 11), b=tracked(2, 22))
+        persisted(store, a=tracked(attrs(target_id=1), 11), b=tracked(attrs(target_id=2), 22))
         with store.lock("apply"):
             state = store.recover()
             store.append(JournalRecord(op="cancel-intent", key="a", test_run_id=11))
@@ -214,21 +217,23 @@ class StateStoreContract:
     ) -> None:
         with store.lock("apply"):
             store.recover()
-            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(target_id=1)))
         other = make_store()
         with other.lock("apply"):
             # A caller's bug (every command recovers first), so not a user-facing StateError.
             with pytest.raises(RuntimeError, match=r"recover\(\)"):
                 other.persist(State.new())
             with pytest.raises(RuntimeError, match=r"recover\(\)"):
-                other.append(JournalRecord(op="trigger-intent", key="b", attributes=attrs(2)))
+                other.append(
+                    JournalRecord(op="trigger-intent", key="b", attributes=attrs(target_id=2))
+                )
             assert set(other.recover().runs) == {"a"}
 
     # --- locking ---------------------------------------------------------------------------
 
     def test_writing_needs_the_lock(self, store: StateStore) -> None:
         with pytest.raises(LockError, match="needs the state lock"):
-            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(target_id=1)))
         with pytest.raises(LockError, match="needs the state lock"):
             store.persist(State.new())
         with pytest.raises(LockError, match="needs the state lock"):
@@ -276,8 +281,7 @@ class StateStoreContract:
         holder = threading.Thread(target=hold)
         holder.start()
         try:
-            while store.lock_holder() is None:
-                time.sleep(0.01)
+            wait_until(lambda: store.lock_holder() is not None, message="the holder never locked")
             release.set()
             start = time.monotonic()
             with other.lock("apply", timeout=10):
@@ -302,7 +306,9 @@ class StateStoreContract:
             with other.lock("apply", timeout=0):
                 assert make_store().lock_holder() is not None
                 with pytest.raises(StateError):
-                    store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+                    store.append(
+                        JournalRecord(op="trigger-intent", key="a", attributes=attrs(target_id=1))
+                    )
                 with pytest.raises(StateError):
                     store.persist(State.new())
                 assert other.journal() == []
@@ -393,8 +399,8 @@ class StateStoreContract:
         assert self.read_backup(location) == old
 
     def test_backup_holds_the_previous_state(self, store: StateStore, location: str) -> None:
-        first = persisted(store, a=tracked(1, 11))
-        second = persisted(store, b=tracked(2, 22))
+        first = persisted(store, a=tracked(attrs(target_id=1), 11))
+        second = persisted(store, b=tracked(attrs(target_id=2), 22))
         backup = self.read_backup(location)
         assert backup is not None
         assert decode_state(backup, "backup") == first

@@ -21,7 +21,8 @@ from reconciler.state.codec import (
     encode_state,
 )
 from reconciler.state.model import STATE_VERSION, JournalRecord, State, TrackedRun
-from tests.state.contract import DATA, attrs
+from tests.factories import attrs
+from tests.state.contract import DATA
 
 int32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
 
@@ -76,7 +77,7 @@ def test_state_round_trips_to_the_same_bytes(state: State) -> None:
 
 def test_state_keys_are_sorted_and_camel_case() -> None:
     state = State.new().with_runs(
-        {"b": TrackedRun(test_run_id=1, attributes=attrs(1), triggered_at="t")}
+        {"b": TrackedRun(test_run_id=1, attributes=attrs(target_id=1), triggered_at="t")}
     )
     document = json.loads(encode_state(state))
     run = document["runs"]["b"]
@@ -133,7 +134,9 @@ def journal_bytes(*records: JournalRecord) -> bytes:
 
 
 RECORDS = [
-    JournalRecord(op="trigger-intent", key="a", attributes=attrs(1), at="2024-05-01T10:00:00Z"),
+    JournalRecord(
+        op="trigger-intent", key="a", attributes=attrs(target_id=1), at="2024-05-01T10:00:00Z"
+    ),
     JournalRecord(op="trigger-done", key="a", test_run_id=9, at="2024-05-01T10:00:01Z"),
     JournalRecord(op="cancel-failed", key="b", test_run_id=3, note="500 after retries"),
 ]

@@ -12,13 +12,12 @@ from reconciler.errors import LineageError, LockError, StateCorruptError, StateE
 from reconciler.state import LocalStateStore, open_store
 from reconciler.state.codec import decode_state, encode_header, encode_record, encode_state
 from reconciler.state.model import JournalRecord, State, TrackedRun
+from tests.factories import attrs, tracked
 from tests.state.contract import (
     DATA,
     StateStoreContract,
-    attrs,
     persisted,
     state_with,
-    tracked,
 )
 
 
@@ -58,12 +57,17 @@ def golden_state() -> State:
         runs={
             "chatbot-jailbreak": TrackedRun(
                 test_run_id=9001,
-                attributes=attrs(42, name="Nächtlicher Jailbreak-Lauf"),
+                attributes=attrs(
+                    workspace_id=7,
+                    target_id=42,
+                    probe_ids=(1, 2),
+                    name="Nächtlicher Jailbreak-Lauf",
+                ),
                 triggered_at="2024-05-01T10:00:00Z",
             ),
             "agent-pii": TrackedRun(
                 status="unknown",
-                attributes=attrs(43),
+                attributes=attrs(workspace_id=7, target_id=43, probe_ids=(1, 2), name="run 43"),
                 triggered_at="2024-05-01T10:00:05Z",
                 note="apply stopped before the API answered",
             ),
@@ -86,10 +90,10 @@ def test_state_bytes_are_deterministic(store: LocalStateStore, path: Path) -> No
 
 
 def test_persist_leaves_only_the_expected_files(store: LocalStateStore, path: Path) -> None:
-    persisted(store, a=tracked(1, 11))
+    persisted(store, a=tracked(attrs(target_id=1), 11))
     with store.lock("apply"):
         store.recover()
-        store.append(JournalRecord(op="trigger-intent", key="b", attributes=attrs(2)))
+        store.append(JournalRecord(op="trigger-intent", key="b", attributes=attrs(target_id=2)))
         store.append(JournalRecord(op="trigger-done", key="b", test_run_id=22))
         store.persist(store.read())
     assert sorted(p.name for p in path.parent.iterdir()) == [
@@ -105,7 +109,7 @@ def test_persist_leaves_only_the_expected_files(store: LocalStateStore, path: Pa
 def test_a_failed_rename_keeps_the_old_state(
     store: LocalStateStore, path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    persisted(store, a=tracked(1, 11))
+    persisted(store, a=tracked(attrs(target_id=1), 11))
     before = path.read_bytes()
 
     real_replace = Path.replace
@@ -116,7 +120,7 @@ def test_a_failed_rename_keeps_the_old_state(
         return real_replace(self, target)
 
     with store.lock("apply"):
-        state = state_with(store.recover(), b=tracked(2, 22))
+        state = state_with(store.recover(), b=tracked(attrs(target_id=2), 22))
         monkeypatch.setattr(Path, "replace", broken_replace)
         with pytest.raises(StateError, match="No space left"):
             store.persist(state)
@@ -136,7 +140,7 @@ def test_persist_and_append_fsync(store: LocalStateStore, monkeypatch: pytest.Mo
     with store.lock("apply"):
         store.recover()
         synced.clear()
-        store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+        store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(target_id=1)))
         assert len(synced) >= 2, "journal created: its header and its directory entry"
         synced.clear()
         store.append(JournalRecord(op="trigger-done", key="a", test_run_id=11))
@@ -149,7 +153,7 @@ def test_persist_and_append_fsync(store: LocalStateStore, monkeypatch: pytest.Mo
 def test_numbered_backups_are_bounded(path: Path) -> None:
     store = LocalStateStore(path, keep_backups=3)
     for n in range(6):
-        persisted(store, **{f"k{n}": tracked(n, n)})
+        persisted(store, **{f"k{n}": tracked(attrs(target_id=n), n)})
     names = sorted(p.name for p in (path.parent / ".backups").iterdir())
     assert names == [f"reconciler.state.json.serial-{n}" for n in (3, 4, 5)]
     assert decode_state((path.parent / ".backups" / names[-1]).read_bytes(), "b").serial == 5
@@ -162,7 +166,7 @@ def test_numbered_backups_are_bounded(path: Path) -> None:
 def test_a_torn_last_journal_line_is_ignored(store: LocalStateStore, path: Path) -> None:
     with store.lock("apply"):
         store.recover()
-        store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+        store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(target_id=1)))
         store.append(JournalRecord(op="trigger-done", key="a", test_run_id=11))
     journal = path.with_name(path.name + ".journal")
     with journal.open("ab") as f:
@@ -176,7 +180,7 @@ def test_a_torn_last_journal_line_is_ignored(store: LocalStateStore, path: Path)
 
 
 def test_a_broken_journal_line_in_the_middle_is_refused(store: LocalStateStore, path: Path) -> None:
-    lineage = persisted(store, a=tracked(1, 11)).lineage
+    lineage = persisted(store, a=tracked(attrs(target_id=1), 11)).lineage
     journal = path.with_name(path.name + ".journal")
     raw = (
         encode_header(lineage, 1)
@@ -192,7 +196,7 @@ def test_a_broken_journal_line_in_the_middle_is_refused(store: LocalStateStore, 
 
 
 def test_a_journal_of_another_state_is_refused(store: LocalStateStore, path: Path) -> None:
-    persisted(store, a=tracked(1, 11))
+    persisted(store, a=tracked(attrs(target_id=1), 11))
     state_bytes = path.read_bytes()
     journal = path.with_name(path.name + ".journal")
     raw = encode_header("another-lineage", 1) + encode_record(
@@ -208,14 +212,14 @@ def test_a_journal_of_another_state_is_refused(store: LocalStateStore, path: Pat
 
 
 def test_a_journal_ahead_of_the_state_is_refused(store: LocalStateStore, path: Path) -> None:
-    lineage = persisted(store, a=tracked(1, 11)).lineage
+    lineage = persisted(store, a=tracked(attrs(target_id=1), 11)).lineage
     path.with_name(path.name + ".journal").write_bytes(encode_header(lineage, 9))
     with pytest.raises(StateCorruptError, match="serial 9"):
         store.read()
 
 
 def test_a_journal_without_its_state_is_refused(store: LocalStateStore, path: Path) -> None:
-    persisted(store, a=tracked(1, 11))
+    persisted(store, a=tracked(attrs(target_id=1), 11))
     lineage = store.read().lineage
     path.unlink()
     path.with_name(path.name + ".journal").write_bytes(encode_header(lineage, 1))
@@ -230,7 +234,7 @@ def test_a_journal_already_folded_is_replayed_harmlessly(
     with store.lock("apply"):
         base = store.recover()
         store.append(JournalRecord(op="cancel-intent", key="a", test_run_id=5))
-        store.append(JournalRecord(op="trigger-intent", key="b", attributes=attrs(2)))
+        store.append(JournalRecord(op="trigger-intent", key="b", attributes=attrs(target_id=2)))
         store.append(JournalRecord(op="trigger-done", key="b", test_run_id=22))
         journal = path.with_name(path.name + ".journal").read_bytes()
         store.persist(store.read())
@@ -248,7 +252,7 @@ def test_concurrent_appends_are_all_durable_and_ordered_per_key(
     fsyncs = 0
     real_fsync = os.fsync
 
-    def slow_fsync(fd: int) -> None:
+    def counting_fsync(fd: int) -> None:
         nonlocal fsyncs
         fsyncs += 1
         real_fsync(fd)
@@ -256,12 +260,12 @@ def test_concurrent_appends_are_all_durable_and_ordered_per_key(
     def work(worker: int) -> None:
         for n in range(keys_per_thread):
             key = f"w{worker}-k{n}"
-            store.append(JournalRecord(op="trigger-intent", key=key, attributes=attrs(n)))
+            store.append(JournalRecord(op="trigger-intent", key=key, attributes=attrs(target_id=n)))
             store.append(JournalRecord(op="trigger-done", key=key, test_run_id=worker * 1000 + n))
 
     with store.lock("apply"):
         store.recover()
-        monkeypatch.setattr(os, "fsync", slow_fsync)
+        monkeypatch.setattr(os, "fsync", counting_fsync)
         fsyncs = 0
         pool = [threading.Thread(target=work, args=(w,)) for w in range(threads)]
         for thread in pool:
@@ -303,7 +307,9 @@ def test_concurrent_appenders_share_fsyncs(
         gate.wait()
         for n in range(5):
             store.append(
-                JournalRecord(op="trigger-intent", key=f"{worker}-{n}", attributes=attrs(n))
+                JournalRecord(
+                    op="trigger-intent", key=f"{worker}-{n}", attributes=attrs(target_id=n)
+                )
             )
 
     with store.lock("apply"):

@@ -41,13 +41,12 @@ from reconciler.state.migrate import copy_state
 from reconciler.state.model import JournalRecord
 from reconciler.state.postgres import PostgresStateStore, parse_postgres_url
 from reconciler.state.store import StateStore
+from tests.factories import attrs, tracked
 from tests.state.contract import (
     StateStoreContract,
     StoreFactory,
-    attrs,
     persisted,
     state_with,
-    tracked,
 )
 from tests.state.pg_fixtures import (  # noqa: F401 - fixtures, registered by import
     pg_dsn_fixture,
@@ -253,9 +252,9 @@ class TestPostgresStateStore(StateStoreContract):
         base = location.rsplit("#", 1)[0]
         staging = PostgresStateStore(base + "#staging")
         prod = PostgresStateStore(base + "&state=prod")
-        persisted(staging, a=tracked(1, 11))
+        persisted(staging, a=tracked(attrs(target_id=1), 11))
         with staging.lock("apply"), prod.lock("apply", timeout=0):
-            prod.persist(state_with(prod.recover(), b=tracked(2, 22)))
+            prod.persist(state_with(prod.recover(), b=tracked(attrs(target_id=2), 22)))
         assert set(staging.read().runs) == {"a"}
         assert set(prod.read().runs) == {"b"}
         assert staging.read().lineage != prod.read().lineage
@@ -263,7 +262,7 @@ class TestPostgresStateStore(StateStoreContract):
     def test_schema_is_versioned_and_migrated_once(
         self, location: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        persisted(PostgresStateStore(location), a=tracked(1, 11))
+        persisted(PostgresStateStore(location), a=tracked(attrs(target_id=1), 11))
         assert sql(location, "SELECT schema_version FROM reconciler_meta") == [(1,)]
         step = ("ALTER TABLE reconciler_states ADD COLUMN note text",)
         monkeypatch.setattr(postgres, "MIGRATIONS", (*postgres.MIGRATIONS, step))
@@ -280,7 +279,7 @@ class TestPostgresStateStore(StateStoreContract):
     ) -> None:
         monkeypatch.setattr(postgres, "KEEP_BACKUPS", 2)
         for n in range(4):
-            persisted(store, **{f"k{n}": tracked(n, n)})
+            persisted(store, **{f"k{n}": tracked(attrs(target_id=n), n)})
         rows = sql(location, "SELECT serial FROM reconciler_backups ORDER BY id")
         assert rows == [(2,), (3,)]
         assert decode_state(self.read_backup(location) or b"", "backup").serial == 3
@@ -288,7 +287,7 @@ class TestPostgresStateStore(StateStoreContract):
     def test_corrupt_journal_record_is_refused(self, store: StateStore, location: str) -> None:
         with store.lock("apply"):
             store.recover()
-            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(1)))
+            store.append(JournalRecord(op="trigger-intent", key="a", attributes=attrs(target_id=1)))
         sql(location, """UPDATE reconciler_journal SET record = '{"op": "explode"}'""")
         with pytest.raises(StateCorruptError) as caught:
             store.read()
@@ -298,7 +297,7 @@ class TestPostgresStateStore(StateStoreContract):
         assert "reconciler_journal" in str(caught.value)
 
     def test_journal_rows_hold_the_codecs_record(self, store: StateStore, location: str) -> None:
-        record = JournalRecord(op="trigger-intent", key="a", attributes=attrs(1))
+        record = JournalRecord(op="trigger-intent", key="a", attributes=attrs(target_id=1))
         with store.lock("apply"):
             store.recover()
             store.append(record)
@@ -457,26 +456,26 @@ class TestCopyState:
         self, pair: tuple[PostgresStateStore, PostgresStateStore]
     ) -> None:
         src, dst = pair
-        persisted(src, a=tracked(1, 11))
-        original = persisted(src, b=tracked(2, 22))
+        persisted(src, a=tracked(attrs(target_id=1), 11))
+        original = persisted(src, b=tracked(attrs(target_id=2), 22))
         copied = copy_state(src, dst)
         assert copied == original
         assert dst.read() == original
         assert src.read() == original
         # Copying again after the source moved on updates the copy.
-        newer = persisted(src, c=tracked(3, 33))
+        newer = persisted(src, c=tracked(attrs(target_id=3), 33))
         assert copy_state(src, dst) == newer
 
     def test_copy_refuses_a_newer_or_diverged_destination(
         self, pair: tuple[PostgresStateStore, PostgresStateStore]
     ) -> None:
         src, dst = pair
-        persisted(src, a=tracked(1, 11))
+        persisted(src, a=tracked(attrs(target_id=1), 11))
         copy_state(src, dst)
-        ahead = persisted(dst, b=tracked(2, 22))
+        ahead = persisted(dst, b=tracked(attrs(target_id=2), 22))
         with pytest.raises(StateError, match="newer"):
             copy_state(src, dst)
-        persisted(src, c=tracked(3, 33))  # now both at serial 2, different runs
+        persisted(src, c=tracked(attrs(target_id=3), 33))  # now both at serial 2, different runs
         with pytest.raises(StateError, match="diverged"):
             copy_state(src, dst)
         assert dst.read() == ahead
@@ -487,10 +486,10 @@ class TestCopyState:
         self, pair: tuple[PostgresStateStore, PostgresStateStore]
     ) -> None:
         src, dst = pair
-        persisted(src, a=tracked(1, 11))
+        persisted(src, a=tracked(attrs(target_id=1), 11))
         with src.lock("apply"):
             src.recover()
-            src.append(JournalRecord(op="trigger-intent", key="b", attributes=attrs(2)))
+            src.append(JournalRecord(op="trigger-intent", key="b", attributes=attrs(target_id=2)))
         assert copy_state(src, dst).runs["b"].status == "unknown"
         assert src.journal() != [], "the source is only read"
 
@@ -499,11 +498,13 @@ class TestCopyState:
     ) -> None:
         pg, _ = pair
         file_store = LocalStateStore(tmp_path / "state.json")
-        persisted(file_store, a=tracked(1, 11))
-        original = persisted(file_store, b=tracked(2, 22))
+        persisted(file_store, a=tracked(attrs(target_id=1), 11))
+        original = persisted(file_store, b=tracked(attrs(target_id=2), 22))
         assert (original.serial, copy_state(file_store, pg)) == (2, original)
         assert pg.read() == original
-        newer = persisted(pg, c=tracked(3, 33))  # the state lives on in PostgreSQL...
+        newer = persisted(
+            pg, c=tracked(attrs(target_id=3), 33)
+        )  # the state lives on in PostgreSQL...
         back = LocalStateStore(tmp_path / "back.json")
         assert copy_state(pg, back) == newer  # ...and comes back to a file, same lineage
         assert (back.read().lineage, back.read().serial) == (original.lineage, 3)
@@ -516,8 +517,8 @@ class TestCopyState:
         file_store = LocalStateStore(tmp_path / "state.json")
         with pytest.raises(StateError, match="no state to copy"):
             copy_state(file_store, pg)
-        persisted(file_store, a=tracked(1, 11))
-        theirs = persisted(pg, z=tracked(9, 99))
+        persisted(file_store, a=tracked(attrs(target_id=1), 11))
+        theirs = persisted(pg, z=tracked(attrs(target_id=9), 99))
         file_bytes = (tmp_path / "state.json").read_bytes()
         with pytest.raises(LineageError, match="another state"):
             copy_state(file_store, pg)

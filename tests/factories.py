@@ -1,0 +1,40 @@
+"""Builders of run records shared by every test package: short to call, explicit defaults."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from reconciler.records import RunAttributes, normalise_probe_ids
+from reconciler.state.model import TrackedRun
+
+
+def attrs(**changes: Any) -> RunAttributes:
+    """A valid run record; keyword arguments (snake_case) override the defaults."""
+    data: dict[str, Any] = {
+        "workspace_id": 1234,
+        "target_id": 42,
+        "probe_ids": (101, 102),
+        "name": "run",
+        "run_ai_analysis": False,
+        "notify_when_finished": False,
+    }
+    data.update(changes)
+    data["probe_ids"] = normalise_probe_ids(tuple(data["probe_ids"]))
+    return RunAttributes(**data)
+
+
+def tracked(
+    attributes: RunAttributes,
+    run_id: int | None = 5000,
+    *,
+    status: Literal["triggered", "unknown"] = "triggered",
+    note: str = "",
+) -> TrackedRun:
+    """A run in state; an ``unknown`` one has no id."""
+    return TrackedRun(
+        status=status,
+        test_run_id=None if status == "unknown" else run_id,
+        attributes=attributes,
+        triggered_at="2024-05-01T12:00:00Z",
+        note=note,
+    )
