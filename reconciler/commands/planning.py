@@ -106,12 +106,18 @@ def plan(
         from reconciler.plan.saved import save_plan
 
         save_plan(the_plan, out)
+    state_args, paths_args = _hint_args(session, options)
     if fmt == "json":
         session.console.out(render.render_json(the_plan), nl=False)
     elif fmt == "markdown":
-        session.console.out(render.render_markdown(the_plan), nl=False)
+        session.console.out(
+            render.render_markdown(the_plan, state_args=state_args, paths_args=paths_args), nl=False
+        )
     else:
-        session.console.out(render.render_text(the_plan, color=session.console.color), nl=False)
+        text = render.render_text(
+            the_plan, color=session.console.color, state_args=state_args, paths_args=paths_args
+        )
+        session.console.out(text, nl=False)
         if out:
             session.console.out(
                 f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"
@@ -189,8 +195,18 @@ def _plan_under_lock(
     the_plan = _make_plan(desired, state, options)
     # --quiet keeps results only; a plan someone must approve is always shown.
     if not (session.settings.quiet and auto_approve):
-        session.console.out(render.render_text(the_plan, color=session.console.color), nl=False)
+        state_args, paths_args = _hint_args(session, options)
+        text = render.render_text(
+            the_plan, color=session.console.color, state_args=state_args, paths_args=paths_args
+        )
+        session.console.out(text, nl=False)
     return the_plan
+
+
+def _hint_args(session: Session, options: PlanOptions) -> tuple[str, str]:
+    """What the next-step commands a plan suggests must repeat to act on the same state and
+    specs: a --state given on the command line, and explicit spec paths."""
+    return session.state_args(), shlex.join(options.paths) if options.paths else ""
 
 
 def _approve(session: Session, operation: str, *, interactive: bool) -> None:
@@ -223,12 +239,20 @@ def _unresolved_exit(session: Session, count: int) -> int:
     runs = f"{count} run{'s' if count != 1 else ''}"
     session.console.error(
         f"{runs} still {'have' if count != 1 else 'has'} an unknown outcome from an earlier "
-        f"apply and {'were' if count != 1 else 'was'} left alone (see `reconciler plan`). "
-        "Resolve each with `reconciler import KEY TEST_RUN_ID` if the run exists, "
-        "`reconciler state rm KEY` to forget it, or `reconciler apply --retrigger-unknown "
-        "--target KEY` to trigger it again."
+        f"apply and {'were' if count != 1 else 'was'} left alone. {_resolve_unknown(session)}"
     )
     return EXIT_ERROR
+
+
+def _resolve_unknown(session: Session) -> str:
+    """The one explanation of how to resolve unknown outcomes, with this command's --state."""
+    state = session.state_args()
+    return (
+        f"`reconciler plan{state}` lists them; resolve each with `reconciler import KEY "
+        f"TEST_RUN_ID{state}` if the run exists, `reconciler state rm KEY{state}` to forget "
+        f"it, or `reconciler apply --retrigger-unknown --target KEY{state}` to trigger it "
+        "again."
+    )
 
 
 class _NoApi:
@@ -352,12 +376,7 @@ def _summarise(session: Session, result: ApplyResult, *, destroy: bool) -> int:
     if fatal is not None:
         console.error(fatal)
     if unknown:
-        console.err(
-            "Some triggers may or may not have created a run. Run `reconciler plan` to see "
-            "them and resolve each with `reconciler import KEY TEST_RUN_ID` or "
-            "`reconciler state rm KEY`, or re-trigger with `reconciler apply "
-            "--retrigger-unknown`."
-        )
+        console.err("Some triggers may or may not have created a run. " + _resolve_unknown(session))
     if result.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.succeeded else EXIT_ERROR

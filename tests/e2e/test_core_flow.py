@@ -265,3 +265,20 @@ def test_a_plan_of_moves_alone_needs_no_api_key(
     assert result.code == 0, result.all
     assert "chatbot-jailbreak-v2" in cli.state()["runs"]
     assert len(sim.runs()) == 2
+
+
+def test_next_steps_repeat_the_state_and_paths_given_on_the_command_line(
+    cli: Cli, run: Runner, sim: SimulatorServer, tmp_path: Path
+) -> None:
+    cli.write_spec("team/runs.yaml", SPEC_TWO_RUNS)
+    elsewhere = str(tmp_path / "elsewhere.json")
+    sim.set_faults(drop_after_trigger_rate=1.0)  # every trigger's answer is lost: unknown
+    applied = run("apply", "specs/team", "--state", elsewhere, "--auto-approve")
+    assert applied.code == 1
+    assert f"reconciler import KEY TEST_RUN_ID --state {elsewhere}" in applied.err
+    planned = run("plan", "specs/team", "--state", elsewhere)
+    assert f"reconciler state rm chatbot-jailbreak --state {elsewhere}" in planned.out
+    assert (
+        "reconciler apply specs/team --retrigger-unknown --target chatbot-jailbreak "
+        f"--state {elsewhere}"
+    ) in planned.out
