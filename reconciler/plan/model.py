@@ -56,15 +56,18 @@ class Change:
 
     key: str
     action: Action
-    #: The run in state (None for a trigger).
+    #: The run in state: None for a new key's trigger; the unknown entry for a re-trigger of
+    #: an unknown outcome; always set for REPLACE, CANCEL and UNKNOWN.
     before: TrackedRun | None
-    #: The desired attributes (None for a cancel).
+    #: The desired attributes (None for a cancel, and for an unknown entry no longer in the
+    #: specs).
     after: RunAttributes | None
     #: Why: "new key", "key removed from specs", "fields changed", "replace requested".
     reason: str
-    #: Fields forcing a replace (empty unless action is REPLACE because of a change).
+    #: Fields that differ between ``before`` and ``after``: they force a REPLACE, and are shown
+    #: for an UNKNOWN entry whose spec changed since its trigger.
     changed_fields: tuple[FieldChange, ...] = ()
-    #: Where the key is declared, "file:line" (None for a cancel).
+    #: Where the key is declared, "file:line" (None when the key is not in the specs).
     source: str | None = None
     #: The key the run was tracked under before a ``moved:`` entry renamed it; apply moves it
     #: in state (no API call) before doing ``action``. A move alone is a NOOP with this set.
@@ -79,7 +82,7 @@ class Plan:
     #: Lineage and serial of the state it was made from: a saved plan is stale once they move.
     lineage: str
     serial: int
-    #: sha256 over the spec files it was made from.
+    #: sha256 of the resolved desired set it was made from (``DesiredSet.checksum``).
     specs_checksum: str
     #: Options that shaped it, recorded so a saved plan applies exactly as reviewed.
     options: dict[str, Any] = field(default_factory=dict)
