@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import queue
+import shlex
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -421,7 +422,8 @@ class Executor:
                 Outcome.UNKNOWN,
                 run_id,
                 f"triggered as testRunId {run_id}, but it could not be recorded ({err}); "
-                f"once the state is writable, run `reconciler import {change.key} {run_id}`",
+                f"once the state is writable, run "
+                f"`reconciler import {shlex.quote(change.key)} {run_id}`",
             )
         return OperationResult(change.key, change.action, success, run_id)
 

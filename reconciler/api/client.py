@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import shlex
 import ssl
 import time
 from collections.abc import Mapping
@@ -107,7 +108,8 @@ class _Call:
             return (
                 "the run may or may not have been created, so it is recorded as unknown and "
                 "not triggered again. Look for it in the SPLX Probe UI, then run "
-                f"`reconciler import {self.key} TEST_RUN_ID`, or `reconciler state rm {self.key}` "
+                f"`reconciler import {shlex.quote(self.key)} TEST_RUN_ID`, or "
+                f"`reconciler state rm {shlex.quote(self.key)}` "
                 "if it is not there."
             )
         return (

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -117,7 +118,8 @@ def apply_moves(desired: DesiredSet, state: State) -> tuple[State, dict[str, str
             raise PlanError(
                 f"{move.where}: cannot move {move.source!r} to {move.target!r}: the state "
                 "tracks a run under both keys. Forget one of them with "
-                f"`reconciler state rm {move.source}` (or {move.target}), or remove the move."
+                f"`reconciler state rm {shlex.quote(move.source)}` (or "
+                f"{shlex.quote(move.target)}), or remove the move."
             )
         runs[move.target] = runs.pop(move.source)
         moved_from[move.target] = move.source
@@ -164,8 +166,8 @@ def _check_replace(
         if have.status == "unknown":
             raise UsageError(
                 f"--replace {key}: the outcome of its last trigger is unknown, so there is "
-                f"no run to cancel; use `reconciler import {key} TEST_RUN_ID`, "
-                f"`reconciler state rm {key}` or `apply --retrigger-unknown`"
+                f"no run to cancel; use `reconciler import {shlex.quote(key)} TEST_RUN_ID`, "
+                f"`reconciler state rm {shlex.quote(key)}` or `apply --retrigger-unknown`"
             )
         if targets and key not in targets:
             raise UsageError(

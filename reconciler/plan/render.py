@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import shlex
 from typing import Any
 
 from reconciler import __version__
@@ -82,7 +83,7 @@ def _next_steps(change: Change, state_args: str, paths_args: str) -> list[tuple[
     ``state_args`` end every command (so it acts on the same state as the plan) and
     ``paths_args`` follow ``apply`` (so it reads the same specs).
     """
-    key = change.key
+    key = shlex.quote(change.key)  # matrix keys hold [ ] =, which shells would glob
     steps = [
         ("if the run exists", _command(f"reconciler import {key} TEST_RUN_ID", state_args)),
         ("to forget it", _command(f"reconciler state rm {key}", state_args)),

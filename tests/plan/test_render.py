@@ -324,3 +324,11 @@ def test_markdown_lists_retriggers_as_triggers() -> None:
     )
     assert "_Only the targeted keys were planned (`--target`): `a`._" in render_markdown(plan)
     assert "```diff\n+ workspaceId: 1234" in render_markdown(plan)
+
+
+def test_suggested_commands_quote_keys_a_shell_would_glob() -> None:
+    # Matrix keys hold [ ] and =: unquoted, bash may glob them and zsh refuses them.
+    key = "nightly[targetId=42]"
+    plan = make_plan(desired(), state({key: tracked(attrs(), status="unknown")}))
+    text = render_text(plan, color=False)
+    assert "reconciler state rm 'nightly[targetId=42]'" in text
