@@ -7,7 +7,6 @@ message in the first place).
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import threading
@@ -17,8 +16,22 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from reconciler.apply import OperationResult, Outcome, ProgressEvent
+from reconciler.redact import REDACTED, RedactingFilter, Redactor
 
-REDACTED = "***"
+# The redaction names are re-exported: the CLI layer takes its terminal helpers from here.
+__all__ = [
+    "REDACTED",
+    "Console",
+    "ProgressReporter",
+    "RedactingFilter",
+    "Redactor",
+    "confirm",
+    "format_seconds",
+    "is_ci",
+    "live_progress_wanted",
+    "should_color",
+    "stdin_is_terminal",
+]
 
 
 def should_color(stream: TextIO, env: Mapping[str, str], *, no_color_flag: bool = False) -> bool:
@@ -29,33 +42,6 @@ def should_color(stream: TextIO, env: Mapping[str, str], *, no_color_flag: bool 
         return stream.isatty()
     except (AttributeError, ValueError):  # a closed or fake stream is not a terminal
         return False
-
-
-class Redactor:
-    """Replaces known secret values in text."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        # Short values would redact innocent text and are not worth protecting this way.
-        self._secrets = [s for s in secrets if len(s) >= 4]
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that redacts secrets from every record, arguments included."""
-
-    def __init__(self, redact: Redactor) -> None:
-        super().__init__()
-        self._redact = redact
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self._redact(record.getMessage())
-        record.args = None
-        return True
 
 
 class Console:

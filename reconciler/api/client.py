@@ -63,12 +63,12 @@ from reconciler.errors import (
     ServerError,
 )
 from reconciler.records import RunAttributes
+from reconciler.redact import RedactingFilter, Redactor
 
 LOGGER: Final = logging.getLogger("reconciler.api")
 USER_AGENT: Final = f"reconciler/{__version__}"
 #: Connect fails fast (a dead host is retried); reads get longer (a trigger does real work).
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
-_REDACTED: Final = "***"
 
 
 class _Kind(enum.Enum):
@@ -137,42 +137,6 @@ class _Answer:
         return self.status == 429 or self.status >= 500
 
 
-class _Secret:
-    """Holds the key so no repr, str or debugger view of the client shows it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<secret>"
-
-    __str__ = __repr__
-
-
-class _RedactKey(logging.Filter):
-    """Scrubs the key from httpx's and httpcore's own log records.
-
-    Those libraries log response lines and headers as the server sent them (httpx at INFO,
-    httpcore at DEBUG); a server echoing the key back must not put it in anyone's logs.
-    """
-
-    def __init__(self, secret: _Secret) -> None:
-        super().__init__()
-        self._secret = secret
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        key = self._secret.reveal()
-        text = record.getMessage()
-        if key in text:
-            record.msg, record.args = text.replace(key, _REDACTED), None
-        return True
-
-
 #: The loggers of the libraries under ProbeClient that may log what a server sent.
 _LIBRARY_LOGGERS: Final = (
     "httpx",
@@ -227,7 +191,9 @@ class ProbeClient:
         user_agent: str = USER_AGENT,
     ) -> None:
         self.base_url = validate_base_url(base_url, source="API URL")
-        self._key = _Secret(check_api_key(api_key))
+        # Every byte a server sends passes through this before we keep it: a server echoing
+        # the key must not make us print or log it. Any length counts, unlike on the terminal.
+        self._redact = Redactor([check_api_key(api_key)], shortest=1)
         if max_connections < 1:
             raise ApiConfigError(f"max_connections must be at least 1, not {max_connections}")
         self.retry = retry or RetryPolicy()
@@ -242,9 +208,10 @@ class ProbeClient:
             transport=transport,
             follow_redirects=False,
         )
-        self._redact = _RedactKey(self._key)
+        # httpx (INFO) and httpcore (DEBUG) log response lines and headers as sent.
+        self._log_filter = RedactingFilter(self._redact)
         for name in _LIBRARY_LOGGERS:
-            logging.getLogger(name).addFilter(self._redact)
+            logging.getLogger(name).addFilter(self._log_filter)
 
     @classmethod
     def from_env(
@@ -295,7 +262,7 @@ class ProbeClient:
     def close(self) -> None:
         self._http.close()
         for name in _LIBRARY_LOGGERS:
-            logging.getLogger(name).removeFilter(self._redact)
+            logging.getLogger(name).removeFilter(self._log_filter)
 
     # --- the two endpoints -------------------------------------------------------------------
 
@@ -381,7 +348,7 @@ class ProbeClient:
             response = self._http.post(self.base_url + call.path, json=call.body)
         except httpx.RequestError as exc:
             failure = classify_transport_error(exc)
-            reason = self._scrub(failure.reason)
+            reason = self._redact(failure.reason)
             self._log.debug(
                 "POST %s failed after %.3f s: %s", call.path, time.monotonic() - started, reason
             )
@@ -391,15 +358,11 @@ class ProbeClient:
         )
         return _Answer(
             status=response.status_code,
-            phrase=self._scrub(sanitise(response.reason_phrase)),
-            content=response.content.replace(self._key.reveal().encode(), _REDACTED.encode()),
+            phrase=self._redact(sanitise(response.reason_phrase)),
+            content=self._redact.redact_bytes(response.content),
             retry_after=response.headers.get("Retry-After"),
-            location=self._scrub(response.headers.get("Location", "")) or None,
+            location=self._redact(response.headers.get("Location", "")) or None,
         )
-
-    def _scrub(self, text: str) -> str:
-        """Defence in depth: a server or library echoing the key must not make us print it."""
-        return text.replace(self._key.reveal(), _REDACTED)
 
     # --- mapping answers to errors -----------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler.records import Int32
+from reconciler.validation import describe_validation_error
 
 _MAX_TEXT: Final = 300
 
@@ -37,11 +38,7 @@ def parse_trigger_answer(content: bytes) -> int:
     try:
         return _TriggerAnswer.model_validate_json(content).test_run_id
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False, include_input=False):
-            where = ".".join(str(part) for part in error["loc"]) or "body"
-            problems.append(f"{where}: {error['msg']}")
-        raise TriggerAnswerError(sanitise("; ".join(problems))) from None
+        raise TriggerAnswerError(sanitise(describe_validation_error(exc, whole="body"))) from None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from reconciler.plan.render import plan_document
 from reconciler.records import RunAttributes
 from reconciler.spec.model import DesiredSet
 from reconciler.state.model import State, TrackedRun
+from reconciler.validation import describe_validation_error
 
 SAVED_PLAN_FORMAT = "reconciler-saved-plan"
 #: The envelope version written by this reconciler; newer files are refused.
@@ -129,9 +130,7 @@ def loads_plan(text: str, *, source: str = "<plan>") -> Plan:
     try:
         doc = _SavedPlanDoc.model_validate(raw)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise _not_a_plan(source, f"{where}: {first['msg']}") from err
+        raise _not_a_plan(source, describe_validation_error(err)) from err
     return _plan_from_doc(doc.plan, source)
 
 

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.errors import SpecError
 from reconciler.records import RunAttributes, normalise_probe_ids
-from reconciler.spec.messages import field_path
 from reconciler.spec.model import DesiredRun, ProbeSet
 from reconciler.spec.schema import RUN_KEY_RE, Defaults, Matrix, RunSpec, SpecFile
 from reconciler.spec.yaml_loader import key_lines, locate
+from reconciler.validation import field_path
 
 if TYPE_CHECKING:
     from yaml.nodes import Node

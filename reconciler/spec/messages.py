@@ -28,8 +28,7 @@ from reconciler.spec.schema import (
     yaml_fields,
 )
 from reconciler.spec.yaml_loader import ParsedYaml, locate
-
-Loc = Sequence[int | str]
+from reconciler.validation import Loc, field_path
 
 _EXAMPLES = {
     "workspaceId": "workspaceId: 1234",
@@ -53,19 +52,6 @@ _WHAT = {
 }
 _RUN_EXAMPLE = "e.g.\n    my-run:\n      targetId: 42\n      probeIds: [101, 102]"
 _KEY_CHARSET = "letters, digits and -_.:/[]=,"
-
-
-def field_path(loc: Loc) -> str:
-    """``('testRuns', 'x', 'probeIds', 1)`` → ``testRuns.x.probeIds[1]``."""
-    text = ""
-    for part in loc:
-        if part == "[key]":
-            continue
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
 
 
 _KINDS: tuple[tuple[type, str], ...] = (

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reconciler.errors import StateCorruptError, StateVersionError
 from reconciler.state.model import STATE_VERSION, JournalRecord, State
+from reconciler.validation import describe_validation_error
 
 #: The journal format written by this version (the ``journal`` field of the header line).
 JOURNAL_VERSION = 1
@@ -55,7 +56,7 @@ def decode_state(data: bytes, location: str) -> State:
     except ValidationError as exc:
         raise StateCorruptError(
             f"{location}: the state does not validate, was it edited by hand? "
-            f"{_describe_validation(exc)}; fix it or restore a backup (see docs/STATE.md)"
+            f"{describe_validation_error(exc)}; fix it or restore a backup (see docs/STATE.md)"
         ) from None
 
 
@@ -195,7 +196,8 @@ def decode_journal(data: bytes, location: str) -> Journal | None:
         header = JournalHeader.model_validate(header_doc)
     except ValidationError as exc:
         raise StateCorruptError(
-            f"{location}, line 1: not a journal header: {_describe_validation(exc)}{_JOURNAL_HINT}"
+            f"{location}, line 1: not a journal header: "
+            f"{describe_validation_error(exc)}{_JOURNAL_HINT}"
         ) from None
     records = [
         decode_record(raw, f"{location}, line {number}")
@@ -214,7 +216,8 @@ def decode_record(data: bytes, where: str, hint: str = "") -> JournalRecord:
         return JournalRecord.model_validate(_load_json(data, where))
     except ValidationError as exc:
         raise StateCorruptError(
-            f"{where}: not a journal record: {_describe_validation(exc)}{hint or _JOURNAL_HINT}"
+            f"{where}: not a journal record: "
+            f"{describe_validation_error(exc)}{hint or _JOURNAL_HINT}"
         ) from None
 
 
@@ -250,14 +253,3 @@ def _load_json(data: bytes, location: str) -> Any:
             f"{location}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; "
             "fix it or restore a backup (see docs/STATE.md)"
         ) from None
-
-
-def _describe_validation(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:3]:
-        path = ".".join(str(p) for p in error["loc"]) or "<document>"
-        parts.append(f"{path}: {error['msg']}")
-    more = exc.error_count() - len(parts)
-    if more > 0:
-        parts.append(f"and {more} more")
-    return "; ".join(parts)

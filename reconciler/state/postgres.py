@@ -50,6 +50,7 @@ from reconciler.errors import (
     StateVersionError,
     UsageError,
 )
+from reconciler.redact import Redactor
 from reconciler.state import common, is_postgres_url
 from reconciler.state.codec import decode_record, decode_state, encode_record, encode_state
 from reconciler.state.common import Site, fold_journal, lock_info_now, successor
@@ -161,9 +162,8 @@ class PostgresTarget:
 
     def scrub(self, text: str) -> str:
         """``text`` with every known secret replaced, whitespace collapsed to one line."""
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return " ".join(text.split())
+        # Any length: a short password is still a password.
+        return " ".join(Redactor(self.secrets, shortest=1)(text).split())
 
 
 def parse_postgres_url(url: str) -> PostgresTarget:

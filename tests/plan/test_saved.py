@@ -108,7 +108,7 @@ def test_a_tampered_run_is_refused(tmp_path: Path) -> None:
     envelope["plan"]["runs"][0]["after"]["targetId"] = "42"  # type: ignore[index]
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(envelope))
-    with pytest.raises(PlanError, match=r"plan\.runs\.0\.after"):
+    with pytest.raises(PlanError, match=r"plan\.runs\[0\]\.after"):
         load_plan(path)
 
 
