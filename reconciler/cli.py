@@ -479,7 +479,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _report_error(exc: Exception, args: list[str]) -> int:
     from reconciler.errors import ReconcilerError
-    from reconciler.ui import Redactor
+    from reconciler.redact import Redactor
 
     redact = Redactor([os.environ.get(API_KEY_ENV, "").strip()])
     if isinstance(exc, ReconcilerError):

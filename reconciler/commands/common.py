@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.defaults import API_KEY_ENV, DEFAULT_SPEC_PATHS, DEFAULT_STATE
 from reconciler.errors import UsageError
-from reconciler.ui import Console, RedactingFilter, Redactor, should_color
+from reconciler.redact import RedactingFilter, Redactor
+from reconciler.ui import Console, should_color
 
 if TYPE_CHECKING:
     import httpx
