@@ -3,8 +3,7 @@
 Steps: find the files (``find_spec_files``), parse each one (``yaml_loader``, which also
 interpolates ``${VAR}``), validate it against the schema (``schema``), merge ``defaults``,
 probe sets, matrices and the ``workspaceId`` into each run (``merge``), check that no run key
-is declared twice across files, check the ``moved:`` entries against the keys, and name each
-moved run without a ``name`` after the key it moved from (``name_moved_runs``). Problems
+is declared twice across files, and check the ``moved:`` entries against the keys. Problems
 are collected as ``SpecError`` s and raised together as one ``SpecValidationError``: a user
 fixes all of them in one round trip, and nothing downstream (plan, apply) ever sees a
 half-valid set.
@@ -16,9 +15,9 @@ import gc
 import hashlib
 import json
 import os
-from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,8 +52,6 @@ class FileResult:
     key_lines: dict[str, int] = field(default_factory=dict)
     errors: list[SpecError] = field(default_factory=list)
     moves: list[Move] = field(default_factory=list)
-    #: Keys of the runs named after their key (no ``name`` of their own).
-    unnamed: set[str] = field(default_factory=set)
 
 
 def load_specs(
@@ -99,7 +96,6 @@ def _load_specs(
     workspace_id = config.workspace_id if config is not None else None
     errors: list[SpecError] = []
     moves: list[Move] = []
-    unnamed: set[str] = set()
     spec_paths = find_spec_files(paths, errors)
     runs: dict[str, DesiredRun] = {}
     declared: dict[str, str] = {}  # run key -> "file:line" of its first declaration
@@ -114,7 +110,6 @@ def _load_specs(
         result = load_file(spec_path.display, content, env, sets, workspace_id)
         errors.extend(result.errors)
         moves.extend(result.moves)
-        unnamed.update(result.unnamed)
         errors.extend(_cross_file_duplicates(spec_path.display, result.key_lines, declared))
         for run in result.runs:
             runs.setdefault(run.key, run)
@@ -122,7 +117,6 @@ def _load_specs(
         errors.extend(check_moves(moves, runs))
     if errors:
         raise SpecValidationError(errors)
-    name_moved_runs(runs, moves, unnamed)
     return DesiredSet(
         runs=runs,
         checksum=desired_checksum(runs.values(), moves),
@@ -131,27 +125,10 @@ def _load_specs(
     )
 
 
-def name_moved_runs(
-    runs: dict[str, DesiredRun], moves: Iterable[Move], unnamed: Container[str]
-) -> None:
-    """Name each moved run without a ``name`` of its own after the key it moved from.
-
-    Such a run was triggered named after its old key; named after its new one, the move would
-    change a field sent to the API and so replace the run, which is what ``moved:`` exists to
-    avoid. An explicit ``name`` (or matrix name template) is taken as written, so setting one
-    is how a user adopts a new name, and replaces the run. ``check_moves`` has passed: every
-    target is a run and no move is chained, so ``move.source`` is the name it was triggered with.
-    """
-    for move in moves:
-        if move.target in unnamed:
-            run = runs[move.target]
-            attributes = run.attributes.model_copy(update={"name": move.source})
-            runs[move.target] = replace(run, attributes=attributes)
-
-
 def desired_checksum(runs: Iterable[DesiredRun], moves: Iterable[Move]) -> str:
-    """sha256 of the resolved desired set: each run's key, attributes and ``protect``, and the
-    moves, in a canonical order.
+    """sha256 of the resolved desired set: each run's key, attributes, ``protect`` and
+    ``name_defaulted`` (it decides the name of a tracked run), and the moves, in a canonical
+    order.
 
     What the specs ask for, not how they are written: a comment, a reordered file or a run
     moved to another file leaves a saved plan fresh; a changed value (written, from a
@@ -161,7 +138,7 @@ def desired_checksum(runs: Iterable[DesiredRun], moves: Iterable[Move]) -> str:
     rows = sorted(
         # vars() of a RunAttributes is its fields in declaration order: much cheaper than a
         # model_dump, and JSON keeps 2 and "2" (two different revisions) apart.
-        [run.key, *vars(run.attributes).values(), run.protect]
+        [run.key, *vars(run.attributes).values(), run.protect, run.name_defaulted]
         for run in runs
     )
     document = {"runs": rows, "moved": sorted([m.source, m.target] for m in moves)}
@@ -341,7 +318,6 @@ def load_file(
             display, parsed.root, spec, shared_sets or {}, workspace_id, flawed=flawed
         )
         result.runs, result.key_lines = merged.runs, merged.key_lines
-        result.unnamed = merged.unnamed
         result.errors.extend(merged.errors)
         result.moves = [
             Move(

@@ -183,3 +183,37 @@ def test_the_documented_rename_is_a_pure_move(cli: Cli, run: Runner, sim: Simula
     assert after["support-bot-regression"]["testRunId"] == before["support-bot-weekly"]["testRunId"]
     assert after["support-bot-regression"]["attributes"]["name"] == "support-bot-weekly"
     assert run("plan", "--detailed-exitcode", env=state).code == 0
+
+
+def test_a_second_rename_of_an_unnamed_run_is_a_pure_move_too(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    state = {"RECONCILER_STATE": str(cli.state_path)}
+    cli.write_spec("r.yaml", RENAMED_FROM)
+    assert run("apply", "--auto-approve", env=state).code == 0
+    first = RENAMED_FROM.replace("support-bot-weekly:", "support-bot-regression:")
+    cli.write_spec(
+        "r.yaml", first + "moved: [{from: support-bot-weekly, to: support-bot-regression}]\n"
+    )
+    assert run("apply", "--auto-approve", env=state).code == 0
+    sent = len(api_requests(sim))
+    # Chains are refused, so the first entry goes with the second rename.
+    cli.write_spec(
+        "r.yaml",
+        RENAMED_FROM.replace("support-bot-weekly:", "sbr2:")
+        + "moved: [{from: support-bot-regression, to: sbr2}]\n",
+    )
+    plan = run("plan", env=state)
+    assert plan.code == 0, plan.all
+    assert "Plan: 0 to trigger, 0 to replace, 0 to cancel, 1 to move." in plan.out
+    applied = run("apply", "--auto-approve", env=state)
+    assert applied.code == 0, applied.all
+    assert len(api_requests(sim)) == sent
+    after = cli.state()["runs"]
+    assert isinstance(after, dict)
+    assert list(after) == ["sbr2"]
+    assert after["sbr2"]["attributes"]["name"] == "support-bot-weekly"
+    assert run("plan", "--detailed-exitcode", env=state).code == 0
+    # The carried-out entry can go: the unnamed run keeps its name.
+    cli.write_spec("r.yaml", RENAMED_FROM.replace("support-bot-weekly:", "sbr2:"))
+    assert run("plan", "--detailed-exitcode", env=state).code == 0
