@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from reconciler.errors import SpecError, SpecValidationError
 from reconciler.spec.merge import merge_file
-from reconciler.spec.messages import describe, validation_errors
+from reconciler.spec.messages import ConfigValidationError, describe, validation_errors
 from reconciler.spec.model import DesiredRun, DesiredSet, Move, ProbeSet
 from reconciler.spec.schema import SpecFile
 from reconciler.spec.yaml_loader import key_lines, locate, parse_yaml
@@ -96,7 +96,10 @@ def _load_specs(
     workspace_id = config.workspace_id if config is not None else None
     errors: list[SpecError] = []
     moves: list[Move] = []
-    spec_paths = find_spec_files(paths, errors)
+    # The config's own ``specs`` (not paths given on the command line): a missing one is an
+    # error of the config file, at its line.
+    from_config = config if config is not None and _as_text(paths) == config.spec_paths() else None
+    spec_paths = find_spec_files(paths, errors, from_config)
     runs: dict[str, DesiredRun] = {}
     declared: dict[str, str] = {}  # run key -> "file:line" of its first declaration
     files: list[str] = []
@@ -116,13 +119,26 @@ def _load_specs(
     if not errors:
         errors.extend(check_moves(moves, runs))
     if errors:
-        raise SpecValidationError(errors)
+        raise _validation_error(errors, from_config)
     return DesiredSet(
         runs=runs,
         checksum=desired_checksum(runs.values(), moves),
         files=tuple(files),
         moves=tuple(moves),
     )
+
+
+def _as_text(paths: Sequence[str | Path]) -> list[str]:
+    return [str(path) for path in paths]
+
+
+def _validation_error(errors: list[SpecError], config: ProjectConfig | None) -> SpecValidationError:
+    """All of ``errors``, headed by where they are: spec files, the config, or both."""
+    in_config = config is not None and any(e.file == config.display for e in errors)
+    if config is None or not in_config:
+        return SpecValidationError(errors)
+    in_specs = any(e.file != config.display for e in errors)
+    return ConfigValidationError(errors, config.display, with_specs=in_specs)
 
 
 def desired_checksum(runs: Iterable[DesiredRun], moves: Iterable[Move]) -> str:
@@ -198,12 +214,15 @@ def check_moves(moves: Sequence[Move], runs: Mapping[str, DesiredRun]) -> list[S
 # --- finding files ---------------------------------------------------------------------------
 
 
-def find_spec_files(paths: Sequence[str | Path], errors: list[SpecError]) -> list[SpecPath]:
+def find_spec_files(
+    paths: Sequence[str | Path], errors: list[SpecError], config: ProjectConfig | None = None
+) -> list[SpecPath]:
     """The spec files named by ``paths``, in a deterministic order, each once.
 
     A file is read whatever its name; a directory contributes its ``*.yaml``/``*.yml`` files,
     recursively, sorted by path, skipping hidden files and directories (``.git``, editor
-    droppings). Paths that do not exist are reported in ``errors``.
+    droppings). Paths that do not exist are reported in ``errors``: at their line in
+    ``config`` when they are its ``specs``.
     """
     found: list[SpecPath] = []
     seen: set[Path] = set()
@@ -214,6 +233,10 @@ def find_spec_files(paths: Sequence[str | Path], errors: list[SpecError]) -> lis
         elif path.is_file():
             candidates = [path]
         else:
+            in_config = config.missing_spec_path(str(given)) if config is not None else None
+            if in_config is not None:
+                errors.append(in_config)
+                continue
             errors.append(
                 SpecError(
                     "no such file or directory",

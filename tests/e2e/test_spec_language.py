@@ -147,6 +147,11 @@ def test_variables_and_config_errors(project: Path, run: Runner) -> None:
     broken = run("validate")
     assert "reconciler.yaml:6: stat: unknown field 'stat'" in broken.err
     assert "did you mean state?" in broken.err
+    assert "1 error in the project config reconciler.yaml; nothing was sent" in broken.err
+    (project / "reconciler.yaml").write_text(CONFIG.replace("[team/]", "[team/, nope]"))
+    missing = run("validate", env={"WS": "99"})
+    assert missing.code == 1
+    assert "reconciler.yaml:1: specs: nope: no such file or directory" in missing.err
 
 
 RENAMED_FROM = """\
