@@ -338,7 +338,10 @@ class _Merger:
         template: list[tuple[str, str | None]] = []
         for literal, placeholder, spec, conversion in parts:
             if placeholder is not None and (placeholder not in axes or spec or conversion):
-                self.error(f"unknown placeholder {{{placeholder}}} in the name", where, hint)
+                # ``${VAR}`` left in by an unset variable, already reported by the YAML layer:
+                # "unknown placeholder {VAR}" would only send the user after a second problem.
+                if not (literal.endswith("$") and loc[1] in self.flawed):
+                    self.error(f"unknown placeholder {{{placeholder}}} in the name", where, hint)
                 return None
             template.append((literal, placeholder))
         return template

@@ -484,6 +484,29 @@ def test_unset_variables_and_type_errors_name_file_line_and_variable() -> None:
     }
 
 
+def test_an_unset_variable_in_a_matrix_name_is_one_error_not_two() -> None:
+    write(
+        "a.yaml",
+        """
+        workspaceId: 1
+        testRuns:
+          grid:
+            name: "Grid ${UNSET} {targetId}"
+            probeIds: [1]
+            matrix: {targetId: [1, 2]}
+          escaped:
+            name: "Escaped $${literal} {targetId}"
+            probeIds: [1]
+            matrix: {targetId: [1]}
+        """,
+    )
+    assert [(e.line, e.field, e.message) for e in errors("a.yaml")] == [
+        (4, "testRuns.grid.name", "environment variable UNSET is not set"),
+        # Written as a literal ${...}: the braces are a placeholder, and an unknown one.
+        (8, "testRuns.escaped.name", "unknown placeholder {literal} in the name"),
+    ]
+
+
 @pytest.mark.parametrize("secret", ["SPLX_API_KEY", "PGPASSWORD"])
 def test_secret_variables_are_refused_and_their_values_never_shown(secret: str) -> None:
     write(
