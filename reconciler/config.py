@@ -10,7 +10,7 @@ config file, then the built-in defaults. Relative paths in the file are relative
 directory holding it, so a command behaves the same from any subdirectory.
 
 The file is read like a spec file: YAML 1.2, strict types, unknown keys refused, every problem
-reported at once with its file and line (``SpecValidationError``), ``${VAR}`` interpolated.
+reported at once with its file and line (``ConfigValidationError``), ``${VAR}`` interpolated.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PrivateAttr, StrictStr, StringConstraints, ValidationError
 
-from reconciler.errors import SpecError, SpecValidationError
+from reconciler.errors import SpecError
 from reconciler.records import Int32
-from reconciler.spec.messages import validation_errors
+from reconciler.spec.messages import ConfigValidationError, validation_errors
 from reconciler.spec.model import ProbeSet
 from reconciler.spec.schema import ProbeSetName, SpecModel
-from reconciler.spec.yaml_loader import key_lines, parse_yaml
+from reconciler.spec.yaml_loader import key_lines, locate, parse_yaml
 from reconciler.state import is_postgres_url
 
 CONFIG_NAME = "reconciler.yaml"
@@ -57,6 +57,7 @@ class ProjectConfig(SpecModel):
     _path: Path | None = PrivateAttr(default=None)
     _display: str = PrivateAttr(default=CONFIG_NAME)
     _set_lines: dict[str, int] = PrivateAttr(default_factory=dict)
+    _spec_lines: list[int] = PrivateAttr(default_factory=list)
 
     @property
     def path(self) -> Path | None:
@@ -78,6 +79,25 @@ class ProjectConfig(SpecModel):
         if self.specs is None:
             return None
         return [self._resolve(path) for path in self.specs]
+
+    def missing_spec_path(self, path: str) -> SpecError | None:
+        """The error for ``path`` of ``spec_paths()`` not existing, located at its line here.
+
+        None when ``path`` is not one of them (it came from the command line).
+        """
+        resolved = self.spec_paths() or []
+        if path not in resolved:
+            return None
+        index = resolved.index(path)
+        written = self.specs[index] if self.specs is not None else path
+        seen_as = f" (from here: {path})" if path != written else ""
+        return SpecError(
+            f"{written}{seen_as}: no such file or directory",
+            file=self._display,
+            line=self._spec_lines[index] if index < len(self._spec_lines) else None,
+            field="specs",
+            hint=f"fix the path in {self._display} (it is relative to that file), or create it",
+        )
 
     def state_location(self) -> str | None:
         """``state`` resolved against this file's directory (URLs as written); None if unset."""
@@ -108,18 +128,18 @@ def find_project_config(start: Path) -> Path | None:
 
 
 def load_project_config(path: Path, env: Mapping[str, str] | None = None) -> ProjectConfig:
-    """Read and validate ``path``; raises ``SpecValidationError`` with every problem."""
+    """Read and validate ``path``; raises ``ConfigValidationError`` with every problem."""
     display = _relative(path)
     try:
         content = path.read_bytes()
         text = content.decode("utf-8-sig")
     except OSError as exc:
-        raise SpecValidationError(
-            [SpecError(f"cannot be read: {exc.strerror or exc}", file=display)]
+        raise ConfigValidationError(
+            [SpecError(f"cannot be read: {exc.strerror or exc}", file=display)], display
         ) from None
     except UnicodeDecodeError:
-        raise SpecValidationError(
-            [SpecError("is not UTF-8 text", file=display, hint="save the file as UTF-8")]
+        raise ConfigValidationError(
+            [SpecError("is not UTF-8 text", file=display, hint="save the file as UTF-8")], display
         ) from None
     parsed = parse_yaml(text, display, os.environ if env is None else env)
     errors = list(parsed.errors)
@@ -133,7 +153,7 @@ def load_project_config(path: Path, env: Mapping[str, str] | None = None) -> Pro
                 hint="see 'Project config' in docs/SPEC_FORMAT.md",
             )
         )
-        raise SpecValidationError(errors)
+        raise ConfigValidationError(errors, display)
     config: ProjectConfig | None = None
     try:
         config = ProjectConfig.model_validate(data)
@@ -150,10 +170,13 @@ def load_project_config(path: Path, env: Mapping[str, str] | None = None) -> Pro
             )
         )
     if errors or config is None:
-        raise SpecValidationError(sorted(errors, key=lambda e: e.line or 0))
+        raise ConfigValidationError(sorted(errors, key=lambda e: e.line or 0), display)
     config._path = path
     config._display = display
     config._set_lines = key_lines(parsed.root, "probeSets")
+    config._spec_lines = [
+        locate(parsed.root, ("specs", i)) or 1 for i in range(len(config.specs or ()))
+    ]
     return config
 
 

@@ -57,12 +57,40 @@ def test_errors_name_the_file_and_line(tmp_path: Path, monkeypatch: pytest.Monke
         (5, "spec"),
     }
     assert found[(3, "workspaceId")] == "expected an integer, got 'x' (a string), from ${WS}"
+    assert str(info.value).startswith("4 errors in the project config reconciler.yaml;")
     path.write_text("region: us\napiUrl: https://x\n")
     with pytest.raises(SpecValidationError, match=r"reconciler\.yaml:2: apiUrl: region and apiUrl"):
         load_project_config(path, env={})
     path.write_text("- a\n")
     with pytest.raises(SpecValidationError, match="expected a mapping of settings"):
         load_project_config(path, env={})
+
+
+def test_a_missing_specs_path_is_an_error_at_its_line_in_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a.yaml").write_text("workspaceId: 1\ntestRuns: {}\n")
+    path = tmp_path / "reconciler.yaml"
+    path.write_text("specs:\n  - specs\n  - nope\n")
+    monkeypatch.chdir(tmp_path / "sub")
+    settings = Settings(env={}, config=load_project_config(path, env={}))
+    with pytest.raises(SpecValidationError) as info:
+        load_desired([], settings)
+    assert str(info.value).splitlines()[:2] == [
+        "1 error in the project config ../reconciler.yaml; nothing was sent:",
+        "../reconciler.yaml:3: specs: nope (from here: ../nope): no such file or directory",
+    ]
+    # Spec files with errors too: the heading names both.
+    (tmp_path / "specs" / "a.yaml").write_text("workspaceId: x\ntestRuns: {}\n")
+    with pytest.raises(SpecValidationError, match=r"^2 errors in the spec files and the project"):
+        load_desired([], settings)
+    # The same path given on the command line is the user's, not the config's.
+    with pytest.raises(SpecValidationError) as given:
+        load_desired(["../nope"], settings)
+    assert str(given.value).splitlines()[1] == "../nope: no such file or directory"
+    assert str(given.value).startswith("1 error in spec files")
 
 
 def test_a_password_cannot_be_interpolated_into_the_state_url(tmp_path: Path) -> None:

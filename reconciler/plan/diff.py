@@ -12,6 +12,10 @@ A run is immutable once triggered, so each key gets exactly one action:
 key is compared under its new key, and its change carries ``moved_from`` (a move and nothing
 else is a NOOP with ``moved_from``; a move and a field change is a REPLACE with it).
 
+A tracked run whose spec sets no ``name`` keeps the name it was triggered with
+(``DesiredRun.name_defaulted``): its default name is its key, so without this a move, or
+dropping a carried-out ``moved:`` entry, would change a field sent to the API and replace it.
+
 "Changed" is plain equality of the normalised ``RunAttributes``; deepdiff only explains a change
 that equality already found, so 10,000 unchanged runs cost 10,000 comparisons and nothing more
 (DeepDiff over whole documents takes about a second at that size).
@@ -77,8 +81,8 @@ def make_plan(
     forced = frozenset(replace)
     changes: list[Change] = []
     for key in keys:
-        want = desired.runs.get(key)
         have = state.runs.get(key)
+        want = _keep_tracked_name(desired.runs.get(key), have)
         if destroy:
             change = _destroy_change(key, have)
         else:
@@ -127,6 +131,21 @@ def apply_moves(desired: DesiredSet, state: State) -> tuple[State, dict[str, str
         return state, moved_from
     # Same lineage and serial: the moves are part of this plan, not a new state yet.
     return state.model_copy(update={"runs": runs}), moved_from
+
+
+def _keep_tracked_name(want: DesiredRun | None, have: TrackedRun | None) -> DesiredRun | None:
+    """``want`` named as ``have`` was triggered, when its spec leaves the name to default.
+
+    An unnamed run is named after its key when first triggered; a move changes the key but
+    must not change the run. An explicit ``name`` is taken as written: setting one is how a
+    user renames a run, which replaces it.
+    """
+    if want is None or have is None or not want.name_defaulted:
+        return want
+    name = have.attributes.name
+    if want.attributes.name == name:
+        return want
+    return dataclasses.replace(want, attributes=want.attributes.model_copy(update={"name": name}))
 
 
 def _moved(change: Change, source: str) -> Change:

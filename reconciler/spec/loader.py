@@ -3,8 +3,7 @@
 Steps: find the files (``find_spec_files``), parse each one (``yaml_loader``, which also
 interpolates ``${VAR}``), validate it against the schema (``schema``), merge ``defaults``,
 probe sets, matrices and the ``workspaceId`` into each run (``merge``), check that no run key
-is declared twice across files, check the ``moved:`` entries against the keys, and name each
-moved run without a ``name`` after the key it moved from (``name_moved_runs``). Problems
+is declared twice across files, and check the ``moved:`` entries against the keys. Problems
 are collected as ``SpecError`` s and raised together as one ``SpecValidationError``: a user
 fixes all of them in one round trip, and nothing downstream (plan, apply) ever sees a
 half-valid set.
@@ -16,9 +15,9 @@ import gc
 import hashlib
 import json
 import os
-from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +25,7 @@ from pydantic import ValidationError
 
 from reconciler.errors import SpecError, SpecValidationError
 from reconciler.spec.merge import merge_file
-from reconciler.spec.messages import describe, validation_errors
+from reconciler.spec.messages import ConfigValidationError, describe, validation_errors
 from reconciler.spec.model import DesiredRun, DesiredSet, Move, ProbeSet
 from reconciler.spec.schema import SpecFile
 from reconciler.spec.yaml_loader import key_lines, locate, parse_yaml
@@ -53,8 +52,6 @@ class FileResult:
     key_lines: dict[str, int] = field(default_factory=dict)
     errors: list[SpecError] = field(default_factory=list)
     moves: list[Move] = field(default_factory=list)
-    #: Keys of the runs named after their key (no ``name`` of their own).
-    unnamed: set[str] = field(default_factory=set)
 
 
 def load_specs(
@@ -99,8 +96,10 @@ def _load_specs(
     workspace_id = config.workspace_id if config is not None else None
     errors: list[SpecError] = []
     moves: list[Move] = []
-    unnamed: set[str] = set()
-    spec_paths = find_spec_files(paths, errors)
+    # The config's own ``specs`` (not paths given on the command line): a missing one is an
+    # error of the config file, at its line.
+    from_config = config if config is not None and _as_text(paths) == config.spec_paths() else None
+    spec_paths = find_spec_files(paths, errors, from_config)
     runs: dict[str, DesiredRun] = {}
     declared: dict[str, str] = {}  # run key -> "file:line" of its first declaration
     files: list[str] = []
@@ -114,15 +113,13 @@ def _load_specs(
         result = load_file(spec_path.display, content, env, sets, workspace_id)
         errors.extend(result.errors)
         moves.extend(result.moves)
-        unnamed.update(result.unnamed)
         errors.extend(_cross_file_duplicates(spec_path.display, result.key_lines, declared))
         for run in result.runs:
             runs.setdefault(run.key, run)
     if not errors:
         errors.extend(check_moves(moves, runs))
     if errors:
-        raise SpecValidationError(errors)
-    name_moved_runs(runs, moves, unnamed)
+        raise _validation_error(errors, from_config)
     return DesiredSet(
         runs=runs,
         checksum=desired_checksum(runs.values(), moves),
@@ -131,27 +128,23 @@ def _load_specs(
     )
 
 
-def name_moved_runs(
-    runs: dict[str, DesiredRun], moves: Iterable[Move], unnamed: Container[str]
-) -> None:
-    """Name each moved run without a ``name`` of its own after the key it moved from.
+def _as_text(paths: Sequence[str | Path]) -> list[str]:
+    return [str(path) for path in paths]
 
-    Such a run was triggered named after its old key; named after its new one, the move would
-    change a field sent to the API and so replace the run, which is what ``moved:`` exists to
-    avoid. An explicit ``name`` (or matrix name template) is taken as written, so setting one
-    is how a user adopts a new name, and replaces the run. ``check_moves`` has passed: every
-    target is a run and no move is chained, so ``move.source`` is the name it was triggered with.
-    """
-    for move in moves:
-        if move.target in unnamed:
-            run = runs[move.target]
-            attributes = run.attributes.model_copy(update={"name": move.source})
-            runs[move.target] = replace(run, attributes=attributes)
+
+def _validation_error(errors: list[SpecError], config: ProjectConfig | None) -> SpecValidationError:
+    """All of ``errors``, headed by where they are: spec files, the config, or both."""
+    in_config = config is not None and any(e.file == config.display for e in errors)
+    if config is None or not in_config:
+        return SpecValidationError(errors)
+    in_specs = any(e.file != config.display for e in errors)
+    return ConfigValidationError(errors, config.display, with_specs=in_specs)
 
 
 def desired_checksum(runs: Iterable[DesiredRun], moves: Iterable[Move]) -> str:
-    """sha256 of the resolved desired set: each run's key, attributes and ``protect``, and the
-    moves, in a canonical order.
+    """sha256 of the resolved desired set: each run's key, attributes, ``protect`` and
+    ``name_defaulted`` (it decides the name of a tracked run), and the moves, in a canonical
+    order.
 
     What the specs ask for, not how they are written: a comment, a reordered file or a run
     moved to another file leaves a saved plan fresh; a changed value (written, from a
@@ -161,7 +154,7 @@ def desired_checksum(runs: Iterable[DesiredRun], moves: Iterable[Move]) -> str:
     rows = sorted(
         # vars() of a RunAttributes is its fields in declaration order: much cheaper than a
         # model_dump, and JSON keeps 2 and "2" (two different revisions) apart.
-        [run.key, *vars(run.attributes).values(), run.protect]
+        [run.key, *vars(run.attributes).values(), run.protect, run.name_defaulted]
         for run in runs
     )
     document = {"runs": rows, "moved": sorted([m.source, m.target] for m in moves)}
@@ -221,12 +214,15 @@ def check_moves(moves: Sequence[Move], runs: Mapping[str, DesiredRun]) -> list[S
 # --- finding files ---------------------------------------------------------------------------
 
 
-def find_spec_files(paths: Sequence[str | Path], errors: list[SpecError]) -> list[SpecPath]:
+def find_spec_files(
+    paths: Sequence[str | Path], errors: list[SpecError], config: ProjectConfig | None = None
+) -> list[SpecPath]:
     """The spec files named by ``paths``, in a deterministic order, each once.
 
     A file is read whatever its name; a directory contributes its ``*.yaml``/``*.yml`` files,
     recursively, sorted by path, skipping hidden files and directories (``.git``, editor
-    droppings). Paths that do not exist are reported in ``errors``.
+    droppings). Paths that do not exist are reported in ``errors``: at their line in
+    ``config`` when they are its ``specs``.
     """
     found: list[SpecPath] = []
     seen: set[Path] = set()
@@ -237,6 +233,10 @@ def find_spec_files(paths: Sequence[str | Path], errors: list[SpecError]) -> lis
         elif path.is_file():
             candidates = [path]
         else:
+            in_config = config.missing_spec_path(str(given)) if config is not None else None
+            if in_config is not None:
+                errors.append(in_config)
+                continue
             errors.append(
                 SpecError(
                     "no such file or directory",
@@ -341,7 +341,6 @@ def load_file(
             display, parsed.root, spec, shared_sets or {}, workspace_id, flawed=flawed
         )
         result.runs, result.key_lines = merged.runs, merged.key_lines
-        result.unnamed = merged.unnamed
         result.errors.extend(merged.errors)
         result.moves = [
             Move(

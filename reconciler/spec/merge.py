@@ -52,9 +52,6 @@ class MergedFile:
     runs: list[DesiredRun] = field(default_factory=list)
     key_lines: dict[str, int] = field(default_factory=dict)
     errors: list[SpecError] = field(default_factory=list)
-    #: Keys of the runs without a ``name`` of their own (named after their key): a moved run
-    #: among them keeps the name it was triggered with (``loader.name_moved_runs``).
-    unnamed: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -239,9 +236,10 @@ class _Merger:
             )
             return
         self.result.key_lines[key] = line
-        if run.name is None:
-            self.result.unnamed.add(key)
-        self.result.runs.append(DesiredRun(key, attributes, self.display, line, protect))
+        defaulted = run.name is None
+        self.result.runs.append(
+            DesiredRun(key, attributes, self.display, line, protect, name_defaulted=defaulted)
+        )
 
     # -- matrices ---------------------------------------------------------------------------
 
@@ -340,7 +338,10 @@ class _Merger:
         template: list[tuple[str, str | None]] = []
         for literal, placeholder, spec, conversion in parts:
             if placeholder is not None and (placeholder not in axes or spec or conversion):
-                self.error(f"unknown placeholder {{{placeholder}}} in the name", where, hint)
+                # ``${VAR}`` left in by an unset variable, already reported by the YAML layer:
+                # "unknown placeholder {VAR}" would only send the user after a second problem.
+                if not (literal.endswith("$") and loc[1] in self.flawed):
+                    self.error(f"unknown placeholder {{{placeholder}}} in the name", where, hint)
                 return None
             template.append((literal, placeholder))
         return template

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from reconciler.errors import SpecError
+from reconciler.errors import SpecError, SpecValidationError
 from reconciler.limits import INT32_MAX, INT32_MIN
 from reconciler.spec.schema import (
     RUN_KEY_RE,
@@ -307,3 +307,27 @@ def validation_errors(
             message += f", from {parsed.interpolated[line]}"
         errors.append(SpecError(message, file=display, line=line, field=path, hint=hint))
     return errors
+
+
+class ConfigValidationError(SpecValidationError):
+    """Every problem of a pass that involves the project config, headed with the config's name.
+
+    A ``SpecValidationError`` says "in spec files", which sends a user looking in the wrong
+    place when the problem is in ``reconciler.yaml``. ``with_specs``: spec files have errors
+    too.
+    """
+
+    def __init__(
+        self, errors: Sequence[SpecError], display: str, *, with_specs: bool = False
+    ) -> None:
+        self.display = display
+        self.with_specs = with_specs
+        super().__init__(errors)
+
+    def render(self) -> str:
+        count = len(self.errors)
+        where = f"the project config {self.display}"
+        if self.with_specs:
+            where = f"the spec files and {where}"
+        head = f"{count} error{'s' if count != 1 else ''} in {where}; nothing was sent:"
+        return "\n".join([head, *(e.render() for e in self.errors)])

@@ -18,6 +18,9 @@ class DesiredRun:
     line: int
     #: ``protect: true``: never cancelled or replaced until the mark is removed.
     protect: bool = False
+    #: No ``name:`` of its own (nor matrix name template): the name is the key. A tracked run
+    #: keeps the name it was triggered with instead (``plan.diff``), so a move never renames it.
+    name_defaulted: bool = False
 
     @property
     def source(self) -> str:
@@ -53,8 +56,8 @@ class DesiredSet:
     """Every run of every spec file, keyed by run key."""
 
     runs: dict[str, DesiredRun]
-    #: sha256 of the resolved runs (key, attributes, protect) and moves, in a canonical order
-    #: (``spec.loader.desired_checksum``): comments and layout do not change it.
+    #: sha256 of the resolved runs (key, attributes, protect, name_defaulted) and moves, in a
+    #: canonical order (``spec.loader.desired_checksum``): comments and layout do not change it.
     checksum: str
     #: The spec files read, in the order they were read.
     files: tuple[str, ...] = field(default=())

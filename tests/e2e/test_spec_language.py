@@ -147,6 +147,11 @@ def test_variables_and_config_errors(project: Path, run: Runner) -> None:
     broken = run("validate")
     assert "reconciler.yaml:6: stat: unknown field 'stat'" in broken.err
     assert "did you mean state?" in broken.err
+    assert "1 error in the project config reconciler.yaml; nothing was sent" in broken.err
+    (project / "reconciler.yaml").write_text(CONFIG.replace("[team/]", "[team/, nope]"))
+    missing = run("validate", env={"WS": "99"})
+    assert missing.code == 1
+    assert "reconciler.yaml:1: specs: nope: no such file or directory" in missing.err
 
 
 RENAMED_FROM = """\
@@ -182,4 +187,38 @@ def test_the_documented_rename_is_a_pure_move(cli: Cli, run: Runner, sim: Simula
     assert list(after) == ["support-bot-regression"]
     assert after["support-bot-regression"]["testRunId"] == before["support-bot-weekly"]["testRunId"]
     assert after["support-bot-regression"]["attributes"]["name"] == "support-bot-weekly"
+    assert run("plan", "--detailed-exitcode", env=state).code == 0
+
+
+def test_a_second_rename_of_an_unnamed_run_is_a_pure_move_too(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    state = {"RECONCILER_STATE": str(cli.state_path)}
+    cli.write_spec("r.yaml", RENAMED_FROM)
+    assert run("apply", "--auto-approve", env=state).code == 0
+    first = RENAMED_FROM.replace("support-bot-weekly:", "support-bot-regression:")
+    cli.write_spec(
+        "r.yaml", first + "moved: [{from: support-bot-weekly, to: support-bot-regression}]\n"
+    )
+    assert run("apply", "--auto-approve", env=state).code == 0
+    sent = len(api_requests(sim))
+    # Chains are refused, so the first entry goes with the second rename.
+    cli.write_spec(
+        "r.yaml",
+        RENAMED_FROM.replace("support-bot-weekly:", "sbr2:")
+        + "moved: [{from: support-bot-regression, to: sbr2}]\n",
+    )
+    plan = run("plan", env=state)
+    assert plan.code == 0, plan.all
+    assert "Plan: 0 to trigger, 0 to replace, 0 to cancel, 1 to move." in plan.out
+    applied = run("apply", "--auto-approve", env=state)
+    assert applied.code == 0, applied.all
+    assert len(api_requests(sim)) == sent
+    after = cli.state()["runs"]
+    assert isinstance(after, dict)
+    assert list(after) == ["sbr2"]
+    assert after["sbr2"]["attributes"]["name"] == "support-bot-weekly"
+    assert run("plan", "--detailed-exitcode", env=state).code == 0
+    # The carried-out entry can go: the unnamed run keeps its name.
+    cli.write_spec("r.yaml", RENAMED_FROM.replace("support-bot-weekly:", "sbr2:"))
     assert run("plan", "--detailed-exitcode", env=state).code == 0

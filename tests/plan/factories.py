@@ -18,6 +18,7 @@ def drun(
     file: str = "specs/runs.yaml",
     line: int = 1,
     protect: bool = False,
+    name_defaulted: bool = False,
 ) -> DesiredRun:
     return DesiredRun(
         key=key,
@@ -25,6 +26,7 @@ def drun(
         file=file,
         line=line,
         protect=protect,
+        name_defaulted=name_defaulted,
     )
 
 

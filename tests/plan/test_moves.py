@@ -13,7 +13,7 @@ from reconciler.plan.diff import make_plan
 from reconciler.plan.model import Action
 from reconciler.plan.render import render_text, summary_line
 from reconciler.plan.saved import dumps_plan, loads_plan
-from reconciler.spec.model import DesiredSet, Move
+from reconciler.spec.model import DesiredRun, DesiredSet, Move
 from reconciler.state.codec import decode_state, encode_record, encode_state
 from reconciler.state.model import JournalRecord, fold
 from tests.factories import attrs, tracked
@@ -54,6 +54,51 @@ def test_a_move_with_a_field_change_is_a_replace_of_the_moved_run() -> None:
     assert change.before is not None and change.before.test_run_id == 7
     assert [f.detail for f in change.changed_fields] == ["revision: null → 2"]
     assert "# moved from old first (state only)" in render_text(plan, color=False)
+
+
+def unnamed(key: str, **fields: object) -> DesiredRun:
+    """A run whose spec sets no ``name``: the loader names it after its key."""
+    return drun(key, attrs(name=key, **fields), name_defaulted=True)
+
+
+def test_a_second_move_of_an_unnamed_run_keeps_the_first_name() -> None:
+    # Triggered as support-bot-weekly, moved to support-bot-regression, now moved on to sbr2.
+    have = state({"support-bot-regression": tracked(attrs(name="support-bot-weekly"), 7)})
+    want = with_moves(desired(unnamed("sbr2")), ("support-bot-regression", "sbr2"))
+    (change,) = make_plan(want, have).changes
+    assert (change.key, change.action, change.moved_from) == (
+        "sbr2",
+        Action.NOOP,
+        "support-bot-regression",
+    )
+    assert change.after is not None and change.after.name == "support-bot-weekly"
+
+
+def test_dropping_a_carried_out_move_keeps_an_unnamed_run() -> None:
+    have = state({"sbr2": tracked(attrs(name="support-bot-weekly"), 7)})
+    assert not make_plan(desired(unnamed("sbr2")), have).has_changes
+
+
+def test_a_moved_unnamed_run_with_a_field_change_is_replaced_under_its_tracked_name() -> None:
+    want = with_moves(desired(unnamed("new", revision=2)), ("old", "new"))
+    (change,) = make_plan(want, state({"old": tracked(attrs(name="old"), 7)})).changes
+    assert (change.action, change.moved_from) == (Action.REPLACE, "old")
+    assert [f.detail for f in change.changed_fields] == ["revision: null → 2"]
+    assert change.after is not None and change.after.name == "old"
+
+
+def test_an_explicit_name_is_taken_as_written_and_replaces() -> None:
+    want = with_moves(desired(drun("new", attrs(name="new"))), ("old", "new"))
+    (change,) = make_plan(want, state({"old": tracked(attrs(name="old"), 7)})).changes
+    assert change.action is Action.REPLACE
+    assert [f.detail for f in change.changed_fields] == ['name: "old" → "new"']
+
+
+def test_an_unnamed_run_not_yet_tracked_is_triggered_under_its_key() -> None:
+    want = with_moves(desired(unnamed("new")), ("old", "new"))
+    (change,) = make_plan(want, state()).changes
+    assert change.action is Action.TRIGGER
+    assert change.after is not None and change.after.name == "new"
 
 
 def test_a_move_whose_source_and_target_both_hold_runs_is_refused() -> None:

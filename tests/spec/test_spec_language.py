@@ -347,7 +347,7 @@ def test_moved_entries_are_collected_with_their_lines() -> None:
     assert load("a.yaml").moves == (Move("old", "new", "a.yaml", 5),)
 
 
-def test_a_moved_run_without_a_name_keeps_the_name_it_was_triggered_with() -> None:
+def test_runs_without_a_name_are_named_after_their_key_and_marked_defaulted() -> None:
     write(
         "a.yaml",
         """
@@ -355,7 +355,6 @@ def test_a_moved_run_without_a_name_keeps_the_name_it_was_triggered_with() -> No
         testRuns:
           plain: {targetId: 1, probeIds: [1]}
           named: {targetId: 1, probeIds: [1], name: named}
-          unmoved: {targetId: 1, probeIds: [1]}
           grid:
             probeIds: [1]
             matrix: {targetId: [1]}
@@ -367,17 +366,16 @@ def test_a_moved_run_without_a_name_keeps_the_name_it_was_triggered_with() -> No
           - {from: old-plain, to: plain}
           - {from: old-named, to: named}
           - {from: 'old[targetId=1]', to: 'grid[targetId=1]'}
-          - {from: 'was[targetId=1]', to: 'titled[targetId=1]'}
         """,
     )
-    names = {key: run.attributes.name for key, run in load("a.yaml").runs.items()}
-    assert names == {
-        "plain": "old-plain",
-        # An explicit name (or name template) is taken as written: setting one replaces.
-        "named": "named",
-        "unmoved": "unmoved",
-        "grid[targetId=1]": "old[targetId=1]",
-        "titled[targetId=1]": "Titled 1",
+    runs = load("a.yaml").runs
+    # The loader never looks at the state: a moved run keeps its tracked name in the planner.
+    found = {key: (run.attributes.name, run.name_defaulted) for key, run in runs.items()}
+    assert found == {
+        "plain": ("plain", True),
+        "named": ("named", False),
+        "grid[targetId=1]": ("grid[targetId=1]", True),
+        "titled[targetId=1]": ("Titled 1", False),
     }
 
 
@@ -484,6 +482,29 @@ def test_unset_variables_and_type_errors_name_file_line_and_variable() -> None:
         1: ("workspaceId", "expected an integer, got 'abc' (a string), from ${WS}"),
         6: ("testRuns.x.probeIds[0]", "environment variable PROBE is not set"),
     }
+
+
+def test_an_unset_variable_in_a_matrix_name_is_one_error_not_two() -> None:
+    write(
+        "a.yaml",
+        """
+        workspaceId: 1
+        testRuns:
+          grid:
+            name: "Grid ${UNSET} {targetId}"
+            probeIds: [1]
+            matrix: {targetId: [1, 2]}
+          escaped:
+            name: "Escaped $${literal} {targetId}"
+            probeIds: [1]
+            matrix: {targetId: [1]}
+        """,
+    )
+    assert [(e.line, e.field, e.message) for e in errors("a.yaml")] == [
+        (4, "testRuns.grid.name", "environment variable UNSET is not set"),
+        # Written as a literal ${...}: the braces are a placeholder, and an unknown one.
+        (8, "testRuns.escaped.name", "unknown placeholder {literal} in the name"),
+    ]
 
 
 @pytest.mark.parametrize("secret", ["SPLX_API_KEY", "PGPASSWORD"])

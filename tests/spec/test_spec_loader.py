@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import shutil
 from pathlib import Path
@@ -232,7 +233,7 @@ def _run(key: str = "a", *, revision: int | str | None = None, protect: bool = F
     return DesiredRun(key, attributes, "a.yaml", 1, protect)
 
 
-def test_checksum_covers_keys_attributes_protect_and_moves() -> None:
+def test_checksum_covers_keys_attributes_protect_name_defaulted_and_moves() -> None:
     base = desired_checksum([_run()], [])
     others = {
         desired_checksum([_run("b")], []),
@@ -240,8 +241,10 @@ def test_checksum_covers_keys_attributes_protect_and_moves() -> None:
         desired_checksum([_run(revision="2")], []),
         desired_checksum([_run(protect=True)], []),
         desired_checksum([_run()], [Move("old", "a", "a.yaml", 9)]),
+        # Writing out the default name decides whether a tracked run keeps its name.
+        desired_checksum([dataclasses.replace(_run(), name_defaulted=True)], []),
     }
-    assert len(others) == 5 and base not in others
+    assert len(others) == 6 and base not in others
     # Where a run or a move is written does not count; the order they are read in neither.
     moved = DesiredRun("a", _run().attributes, "b.yaml", 7)
     assert desired_checksum([moved], []) == base
