@@ -31,6 +31,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.errors import SpecError
+from reconciler.validation import field_path
 
 if TYPE_CHECKING:
     _BaseLoader = yaml.SafeLoader
@@ -149,7 +150,7 @@ class _Builder:
                 message,
                 file=self.file,
                 line=node_line(node),
-                field=_field_path(_path_to(root, node) or []) or None,
+                field=field_path(tuple(_path_to(root, node) or ())) or None,
                 hint=hint,
             )
             for node, message, hint in self.problems
@@ -409,10 +410,3 @@ def _path_to(node: Node, target: Node) -> list[str | int] | None:
             if below is not None:
                 return [index, *below]
     return None
-
-
-def _field_path(path: Sequence[str | int]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
