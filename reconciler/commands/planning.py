@@ -150,16 +150,19 @@ def apply(
         log.info("locked the state for %s (lock id %s)", operation, held.id)
         state = store.recover()
         report_store_notes(session, store)
-        the_plan = _plan_under_lock(session, options, state, plan_file, auto_approve)
-        unresolved = len(the_plan.by_action(Action.UNKNOWN))
-        if not the_plan.actionable and not the_plan.moves:
-            if plan_file:
-                session.console.out("The saved plan has nothing to do.")
-            return _unresolved_exit(session, unresolved) if unresolved else EXIT_OK
-        # Fail on a missing key before asking anything: nothing can be sent without it.
-        # A plan of moves alone changes only the state and needs no key.
+        the_plan = _plan_under_lock(session, options, state, plan_file)
+        # A missing key fails before the plan is shown or anything is asked: nothing could be
+        # sent without it. A plan of moves alone changes only the state and needs no key.
         client = session.client(parallelism=parallelism) if the_plan.actionable else _NoApi()
         try:
+            # --quiet keeps results only; a plan someone must approve is always shown.
+            if not plan_file and not (session.settings.quiet and auto_approve):
+                _show(session, options, the_plan)
+            unresolved = len(the_plan.by_action(Action.UNKNOWN))
+            if not the_plan.actionable and not the_plan.moves:
+                if plan_file:
+                    session.console.out("The saved plan has nothing to do.")
+                return _unresolved_exit(session, unresolved) if unresolved else EXIT_OK
             if not plan_file and not auto_approve:
                 _approve(session, operation, interactive=interactive)
             result = _execute(
@@ -174,15 +177,9 @@ def apply(
 
 
 def _plan_under_lock(
-    session: Session,
-    options: PlanOptions,
-    state: State,
-    plan_file: str | None,
-    auto_approve: bool,
+    session: Session, options: PlanOptions, state: State, plan_file: str | None
 ) -> Plan:
-    """The saved plan (checked fresh), or a new one, shown unless nobody needs to read it."""
-    from reconciler.plan import render
-
+    """The saved plan (checked fresh), or a new one."""
     if plan_file:
         return _load_saved(plan_file, state, session.settings)
     desired = load_desired(options.paths, session.settings, missing_ok=options.destroy)
@@ -192,15 +189,17 @@ def _plan_under_lock(
             "from the project directory or give the spec PATH; to cancel every tracked run "
             "regardless, add --force."
         )
-    the_plan = _make_plan(desired, state, options)
-    # --quiet keeps results only; a plan someone must approve is always shown.
-    if not (session.settings.quiet and auto_approve):
-        state_args, paths_args = _hint_args(session, options)
-        text = render.render_text(
-            the_plan, color=session.console.color, state_args=state_args, paths_args=paths_args
-        )
-        session.console.out(text, nl=False)
-    return the_plan
+    return _make_plan(desired, state, options)
+
+
+def _show(session: Session, options: PlanOptions, the_plan: Plan) -> None:
+    from reconciler.plan import render
+
+    state_args, paths_args = _hint_args(session, options)
+    text = render.render_text(
+        the_plan, color=session.console.color, state_args=state_args, paths_args=paths_args
+    )
+    session.console.out(text, nl=False)
 
 
 def _hint_args(session: Session, options: PlanOptions) -> tuple[str, str]:

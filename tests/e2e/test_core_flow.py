@@ -282,3 +282,14 @@ def test_next_steps_repeat_the_state_and_paths_given_on_the_command_line(
         "reconciler apply specs/team --retrigger-unknown --target chatbot-jailbreak "
         f"--state {elsewhere}"
     ) in planned.out
+
+
+def test_a_missing_key_fails_before_the_plan_is_shown(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    result = run("apply", "--auto-approve", env={"SPLX_API_KEY": None})
+    assert result.code == 1
+    assert "SPLX_API_KEY is not set" in result.err
+    assert "will perform" not in result.out
+    assert api_requests(sim) == []
