@@ -91,6 +91,11 @@ def test_a_missing_specs_path_is_an_error_at_its_line_in_the_config(
         load_desired(["../nope"], settings)
     assert str(given.value).splitlines()[1] == "../nope: no such file or directory"
     assert str(given.value).startswith("1 error in spec files")
+    # Even when typed exactly as the config lists them.
+    (tmp_path / "specs" / "a.yaml").write_text("workspaceId: 1\ntestRuns: {}\n")
+    with pytest.raises(SpecValidationError) as typed:
+        load_desired(settings.config.spec_paths(), settings)  # type: ignore[union-attr]
+    assert str(typed.value).startswith("1 error in spec files")
 
 
 def test_a_password_cannot_be_interpolated_into_the_state_url(tmp_path: Path) -> None:

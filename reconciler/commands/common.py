@@ -195,13 +195,15 @@ def load_desired(
     from reconciler.spec.loader import load_specs
 
     config = settings.config if settings is not None else None
+    configured = config.spec_paths() if config is not None and not paths else None
     if not paths:
-        configured = config.spec_paths() if config is not None else None
         paths = configured if configured is not None else DEFAULT_SPEC_PATHS
         if missing_ok and not any(Path(p).exists() for p in paths):
             log.info("no spec files at %s: nothing is protected", ", ".join(paths))
             paths = []
     env = settings.env if settings is not None else None
-    desired = load_specs(list(paths), env=env, config=config)
+    desired = load_specs(
+        list(paths), env=env, config=config, paths_from_config=configured is not None
+    )
     log.info("specs: %d file(s), %d run(s)", len(desired.files), len(desired.runs))
     return desired

@@ -59,16 +59,19 @@ def load_specs(
     *,
     env: Mapping[str, str] | None = None,
     config: ProjectConfig | None = None,
+    paths_from_config: bool = False,
 ) -> DesiredSet:
     """Read every spec file under ``paths`` into one ``DesiredSet``.
 
     ``env`` is where ``${VAR}`` is looked up (default: the process environment); ``config``
-    supplies probe sets and a default ``workspaceId``. Raises ``SpecValidationError`` listing
-    every problem of every file. No spec file at all is not an error here: the result is empty
-    and the planner's safety rail decides.
+    supplies probe sets and a default ``workspaceId``; ``paths_from_config`` says the paths
+    are the config's ``specs:``, so a missing one is reported against ``reconciler.yaml``.
+    Raises ``SpecValidationError`` listing every problem of every file. No spec file at all is
+    not an error here: the result is empty and the planner's safety rail decides.
     """
     with _cyclic_gc_paused():
-        return _load_specs(paths, os.environ if env is None else env, config)
+        env = os.environ if env is None else env
+        return _load_specs(paths, env, config if paths_from_config else None, config)
 
 
 @contextmanager
@@ -90,7 +93,10 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def _load_specs(
-    paths: Sequence[str | Path], env: Mapping[str, str], config: ProjectConfig | None
+    paths: Sequence[str | Path],
+    env: Mapping[str, str],
+    from_config: ProjectConfig | None,
+    config: ProjectConfig | None,
 ) -> DesiredSet:
     sets = config.probe_set_defs() if config is not None else {}
     workspace_id = config.workspace_id if config is not None else None
@@ -98,7 +104,6 @@ def _load_specs(
     moves: list[Move] = []
     # The config's own ``specs`` (not paths given on the command line): a missing one is an
     # error of the config file, at its line.
-    from_config = config if config is not None and _as_text(paths) == config.spec_paths() else None
     spec_paths = find_spec_files(paths, errors, from_config)
     runs: dict[str, DesiredRun] = {}
     declared: dict[str, str] = {}  # run key -> "file:line" of its first declaration
@@ -126,10 +131,6 @@ def _load_specs(
         files=tuple(files),
         moves=tuple(moves),
     )
-
-
-def _as_text(paths: Sequence[str | Path]) -> list[str]:
-    return [str(path) for path in paths]
 
 
 def _validation_error(errors: list[SpecError], config: ProjectConfig | None) -> SpecValidationError:
