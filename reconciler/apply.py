@@ -240,7 +240,6 @@ class Executor:
         cancels = [c for c in changes if c.action is Action.CANCEL]
         others = [c for c in changes if c.action is not Action.CANCEL]
         results: dict[str, OperationResult] = {}
-        interrupted = False
         # Moves touch only the state: journal them first, so a replace of a moved run
         # finds it under its new key.
         for change in plan.moves:
@@ -249,21 +248,7 @@ class Executor:
             )
         pool = _Workers(self._parallelism)
         try:
-            for phase in (cancels, others):
-                if self._stopping.is_set():
-                    break
-                try:
-                    self._run_phase(pool, phase, results)
-                except KeyboardInterrupt:
-                    interrupted = True
-                    self.stop()
-                    try:
-                        self._drain(results)
-                    except KeyboardInterrupt:
-                        self.abandon()
-                        for future in self._inflight:
-                            future.cancel()  # those not started yet never will be
-                    break
+            interrupted = self._run_phases(pool, (cancels, others), results)
         finally:
             pool.shutdown(wait=not self._abandoned)
         final = fold(state, list(self._journal.records))
@@ -282,6 +267,29 @@ class Executor:
             elapsed=time.monotonic() - started,
             moved=len(plan.moves),
         )
+
+    def _run_phases(
+        self,
+        pool: _Workers,
+        phases: Iterable[list[Change]],
+        results: dict[str, OperationResult],
+    ) -> bool:
+        """Run each phase to its end; True when a Ctrl-C stopped them (see ``run``)."""
+        for phase in phases:
+            if self._stopping.is_set():
+                return False
+            try:
+                self._run_phase(pool, phase, results)
+            except KeyboardInterrupt:
+                self.stop()
+                try:
+                    self._drain(results)
+                except KeyboardInterrupt:
+                    self.abandon()
+                    for future in self._inflight:
+                        future.cancel()  # those not started yet never will be
+                return True
+        return False
 
     def _unfinished(self, change: Change) -> OperationResult:
         """The result of a change that never reported one: not started, or abandoned."""
