@@ -407,7 +407,9 @@ class Executor:
             run_id = self._api.trigger(attrs, key=change.key)
         except OutcomeUnknownError as err:
             journal.append(
-                JournalRecord(op="trigger-unknown", key=change.key, attributes=attrs, note=str(err))
+                JournalRecord(
+                    op="trigger-unknown", key=change.key, attributes=attrs, note=err.cause
+                )
             )
             return OperationResult(change.key, change.action, Outcome.UNKNOWN, message=str(err))
         except ApiError as err:

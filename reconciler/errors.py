@@ -194,4 +194,12 @@ class NotSentError(ApiError):
 
 
 class OutcomeUnknownError(ApiError):
-    """The request may have reached the server; its result is unknown."""
+    """The request may have reached the server; its result is unknown.
+
+    ``cause`` is what happened, without the advice of the full message: it is what the state
+    records, since the advice (which command, which --state) belongs to the moment it is shown.
+    """
+
+    def __init__(self, message: str, *, cause: str | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause or message

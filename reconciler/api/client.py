@@ -281,14 +281,12 @@ class ProbeClient:
                 return parse_trigger_answer(answer.content)
             except TriggerAnswerError as exc:
                 problem = str(exc)
-            raise OutcomeUnknownError(
-                f'{call.what}: the API answered 200 but not with {{"testRunId": <int32>}} '
-                f"({problem}); {call.unknown}"
+            raise _unknown(
+                call, f'the API answered 200 but not with {{"testRunId": <int32>}} ({problem})'
             )
         if 200 <= answer.status < 300:
-            raise OutcomeUnknownError(
-                f"{call.what}: the API answered {answer.status_text} instead of 200 with a run "
-                f"id; {call.unknown}"
+            raise _unknown(
+                call, f"the API answered {answer.status_text} instead of 200 with a run id"
             )
         raise self._refusal(call, answer)
 
@@ -383,9 +381,8 @@ class ProbeClient:
             )
         if failure.delivery is Delivery.ANSWERED:
             if call.kind is _Kind.TRIGGER:
-                return OutcomeUnknownError(
-                    f"{call.what}: the API failed after receiving the request "
-                    f"({failure.reason}{said}); {call.unknown}"
+                return _unknown(
+                    call, f"the API failed after receiving the request ({failure.reason}{said})"
                 )
             return ServerError(
                 f"{call.what}: the API failed ({failure.reason}{said}){after}; the run stays in "
@@ -401,9 +398,7 @@ class ProbeClient:
                 f"{call.what}: could not reach the API at {self.base_url} ({failure.reason})"
                 f"{after}; nothing was sent, so {call.not_done}. {hint}, then run apply again."
             )
-        return OutcomeUnknownError(
-            f"{call.what}: {failure.reason} after the request was sent{after}; {call.unknown}"
-        )
+        return _unknown(call, f"{failure.reason} after the request was sent{after}")
 
     def _refusal(self, call: _Call, answer: _Answer) -> ApiError:
         """The error for a definite, non-transient answer other than success."""
@@ -444,6 +439,11 @@ class ProbeClient:
             status=answer.status,
             validation_errors=body.validation_errors,
         )
+
+
+def _unknown(call: _Call, cause: str) -> OutcomeUnknownError:
+    """An unknown outcome: what happened (kept in state) and what to do (shown now)."""
+    return OutcomeUnknownError(f"{call.what}: {cause}; {call.unknown}", cause=cause)
 
 
 def _transient_failure(answer: _Answer, now: float) -> Failure:

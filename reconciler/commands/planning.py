@@ -162,7 +162,9 @@ def apply(
             if not the_plan.actionable and not the_plan.moves:
                 if plan_file:
                     session.console.out("The saved plan has nothing to do.")
-                return _unresolved_exit(session, unresolved) if unresolved else EXIT_OK
+                if unresolved:
+                    return _unresolved_exit(session, unresolved, options.paths)
+                return EXIT_OK
             if not plan_file and not auto_approve:
                 _approve(session, operation, interactive=interactive)
             result = _execute(
@@ -170,9 +172,9 @@ def apply(
             )
         finally:
             client.close()
-    code = _summarise(session, result, destroy=options.destroy)
+    code = _summarise(session, result, destroy=options.destroy, paths=options.paths)
     if code == EXIT_OK and unresolved:
-        return _unresolved_exit(session, unresolved)
+        return _unresolved_exit(session, unresolved, options.paths)
     return code
 
 
@@ -232,25 +234,28 @@ def _no_terminal_message(operation: str) -> str:
     )
 
 
-def _unresolved_exit(session: Session, count: int) -> int:
+def _unresolved_exit(session: Session, count: int, paths: Sequence[str]) -> int:
     """Runs whose earlier trigger has an unknown outcome block a clean exit: CI must not show
     green while runs may exist that nothing tracks."""
     runs = f"{count} run{'s' if count != 1 else ''}"
     session.console.error(
         f"{runs} still {'have' if count != 1 else 'has'} an unknown outcome from an earlier "
-        f"apply and {'were' if count != 1 else 'was'} left alone. {_resolve_unknown(session)}"
+        f"apply and {'were' if count != 1 else 'was'} left alone. "
+        + _resolve_unknown(session, paths)
     )
     return EXIT_ERROR
 
 
-def _resolve_unknown(session: Session) -> str:
-    """The one explanation of how to resolve unknown outcomes, with this command's --state."""
+def _resolve_unknown(session: Session, paths: Sequence[str]) -> str:
+    """The one explanation of how to resolve unknown outcomes, repeating this command's spec
+    PATHs and --state so that every command works as pasted."""
     state = session.state_args()
+    specs = f" {shlex.join(paths)}" if paths else ""
     return (
-        f"`reconciler plan{state}` lists them; resolve each with `reconciler import KEY "
-        f"TEST_RUN_ID{state}` if the run exists, `reconciler state rm KEY{state}` to forget "
-        f"it, or `reconciler apply --retrigger-unknown --target KEY{state}` to trigger it "
-        "again."
+        f"`reconciler plan{specs}{state}` lists them; resolve each with `reconciler import KEY "
+        f"TEST_RUN_ID{specs}{state}` if the run exists, `reconciler state rm KEY{state}` to "
+        f"forget it, or `reconciler apply{specs} --retrigger-unknown --target KEY{state}` to "
+        "trigger it again."
     )
 
 
@@ -338,7 +343,9 @@ def _execute(
             signal.signal(sig, handler)
 
 
-def _summarise(session: Session, result: ApplyResult, *, destroy: bool) -> int:
+def _summarise(
+    session: Session, result: ApplyResult, *, destroy: bool, paths: Sequence[str]
+) -> int:
     from reconciler.apply import Outcome
 
     console = session.console
@@ -374,8 +381,12 @@ def _summarise(session: Session, result: ApplyResult, *, destroy: bool) -> int:
     console.out(console.style(line, "green" if result.succeeded else "red", bold=True))
     if fatal is not None:
         console.error(fatal)
-    if unknown:
-        console.err("Some triggers may or may not have created a run. " + _resolve_unknown(session))
+    # Only triggers leave unknown entries; an abandoned cancel just stays in state, and its
+    # own line says the next apply repeats it.
+    if any(run.status == "unknown" for run in result.state.runs.values()):
+        console.err(
+            "Some triggers may or may not have created a run. " + _resolve_unknown(session, paths)
+        )
     if result.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.succeeded else EXIT_ERROR

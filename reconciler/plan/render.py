@@ -81,11 +81,15 @@ def _next_steps(change: Change, state_args: str, paths_args: str) -> list[tuple[
     """What the user can do about an unknown outcome, as (situation, command) pairs.
 
     ``state_args`` end every command (so it acts on the same state as the plan) and
-    ``paths_args`` follow ``apply`` (so it reads the same specs).
+    ``paths_args`` follow ``apply`` and ``import`` (so they read the same specs).
     """
     key = shlex.quote(change.key)  # matrix keys hold [ ] =, which shells would glob
     steps = [
-        ("if the run exists", _command(f"reconciler import {key} TEST_RUN_ID", state_args)),
+        (
+            "if the run exists",
+            # import reads the key's attributes from the specs: it needs the same PATHs.
+            _command(f"reconciler import {key} TEST_RUN_ID", paths_args, state_args),
+        ),
         ("to forget it", _command(f"reconciler state rm {key}", state_args)),
     ]
     if change.after is not None:

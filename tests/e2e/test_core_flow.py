@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -267,6 +268,10 @@ def test_a_plan_of_moves_alone_needs_no_api_key(
     assert len(sim.runs()) == 2
 
 
+def cli_state(path: str) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())  # type: ignore[no-any-return]
+
+
 def test_next_steps_repeat_the_state_and_paths_given_on_the_command_line(
     cli: Cli, run: Runner, sim: SimulatorServer, tmp_path: Path
 ) -> None:
@@ -275,9 +280,15 @@ def test_next_steps_repeat_the_state_and_paths_given_on_the_command_line(
     sim.set_faults(drop_after_trigger_rate=1.0)  # every trigger's answer is lost: unknown
     applied = run("apply", "specs/team", "--state", elsewhere, "--auto-approve")
     assert applied.code == 1
-    assert f"reconciler import KEY TEST_RUN_ID --state {elsewhere}" in applied.err
+    assert f"reconciler import KEY TEST_RUN_ID specs/team --state {elsewhere}" in applied.err
     planned = run("plan", "specs/team", "--state", elsewhere)
     assert f"reconciler state rm chatbot-jailbreak --state {elsewhere}" in planned.out
+    assert (
+        f"reconciler import chatbot-jailbreak TEST_RUN_ID specs/team --state {elsewhere}"
+    ) in planned.out
+    # The state keeps what happened, not advice that would go stale.
+    notes = [entry["note"] for entry in cli_state(elsewhere)["runs"].values()]
+    assert notes and all("reconciler" not in note for note in notes)
     assert (
         "reconciler apply specs/team --retrigger-unknown --target chatbot-jailbreak "
         f"--state {elsewhere}"

@@ -105,7 +105,7 @@ PATHS_ARGS = " /tmp/w4/specs"
 
 def test_text_next_steps_carry_the_state_and_spec_paths_of_the_plan() -> None:
     text = render_text(mixed_plan(), color=False, state_args=STATE_ARGS, paths_args=PATHS_ARGS)
-    assert "reconciler import flaky TEST_RUN_ID --state /tmp/alt.json\n" in text
+    assert "reconciler import flaky TEST_RUN_ID /tmp/w4/specs --state /tmp/alt.json\n" in text
     assert "reconciler state rm flaky --state /tmp/alt.json\n" in text
     assert (
         "reconciler apply /tmp/w4/specs --retrigger-unknown --target flaky --state /tmp/alt.json\n"
@@ -205,8 +205,8 @@ def test_markdown_has_summary_table_and_diff_details() -> None:
 def test_markdown_next_steps_carry_the_state_and_spec_paths_of_the_plan() -> None:
     text = render_markdown(mixed_plan(), state_args=STATE_ARGS, paths_args=PATHS_ARGS)
     assert (
-        "> - `flaky`: if the run exists: `reconciler import flaky TEST_RUN_ID --state "
-        "/tmp/alt.json`; to forget it: `reconciler state rm flaky --state /tmp/alt.json`; "
+        "> - `flaky`: if the run exists: `reconciler import flaky TEST_RUN_ID /tmp/w4/specs "
+        "--state /tmp/alt.json`; to forget it: `reconciler state rm flaky --state /tmp/alt.json`; "
         "to trigger it again: `reconciler apply /tmp/w4/specs --retrigger-unknown --target "
         "flaky --state /tmp/alt.json`\n"
     ) in text
