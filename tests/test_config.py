@@ -135,3 +135,17 @@ def test_example_project_config_loads_and_plans(monkeypatch: pytest.MonkeyPatch)
     assert desired.files == ("specs/chatbots.yaml",)
     assert any("[" in key for key in desired.runs)
     assert {run.attributes.workspace_id for run in desired.runs.values()} == {1234}
+
+
+def test_destroy_may_miss_the_default_specs_but_not_the_configs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    # No specs/ and no config: an empty set, so destroy can go on (with --force).
+    assert load_desired([], Settings(env={}), missing_ok=True).runs == {}
+    # A specs: path the config names must exist, even for destroy.
+    path = tmp_path / "reconciler.yaml"
+    path.write_text("specs:\n  - nope\n")
+    settings = Settings(env={}, config=load_project_config(path, env={}))
+    with pytest.raises(SpecValidationError, match=r"reconciler\.yaml:2: specs: nope"):
+        load_desired([], settings, missing_ok=True)

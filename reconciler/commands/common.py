@@ -198,7 +198,8 @@ def load_desired(
     configured = config.spec_paths() if config is not None and not paths else None
     if not paths:
         paths = configured if configured is not None else DEFAULT_SPEC_PATHS
-        if missing_ok and not any(Path(p).exists() for p in paths):
+        # Only the default specs/ may be missing: paths a reconciler.yaml names must exist.
+        if missing_ok and configured is None and not any(Path(p).exists() for p in paths):
             log.info("no spec files at %s: nothing is protected", ", ".join(paths))
             paths = []
     env = settings.env if settings is not None else None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import Session, Settings, load_desired
+from reconciler.commands.common import Session, load_desired
 from reconciler.errors import AbortedError, UnsafePlanError, UsageError
 from reconciler.plan.model import Action
 
@@ -183,13 +183,18 @@ def _plan_under_lock(
 ) -> Plan:
     """The saved plan (checked fresh), or a new one."""
     if plan_file:
-        return _load_saved(plan_file, state, session.settings)
+        return _load_saved(plan_file, state, session)
     desired = load_desired(options.paths, session.settings, missing_ok=options.destroy)
-    if options.destroy and not desired.files and state.runs and not options.force:
-        raise UnsafePlanError(
-            "destroy found no spec files, so it cannot honour `protect: true` marks. Run it "
-            "from the project directory or give the spec PATH; to cancel every tracked run "
-            "regardless, add --force."
+    if options.destroy and not desired.files and state.runs:
+        if not options.force:
+            raise UnsafePlanError(
+                "destroy found no spec files, so it cannot honour `protect: true` marks. Run "
+                "it from the project directory or give the spec PATH; to cancel every tracked "
+                "run regardless, add --force."
+            )
+        session.console.warn(
+            "no spec files were found: `protect: true` marks cannot be checked, and --force "
+            "cancels every tracked run, protected or not."
         )
     return _make_plan(desired, state, options)
 
@@ -284,13 +289,15 @@ def report_store_notes(session: Session, store: StateStore) -> None:
         session.console.warn(note)
 
 
-def _load_saved(plan_file: str, state: State, settings: Settings) -> Plan:
+def _load_saved(plan_file: str, state: State, session: Session) -> Plan:
     from reconciler.plan.saved import check_fresh, load_plan
 
     saved = load_plan(plan_file)
-    paths = saved.options.get("paths") or []
-    desired = load_desired([str(p) for p in paths] if isinstance(paths, list) else [], settings)
-    check_fresh(saved, state, desired, plan_file=plan_file)
+    recorded = saved.options.get("paths") or []
+    paths = [str(p) for p in recorded] if isinstance(recorded, list) else []
+    desired = load_desired(paths, session.settings)
+    specs = f" {shlex.join(paths)}" if paths else ""
+    check_fresh(saved, state, desired, plan_file=plan_file, plan_args=specs + session.state_args())
     return saved
 
 

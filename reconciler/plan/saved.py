@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import Any, Literal
 
@@ -171,13 +172,25 @@ def _not_a_plan(source: str, why: str) -> PlanError:
     )
 
 
-def check_fresh(plan: Plan, state: State, desired: DesiredSet, *, plan_file: str = "FILE") -> None:
+def check_fresh(
+    plan: Plan,
+    state: State,
+    desired: DesiredSet,
+    *,
+    plan_file: str = "FILE",
+    plan_args: str = "",
+) -> None:
     """Raise ``StalePlanError`` if the state or the specs moved since ``plan`` was made.
+
+    ``plan_args`` (spec PATHs, ``--state``) are repeated in the suggested ``plan`` command.
 
     A state that was never written (serial 0, no runs) gets a fresh lineage each time it is
     created in memory, so two such states count as the same state.
     """
-    again = f"Run `reconciler plan --out {plan_file}` again, review it, and apply the new plan."
+    again = (
+        f"Run `reconciler plan{plan_args} --out {shlex.quote(plan_file)}` again, review it, "
+        "and apply the new plan."
+    )
     never_written = plan.serial == 0 and state.serial == 0 and not state.runs
     if state.lineage != plan.lineage and plan.serial == 0 and not never_written:
         # A plan made before any state was written names a lineage that was never persisted.

@@ -304,3 +304,27 @@ def test_a_missing_key_fails_before_the_plan_is_shown(
     assert "SPLX_API_KEY is not set" in result.err
     assert "will perform" not in result.out
     assert api_requests(sim) == []
+
+
+def test_a_stale_saved_plan_names_the_plan_command_to_run_again(
+    cli: Cli, run: Runner, sim: SimulatorServer, tmp_path: Path
+) -> None:
+    cli.write_spec("team/runs.yaml", SPEC_TWO_RUNS)
+    elsewhere = str(tmp_path / "elsewhere.json")
+    plan_file = str(tmp_path / "p.plan")
+    assert run("plan", "specs/team", "--state", elsewhere, "--out", plan_file).code == 0
+    assert run("apply", "specs/team", "--state", elsewhere, "--auto-approve").code == 0
+    stale = run("apply", "--plan", plan_file, "--state", elsewhere)
+    assert stale.code == 1
+    assert f"reconciler plan specs/team --state {elsewhere} --out {plan_file}" in stale.err
+
+
+def test_destroy_with_force_and_no_specs_warns_that_protect_is_unchecked(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    assert run("apply", "--auto-approve").code == 0
+    (cli.root / "specs" / "runs.yaml").unlink()
+    result = run("destroy", "--auto-approve", "--force")
+    assert result.code == 0, result.all
+    assert "protect: true` marks cannot be checked" in result.err
