@@ -138,6 +138,14 @@ class Session:
         # The store's location never holds a password (a postgresql:// URL may).
         return f" --state {shlex.quote(self.store().location)}"
 
+    def state_identity(self) -> str:
+        """Which state this is, for a saved plan to check it is applied to the same one: the
+        absolute path of a file, or the (password-free) location of a PostgreSQL state."""
+        from reconciler.state import is_postgres_url
+
+        location = self.store().location
+        return location if is_postgres_url(self.settings.state) else str(Path(location).resolve())
+
     def store(self) -> StateStore:
         from reconciler.state import open_store
 

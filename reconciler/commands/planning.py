@@ -13,7 +13,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from reconciler.commands.common import Session, load_desired
-from reconciler.errors import AbortedError, UnsafePlanError, UsageError
+from reconciler.errors import AbortedError, StalePlanError, UnsafePlanError, UsageError
 from reconciler.plan.model import Action
 
 if TYPE_CHECKING:
@@ -102,6 +102,10 @@ def plan(
             "takes the lock over and recovers its journal)."
         )
     the_plan = _make_plan(desired, state, options)
+    # A saved plan remembers its state, so it cannot be applied to another one by mistake.
+    the_plan = dataclasses.replace(
+        the_plan, options={**the_plan.options, "state": session.state_identity()}
+    )
     if out:
         from reconciler.plan.saved import save_plan
 
@@ -293,6 +297,12 @@ def _load_saved(plan_file: str, state: State, session: Session) -> Plan:
     from reconciler.plan.saved import check_fresh, load_plan
 
     saved = load_plan(plan_file)
+    made_for, here = saved.options.get("state"), session.state_identity()
+    if isinstance(made_for, str) and made_for != here:
+        raise StalePlanError(
+            f"{plan_file} was made for the state at {made_for}, not {here}: apply it with "
+            f"`--state {shlex.quote(made_for)}`, or make a new plan for this state."
+        )
     recorded = saved.options.get("paths") or []
     paths = [str(p) for p in recorded] if isinstance(recorded, list) else []
     desired = load_desired(paths, session.settings)

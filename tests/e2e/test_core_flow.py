@@ -328,3 +328,18 @@ def test_destroy_with_force_and_no_specs_warns_that_protect_is_unchecked(
     result = run("destroy", "--auto-approve", "--force")
     assert result.code == 0, result.all
     assert "protect: true` marks cannot be checked" in result.err
+
+
+def test_a_saved_plan_refuses_another_state(
+    cli: Cli, run: Runner, sim: SimulatorServer, tmp_path: Path
+) -> None:
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    plan_file = str(tmp_path / "p.plan")
+    first, other = str(tmp_path / "first.json"), str(tmp_path / "other.json")
+    assert run("plan", "--state", first, "--out", plan_file).code == 0
+    # Neither state exists yet, so lineage cannot tell them apart: the recorded state does.
+    refused = run("apply", "--plan", plan_file, "--state", other)
+    assert refused.code == 1
+    assert f"was made for the state at {Path(first).resolve()}" in refused.err
+    assert api_requests(sim) == []
+    assert run("apply", "--plan", plan_file, "--state", first).code == 0
