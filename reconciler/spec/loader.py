@@ -189,12 +189,6 @@ def check_moves(moves: Sequence[Move], runs: Mapping[str, DesiredRun]) -> list[S
             )
         elif move.source == move.target:
             problem(move, "a move from a key to itself", "remove the entry")
-        elif move.target not in runs:
-            problem(
-                move,
-                f"the target {move.target!r} is not a run key of the specs",
-                "declare the run under its new key, or fix the spelling of to:",
-            )
         elif move.source in runs:
             problem(
                 move,
@@ -202,10 +196,19 @@ def check_moves(moves: Sequence[Move], runs: Mapping[str, DesiredRun]) -> list[S
                 "a move renames a run: remove the old key from testRuns, or remove the move",
             )
         elif move.target in sources:
+            # Checked before "not a run key": the target of a chain is the next move's source.
+            newest = sources[move.target].target
             problem(
                 move,
                 f"{move.target!r} is moved on again at {sources[move.target].where}",
-                "chains of moves are not followed: move straight from the oldest key to the newest",
+                "chains of moves are not followed: replace both entries by one move "
+                f"from {move.source!r} to {newest!r}",
+            )
+        elif move.target not in runs:
+            problem(
+                move,
+                f"the target {move.target!r} is not a run key of the specs",
+                "declare the run under its new key, or fix the spelling of to:",
             )
         seen.setdefault(move.source, move)
         targets.setdefault(move.target, move)

@@ -432,7 +432,9 @@ def test_chains_and_cycles_of_moves_are_errors() -> None:
         """,
     )
     (error,) = errors("a.yaml")
-    assert (error.line, error.message) == (5, "the target 'b' is not a run key of the specs")
+    assert (error.line, error.message) == (5, "'b' is moved on again at a.yaml:6")
+    assert error.hint is not None
+    assert "one move from 'a' to 'c'" in error.hint
     write("b.yaml", "workspaceId: 1\ntestRuns:\n  b: {targetId: 1, probeIds: [1]}\n")
     found = [e.message for e in errors("a.yaml", "b.yaml")]
     assert found == ["'b' is moved on again at a.yaml:6", "'b' is still declared at b.yaml:3"]
