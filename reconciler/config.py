@@ -20,7 +20,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, PrivateAttr, StrictStr, StringConstraints, ValidationError
+from pydantic import (
+    Field,
+    PrivateAttr,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from reconciler.errors import SpecError
 from reconciler.records import Int32
@@ -53,6 +60,12 @@ class ProjectConfig(SpecModel):
     probe_sets: dict[ProbeSetName, list[Int32]] = Field(
         default_factory=dict, description="named lists of probe ids, usable in probeIds"
     )
+
+    @field_validator("specs", mode="before")
+    @classmethod
+    def _one_path_is_a_list(cls, value: object) -> object:
+        # `specs: specs/` reads naturally for a single directory.
+        return [value] if isinstance(value, str) else value
 
     _path: Path | None = PrivateAttr(default=None)
     _display: str = PrivateAttr(default=CONFIG_NAME)
@@ -175,7 +188,8 @@ def load_project_config(path: Path, env: Mapping[str, str] | None = None) -> Pro
     config._display = display
     config._set_lines = key_lines(parsed.root, "probeSets")
     config._spec_lines = [
-        locate(parsed.root, ("specs", i)) or 1 for i in range(len(config.specs or ()))
+        locate(parsed.root, ("specs", i)) or locate(parsed.root, ("specs",)) or 1
+        for i in range(len(config.specs or ()))
     ]
     return config
 

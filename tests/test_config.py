@@ -149,3 +149,15 @@ def test_destroy_may_miss_the_default_specs_but_not_the_configs(
     settings = Settings(env={}, config=load_project_config(path, env={}))
     with pytest.raises(SpecValidationError, match=r"reconciler\.yaml:2: specs: nope"):
         load_desired([], settings, missing_ok=True)
+
+
+def test_a_single_specs_path_may_be_written_as_a_string(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "reconciler.yaml"
+    path.write_text("specs: team/\n")
+    config = load_project_config(path, env={})
+    assert config.spec_paths() == ["team"]
+    with pytest.raises(SpecValidationError, match=r"reconciler\.yaml:1: specs: team/"):
+        load_desired([], Settings(env={}, config=config))
