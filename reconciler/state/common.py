@@ -120,45 +120,61 @@ def unrecovered_journal(journal: str, action: str) -> RuntimeError:
     )
 
 
-def lock_needed(location: str, action: str) -> LockError:
-    return LockError(f"{location}: {action} needs the state lock; take it first")
+class LockNeededError(LockError):
+    """A write was attempted without holding the state lock."""
+
+    def __init__(self, location: str, action: str) -> None:
+        super().__init__(f"{location}: {action} needs the state lock; take it first")
 
 
-def already_locked(location: str, held: LockInfo) -> LockError:
-    return LockError(f"{location}: this command already holds {held.describe()}")
+class AlreadyLockedError(LockError):
+    """This command asked again for a lock it holds."""
+
+    def __init__(self, location: str, held: LockInfo) -> None:
+        super().__init__(f"{location}: this command already holds {held.describe()}")
 
 
-def lock_lost(location: str, held: LockInfo, action: str) -> LockError:
+class LockLostError(LockError):
     """The lock was force-unlocked under a live holder: it must stop writing."""
-    return LockError(
-        f"{location}: {held.describe()} was removed by force-unlock while this command held "
-        f"it; not going to {action}. What was already journaled is recovered by the next "
-        "command"
-    )
+
+    def __init__(self, location: str, held: LockInfo, action: str) -> None:
+        super().__init__(
+            f"{location}: {held.describe()} was removed by force-unlock while this command "
+            f"held it; not going to {action}. What was already journaled is recovered by the "
+            "next command"
+        )
 
 
-def locked_by(location: str, who: str, timeout: float, unlock: str) -> LockError:
+class LockHeldError(LockError):
     """The lock is busy: who holds it (``who``), and the user's ways forward."""
-    waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
-    return LockError(
-        f"{location} is locked{waited}: {who}. Wait for that command to finish, or retry "
-        f"with --lock-timeout to wait for it; {unlock}"
-    )
+
+    def __init__(self, location: str, who: str, timeout: float, unlock: str) -> None:
+        waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
+        super().__init__(
+            f"{location} is locked{waited}: {who}. Wait for that command to finish, or retry "
+            f"with --lock-timeout to wait for it; {unlock}"
+        )
 
 
-def not_this_lock(where: str, location: str, lock_id: str, holder: LockInfo) -> LockError:
-    """``where`` names the state in prose; ``location`` is its ``--state`` value."""
-    return LockError(
-        f"lock id {lock_id} is not the lock on {where}, which is {holder.describe()}; to "
-        f"remove that one, run {force_unlock_command(holder.id, location)}"
-    )
+class WrongLockIdError(LockError):
+    """force-unlock named another lock. ``where`` names the state in prose; ``location`` is
+    its ``--state`` value."""
+
+    def __init__(self, where: str, location: str, lock_id: str, holder: LockInfo) -> None:
+        super().__init__(
+            f"lock id {lock_id} is not the lock on {where}, which is {holder.describe()}; to "
+            f"remove that one, run {force_unlock_command(holder.id, location)}"
+        )
+
+
+class NotLockedError(LockError):
+    """force-unlock found no lock to remove."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(f"{location} is not locked; nothing to unlock")
 
 
 def force_unlock_command(lock_id: str, location: str) -> str:
     """The command that removes lock ``lock_id``, in backticks as the tool quotes commands;
     the location shell-quoted inside, so it can be pasted as it is."""
     return f"`reconciler force-unlock {lock_id} --state {shlex.quote(location)}`"
-
-
-def not_locked(location: str) -> LockError:
-    return LockError(f"{location} is not locked; nothing to unlock")

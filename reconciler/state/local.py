@@ -135,7 +135,7 @@ class LocalStateStore:
     @contextlib.contextmanager
     def lock(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
         if self._held is not None:
-            raise common.already_locked(self.location, self._held[1])
+            raise common.AlreadyLockedError(self.location, self._held[1])
         info = lock_info_now(operation)
         self.stale_lock = None
         fd = self._acquire(info, timeout)
@@ -152,7 +152,7 @@ class LocalStateStore:
         try:
             fd = os.open(self.lock_path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            raise common.not_locked(self.location) from None
+            raise common.NotLockedError(self.location) from None
         except OSError as exc:
             raise _io_error("open the lock file", self.lock_path, exc) from None
         try:
@@ -163,7 +163,7 @@ class LocalStateStore:
                     "cannot be checked; if no reconciler is running, delete the file"
                 )
             if holder.id != lock_id:
-                raise common.not_this_lock(self.location, self.location, lock_id, holder)
+                raise common.WrongLockIdError(self.location, self.location, lock_id, holder)
             # Unlink only the file we read, not one a new holder created in the meantime.
             if _same_file(fd, self.lock_path):
                 self.lock_path.unlink()
@@ -253,7 +253,7 @@ class LocalStateStore:
             if holder
             else f"deleting {self.lock_path}"
         )
-        return common.locked_by(
+        return common.LockHeldError(
             self.location,
             who,
             timeout,
@@ -262,10 +262,10 @@ class LocalStateStore:
 
     def _require_lock(self, action: str) -> None:
         if self._held is None:
-            raise common.lock_needed(self.location, action)
+            raise common.LockNeededError(self.location, action)
         fd, info = self._held
         if not _same_file(fd, self.lock_path):
-            raise common.lock_lost(self.location, info, action)
+            raise common.LockLostError(self.location, info, action)
 
     # --- writing -----------------------------------------------------------------------------
 

@@ -482,7 +482,7 @@ class PostgresStateStore:
 
     def _require_lock(self, action: str) -> LockInfo:
         if self._held is None:
-            raise common.lock_needed(self._where, action)
+            raise common.LockNeededError(self._where, action)
         return self._held
 
     def append(self, record: JournalRecord) -> None:
@@ -586,14 +586,14 @@ class PostgresStateStore:
         )
 
     def _lost_lock(self, held: LockInfo) -> LockError:
-        return common.lock_lost(self._where, held, "write anything more")
+        return common.LockLostError(self._where, held, "write anything more")
 
     # -- locking --------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def lock(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
         if self._held is not None:
-            raise common.already_locked(self._where, self._held)
+            raise common.AlreadyLockedError(self._where, self._held)
         self.stale_lock = None
         conn = self._open()
         try:
@@ -648,8 +648,8 @@ class PostgresStateStore:
         if holder is None:
             pids = ", ".join(map(str, self._holder_backends(conn, key))) or "?"
             who = f"a session (backend pid {pids}) that has not written its lock record yet"
-            return common.locked_by(self._where, who, timeout, "or retry in a moment")
-        return common.locked_by(
+            return common.LockHeldError(self._where, who, timeout, "or retry in a moment")
+        return common.LockHeldError(
             self._where,
             holder.describe(),
             timeout,
@@ -686,9 +686,9 @@ class PostgresStateStore:
         with self._connection() as conn, self._errors("cannot force-unlock"):
             holder = self._holder(conn)
             if holder is None:
-                raise common.not_locked(self._where)
+                raise common.NotLockedError(self._where)
             if holder.id != lock_id:
-                raise common.not_this_lock(self._where, self.location, lock_id, holder)
+                raise common.WrongLockIdError(self._where, self.location, lock_id, holder)
             self._terminate_holders(conn, self._lock_key())
             conn.execute(
                 "DELETE FROM reconciler_locks WHERE name = %s AND id = %s", (self.name, lock_id)
