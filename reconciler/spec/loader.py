@@ -28,7 +28,7 @@ from reconciler.spec.merge import merge_file
 from reconciler.spec.messages import ConfigValidationError, describe, validation_errors
 from reconciler.spec.model import DesiredRun, DesiredSet, Move, ProbeSet
 from reconciler.spec.schema import SpecFile
-from reconciler.spec.yaml_loader import key_lines, locate, parse_yaml
+from reconciler.spec.yaml_loader import ParsedYaml, key_lines, locate, parse_yaml
 
 if TYPE_CHECKING:
     from reconciler.config import ProjectConfig
@@ -312,27 +312,9 @@ def load_file(
         return FileResult(errors=[error])
     parsed = parse_yaml(text, display, env)
     result = FileResult(errors=list(parsed.errors))
-    if parsed.root is None:
-        if not parsed.errors:
-            result.errors.append(
-                SpecError(
-                    "the file is empty",
-                    file=display,
-                    hint="add workspaceId: and testRuns: (see docs/SPEC_FORMAT.md), "
-                    "or delete the file",
-                )
-            )
-        return result
-    if not isinstance(parsed.data, dict):
-        result.errors.append(
-            SpecError(
-                f"expected a mapping with workspaceId, defaults and testRuns at the top level, "
-                f"got {describe(parsed.data)}",
-                file=display,
-                line=1,
-                hint="start the file with workspaceId: 1234 and testRuns:",
-            )
-        )
+    if parsed.root is None or not isinstance(parsed.data, dict):
+        problem = _top_level_problem(parsed, display)
+        result.errors.extend([problem] if problem is not None else [])
         return result
     result.key_lines = key_lines(parsed.root, "testRuns")
     try:
@@ -340,23 +322,51 @@ def load_file(
     except ValidationError as exc:
         result.errors.extend(validation_errors(exc, parsed, display))
     else:
-        flawed = _runs_with_errors(spec.test_runs, parsed.errors)
-        merged = merge_file(
-            display, parsed.root, spec, shared_sets or {}, workspace_id, flawed=flawed
+        _merge_into(
+            result, spec, parsed, display, shared_sets=shared_sets or {}, workspace_id=workspace_id
         )
-        result.runs, result.key_lines = merged.runs, merged.key_lines
-        result.errors.extend(merged.errors)
-        result.moves = [
-            Move(
-                m.source,
-                m.target,
-                display,
-                locate(parsed.root, ("moved", i, "from"), key=True) or 1,
-            )
-            for i, m in enumerate(spec.moved or ())
-        ]
     result.errors.sort(key=lambda e: e.line or 0)
     return result
+
+
+def _top_level_problem(parsed: ParsedYaml, display: str) -> SpecError | None:
+    """An empty file, or one whose top level is not a mapping (None when YAML already said)."""
+    if parsed.root is None:
+        if parsed.errors:
+            return None
+        return SpecError(
+            "the file is empty",
+            file=display,
+            hint="add workspaceId: and testRuns: (see docs/SPEC_FORMAT.md), or delete the file",
+        )
+    return SpecError(
+        f"expected a mapping with workspaceId, defaults and testRuns at the top level, "
+        f"got {describe(parsed.data)}",
+        file=display,
+        line=1,
+        hint="start the file with workspaceId: 1234 and testRuns:",
+    )
+
+
+def _merge_into(
+    result: FileResult,
+    spec: SpecFile,
+    parsed: ParsedYaml,
+    display: str,
+    *,
+    shared_sets: Mapping[str, ProbeSet],
+    workspace_id: int | None,
+) -> None:
+    """A valid file's runs (defaults, probe sets, matrices merged) and moves into ``result``."""
+    assert parsed.root is not None  # a file that parsed to a mapping has a root node
+    flawed = _runs_with_errors(spec.test_runs, parsed.errors)
+    merged = merge_file(display, parsed.root, spec, shared_sets, workspace_id, flawed=flawed)
+    result.runs, result.key_lines = merged.runs, merged.key_lines
+    result.errors.extend(merged.errors)
+    result.moves = [
+        Move(m.source, m.target, display, locate(parsed.root, ("moved", i, "from"), key=True) or 1)
+        for i, m in enumerate(spec.moved or ())
+    ]
 
 
 def _runs_with_errors(keys: Iterable[str], errors: Sequence[SpecError]) -> set[str]:
