@@ -99,6 +99,7 @@ class Session:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._store: StateStore | None = None
         secrets = [s for s in (settings.api_key,) if s]
         self.redact = Redactor(secrets)
         import sys
@@ -147,11 +148,13 @@ class Session:
         return location if is_postgres_url(self.settings.state) else str(Path(location).resolve())
 
     def store(self) -> StateStore:
-        from reconciler.state import open_store
+        """The command's one store: opened once, since its lock and notes belong to it."""
+        if self._store is None:
+            from reconciler.state import open_store
 
-        store = open_store(self.settings.state)
-        log.info("state: %s", store.location)
-        return store
+            self._store = open_store(self.settings.state)
+            log.info("state: %s", self._store.location)
+        return self._store
 
     def client(self, *, parallelism: int) -> ProbeClient:
         """The API client; fails before anything is sent when the key or URL is unusable."""
