@@ -71,7 +71,18 @@ def _run_options(func: F) -> F:
     return click.option("--auto-approve", is_flag=True, help="Skip the interactive approval.")(func)
 
 
+def _platform_option(func: F) -> F:
+    return click.option(
+        "--platform-url",
+        default=None,
+        metavar="URL",
+        help="SPLX Probe web UI that run links point to (env SPLX_PLATFORM_URL; default the "
+        "region's, https://probe.splx.ai for eu).",
+    )(func)
+
+
 def _api_options(func: F) -> F:
+    func = _platform_option(func)
     func = click.option(
         "--request-timeout",
         default=None,
@@ -159,6 +170,7 @@ def _session(**kwargs: Any) -> Session:
         and root.get_parameter_source("state") is click.core.ParameterSource.COMMANDLINE,
         api_url=kwargs.get("api_url") or None,
         region=kwargs.get("region"),
+        platform_url=kwargs.get("platform_url") or None,
         lock_timeout=parse_duration(kwargs.get("lock_timeout") or "0"),
         max_attempts=kwargs.get("max_attempts"),
         retry_max_delay=_duration_or_none(kwargs.get("retry_max_delay")),

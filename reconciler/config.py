@@ -60,6 +60,14 @@ class ProjectConfig(SpecModel):
     probe_sets: dict[ProbeSetName, list[Int32]] = Field(
         default_factory=dict, description="named lists of probe ids, usable in probeIds"
     )
+    status_path: _Text | None = Field(
+        default=None,
+        description="path template of the status endpoint, with {testRunId} and optionally "
+        "{workspaceId}; default /api/v2/test-run/{testRunId}/status",
+    )
+    platform_url: _Text | None = Field(
+        default=None, description="SPLX Probe web UI base URL, for links to runs"
+    )
 
     @field_validator("specs", mode="before")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from reconciler.records import RunAttributes, normalise_probe_ids
+from reconciler.results.model import Counts, ProbeRunResult, RunResult
 from reconciler.state.model import TrackedRun
 
 
@@ -37,4 +38,40 @@ def tracked(
         attributes=attributes,
         triggered_at="2024-05-01T12:00:00Z",
         note=note,
+    )
+
+
+def result_of(
+    run_id: int,
+    *,
+    status: str = "Finished",
+    failed: int = 0,
+    errored: int = 0,
+    total: int = 10,
+    probes: tuple[int, ...] = (101,),
+    seen_at: str = "2024-05-01T13:00:00Z",
+) -> RunResult:
+    """A run's result: the first probe run carries ``failed`` and ``errored``; each probe run
+    has ``total`` test cases and its own status equal to the run's."""
+    probe_runs = tuple(
+        ProbeRunResult(
+            probe_name=f"Probe {probe}",
+            probe_run_id=run_id * 100 + i,
+            probe_id=probe,
+            status=status,
+            counts=Counts(
+                total=total,
+                failed=failed if i == 0 else 0,
+                errored=errored if i == 0 else 0,
+                passed=total - (failed + errored if i == 0 else 0),
+            ),
+        )
+        for i, probe in enumerate(probes)
+    )
+    return RunResult(
+        test_run_id=run_id,
+        status=status,
+        execution_date="2024-05-01T12:00:01Z",
+        probe_runs=probe_runs,
+        seen_at=seen_at,
     )

@@ -6,6 +6,7 @@ import enum
 from typing import Protocol
 
 from reconciler.records import RunAttributes
+from reconciler.results.model import RunResult
 
 
 class CancelOutcome(enum.Enum):
@@ -31,3 +32,15 @@ class ProbeApi(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class StatusApi(Protocol):
+    """The status endpoint: a read, safe to repeat (``reconciler.results.refresh`` uses it)."""
+
+    def get_status(
+        self, workspace_id: int, test_run_id: int, *, key: str, seen_at: str
+    ) -> RunResult | None:
+        """The run's status as a ``RunResult`` stamped ``seen_at``; None when the API answers
+        404 (the run no longer exists). Raises ``ApiError`` subclasses: ``fatal`` ones (401,
+        403) end the command; others mean this one run could not be read."""
+        ...

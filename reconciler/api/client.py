@@ -3,19 +3,21 @@
 Each call sends one request with retries (``retry.py``) and maps the final answer to a return
 value or to an ``ApiError`` whose message names the run key and workspace and says what to do:
 
-    answer               trigger                               cancel
-    200                  testRunId, strictly validated         CANCELLED
-    other 2xx            OutcomeUnknownError                   CANCELLED
-    3xx                  RequestRejectedError: redirects are not followed (they would carry
-                         the key to another address)
-    400                  RequestRejectedError + fields         NOTHING_TO_CANCEL
-    401 / 403            AuthenticationError / PermissionDeniedError: fatal, the apply stops
-    404                  RequestRejectedError                  NOTHING_TO_CANCEL
-    other 4xx            RequestRejectedError
-    429                  retried, then RateLimitedError
-    5xx                  OutcomeUnknownError, not retried      retried, then ServerError
-    never sent           retried, then NotSentError
-    sent, no answer      OutcomeUnknownError, not retried      retried, then OutcomeUnknownError
+    answer           trigger                       cancel                      status (a read)
+    200              testRunId, strictly validated CANCELLED                   RunResult, validated
+    other 2xx        OutcomeUnknownError           CANCELLED                   ServerError
+    3xx              RequestRejectedError: redirects are not followed (they would carry
+                     the key to another address)
+    400              RequestRejectedError + fields NOTHING_TO_CANCEL           RequestRejectedError
+    401 / 403        AuthenticationError / PermissionDeniedError: fatal, the command stops
+    404              RequestRejectedError          NOTHING_TO_CANCEL           None: the run is gone
+    other 4xx        RequestRejectedError
+    429              retried, then RateLimitedError
+    5xx              OutcomeUnknownError, not      retried, then ServerError   as cancel
+                     retried
+    never sent       retried, then NotSentError
+    sent, no answer  OutcomeUnknownError, not      retried, then               retried, then
+                     retried                       OutcomeUnknownError         ServerError
 
 The API key lives in the ``X-Api-Key`` default header of the httpx client and nowhere else that
 can be printed: errors and log lines are built only from plain data (``Failure``, ``_Answer``),
@@ -41,7 +43,15 @@ import httpx
 
 from reconciler import __version__
 from reconciler.api.base import CancelOutcome
-from reconciler.api.endpoints import cancel_path, resolve_base_url, trigger_path, validate_base_url
+from reconciler.api.endpoints import (
+    DEFAULT_STATUS_PATH,
+    cancel_path,
+    check_status_path,
+    resolve_base_url,
+    status_path,
+    trigger_path,
+    validate_base_url,
+)
 from reconciler.api.retry import (
     Delivery,
     Failure,
@@ -49,7 +59,14 @@ from reconciler.api.retry import (
     classify_transport_error,
     parse_retry_after,
 )
-from reconciler.api.wire import TriggerAnswerError, parse_error_body, parse_trigger_answer, sanitise
+from reconciler.api.wire import (
+    StatusAnswerError,
+    TriggerAnswerError,
+    parse_error_body,
+    parse_status_answer,
+    parse_trigger_answer,
+    sanitise,
+)
 from reconciler.defaults import API_KEY_ENV
 from reconciler.errors import (
     ApiConfigError,
@@ -64,6 +81,7 @@ from reconciler.errors import (
 )
 from reconciler.records import RunAttributes
 from reconciler.redact import RedactingFilter, Redactor
+from reconciler.results.model import RunResult
 
 LOGGER: Final = logging.getLogger("reconciler.api")
 USER_AGENT: Final = f"reconciler/{__version__}"
@@ -74,6 +92,7 @@ DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 class _Kind(enum.Enum):
     TRIGGER = "trigger"
     CANCEL = "cancel"
+    STATUS = "status"
 
 
 @dataclass(frozen=True)
@@ -89,17 +108,39 @@ class _Call:
 
     @property
     def idempotent(self) -> bool:
-        return self.kind is _Kind.CANCEL
+        return self.kind is not _Kind.TRIGGER
+
+    @property
+    def method(self) -> str:
+        return "GET" if self.kind is _Kind.STATUS else "POST"
 
     @property
     def what(self) -> str:
         if self.kind is _Kind.TRIGGER:
             return f"trigger of {self.key!r} (workspace {self.workspace_id})"
-        return f"cancel of {self.key!r} (run {self.test_run_id}, workspace {self.workspace_id})"
+        return (
+            f"{self.kind.value} of {self.key!r} (run {self.test_run_id}, "
+            f"workspace {self.workspace_id})"
+        )
 
     @property
     def not_done(self) -> str:
+        if self.kind is _Kind.STATUS:
+            return "its status was not read"
         return "the run was not " + ("created" if self.kind is _Kind.TRIGGER else "cancelled")
+
+    @property
+    def again(self) -> str:
+        """The command to run again once the cause is fixed."""
+        return "try again (reading a status is safe to repeat)" if self.read else "run apply again"
+
+    @property
+    def stops(self) -> str:
+        return "nothing more is read" if self.read else "the apply stops here"
+
+    @property
+    def read(self) -> bool:
+        return self.kind is _Kind.STATUS
 
     @property
     def unknown(self) -> str:
@@ -189,8 +230,10 @@ class ProbeClient:
         transport: httpx.BaseTransport | None = None,
         logger: logging.Logger | None = None,
         user_agent: str = USER_AGENT,
+        status_path_template: str = DEFAULT_STATUS_PATH,
     ) -> None:
         self.base_url = validate_base_url(base_url, source="API URL")
+        self.status_path = check_status_path(status_path_template, source="status path")
         # Every byte a server sends passes through this before we keep it: a server echoing
         # the key must not make us print or log it. Any length counts, unlike on the terminal.
         self._redact = Redactor([check_api_key(api_key)], shortest=1)
@@ -226,6 +269,7 @@ class ProbeClient:
         transport: httpx.BaseTransport | None = None,
         logger: logging.Logger | None = None,
         user_agent: str = USER_AGENT,
+        status_path_template: str = DEFAULT_STATUS_PATH,
     ) -> ProbeClient:
         """A client for the server chosen by flags/``SPLX_API_URL`` and the key in ``env``.
 
@@ -243,6 +287,7 @@ class ProbeClient:
             transport=transport,
             logger=logger,
             user_agent=user_agent,
+            status_path_template=status_path_template,
         )
 
     def __repr__(self) -> str:
@@ -264,7 +309,7 @@ class ProbeClient:
         for name in _LIBRARY_LOGGERS:
             logging.getLogger(name).removeFilter(self._log_filter)
 
-    # --- the two endpoints -------------------------------------------------------------------
+    # --- the endpoints -----------------------------------------------------------------------
 
     def trigger(self, attributes: RunAttributes, *, key: str) -> int:
         """Trigger one run and return its testRunId; see the module doc for every failure."""
@@ -312,6 +357,40 @@ class ProbeClient:
             return CancelOutcome.NOTHING_TO_CANCEL
         raise self._refusal(call, answer)
 
+    def get_status(
+        self, workspace_id: int, test_run_id: int, *, key: str, seen_at: str
+    ) -> RunResult | None:
+        """Read one run's status; None when the API answers 404 (the run no longer exists).
+
+        A read is safe to repeat, so it is retried on every transient failure.
+        """
+        call = _Call(
+            _Kind.STATUS,
+            key,
+            workspace_id,
+            status_path(self.status_path, workspace_id, test_run_id),
+            test_run_id=test_run_id,
+        )
+        answer = self._exchange(call)
+        if answer.status == 200:
+            try:
+                return parse_status_answer(answer.content, test_run_id=test_run_id, seen_at=seen_at)
+            except StatusAnswerError as exc:
+                raise ServerError(
+                    f"{call.what}: the API answered 200 with a document that is not a test-run "
+                    f"status ({exc}); {call.not_done}, and nothing is recorded for it. If the "
+                    "API moved, check the statusPath setting (reconciler.yaml or "
+                    "RECONCILER_STATUS_PATH)."
+                ) from None
+        if answer.status == 404:
+            return None
+        if 200 <= answer.status < 300:
+            raise ServerError(
+                f"{call.what}: the API answered {answer.status_text} instead of 200 with a "
+                f"status; {call.not_done}."
+            )
+        raise self._refusal(call, answer)
+
     # --- sending with retries ----------------------------------------------------------------
 
     def _exchange(self, call: _Call) -> _Answer:
@@ -343,16 +422,24 @@ class ProbeClient:
         """One request. Returns plain data only: httpx objects carry the key in their headers."""
         started = time.monotonic()
         try:
-            response = self._http.post(self.base_url + call.path, json=call.body)
+            response = self._http.request(call.method, self.base_url + call.path, json=call.body)
         except httpx.RequestError as exc:
             failure = classify_transport_error(exc)
             reason = self._redact(failure.reason)
             self._log.debug(
-                "POST %s failed after %.3f s: %s", call.path, time.monotonic() - started, reason
+                "%s %s failed after %.3f s: %s",
+                call.method,
+                call.path,
+                time.monotonic() - started,
+                reason,
             )
             return Failure(failure.delivery, reason, permanent=failure.permanent)
         self._log.debug(
-            "POST %s -> %d in %.3f s", call.path, response.status_code, time.monotonic() - started
+            "%s %s -> %d in %.3f s",
+            call.method,
+            call.path,
+            response.status_code,
+            time.monotonic() - started,
         )
         return _Answer(
             status=response.status_code,
@@ -377,7 +464,13 @@ class ProbeClient:
                 )
             return RateLimitedError(
                 f"{call.what}: the API is rate limiting requests ({failure.reason}{said})"
-                f"{after}{waited}; {call.not_done}. Run apply again later."
+                f"{after}{waited}; {call.not_done}. {call.again.capitalize()} later."
+            )
+        if call.read and failure.delivery is not Delivery.NOT_SENT:
+            # A read changes nothing, so whether it arrived does not matter: it just failed.
+            return ServerError(
+                f"{call.what}: the API failed ({failure.reason}{said}){after}; "
+                f"{call.not_done}, and nothing is recorded for it."
             )
         if failure.delivery is Delivery.ANSWERED:
             if call.kind is _Kind.TRIGGER:
@@ -396,7 +489,7 @@ class ProbeClient:
             )
             return NotSentError(
                 f"{call.what}: could not reach the API at {self.base_url} ({failure.reason})"
-                f"{after}; nothing was sent, so {call.not_done}. {hint}, then run apply again."
+                f"{after}; nothing was sent, so {call.not_done}. {hint}, then {call.again}."
             )
         return _unknown(call, f"{failure.reason} after the request was sent{after}")
 
@@ -416,7 +509,7 @@ class ProbeClient:
                 f"{call.what}: the key in {API_KEY_ENV} may not act on workspace "
                 f"{call.workspace_id} ({answer.status_text}{said}). Check the workspaceId in the "
                 f"specs, or use a token of a user with access to workspace {call.workspace_id}; "
-                "the apply stops here."
+                f"{call.stops}."
             )
         if 300 <= answer.status < 400:
             where = f" to {sanitise(answer.location)}" if answer.location else ""
@@ -427,7 +520,12 @@ class ProbeClient:
                 status=answer.status,
             )
         detail = body.summary()
-        if call.kind is _Kind.CANCEL:
+        if call.read:
+            next_step = (
+                "check the API URL and the statusPath setting (reconciler.yaml or "
+                "RECONCILER_STATUS_PATH)"
+            )
+        elif call.kind is _Kind.CANCEL:
             next_step = "it stays in state and the next apply tries the cancel again"
         elif answer.status == 404:
             next_step = f"check workspaceId {call.workspace_id} and the API URL {self.base_url}"

@@ -111,6 +111,46 @@ def cancel_path(workspace_id: int, test_run_id: int) -> str:
     return f"/api/workspaces/{int(workspace_id)}/test-run/{int(test_run_id)}/cancel"
 
 
+#: The documented status endpoint. The path is a template because a workspace-scoped form is
+#: expected (``/api/workspaces/{workspaceId}/test-run/{testRunId}/status``) and not confirmed.
+DEFAULT_STATUS_PATH: Final = "/api/v2/test-run/{testRunId}/status"
+STATUS_PATH_ENV: Final = "RECONCILER_STATUS_PATH"
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_STATUS_PLACEHOLDERS: Final = ("testRunId", "workspaceId")
+
+
+def check_status_path(template: str, *, source: str) -> str:
+    """A status path template as given, or ``ApiConfigError`` naming ``source`` and the fix."""
+    example = f"e.g. {DEFAULT_STATUS_PATH}"
+    if not template.startswith("/") or any(ch.isspace() or ch in "?#" for ch in template):
+        raise ApiConfigError(
+            f"{source}: the status path {template!r} must start with / and hold no spaces, "
+            f"query or fragment; {example}"
+        )
+    names = _PLACEHOLDER.findall(template)
+    unknown = [name for name in names if name not in _STATUS_PLACEHOLDERS]
+    if unknown:
+        raise ApiConfigError(
+            f"{source}: the status path has an unknown placeholder {{{unknown[0]}}}; the known "
+            f"ones are {{testRunId}} and {{workspaceId}}; {example}"
+        )
+    if "testRunId" not in names:
+        raise ApiConfigError(
+            f"{source}: the status path {template!r} has no {{testRunId}} placeholder, so every "
+            f"run would read the same status; {example}"
+        )
+    if "{" in _PLACEHOLDER.sub("", template) or "}" in _PLACEHOLDER.sub("", template):
+        raise ApiConfigError(f"{source}: the status path {template!r} has an unmatched brace")
+    return template
+
+
+def status_path(template: str, workspace_id: int, test_run_id: int) -> str:
+    """``GET`` here for the status of run ``test_run_id`` (template already checked)."""
+    return template.replace("{testRunId}", str(int(test_run_id))).replace(
+        "{workspaceId}", str(int(workspace_id))
+    )
+
+
 def _origin(parts: SplitResult) -> str:
     """scheme://host[:port]/path of a URL: never its credentials, query or fragment."""
     host = parts.netloc.rpartition("@")[2]

@@ -13,20 +13,86 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Annotated, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from reconciler.records import Int32
+from reconciler.results.model import Counts, ProbeRunResult, RunResult
 from reconciler.validation import describe_validation_error
 
 _MAX_TEXT: Final = 300
+NonNegative = Annotated[StrictInt, Field(ge=0)]
 
 
 class _TriggerAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     test_run_id: Int32 = Field(alias="testRunId")
+
+
+class _StatusProbeRun(BaseModel):
+    # Extra fields are ignored: a read model must survive the API adding to its document, but
+    # every field reconciler uses must be there, with its documented type.
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+    probe_name: str = Field(alias="probeName")
+    probe_run_id: Int32 | None = Field(default=None, alias="probeRunId")
+    probe_id: Int32 | None = Field(default=None, alias="probeId")
+    total_count: NonNegative = Field(alias="totalCount")
+    passed_count: NonNegative = Field(alias="passedCount")
+    failed_count: NonNegative = Field(alias="failedCount")
+    error_count: NonNegative = Field(alias="errorCount")
+    status: str
+
+
+class _StatusAnswer(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+    test_run_id: Int32 = Field(alias="testRunId")
+    execution_date: str | None = Field(default=None, alias="executionDate")
+    status: str
+    probe_runs: list[_StatusProbeRun] = Field(alias="probeRuns")
+
+
+class StatusAnswerError(ValueError):
+    """A 200 status body that is not a status document; ``str()`` says why."""
+
+
+def parse_status_answer(content: bytes, *, test_run_id: int, seen_at: str) -> RunResult:
+    """The ``RunResult`` of a 200 status body for run ``test_run_id``.
+
+    Raises ``StatusAnswerError`` for a document that is not JSON, lacks a field, has a count
+    that is not a non-negative integer, or is about another run. An unknown status is not an
+    error: it is kept verbatim and counts as not ended.
+    """
+    try:
+        answer = _StatusAnswer.model_validate_json(content)
+    except ValidationError as exc:
+        raise StatusAnswerError(sanitise(describe_validation_error(exc, whole="body"))) from None
+    if answer.test_run_id != test_run_id:
+        raise StatusAnswerError(f"it describes run {answer.test_run_id}, not {test_run_id}")
+    return RunResult(
+        test_run_id=answer.test_run_id,
+        status=sanitise(answer.status),
+        execution_date=sanitise(answer.execution_date) if answer.execution_date else None,
+        probe_runs=tuple(
+            ProbeRunResult(
+                probe_name=sanitise(run.probe_name),
+                probe_run_id=run.probe_run_id,
+                probe_id=run.probe_id,
+                status=sanitise(run.status),
+                counts=Counts(
+                    total=run.total_count,
+                    passed=run.passed_count,
+                    failed=run.failed_count,
+                    errored=run.error_count,
+                ),
+            )
+            for run in answer.probe_runs
+        ),
+        seen_at=seen_at,
+    )
 
 
 class TriggerAnswerError(ValueError):

@@ -67,6 +67,8 @@ class Settings:
     #: The project config (``reconciler.yaml``), if one was found; the CLI has already put
     #: its ``state`` below --state and RECONCILER_STATE.
     config: ProjectConfig | None = None
+    #: ``--platform-url``: the web UI that run links point to.
+    platform_url: str | None = None
 
     def retry_policy(self) -> RetryPolicy:
         from reconciler.api.retry import RetryPolicy
@@ -168,9 +170,40 @@ class Session:
             max_connections=parallelism,
             retry=self.settings.retry_policy(),
             timeout=self.settings.timeout(),
+            status_path_template=self.status_path(),
         )
         log.info("API: %s (up to %d requests at once)", client.base_url, parallelism)
         return client
+
+    def status_path(self) -> str:
+        """The status endpoint's path template: RECONCILER_STATUS_PATH > the config's
+        ``statusPath`` > the documented one; checked here so a bad one names its source."""
+        from reconciler.api.endpoints import (
+            DEFAULT_STATUS_PATH,
+            STATUS_PATH_ENV,
+            check_status_path,
+        )
+
+        from_env = self.settings.env.get(STATUS_PATH_ENV, "")
+        if from_env:
+            return check_status_path(from_env, source=STATUS_PATH_ENV)
+        config = self.settings.config
+        if config is not None and config.status_path is not None:
+            return check_status_path(config.status_path, source=f"{config.display}: statusPath")
+        return DEFAULT_STATUS_PATH
+
+    def platform_url(self) -> str:
+        """The web UI base URL for run links (see ``reconciler.results.links``)."""
+        from reconciler.results.links import resolve_platform_url
+
+        config = self.settings.config
+        _, region = self.api_server()
+        return resolve_platform_url(
+            self.settings.platform_url,
+            self.settings.env,
+            region=region or self.settings.region,
+            configured=config.platform_url if config is not None else None,
+        )
 
     def check_api_settings(self) -> None:
         """Refuse conflicting or unsafe API settings (--region with --api-url, http:// to a

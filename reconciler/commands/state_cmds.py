@@ -118,8 +118,10 @@ def import_run(session: Session, key: str, test_run_id: int, paths: Sequence[str
             attributes=wanted.attributes,
             triggered_at=utc_now(),
             note="imported",
+            history=state.earlier_results(key),
         )
-        store.persist(state.with_runs(runs))
+        retired = {k: v for k, v in state.retired.items() if k != key}
+        store.persist(state.with_runs(runs, retired))
     session.console.out(f"Imported run {test_run_id} as {key} (declared at {wanted.source}).")
     return 0
 

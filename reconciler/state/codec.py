@@ -26,7 +26,8 @@ from reconciler.state.model import STATE_VERSION, JournalRecord, State
 from reconciler.validation import describe_validation_error
 
 #: The journal format written by this version (the ``journal`` field of the header line).
-JOURNAL_VERSION = 1
+#: Version 2 added ``result`` records; version 1 journals read unchanged.
+JOURNAL_VERSION = 2
 
 Document = dict[str, Any]
 
@@ -128,10 +129,16 @@ def _upgrade_0_to_1(document: Document) -> Document:
     }
 
 
+def _upgrade_1_to_2(document: Document) -> Document:
+    """Version 2 added ``result`` and ``history`` to runs; a version 1 run has neither."""
+    return {**document, "version": 2}
+
+
 #: ``UPGRADES[n]`` turns a version-``n`` document into a version ``n + 1`` one. Each step is a
 #: pure function of plain JSON data, so it never depends on today's models.
 UPGRADES: dict[int, Callable[[Document], Document]] = {
     0: _upgrade_0_to_1,
+    1: _upgrade_1_to_2,
 }
 
 

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from reconciler.records import RunAttributes
+from reconciler.results.model import RunResult
 
 #: The state format written by this version. Older versions are upgraded on read
-#: (``reconciler.state.codec``); newer ones are refused.
-STATE_VERSION = 1
+#: (``reconciler.state.codec``); newer ones are refused. Version 2 added run results.
+STATE_VERSION = 2
+#: How many final results of earlier runs a key keeps (for "worse than last time" gates).
+HISTORY_LIMIT = 5
 
 
 def utc_now() -> str:
@@ -55,6 +58,33 @@ class TrackedRun(_Model):
     triggered_at: str = Field(alias="triggeredAt")
     #: Why the outcome is unknown; empty for triggered runs.
     note: str = ""
+    #: The run's final result, once it was seen ended; never read from the API again.
+    result: RunResult | None = None
+    #: Final results of the runs this key had before (replaced), oldest first, at most
+    #: ``HISTORY_LIMIT``.
+    history: tuple[RunResult, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_results(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A run without results serialises as before results existed: state files in Git
+        # change only where there is something new to say.
+        data: dict[str, Any] = handler(self)
+        if self.result is None:
+            data.pop("result", None)
+        if not self.history:
+            data.pop("history", None)
+        return data
+
+    @property
+    def ended(self) -> bool:
+        """True once a final result is recorded: the run will never change again."""
+        return self.result is not None
+
+    def earlier_results(self) -> tuple[RunResult, ...]:
+        """What a run triggered for this key next inherits: the history, plus this run's own
+        final result when it has one, bounded."""
+        history = self.history + ((self.result,) if self.result is not None else ())
+        return history[-HISTORY_LIMIT:]
 
 
 class State(_Model):
@@ -64,16 +94,35 @@ class State(_Model):
     lineage: str
     serial: int = 0
     runs: dict[str, TrackedRun] = Field(default_factory=dict)
+    #: Final results of keys whose run left the state (cancelled), so that a run triggered
+    #: for the key again (the second half of a replace, or the key coming back) still knows
+    #: how its predecessors did. A recorded result is never thrown away by a cancel.
+    retired: dict[str, tuple[RunResult, ...]] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_retired(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.retired:
+            data.pop("retired", None)
+        return data
 
     @classmethod
     def new(cls) -> State:
         return cls(lineage=str(uuid.uuid4()), serial=0, runs={})
 
-    def with_runs(self, runs: dict[str, TrackedRun]) -> State:
+    def with_runs(
+        self, runs: dict[str, TrackedRun], retired: dict[str, tuple[RunResult, ...]] | None = None
+    ) -> State:
         """The next serial of this state holding ``runs`` (serial bumped only on change)."""
-        if runs == self.runs:
+        retired = self.retired if retired is None else retired
+        if runs == self.runs and retired == self.retired:
             return self
-        return self.model_copy(update={"runs": runs, "serial": self.serial + 1})
+        return self.model_copy(update={"runs": runs, "retired": retired, "serial": self.serial + 1})
+
+    def earlier_results(self, key: str) -> tuple[RunResult, ...]:
+        """What a new run of ``key`` inherits: its current run's results, or the retired ones."""
+        current = self.runs.get(key)
+        return current.earlier_results() if current is not None else self.retired.get(key, ())
 
 
 JournalOp = Literal[
@@ -88,6 +137,8 @@ JournalOp = Literal[
     "cancel-failed",  # still running as far as we know: key stays
     # A ``moved:`` entry of the specs: the run under ``from_key`` is now under ``key``.
     "move",
+    # A run was seen ended: its final result (``result``) is recorded for run ``test_run_id``.
+    "result",
 ]
 
 
@@ -105,6 +156,8 @@ class JournalRecord(_Model):
     note: str = ""
     #: move: the key the run leaves.
     from_key: str | None = Field(default=None, alias="fromKey")
+    #: result: the final result of run ``test_run_id``.
+    result: RunResult | None = None
 
 
 def fold(state: State, records: list[JournalRecord]) -> State:
@@ -115,6 +168,7 @@ def fold(state: State, records: list[JournalRecord]) -> State:
     is safe to send again, so the next plan simply cancels again).
     """
     runs = dict(state.runs)
+    retired = dict(state.retired)
     pending: dict[str, JournalRecord] = {}
     for rec in records:
         if rec.op == "move":
@@ -122,36 +176,91 @@ def fold(state: State, records: list[JournalRecord]) -> State:
             if rec.from_key in runs and rec.key not in runs:
                 runs[rec.key] = runs.pop(rec.from_key)
             continue
+        if rec.op == "result":
+            _record_result(runs, rec)
+            continue
         if rec.op in ("trigger-intent", "cancel-intent"):
             pending[rec.key] = rec
             continue
         intent = pending.pop(rec.key, None)
-        if rec.op == "trigger-done":
-            attrs = rec.attributes or (intent.attributes if intent else None)
-            if attrs is None or rec.test_run_id is None:
-                continue  # an outcome without its intent: nothing trustworthy to record
-            runs[rec.key] = TrackedRun(
-                status="triggered",
-                test_run_id=rec.test_run_id,
-                attributes=attrs,
-                triggered_at=rec.at,
-            )
-        elif rec.op == "trigger-unknown":
-            attrs = rec.attributes or (intent.attributes if intent else None)
-            if attrs is not None:
-                runs[rec.key] = _unknown(attrs, rec.at, rec.note or "no answer from the API")
+        if rec.op in ("trigger-done", "trigger-unknown"):
+            _record_trigger(runs, retired, rec, intent)
         elif rec.op == "cancel-done":
             current = runs.get(rec.key)
             if current is not None and current.test_run_id == rec.test_run_id:
                 del runs[rec.key]
+                if current.earlier_results():
+                    retired[rec.key] = current.earlier_results()
         # trigger-failed and cancel-failed change nothing.
     for key, intent in pending.items():
         if intent.op == "trigger-intent" and intent.attributes is not None:
             runs[key] = _unknown(
-                intent.attributes, intent.at, "apply stopped before the API answered"
+                intent.attributes,
+                intent.at,
+                "apply stopped before the API answered",
+                _inherited(runs.get(key), None, retired.pop(key, ())),
             )
-    return state.with_runs(runs)
+    return state.with_runs(runs, retired)
 
 
-def _unknown(attrs: RunAttributes, at: str, note: str) -> TrackedRun:
-    return TrackedRun(status="unknown", attributes=attrs, triggered_at=at, note=note)
+def _record_trigger(
+    runs: dict[str, TrackedRun],
+    retired: dict[str, tuple[RunResult, ...]],
+    rec: JournalRecord,
+    intent: JournalRecord | None,
+) -> None:
+    """A trigger's outcome: the key's new run, or an unknown entry. Either inherits the
+    results of the runs the key had before."""
+    attrs = rec.attributes or (intent.attributes if intent else None)
+    if attrs is None:
+        return  # an outcome without its intent: nothing trustworthy to record
+    if rec.op == "trigger-unknown":
+        history = _inherited(runs.get(rec.key), None, retired.pop(rec.key, ()))
+        runs[rec.key] = _unknown(attrs, rec.at, rec.note or "no answer from the API", history)
+        return
+    if rec.test_run_id is None:
+        return
+    history = _inherited(runs.get(rec.key), rec.test_run_id, retired.pop(rec.key, ()))
+    runs[rec.key] = TrackedRun(
+        status="triggered",
+        test_run_id=rec.test_run_id,
+        attributes=attrs,
+        triggered_at=rec.at,
+        history=history,
+    )
+
+
+def _record_result(runs: dict[str, TrackedRun], rec: JournalRecord) -> None:
+    """Record a final result on the run it belongs to. A result for a run the key no longer
+    holds (replaced meanwhile), or for a run that has one already, changes nothing: an ended
+    run's result never changes, and the first one recorded is kept."""
+    current = runs.get(rec.key)
+    if (
+        current is None
+        or rec.result is None
+        or not rec.result.ended
+        or current.test_run_id != rec.test_run_id
+        or current.result is not None
+    ):
+        return
+    runs[rec.key] = current.model_copy(update={"result": rec.result})
+
+
+def _inherited(
+    previous: TrackedRun | None, new_id: int | None, retired: tuple[RunResult, ...]
+) -> tuple[RunResult, ...]:
+    """The history a new run of a key starts with: the earlier runs' final results, from the
+    run it replaces or, when that run was cancelled first, from what it left in ``retired``."""
+    if previous is None:
+        return retired
+    if previous.test_run_id is not None and previous.test_run_id == new_id:
+        return previous.history  # the same run recorded again (e.g. an import): no new entry
+    return previous.earlier_results()
+
+
+def _unknown(
+    attrs: RunAttributes, at: str, note: str, history: tuple[RunResult, ...]
+) -> TrackedRun:
+    return TrackedRun(
+        status="unknown", attributes=attrs, triggered_at=at, note=note, history=history
+    )

@@ -38,7 +38,7 @@ from reconciler.errors import (
 )
 from reconciler.state import open_store
 from reconciler.state.codec import decode_state, encode_state
-from reconciler.state.model import JournalRecord, State, TrackedRun
+from reconciler.state.model import STATE_VERSION, JournalRecord, State, TrackedRun
 from reconciler.state.store import StateStore
 from tests.factories import attrs, tracked
 from tests.polling import wait_until
@@ -390,7 +390,7 @@ class StateStoreContract:
         old = (DATA / "v0.json").read_bytes()
         self.write_raw(location, old)
         state = store.read()
-        assert state.version == 1
+        assert state.version == STATE_VERSION
         assert state.runs["chatbot-jailbreak"].test_run_id == 501
         assert self.read_raw(location) == old, "read() must never write"
         with store.lock("apply"):

@@ -1,0 +1,123 @@
+"""The result of a test run as data: what the status endpoint said, normalised.
+
+Statuses compare case-insensitively (the API's documentation shows both ``FINISHED`` and
+``Finished``): a known status is kept in the product's spelling, a value nobody knows is kept
+verbatim and counts as not ended, so a new status on the platform never makes reconciler treat
+a running run as done.
+
+A ``RunResult`` of an ended run never changes, so it is recorded in state (``TrackedRun.result``)
+and the run is never asked about again. The models are frozen pydantic models because they are
+part of the state document; their wire names are camelCase like the rest of it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic.alias_generators import to_camel
+
+PENDING: Final = "Pending"
+RUNNING: Final = "Running"
+FINISHED: Final = "Finished"
+CANCELED: Final = "Canceled"
+ERROR: Final = "Error"
+
+#: Known statuses by their lower-case form, mapped to the product's spelling.
+KNOWN_STATUSES: Final = {s.lower(): s for s in (PENDING, RUNNING, FINISHED, CANCELED, ERROR)}
+#: Statuses after which a run never changes again.
+ENDED_STATUSES: Final = frozenset({FINISHED, CANCELED, ERROR})
+
+
+def canonical_status(value: str) -> str:
+    """The product's spelling of a known status (``FINISHED`` → ``Finished``); others verbatim."""
+    return KNOWN_STATUSES.get(value.strip().lower(), value)
+
+
+def is_ended(status: str) -> bool:
+    """True for Finished, Canceled and Error in any letter case; False for anything else."""
+    return canonical_status(status) in ENDED_STATUSES
+
+
+def _canonical(value: object) -> object:
+    return canonical_status(value) if isinstance(value, str) else value
+
+
+#: A status string stored in its canonical spelling (unknown values verbatim).
+Status = Annotated[str, BeforeValidator(_canonical)]
+Count = Annotated[StrictInt, Field(ge=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+
+class Counts(_Model):
+    """Test cases of a run or a probe run: how many there are and how they came out."""
+
+    total: Count = 0
+    passed: Count = 0
+    failed: Count = 0
+    errored: Count = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            total=self.total + other.total,
+            passed=self.passed + other.passed,
+            failed=self.failed + other.failed,
+            errored=self.errored + other.errored,
+        )
+
+    @property
+    def failed_rate(self) -> float:
+        """failed / total; 0.0 for a run with no test cases."""
+        return self.failed / self.total if self.total else 0.0
+
+    def describe(self) -> str:
+        """``3 passed, 1 failed, 0 errored of 4``."""
+        return f"{self.passed} passed, {self.failed} failed, {self.errored} errored of {self.total}"
+
+
+class ProbeRunResult(_Model):
+    """One probe's part of a run (``probeRuns[]`` of the status document)."""
+
+    probe_name: str
+    probe_run_id: StrictInt | None = None
+    probe_id: StrictInt | None = None
+    status: Status
+    counts: Counts = Counts()
+
+    @property
+    def ended(self) -> bool:
+        return is_ended(self.status)
+
+
+class RunResult(_Model):
+    """What the status endpoint said about one run, and when reconciler read it."""
+
+    test_run_id: StrictInt
+    status: Status
+    #: ``executionDate`` as the API gave it (ISO 8601), None before the run started.
+    execution_date: str | None = None
+    probe_runs: tuple[ProbeRunResult, ...] = ()
+    #: When reconciler read it (``reconciler.state.model.utc_now`` format).
+    seen_at: str
+
+    @property
+    def ended(self) -> bool:
+        return is_ended(self.status)
+
+    @property
+    def counts(self) -> Counts:
+        """The run's test cases over all its probe runs."""
+        total = Counts()
+        for probe_run in self.probe_runs:
+            total = total + probe_run.counts
+        return total

@@ -1,0 +1,202 @@
+"""Reading what tracked runs are doing: which runs to ask about, asking in parallel, recording.
+
+Only runs that are not known to have ended are read: a run whose final result is recorded in
+state never changes, so it costs no request (``status`` over 10,000 ended runs sends nothing).
+A read is free and safe to repeat; a run that cannot be read is reported, never guessed at,
+and a refresh that fails for some runs still answers for the rest.
+
+The core returns data (``Refresh``); recording it is ``record_results``, and printing is the
+CLI's job.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from reconciler.errors import ApiError, LockError
+from reconciler.state.model import JournalRecord, State, TrackedRun, fold, utc_now
+
+if TYPE_CHECKING:
+    from reconciler.api.base import StatusApi
+    from reconciler.results.model import RunResult
+    from reconciler.state.store import StateStore
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What is known about one tracked run after a refresh.
+
+    ``source`` says where ``result`` came from: ``state`` (a recorded final result, not read
+    again), ``api`` (read now), or ``none`` (nothing known: gone, unreadable, or not read).
+    """
+
+    key: str
+    run: TrackedRun
+    result: RunResult | None
+    source: Literal["state", "api", "none"]
+    #: The API answered 404: the run no longer exists on the platform.
+    gone: bool = False
+    #: Why the run could not be read (an ``ApiError`` message), when it could not.
+    error: str | None = None
+
+    @property
+    def test_run_id(self) -> int:
+        assert self.run.test_run_id is not None  # only triggered runs are observed
+        return self.run.test_run_id
+
+    @property
+    def ended(self) -> bool:
+        return self.result is not None and self.result.ended
+
+    @property
+    def newly_ended(self) -> bool:
+        """Read now and found ended: a result to record."""
+        return self.source == "api" and self.ended
+
+
+@dataclass
+class Refresh:
+    """The outcome of reading the selected runs: one observation per key, in key order."""
+
+    observations: dict[str, Observation] = field(default_factory=dict)
+    #: Status requests sent (ended runs in state cost none).
+    requests: int = 0
+
+    @property
+    def records(self) -> list[JournalRecord]:
+        """The journal records of the final results learned: what to record in state."""
+        return [
+            JournalRecord(op="result", key=o.key, test_run_id=o.test_run_id, result=o.result)
+            for o in self.observations.values()
+            if o.newly_ended
+        ]
+
+    @property
+    def unreadable(self) -> list[Observation]:
+        return [o for o in self.observations.values() if o.error is not None]
+
+    @property
+    def gone(self) -> list[Observation]:
+        return [o for o in self.observations.values() if o.gone]
+
+
+def observable(state: State, keys: Iterable[str] | None = None) -> dict[str, TrackedRun]:
+    """The runs a refresh can say something about: triggered (they have an id), sorted by key,
+    limited to ``keys`` when given. Unknown outcomes have no id to ask about."""
+    wanted = None if keys is None else set(keys)
+    return {
+        key: run
+        for key, run in sorted(state.runs.items())
+        if run.status == "triggered"
+        and run.test_run_id is not None
+        and (wanted is None or key in wanted)
+    }
+
+
+def needs_read(run: TrackedRun) -> bool:
+    """True while a run's final result is not recorded."""
+    return run.result is None
+
+
+def refresh(
+    api: StatusApi,
+    runs: dict[str, TrackedRun],
+    *,
+    parallelism: int = 10,
+    now: Callable[[], str] = utc_now,
+    on_observed: Callable[[Observation], None] | None = None,
+) -> Refresh:
+    """Read the status of every run in ``runs`` that has not ended, ``parallelism`` at a time.
+
+    Ended runs are answered from state. A fatal API error (401, 403, no key) stops the refresh
+    and is raised: every other run would fail the same way. Any other failure is kept as that
+    run's ``error``. ``on_observed`` is called (from worker threads, one call at a time) as
+    each run is read, for progress displays.
+    """
+    if parallelism < 1:
+        raise ValueError(f"parallelism must be at least 1, not {parallelism}")
+    outcome = Refresh()
+    to_read: list[tuple[str, TrackedRun]] = []
+    for key, run in runs.items():
+        if needs_read(run):
+            to_read.append((key, run))
+        else:
+            outcome.observations[key] = Observation(key, run, run.result, "state")
+    observed: dict[str, Observation] = {}
+    lock = threading.Lock()
+
+    def read(key: str, run: TrackedRun) -> None:
+        assert run.test_run_id is not None
+        try:
+            result = api.get_status(
+                run.attributes.workspace_id, run.test_run_id, key=key, seen_at=now()
+            )
+        except ApiError as exc:
+            if exc.fatal:
+                raise
+            observation = Observation(key, run, None, "none", error=str(exc))
+        else:
+            observation = (
+                Observation(key, run, None, "none", gone=True)
+                if result is None
+                else Observation(key, run, result, "api")
+            )
+        with lock:
+            observed[key] = observation
+            if on_observed is not None:
+                on_observed(observation)
+
+    if to_read:
+        with ThreadPoolExecutor(max_workers=min(parallelism, len(to_read))) as pool:
+            futures = [pool.submit(read, key, run) for key, run in to_read]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f for f in done if f.exception() is not None), None)
+            if failed is not None:
+                for future in futures:
+                    future.cancel()
+                error = failed.exception()
+                assert error is not None
+                raise error
+    outcome.requests = len(observed)
+    outcome.observations.update(observed)
+    outcome.observations = dict(sorted(outcome.observations.items()))
+    return outcome
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What ``record_results`` did: how many results it wrote, or why it wrote none."""
+
+    count: int
+    #: Set when the results could not be recorded (the state is locked by another command).
+    skipped_because: str | None = None
+
+
+def record_results(store: StateStore, records: list[JournalRecord], *, operation: str) -> Recorded:
+    """Record final results in state if the lock can be had at once; otherwise record nothing
+    and say why (a read-only look must never wait for, or break, a running apply).
+
+    Results are facts about runs that cannot change, so a state that moved since they were read
+    is no problem: ``fold`` keeps only results whose run the key still holds.
+    """
+    if not records:
+        return Recorded(0)
+    try:
+        with store.lock(operation, timeout=0):
+            state = store.recover()
+            after = fold(state, records)
+            if after is not state:
+                store.persist(after)
+            written = sum(
+                1
+                for key, run in after.runs.items()
+                if run.result is not None
+                and (key not in state.runs or state.runs[key].result is None)
+            )
+    except LockError as exc:
+        return Recorded(0, skipped_because=str(exc))
+    return Recorded(written)
