@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reconciler.records import RunAttributes
+from reconciler.results.gate import Gate
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class DesiredRun:
     #: No ``name:`` of its own (nor matrix name template): the name is the key. A tracked run
     #: keeps the name it was triggered with instead (``plan.diff``), so a move never renames it.
     name_defaulted: bool = False
+    #: The run's gate, merged from run, file defaults and the project config. Not sent to the
+    #: API and not part of the checksum: a gate edit changes no plan.
+    gate: Gate = field(default_factory=Gate)
 
     @property
     def source(self) -> str:

@@ -1,0 +1,174 @@
+"""Gates: when a run's result fails a pipeline, as a pure function of result, gate and history.
+
+A ``gate:`` block may stand in a run, in a spec file's ``defaults``, or in ``reconciler.yaml``;
+the most specific wins, field by field (``Gate.over``). A gate is never sent to the API, so it
+is not part of ``RunAttributes``: editing one re-evaluates results and re-triggers nothing.
+
+``evaluate`` returns a ``Verdict`` whose reasons are sentences a person reads in a CI log
+("4 failed test cases, at most 0 allowed", "ended in Error"); every view (text, JSON, JUnit,
+Markdown, HTML) and the exit code are made from verdicts, never by evaluating again.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Annotated, Final
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
+from pydantic.alias_generators import to_camel
+
+from reconciler.results.model import (
+    CANCELED,
+    ENDED_STATUSES,
+    ERROR,
+    RunResult,
+    canonical_status,
+)
+
+#: The ended statuses that fail a gate unless ``failOn`` says otherwise.
+DEFAULT_FAIL_ON: Final = (ERROR, CANCELED)
+
+NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
+Rate = Annotated[StrictFloat | StrictInt, Field(ge=0, le=1)]
+
+
+class Gate(BaseModel):
+    """One ``gate:`` block; every limit optional. ``None`` means "not set here"."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+    max_failed: NonNegativeInt | None = Field(
+        default=None, description="failed test cases allowed in the run, over all its probe runs"
+    )
+    max_failed_rate: Rate | None = Field(
+        default=None, description="failed / total test cases allowed, between 0 and 1"
+    )
+    max_errored: NonNegativeInt | None = Field(
+        default=None, description="errored test cases allowed"
+    )
+    fail_on: tuple[str, ...] | None = Field(
+        default=None,
+        description="ended statuses that fail the gate (Finished, Canceled, Error); "
+        "default [Error, Canceled]",
+    )
+    max_failed_increase: NonNegativeInt | None = Field(
+        default=None,
+        description="more failed test cases than the key's previous ended run allowed; "
+        "0 fails any regression",
+    )
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _ended_statuses(cls, value: object) -> object:
+        if not isinstance(value, list | tuple):
+            return value
+        statuses = []
+        for item in value:
+            if not isinstance(item, str) or canonical_status(item) not in ENDED_STATUSES:
+                known = ", ".join(sorted(ENDED_STATUSES))
+                raise ValueError(f"{item!r} is not an ended status; use any of {known}")
+            statuses.append(canonical_status(item))
+        return tuple(dict.fromkeys(statuses))
+
+    def over(self, base: Gate) -> Gate:
+        """This gate, with the fields it does not set taken from ``base`` (less specific)."""
+        mine = self.model_dump(exclude_none=True, by_alias=False)
+        return base.model_copy(update=mine)
+
+    @property
+    def fail_on_statuses(self) -> tuple[str, ...]:
+        return self.fail_on if self.fail_on is not None else DEFAULT_FAIL_ON
+
+    def describe(self) -> str:
+        """``maxFailed 0, maxFailedRate 0.05, failOn [Error, Canceled]``, for messages."""
+        parts = [
+            f"{to_camel(name)} {value}"
+            for name, value in self.model_dump(by_alias=False).items()
+            if value is not None and name != "fail_on"
+        ]
+        parts.append(f"failOn [{', '.join(self.fail_on_statuses)}]")
+        return ", ".join(parts)
+
+
+class Outcome(enum.Enum):
+    """A verdict's word. PENDING: the run has not ended, so its gate says nothing yet."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a gate made of a result: the outcome, why it failed, and what else to know."""
+
+    outcome: Outcome
+    #: Why it failed, one sentence per limit crossed (empty when it passed).
+    reasons: tuple[str, ...] = ()
+    #: Things worth saying that are not failures ("no previous result: maxFailedIncrease does
+    #: not apply yet").
+    notes: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASSED
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome is Outcome.FAILED
+
+
+def evaluate(result: RunResult | None, gate: Gate, previous: RunResult | None = None) -> Verdict:
+    """The verdict of ``gate`` on ``result``; ``previous`` is the key's last earlier ended run
+    (for ``maxFailedIncrease``). A run not ended (or never read) is PENDING."""
+    if result is None or not result.ended:
+        return Verdict(Outcome.PENDING)
+    reasons: list[str] = []
+    notes: list[str] = []
+    if result.status in gate.fail_on_statuses:
+        reasons.append(f"ended in {result.status}")
+    counts = result.counts
+    if gate.max_failed is not None and counts.failed > gate.max_failed:
+        reasons.append(f"{_cases(counts.failed, 'failed')}, at most {gate.max_failed} allowed")
+    if gate.max_failed_rate is not None and counts.failed_rate > gate.max_failed_rate:
+        reasons.append(
+            f"{_percent(counts.failed_rate)} of test cases failed ({counts.failed} of "
+            f"{counts.total}), at most {_percent(gate.max_failed_rate)} allowed"
+        )
+    if gate.max_errored is not None and counts.errored > gate.max_errored:
+        reasons.append(f"{_cases(counts.errored, 'errored')}, at most {gate.max_errored} allowed")
+    if gate.max_failed_increase is not None:
+        if previous is None:
+            notes.append("no previous result of this key: maxFailedIncrease does not apply yet")
+        else:
+            increase = counts.failed - previous.counts.failed
+            if increase > gate.max_failed_increase:
+                reasons.append(
+                    f"{counts.failed} failed test cases, {increase} more than the previous run "
+                    f"{previous.test_run_id} ({previous.counts.failed}); at most "
+                    f"{gate.max_failed_increase} more allowed"
+                )
+    outcome = Outcome.FAILED if reasons else Outcome.PASSED
+    return Verdict(outcome, tuple(reasons), tuple(notes))
+
+
+def previous_result(history: tuple[RunResult, ...]) -> RunResult | None:
+    """The newest earlier run that ended by finishing: a cancelled or failed-to-run
+    predecessor found nothing to compare with."""
+    return next((r for r in reversed(history) if r.status not in (CANCELED, ERROR)), None)
+
+
+def _cases(count: int, how: str) -> str:
+    return f"{count} {how} test case{'' if count == 1 else 's'}"
+
+
+def _percent(rate: float) -> str:
+    return f"{rate * 100:.4g}%"

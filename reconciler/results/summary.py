@@ -1,0 +1,147 @@
+"""The one model every results view renders: a row per run, with its verdict and link.
+
+``status``, ``wait``, ``apply --wait`` and ``report`` all build a ``ResultSet`` with
+``build_results`` and hand it to a view (text, JSON, JUnit, Markdown, HTML) or to
+``ResultSet.exit_code``; none of them evaluates a gate or formats a link on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from reconciler.results.gate import Gate, Outcome, Verdict, evaluate, previous_result
+from reconciler.results.links import run_url
+from reconciler.results.model import Counts, RunResult
+from reconciler.results.refresh import Observation, Refresh
+
+EXIT_PASSED: Final = 0
+EXIT_GATE_FAILED: Final = 3
+EXIT_TIMED_OUT: Final = 4
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One tracked run as every view shows it."""
+
+    key: str
+    test_run_id: int
+    workspace_id: int
+    target_id: int
+    name: str
+    probe_ids: tuple[int, ...]
+    #: The latest result known (recorded or read now); None when none could be had.
+    result: RunResult | None
+    gate: Gate
+    verdict: Verdict
+    url: str
+    #: The key's previous ended run, for "worse than last time" and the report.
+    previous: RunResult | None
+    #: The API answered 404: the run no longer exists.
+    gone: bool = False
+    #: Why the status could not be read now.
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        """The status word shown: the API's, or what stands in for it."""
+        if self.result is not None:
+            return self.result.status
+        if self.gone:
+            return "Gone"
+        return "Unreadable" if self.error else "Unknown"
+
+    @property
+    def ended(self) -> bool:
+        return self.result is not None and self.result.ended
+
+    @property
+    def counts(self) -> Counts:
+        return self.result.counts if self.result is not None else Counts()
+
+
+@dataclass(frozen=True)
+class ResultSet:
+    """Every selected run's row, in key order, and when the data was read."""
+
+    rows: tuple[ResultRow, ...]
+    #: When the statuses were read (``utc_now`` format).
+    read_at: str
+    #: Status requests sent to make it (0 when everything had ended).
+    requests: int = 0
+
+    @property
+    def failed(self) -> list[ResultRow]:
+        return [r for r in self.rows if r.verdict.failed]
+
+    @property
+    def passed(self) -> list[ResultRow]:
+        return [r for r in self.rows if r.verdict.passed]
+
+    @property
+    def pending(self) -> list[ResultRow]:
+        """Runs with no verdict yet: still going, unreadable or gone."""
+        return [r for r in self.rows if r.verdict.outcome is Outcome.PENDING]
+
+    @property
+    def unreadable(self) -> list[ResultRow]:
+        return [r for r in self.rows if r.error is not None]
+
+    def exit_code(self, *, waiting: bool = False) -> int:
+        """3 when a run failed its gate; else 4 when ``waiting`` and runs have not ended;
+        else 0. (Errors, exit 1, are raised, not returned.)"""
+        if self.failed:
+            return EXIT_GATE_FAILED
+        if waiting and self.pending:
+            return EXIT_TIMED_OUT
+        return EXIT_PASSED
+
+    def not_ended_first(self) -> list[ResultRow]:
+        """The order ``status`` prints: runs still going first, then by key."""
+        return sorted(self.rows, key=lambda r: (r.ended, r.key))
+
+    def failing_first(self) -> list[ResultRow]:
+        """The order of the report's table: failed, then still going, then passed."""
+        rank = {Outcome.FAILED: 0, Outcome.PENDING: 1, Outcome.PASSED: 2}
+        return sorted(self.rows, key=lambda r: (rank[r.verdict.outcome], r.key))
+
+
+def build_results(
+    refresh: Refresh, gates: Mapping[str, Gate], *, platform: str, read_at: str
+) -> ResultSet:
+    """Rows for every observation of ``refresh``; ``gates`` by key (a key without one gets
+    the default gate: only ``failOn``)."""
+    rows = tuple(
+        _row(observation, gates.get(key, Gate()), platform)
+        for key, observation in sorted(refresh.observations.items())
+    )
+    return ResultSet(rows=rows, read_at=read_at, requests=refresh.requests)
+
+
+def _row(observation: Observation, gate: Gate, platform: str) -> ResultRow:
+    run = observation.run
+    attributes = run.attributes
+    previous = previous_result(run.history)
+    verdict = (
+        # A run that vanished can never satisfy its gate, and waiting will not bring it back.
+        Verdict(Outcome.FAILED, ("the run no longer exists on the platform",))
+        if observation.gone
+        else evaluate(observation.result, gate, previous)
+    )
+    url = run_url(platform, attributes.workspace_id, attributes.target_id, observation.test_run_id)
+    return ResultRow(
+        key=observation.key,
+        test_run_id=observation.test_run_id,
+        workspace_id=attributes.workspace_id,
+        target_id=attributes.target_id,
+        name=attributes.name,
+        probe_ids=attributes.probe_ids,
+        result=observation.result,
+        gate=gate,
+        verdict=verdict,
+        url=url,
+        previous=previous,
+        gone=observation.gone,
+        error=observation.error,
+    )
