@@ -257,7 +257,7 @@ def _use_project_config(ctx: click.Context, config_file: str | None) -> None:
     if state is not None:
         with_state = {"state": state}
         ctx.default_map = {
-            **{name: with_state for name in ("plan", "apply", "destroy", "import")},
+            **{name: with_state for name in ("plan", "apply", "destroy", "import", "status")},
             "force-unlock": with_state,
             "state": {name: with_state for name in ("list", "show", "rm")},
         }
@@ -370,6 +370,43 @@ def destroy(paths: tuple[str, ...], auto_approve: bool, parallelism: int, **kwar
         parallelism=parallelism,
         interactive=stdin_is_terminal(),
     )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--target", "targets", multiple=True, metavar="KEY", help="Show only this run (repeatable)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--parallelism",
+    default=DEFAULT_PARALLELISM,
+    show_default=True,
+    type=click.IntRange(min=1, max=256),
+    help="Concurrent status requests.",
+)
+@_state_option
+@_api_options
+@_output_options
+def status(
+    paths: tuple[str, ...], targets: tuple[str, ...], fmt: str, parallelism: int, **kwargs: Any
+) -> int:
+    """Each tracked run: status, test cases passed/failed/errored, gate verdict, link.
+
+    Exit 0 when no ended run failed its gate, 3 when one did, 1 when a run could not be read.
+    PATH: the specs that give the gates (default as for plan).
+    """
+    from reconciler.commands.results import StatusOptions
+    from reconciler.commands.results import status as run
+
+    options = StatusOptions(paths=paths, targets=targets, fmt=fmt, parallelism=parallelism)
+    return run(_session(**kwargs), options)
 
 
 @cli.group()
