@@ -115,7 +115,13 @@ def plan(
         session.console.out(render.render_json(the_plan), nl=False)
     elif fmt == "markdown":
         session.console.out(
-            render.render_markdown(the_plan, state_args=state_args, paths_args=paths_args), nl=False
+            render.render_markdown(
+                the_plan,
+                state_args=state_args,
+                paths_args=paths_args,
+                platform=session.platform_url(),
+            ),
+            nl=False,
         )
     else:
         text = render.render_text(
@@ -145,6 +151,8 @@ def apply(
     if parallelism < 1:
         raise UsageError(f"--parallelism must be at least 1, got {parallelism}")
     session.check_api_settings()
+    # Resolved before anything is sent: a bad --platform-url must not fail after the apply.
+    platform = session.platform_url()
     store = session.store()
     operation = "destroy" if options.destroy else "apply"
     if options.destroy and not store.exists() and not store.read().runs:
@@ -176,7 +184,9 @@ def apply(
             )
         finally:
             client.close()
-    code = _summarise(session, result, destroy=options.destroy, paths=options.paths)
+    code = _summarise(
+        session, result, destroy=options.destroy, paths=options.paths, platform=platform
+    )
     if code == EXIT_OK and unresolved:
         return _unresolved_exit(session, unresolved, options.paths)
     return code
@@ -361,7 +371,12 @@ def _execute(
 
 
 def _summarise(
-    session: Session, result: ApplyResult, *, destroy: bool, paths: Sequence[str]
+    session: Session,
+    result: ApplyResult,
+    *,
+    destroy: bool,
+    paths: Sequence[str],
+    platform: str,
 ) -> int:
     from reconciler.apply import Outcome
 
@@ -396,6 +411,8 @@ def _summarise(
         f" ({result.elapsed:.1f}s)."
     )
     console.out(console.style(line, "green" if result.succeeded else "red", bold=True))
+    for link in _run_links(result, platform):
+        console.out(link)
     if fatal is not None:
         console.error(fatal)
     # Only triggers leave unknown entries; an abandoned cancel just stays in state, and its
@@ -407,3 +424,21 @@ def _summarise(
     if result.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.succeeded else EXIT_ERROR
+
+
+def _run_links(result: ApplyResult, platform: str) -> list[str]:
+    """``  + KEY: run ID URL`` for every run this apply triggered, in key order: where to
+    watch what it finds (the per-operation lines only go to a log, and not on a terminal)."""
+    from reconciler.apply import Outcome
+    from reconciler.results.links import run_url
+
+    markers = {Outcome.TRIGGERED: "+", Outcome.REPLACED: "-/+"}
+    lines = []
+    for done in sorted(result.results, key=lambda r: r.key):
+        run = result.state.runs.get(done.key)
+        if done.outcome not in markers or done.test_run_id is None or run is None:
+            continue
+        attributes = run.attributes
+        url = run_url(platform, attributes.workspace_id, attributes.target_id, done.test_run_id)
+        lines.append(f"  {markers[done.outcome]} {done.key}: run {done.test_run_id} {url}")
+    return lines
