@@ -276,7 +276,7 @@ def bench_status_latency(
             )
             if setup.status != 0:
                 raise SystemExit(f"status setup apply: exit {setup.status}\n{setup.output[-2000:]}")
-            one = run_cli(["--no-config", "status", "--target", "team-000/run-0"], env, tmp)
+            one = run_cli(["--no-config", "status", "--target", "team-0/run-0"], env, tmp)
             m = run_cli(["--no-config", "status", "--parallelism", str(parallelism)], env, tmp)
         if m.status != 0 or f"{runs} runs: 0 passed, 0 failed, {runs} still going." not in m.output:
             raise SystemExit(f"status {runs} running: exit {m.status}\n{m.output[-2000:]}")
@@ -385,7 +385,7 @@ def main() -> None:
             ideal = 1_000 * 0.05 / 10
             targets.append(
                 Target(
-                    "8. status 1,000 running, 50 ms, p=10",
+                    "8. status 1,000 running, 50 ms",
                     f"{t:.2f} s = {(t - startup) / ideal:.2f} × ideal",
                     f"≤ 1.3 × {ideal:.0f} s + {startup:.2f}",
                     t <= 1.3 * ideal + startup,
