@@ -232,3 +232,13 @@ def test_import_of_an_ended_run_records_its_result_and_warns_of_other_probes(
     entry = cli.state()["runs"]["support-bot-injection"]  # type: ignore[index]
     assert entry["result"]["status"] == "Finished"
     assert entry["note"] == "imported"
+
+
+def test_bad_options_are_clear_errors(cli: Cli, run: Runner, sim: SimulatorServer) -> None:
+    applied(cli, run)
+    untracked = run("status", "--target", "nope")
+    assert untracked.code == 1
+    assert "--target nope: no run with that key in state" in untracked.err
+    bad_platform = run("status", "--platform-url", "not a url")
+    assert bad_platform.code == 1 and "--platform-url" in bad_platform.err
+    assert "Traceback" not in untracked.all + bad_platform.all
