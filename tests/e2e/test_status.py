@@ -241,4 +241,5 @@ def test_bad_options_are_clear_errors(cli: Cli, run: Runner, sim: SimulatorServe
     assert "--target nope: no run with that key in state" in untracked.err
     bad_platform = run("status", "--platform-url", "not a url")
     assert bad_platform.code == 1 and "--platform-url" in bad_platform.err
+    assert status_reads(sim) == []  # both refused before any request
     assert "Traceback" not in untracked.all + bad_platform.all
