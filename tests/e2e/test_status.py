@@ -87,6 +87,9 @@ def test_status_follows_runs_to_their_end_and_then_asks_no_more(
     assert recorded["status"] == "Finished"  # the product's spelling, whatever the API sent
     assert sum(p["counts"]["failed"] for p in recorded["probeRuns"]) == 4
 
+    shown = run("state", "show", "chatbot-jailbreak")
+    assert "result             = Finished, 36 passed, 4 failed, 0 errored of 40" in shown.out
+
     before = len(status_reads(sim))
     again = run("status")
     assert again.code == 0
