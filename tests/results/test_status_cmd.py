@@ -372,3 +372,11 @@ def test_json_output_is_valid_against_the_shipped_schema(run_status: Run, state_
         "gone": 1,
         "requests": 3,
     }
+
+
+def test_json_of_an_empty_state_is_a_valid_document(run_status: Run) -> None:
+    code, out, _ = run_status(StatusServer({}), fmt="json")
+    assert code == 0
+    document = json.loads(out)
+    jsonschema.validate(document, schema())
+    assert document["runs"] == [] and document["summary"]["runs"] == 0
