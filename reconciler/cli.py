@@ -438,6 +438,7 @@ def _given(name: str) -> bool:
 @_output_options
 def report(
     paths: tuple[str, ...],
+    *,
     targets: tuple[str, ...],
     out: str,
     pdf_dir: str | None,

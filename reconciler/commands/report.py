@@ -76,9 +76,7 @@ def report(session: Session, options: ReportOptions) -> int:
     refreshed = _read(session, runs, options) if options.refresh else _from_state(runs)
     notes += _record(session, store, refreshed)
     gates = {key: desired.runs[key].gate for key in runs if key in desired.runs}
-    results = build_results(
-        refreshed, gates, platform=session.platform_url(), read_at=utc_now()
-    )
+    results = build_results(refreshed, gates, platform=session.platform_url(), read_at=utc_now())
     pdfs: dict[str, Pdf] = {}
     if pdf_dir is not None:
         pdfs, pdf_notes = _download_pdfs(session, results, pdf_dir, out.parent, options)
@@ -101,7 +99,9 @@ def _output_path(text: str) -> Path:
     """``--out FILE``, its directory created if missing; refused when it cannot be written."""
     path = Path(text).expanduser()
     if not text.strip() or path.is_dir():
-        raise UsageError(f"--out {text}: give a file name to write the page to, such as report.html")
+        raise UsageError(
+            f"--out {text}: give a file name to write the page to, such as report.html"
+        )
     _make_directory(path.parent, f"--out {text}")
     return path
 
@@ -194,7 +194,9 @@ def _read(session: Session, runs: dict[str, TrackedRun], options: ReportOptions)
         )
         return Refresh(
             {
-                key: Observation(key, run, None, "none", error=f"not read: {API_KEY_ENV} is not set")
+                key: Observation(
+                    key, run, None, "none", error=f"not read: {API_KEY_ENV} is not set"
+                )
                 if needs_read(run)
                 else Observation(key, run, run.result, "state")
                 for key, run in runs.items()

@@ -57,6 +57,7 @@ CELL: Final = 34  # side of a heat map cell, in SVG units
 LABEL_WIDTH: Final = 120  # room for the target labels on the left
 #: Room for the slanted probe labels on top, per character of the longest (11px text at 50°).
 LABEL_RISE: Final = 5.2
+DISPLAY_WIDTH: Final = 900  # a small map is zoomed towards this width
 PROBE_LABEL_CHARS: Final = 24  # longer probe names are cut in the label (whole in the title)
 _OUTCOME_RANK: Final = {Outcome.FAILED: 0, Outcome.PENDING: 1, Outcome.PASSED: 2}
 
@@ -121,6 +122,11 @@ class HeatMap:
     def is_empty(self) -> bool:
         return not self.cells
 
+    @property
+    def zoom(self) -> float:
+        """A small map is drawn larger than its units (CSS shrinks any map to fit a screen)."""
+        return min(1.6, max(1.0, DISPLAY_WIDTH / self.width))
+
 
 @dataclass(frozen=True)
 class _Latest:
@@ -178,9 +184,7 @@ def heat_map(results: ResultSet) -> HeatMap:
                 url=seen.row.url,
             )
         )
-    empty = tuple(
-        (x_of[c], y_of[t]) for t in target_ids for c in columns if (t, c) not in latest
-    )
+    empty = tuple((x_of[c], y_of[t]) for t in target_ids for c in columns if (t, c) not in latest)
     return HeatMap(
         targets=tuple(Axis(f"target {t}", f"target {t}", y_of[t]) for t in target_ids),
         probes=tuple(Axis(_cut(names[c]), names[c], x_of[c]) for c in columns),
@@ -283,9 +287,7 @@ class Legend:
 
 def legend() -> Legend:
     steps = 16
-    stops = tuple(
-        (f"{100 * i / steps:.1f}%", colour((i / steps) ** 2)) for i in range(steps + 1)
-    )
+    stops = tuple((f"{100 * i / steps:.1f}%", colour((i / steps) ** 2)) for i in range(steps + 1))
     ticks = tuple((math.sqrt(rate), percent(rate)) for rate in LEGEND_RATES)
     return Legend(stops, ticks)
 
@@ -294,14 +296,19 @@ def render_report(results: ResultSet, context: PageContext | None = None) -> str
     """The whole page, as text (UTF-8 when written)."""
     context = context or PageContext()
     assets = _assets()
-    totals = Counts()
-    for row in results.rows:
-        totals = totals + row.counts
+    lines = table_lines(results, context.pdfs)
+    # Summed as plain ints: adding Counts validates a model per step, 1,000 times over.
+    totals = Counts(
+        **{
+            name: sum(getattr(line.counts, name) for line in lines if line.counts is not None)
+            for name in ("total", "passed", "failed", "errored")
+        }
+    )
     template = _environment().get_template("report.html.j2")
     return template.render(
         results=results,
         context=context,
-        lines=table_lines(results, context.pdfs),
+        lines=lines,
         totals=totals,
         failed=len(results.failed),
         passed=len(results.passed),
@@ -368,4 +375,3 @@ def _readable_time(stamp: str) -> str:
     except ValueError:
         return stamp
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-
