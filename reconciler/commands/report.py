@@ -81,9 +81,7 @@ def report(session: Session, options: ReportOptions) -> int:
     if pdf_dir is not None:
         pdfs, pdf_notes = _download_pdfs(session, results, pdf_dir, out.parent, options)
         notes += pdf_notes
-    context = PageContext(
-        refreshed=options.refresh, notes=tuple(notes), pdfs=pdfs, with_pdfs=pdf_dir is not None
-    )
+    context = PageContext(refreshed=options.refresh, notes=tuple(notes), pdfs=pdfs)
     # The page is made from data that never holds the key; redacting it anyway costs little.
     page = session.redact(render_report(results, context))
     _write(out, page)

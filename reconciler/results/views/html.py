@@ -80,8 +80,6 @@ class PageContext:
     notes: tuple[str, ...] = ()
     #: By key, when ``--pdf`` was given.
     pdfs: Mapping[str, Pdf] = field(default_factory=dict)
-    #: True when ``--pdf`` was given (a PDF column is shown).
-    with_pdfs: bool = False
 
 
 @dataclass(frozen=True)
