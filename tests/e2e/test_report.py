@@ -242,4 +242,68 @@ def test_a_pdf_that_fails_is_a_warning_and_a_note_not_a_failure(
     text = " ".join(parse(out).text)
     assert "PDF not downloaded" in text
     assert "1 of 3 PDF reports could not be downloaded" in text
+    assert API_KEY not in out.read_text(encoding="utf-8")
     assert len(list((cli.root / "pdfs").iterdir())) == 2
+
+
+def test_pdfs_already_downloaded_are_kept_and_no_key_is_a_note(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    applied(cli, run)
+    out = cli.root / "report.html"
+    assert run("report", "--out", str(out), "--pdf", str(cli.root / "pdfs")).code == 0
+    before = len(api_requests(sim))
+
+    again = run("report", "--out", str(out), "--pdf", str(cli.root / "pdfs"))
+
+    assert again.code == 0, again.all
+    sent = [r.path for r in api_requests(sim)[before:]]
+    assert not [path for path in sent if path.endswith("/report")]  # an ended run's PDF is kept
+    assert len([link for link in parse(out).links if link.endswith(".pdf")]) == 3
+
+    offline = run(
+        "report",
+        "--refresh=false",
+        "--out",
+        str(out),
+        "--pdf",
+        str(cli.root / "other-pdfs"),
+        env={"SPLX_API_KEY": None},
+    )
+    assert offline.code == 0, offline.all
+    assert "the PDF report was not downloaded: SPLX_API_KEY is not set" in offline.err
+    assert "PDF not downloaded: SPLX_API_KEY is not set" in " ".join(parse(out).text)
+
+
+def test_results_are_shown_but_not_recorded_while_another_command_holds_the_lock(
+    cli: Cli, run: Runner
+) -> None:
+    from reconciler.state.local import LocalStateStore
+
+    applied(cli, run)
+    out = cli.root / "report.html"
+    with LocalStateStore(cli.state_path).lock("apply"):
+        result = run("report", "--out", str(out))
+    assert result.code == 0, result.all
+    assert "shown but not recorded" in result.err
+    text = " ".join(parse(out).text)
+    assert "shown but not recorded" in text
+    assert {row["data-outcome"] for row in parse(out).rows} == {"passed", "failed", "pending"}
+    assert not any("result" in entry for entry in cli.state()["runs"].values())  # type: ignore[attr-defined]
+
+
+def test_keys_with_unknown_outcomes_are_named_on_the_page(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    cli.write_spec("runs.yaml", SPEC)
+    sim.set_faults(drop_after_trigger_rate=1.0)
+    run("apply", "--auto-approve")  # every trigger's answer is lost: unknown outcomes
+    out = cli.root / "report.html"
+
+    result = run("report", "--out", str(out))
+
+    assert result.code == 0, result.all
+    text = " ".join(parse(out).text)
+    assert "4 keys have an unknown trigger outcome" in text
+    assert "No results yet" in text
+    assert API_KEY not in out.read_text(encoding="utf-8")

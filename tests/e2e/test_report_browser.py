@@ -182,3 +182,14 @@ def test_the_report_fits_a_phone_and_reads_without_javascript(
     assert "ended in Error" in text and "3" in text
     assert page.locator("#filter-box").is_hidden()  # no dead filter box without a script
     page.close()
+
+
+def test_in_ci_a_missing_browser_fails_the_test_instead_of_skipping_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="in CI the browser test must run"):
+        _unavailable("no Chromium at /nowhere")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        _unavailable("no Chromium at /nowhere")
