@@ -307,3 +307,34 @@ def test_keys_with_unknown_outcomes_are_named_on_the_page(
     assert "4 keys have an unknown trigger outcome" in text
     assert "No results yet" in text
     assert API_KEY not in out.read_text(encoding="utf-8")
+
+
+def test_without_a_key_runs_not_ended_show_as_not_read(cli: Cli, run: Runner) -> None:
+    applied(cli, run)
+    out = cli.root / "report.html"
+    result = run("report", "--out", str(out), env={"SPLX_API_KEY": None})
+    assert result.code == 0, result.all
+    assert "SPLX_API_KEY is not set: 4 runs not ended could not be read" in result.err
+    text = " ".join(parse(out).text)
+    assert "Not read" in text and "not read: SPLX_API_KEY is not set" in text
+
+
+def test_runs_that_cannot_be_read_are_warned_about_and_still_shown(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    applied(cli, run)
+    sim.set_faults(error_rate=1.0)
+    out = cli.root / "report.html"
+    result = run("report", "--out", str(out), "--max-attempts", "1")
+    assert result.code == 0, result.all
+    assert "clean-run: status of 'clean-run'" in result.err
+    assert {row["data-outcome"] for row in parse(out).rows} == {"pending"}
+
+
+def test_a_pdf_directory_that_is_a_file_is_refused(cli: Cli, run: Runner) -> None:
+    blocker = cli.root / "pdfs"
+    blocker.write_text("a file")
+    result = run("report", "--out", str(cli.root / "r.html"), "--pdf", str(blocker))
+    assert result.code == 1
+    assert f"--pdf {blocker}: that is a file" in result.err
+    assert not (cli.root / "r.html").exists()
