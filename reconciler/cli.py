@@ -386,7 +386,7 @@ def _refresh_option(func: F) -> F:
         default=True,
         is_flag=False,
         flag_value=True,
-        show_default=True,
+        show_default="true",
         metavar="true|false",
         help="Read the status of runs not known to have ended first; false: from state alone, "
         "offline, no API key needed.",
