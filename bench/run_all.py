@@ -1,6 +1,6 @@
 """The performance targets of docs/PERFORMANCE.md, measured end to end.
 
-    python bench/run_all.py [--repeat 3] [--only plan,apply,latency,status,startup,simulator]
+    python bench/run_all.py [--repeat 3] [--only plan,apply,latency,status,startup,simulator,report]
 
 Every figure is the real CLI run as a new process (``python -m reconciler ...``), timed from
 spawn to exit, with its peak resident memory read from the kernel (``wait4``). Each benchmark
@@ -325,8 +325,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--only",
-        default="startup,plan,apply,latency,status,simulator",
-        help="comma-separated: startup, plan, apply, latency, status, simulator",
+        default="startup,plan,apply,latency,status,simulator,report",
+        help="comma-separated: startup, plan, apply, latency, status, simulator, report",
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -397,6 +397,21 @@ def main() -> None:
             targets.append(
                 Target("6. simulator triggers/s", f"{rate:,.0f}/s", "≥ 2,000/s", rate >= 2000)
             )
+        if "report" in only:
+            print("report", flush=True)
+            from bench_report import measure
+
+            page = measure(1_000, 50, 40, max(args.repeat, 3))
+            targets.append(
+                Target(
+                    "9. report 1,000 runs, render",
+                    f"{page.render_s:.2f} s",
+                    "< 1 s",
+                    page.render_s < 1,
+                )
+            )
+            mb = page.size_bytes / 1e6
+            targets.append(Target("9. report page size", f"{mb:.2f} MB", "< 2 MB", mb < 2))
     print()
     print(f"{'target':<34} {'measured (median)':<26} {'limit':<14} met")
     for t in targets:

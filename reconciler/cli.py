@@ -257,7 +257,10 @@ def _use_project_config(ctx: click.Context, config_file: str | None) -> None:
     if state is not None:
         with_state = {"state": state}
         ctx.default_map = {
-            **{name: with_state for name in ("plan", "apply", "destroy", "import", "status")},
+            **{
+                name: with_state
+                for name in ("plan", "apply", "destroy", "import", "status", "report")
+            },
             "force-unlock": with_state,
             "state": {name: with_state for name in ("list", "show", "rm")},
         }
@@ -407,6 +410,96 @@ def status(
     from reconciler.commands.results import status as run
 
     options = StatusOptions(paths=paths, targets=targets, fmt=fmt, parallelism=parallelism)
+    return run(_session(**kwargs), options)
+
+
+def _refresh_option(func: F) -> F:
+    """``--refresh=true|false`` (Terraform's spelling) and ``--no-refresh``, the same option."""
+    func = click.option(
+        "--no-refresh",
+        "no_refresh",
+        is_flag=True,
+        help="Same as --refresh=false.",
+    )(func)
+    return click.option(
+        "--refresh",
+        type=click.BOOL,
+        default=True,
+        is_flag=False,
+        flag_value=True,
+        show_default="true",
+        metavar="true|false",
+        help="Read the status of runs not known to have ended first; false: from state alone, "
+        "offline, no API key needed.",
+    )(func)
+
+
+def _refresh_wanted(refresh: bool, no_refresh: bool) -> bool:
+    if no_refresh and refresh and _given("refresh"):
+        from reconciler.errors import UsageError
+
+        raise UsageError("--refresh=true and --no-refresh contradict each other: give one")
+    return refresh and not no_refresh
+
+
+def _given(name: str) -> bool:
+    ctx = click.get_current_context()
+    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--target", "targets", multiple=True, metavar="KEY", help="Show only this run (repeatable)."
+)
+@click.option(
+    "--out",
+    required=True,
+    metavar="FILE",
+    help="The HTML file to write (its directory is created if missing).",
+)
+@click.option(
+    "--pdf",
+    "pdf_dir",
+    default=None,
+    metavar="DIR",
+    help="Also download each ended run's PDF report from the platform into DIR, linked from "
+    "the page.",
+)
+@_refresh_option
+@click.option(
+    "--parallelism",
+    default=DEFAULT_PARALLELISM,
+    show_default=True,
+    type=click.IntRange(min=1, max=256),
+    help="Concurrent API requests.",
+)
+@_state_option
+@_api_options
+@_output_options
+def report(
+    paths: tuple[str, ...],
+    *,
+    targets: tuple[str, ...],
+    out: str,
+    pdf_dir: str | None,
+    refresh: bool,
+    no_refresh: bool,
+    parallelism: int,
+    **kwargs: Any,
+) -> int:
+    """Write one self-contained HTML page of the latest results (a heat map and the runs)."""
+    from reconciler.commands.report import ReportOptions
+    from reconciler.commands.report import report as run
+
+    options = ReportOptions(
+        out=out,
+        paths=list(paths),
+        targets=list(targets),
+        refresh=_refresh_wanted(refresh, no_refresh),
+        pdf_dir=pdf_dir,
+        parallelism=parallelism,
+    )
     return run(_session(**kwargs), options)
 
 

@@ -25,6 +25,9 @@ never from httpx exceptions, requests or headers, and server text is scrubbed of
 
 One ``httpx.Client`` (thread-safe, keep-alive) serves every call, so a ``ProbeClient`` may be
 shared by the executor's worker threads; size ``max_connections`` to their number.
+
+``get_report`` (the run's PDF) is a read like status: retried the same way, 200 must carry
+``application/pdf`` starting with ``%PDF-``, and every other answer is an ``ApiError``.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from reconciler.api.endpoints import (
     DEFAULT_STATUS_PATH,
     cancel_path,
     check_status_path,
+    report_path,
     resolve_base_url,
     status_path,
     trigger_path,
@@ -85,6 +89,8 @@ from reconciler.results.model import RunResult
 
 LOGGER: Final = logging.getLogger("reconciler.api")
 USER_AGENT: Final = f"reconciler/{__version__}"
+#: The first bytes of every PDF file (ISO 32000-1, 7.5.2).
+PDF_MAGIC: Final = b"%PDF-"
 #: Connect fails fast (a dead host is retried); reads get longer (a trigger does real work).
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 
@@ -93,6 +99,7 @@ class _Kind(enum.Enum):
     TRIGGER = "trigger"
     CANCEL = "cancel"
     STATUS = "status"
+    REPORT = "report"
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,11 @@ class _Call:
 
     @property
     def method(self) -> str:
-        return "GET" if self.kind is _Kind.STATUS else "POST"
+        return "GET" if self.read else "POST"
+
+    @property
+    def accept(self) -> str:
+        return "application/pdf" if self.kind is _Kind.REPORT else "application/json"
 
     @property
     def what(self) -> str:
@@ -127,12 +138,14 @@ class _Call:
     def not_done(self) -> str:
         if self.kind is _Kind.STATUS:
             return "its status was not read"
+        if self.kind is _Kind.REPORT:
+            return "its PDF report was not downloaded"
         return "the run was not " + ("created" if self.kind is _Kind.TRIGGER else "cancelled")
 
     @property
     def again(self) -> str:
         """The command to run again once the cause is fixed."""
-        return "try again (reading a status is safe to repeat)" if self.read else "run apply again"
+        return "try again (a read is safe to repeat)" if self.read else "run apply again"
 
     @property
     def stops(self) -> str:
@@ -140,7 +153,7 @@ class _Call:
 
     @property
     def read(self) -> bool:
-        return self.kind is _Kind.STATUS
+        return self.kind in (_Kind.STATUS, _Kind.REPORT)
 
     @property
     def unknown(self) -> str:
@@ -168,6 +181,7 @@ class _Answer:
     content: bytes
     retry_after: str | None
     location: str | None
+    content_type: str = ""
 
     @property
     def status_text(self) -> str:
@@ -391,6 +405,37 @@ class ProbeClient:
             )
         raise self._refusal(call, answer)
 
+    def get_report(self, workspace_id: int, test_run_id: int, *, key: str) -> bytes:
+        """Download one ended run's PDF report (``GET /api/v2/test-run/{id}/report``).
+
+        A read, retried like ``get_status``. The answer must be ``application/pdf`` and start
+        with ``%PDF-``: anything else (an HTML error page, JSON) raises ``ServerError`` rather
+        than being saved under a .pdf name. A 404 or a run not ended is ``RequestRejectedError``.
+        """
+        call = _Call(
+            _Kind.REPORT,
+            key,
+            workspace_id,
+            report_path(test_run_id),
+            test_run_id=test_run_id,
+        )
+        answer = self._exchange(call)
+        if answer.status == 200:
+            media_type = answer.content_type.partition(";")[0].strip().lower()
+            if media_type != "application/pdf" or not answer.content.startswith(PDF_MAGIC):
+                raise ServerError(
+                    f"{call.what}: the API answered 200 with "
+                    f"{media_type or 'no content type'} that is not a PDF "
+                    f"({len(answer.content)} bytes); {call.not_done}."
+                )
+            return answer.content
+        if 200 <= answer.status < 300:
+            raise ServerError(
+                f"{call.what}: the API answered {answer.status_text} instead of 200 with a "
+                f"PDF; {call.not_done}."
+            )
+        raise self._refusal(call, answer)
+
     # --- sending with retries ----------------------------------------------------------------
 
     def _exchange(self, call: _Call) -> _Answer:
@@ -422,7 +467,12 @@ class ProbeClient:
         """One request. Returns plain data only: httpx objects carry the key in their headers."""
         started = time.monotonic()
         try:
-            response = self._http.request(call.method, self.base_url + call.path, json=call.body)
+            response = self._http.request(
+                call.method,
+                self.base_url + call.path,
+                json=call.body,
+                headers={"Accept": call.accept},
+            )
         except httpx.RequestError as exc:
             failure = classify_transport_error(exc)
             reason = self._redact(failure.reason)
@@ -447,6 +497,7 @@ class ProbeClient:
             content=self._redact.redact_bytes(response.content),
             retry_after=response.headers.get("Retry-After"),
             location=self._redact(response.headers.get("Location", "")) or None,
+            content_type=sanitise(response.headers.get("Content-Type", "")),
         )
 
     # --- mapping answers to errors -----------------------------------------------------------
@@ -520,7 +571,9 @@ class ProbeClient:
                 status=answer.status,
             )
         detail = body.summary()
-        if call.read:
+        if call.kind is _Kind.REPORT:
+            next_step = "the platform has no report of it (a run has one once it has ended)"
+        elif call.read:
             next_step = (
                 "check the API URL and the statusPath setting (reconciler.yaml or "
                 "RECONCILER_STATUS_PATH)"

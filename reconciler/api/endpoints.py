@@ -151,6 +151,11 @@ def status_path(template: str, workspace_id: int, test_run_id: int) -> str:
     )
 
 
+def report_path(test_run_id: int) -> str:
+    """``GET`` here for the PDF report of an ended run (the platform's own report)."""
+    return f"/api/v2/test-run/{int(test_run_id)}/report"
+
+
 def _origin(parts: SplitResult) -> str:
     """scheme://host[:port]/path of a URL: never its credentials, query or fragment."""
     host = parts.netloc.rpartition("@")[2]

@@ -1,0 +1,375 @@
+"""The HTML view of a ``ResultSet``: ``reconciler report``'s one self-contained page.
+
+A pure function of the result set and what the page needs besides (``PageContext``: where the
+data came from, the PDFs downloaded, notes), rendered by the Jinja2 template
+``reconciler/templates/report.html.j2`` with autoescaping on: keys, names and probe names are
+user input. Its CSS and JS are inlined from the files beside the template, and a
+Content-Security-Policy allowing only those (by hash) makes the page unable to fetch anything
+from anywhere: it can be mailed or attached to a CI run and opened offline.
+
+Everything the page says is in its HTML (numbers, verdicts, reasons, hover texts as SVG
+``<title>``), so it reads with JavaScript off; the script only sorts and filters the table.
+
+The heat map aggregates: one cell per (target, probe) pair, from the latest ended run that has
+that pair, so 1,000 runs over 50 targets and 40 probes draw at most 2,000 cells, never a row
+per run.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from typing import TYPE_CHECKING, Final
+
+from reconciler import __version__
+from reconciler.results.gate import Outcome
+from reconciler.results.model import Counts
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from reconciler.results.summary import ResultRow, ResultSet
+
+#: ColorBrewer's YlOrRd, 9 classes: sequential, light to dark, and listed by ColorBrewer as
+#: safe for colour-blind readers (its lightness alone orders it). Light means few failures.
+RAMP: Final = (
+    "#ffffcc",
+    "#ffeda0",
+    "#fed976",
+    "#feb24c",
+    "#fd8d3c",
+    "#fc4e2a",
+    "#e31a1c",
+    "#bd0026",
+    "#800026",
+)
+#: Failure rates where the legend puts a tick (the ramp is on a square-root scale, so that a
+#: 2% rate, the kind a gate cares about, is already visibly not 0%).
+LEGEND_RATES: Final = (0.0, 0.01, 0.05, 0.25, 0.5, 1.0)
+
+CELL: Final = 34  # side of a heat map cell, in SVG units
+LABEL_WIDTH: Final = 120  # room for the target labels on the left
+#: Room for the slanted probe labels on top, per character of the longest (11px text at 50°).
+LABEL_RISE: Final = 5.2
+DISPLAY_WIDTH: Final = 900  # a small map is zoomed towards this width
+PROBE_LABEL_CHARS: Final = 24  # longer probe names are cut in the label (whole in the title)
+_OUTCOME_RANK: Final = {Outcome.FAILED: 0, Outcome.PENDING: 1, Outcome.PASSED: 2}
+
+
+@dataclass(frozen=True)
+class Pdf:
+    """What ``--pdf`` did for one run: a link relative to the page, or why there is none."""
+
+    href: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What the page shows besides the results."""
+
+    #: True when statuses were read from the API now; False for ``--refresh=false``.
+    refreshed: bool = True
+    #: Page-level notes (results not recorded, keys with unknown outcomes, PDFs not fetched).
+    notes: tuple[str, ...] = ()
+    #: By key, when ``--pdf`` was given.
+    pdfs: Mapping[str, Pdf] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One heat map cell: the latest ended run with this (target, probe) pair."""
+
+    x: int
+    y: int
+    fill: str
+    ink: str
+    text: str
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A row or column label of the heat map."""
+
+    label: str
+    title: str
+    offset: int
+
+
+@dataclass(frozen=True)
+class HeatMap:
+    targets: tuple[Axis, ...]
+    probes: tuple[Axis, ...]
+    cells: tuple[Cell, ...]
+    #: (x, y) of pairs with no ended run, drawn as empty cells.
+    empty: tuple[tuple[int, int], ...]
+    width: int
+    height: int
+    #: Height of the band of probe labels above the cells.
+    header: int = 0
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.cells
+
+    @property
+    def zoom(self) -> float:
+        """A small map is drawn larger than its units (CSS shrinks any map to fit a screen)."""
+        return min(1.6, max(1.0, DISPLAY_WIDTH / self.width))
+
+
+@dataclass(frozen=True)
+class _Latest:
+    order: tuple[str, str, int]
+    row: ResultRow
+    probe_name: str
+    counts: Counts
+
+
+def heat_map(results: ResultSet) -> HeatMap:
+    """Targets by probes; each cell from the latest ended run of that pair (by execution date,
+    then when it was read, then run id)."""
+    latest: dict[tuple[int, str], _Latest] = {}
+    for row in results.rows:
+        result = row.result
+        if result is None or not row.ended:
+            continue
+        order = (result.execution_date or "", result.seen_at, result.test_run_id)
+        for probe_run in result.probe_runs:
+            column = (
+                f"id:{probe_run.probe_id}"
+                if probe_run.probe_id is not None
+                else f"name:{probe_run.probe_name}"
+            )
+            pair = (row.target_id, column)
+            known = latest.get(pair)
+            if known is None or order > known.order:
+                latest[pair] = _Latest(order, row, probe_run.probe_name, probe_run.counts)
+    target_ids = sorted({target for target, _ in latest})
+    names: dict[str, str] = {}
+    for (_, column), seen in sorted(latest.items(), key=lambda item: item[1].order):
+        names[column] = seen.probe_name  # the newest name of a probe wins
+    columns = sorted(names, key=lambda c: (names[c].casefold(), c))
+    longest = max((len(_cut(name)) for name in names.values()), default=0)
+    header = 16 + math.ceil(longest * LABEL_RISE)
+    x_of = {c: LABEL_WIDTH + i * CELL for i, c in enumerate(columns)}
+    y_of = {t: header + i * CELL for i, t in enumerate(target_ids)}
+    cells = []
+    for (target, column), seen in sorted(latest.items()):
+        counts = seen.counts
+        rate = counts.failed_rate
+        fill = colour(rate)
+        cells.append(
+            Cell(
+                x=x_of[column],
+                y=y_of[target],
+                fill=fill,
+                ink=ink_for(fill),
+                text=percent(rate) if counts.total else "–",
+                title=(
+                    f"target {target} × {seen.probe_name}: {counts.describe()} "
+                    f"({percent(rate)} failed), run {seen.row.test_run_id} "
+                    f"({seen.row.key}), {seen.row.status}"
+                ),
+                url=seen.row.url,
+            )
+        )
+    empty = tuple((x_of[c], y_of[t]) for t in target_ids for c in columns if (t, c) not in latest)
+    return HeatMap(
+        targets=tuple(Axis(f"target {t}", f"target {t}", y_of[t]) for t in target_ids),
+        probes=tuple(Axis(_cut(names[c]), names[c], x_of[c]) for c in columns),
+        cells=tuple(cells),
+        empty=empty,
+        width=LABEL_WIDTH + len(columns) * CELL + math.ceil(longest * LABEL_RISE * 0.85),
+        height=header + len(target_ids) * CELL + 4,
+        header=header,
+    )
+
+
+def colour(rate: float) -> str:
+    """The ramp's colour for a failure rate in [0, 1], on a square-root scale."""
+    position = math.sqrt(min(max(rate, 0.0), 1.0)) * (len(RAMP) - 1)
+    low = min(int(position), len(RAMP) - 2)
+    return _mix(RAMP[low], RAMP[low + 1], position - low)
+
+
+def ink_for(fill: str) -> str:
+    """Black or white text, whichever reads better on ``fill`` (WCAG relative luminance)."""
+    red, green, blue = (_linear(int(fill[i : i + 2], 16) / 255) for i in (1, 3, 5))
+    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    # Contrast with black is (L + 0.05) / 0.05, with white 1.05 / (L + 0.05): equal at ~0.179.
+    return "#000000" if luminance > 0.179 else "#ffffff"
+
+
+def percent(rate: float) -> str:
+    """``0%``, ``<1%``, ``12%``, ``100%``: short enough for a cell, never 0% when not 0."""
+    if rate == 0:
+        return "0%"
+    if rate < 0.01:
+        return "<1%"
+    if rate < 1 and round(rate * 100) == 100:
+        return ">99%"
+    return f"{round(rate * 100)}%"
+
+
+def _mix(low: str, high: str, share: float) -> str:
+    channels = (
+        round(int(low[i : i + 2], 16) * (1 - share) + int(high[i : i + 2], 16) * share)
+        for i in (1, 3, 5)
+    )
+    return "#" + "".join(f"{c:02x}" for c in channels)
+
+
+def _linear(channel: float) -> float:
+    return channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4
+
+
+def _cut(name: str) -> str:
+    return name if len(name) <= PROBE_LABEL_CHARS else name[: PROBE_LABEL_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row of the table, with what the template needs already worked out."""
+
+    row: ResultRow
+    order: int
+    rank: int
+    outcome: str
+    status: str
+    status_note: str | None
+    counts: Counts | None
+    previous: str | None
+    pdf: Pdf | None
+
+
+def table_lines(results: ResultSet, pdfs: Mapping[str, Pdf]) -> list[Line]:
+    """The table's rows in the page's default order: failing first (``failing_first``)."""
+    lines = []
+    for order, row in enumerate(results.failing_first()):
+        previous = row.previous
+        lines.append(
+            Line(
+                row=row,
+                order=order,
+                rank=_OUTCOME_RANK[row.verdict.outcome],
+                outcome=row.verdict.outcome.value,
+                status="Not read" if row.result is None and row.error else row.status,
+                status_note=row.error,
+                counts=row.counts if row.result is not None else None,
+                previous=(
+                    f"{previous.counts.failed} failed of {previous.counts.total}, "
+                    f"{previous.status}, run {previous.test_run_id}"
+                    if previous is not None
+                    else None
+                ),
+                pdf=pdfs.get(row.key),
+            )
+        )
+    return lines
+
+
+@dataclass(frozen=True)
+class Legend:
+    stops: tuple[tuple[str, str], ...]  # (offset %, colour) of the gradient
+    ticks: tuple[tuple[float, str], ...]  # (position 0..1, label)
+
+
+def legend() -> Legend:
+    steps = 16
+    stops = tuple((f"{100 * i / steps:.1f}%", colour((i / steps) ** 2)) for i in range(steps + 1))
+    ticks = tuple((math.sqrt(rate), percent(rate)) for rate in LEGEND_RATES)
+    return Legend(stops, ticks)
+
+
+def render_report(results: ResultSet, context: PageContext | None = None) -> str:
+    """The whole page, as text (UTF-8 when written)."""
+    context = context or PageContext()
+    assets = _assets()
+    lines = table_lines(results, context.pdfs)
+    # Summed as plain ints: adding Counts validates a model per step, 1,000 times over.
+    totals = Counts(
+        **{
+            name: sum(getattr(line.counts, name) for line in lines if line.counts is not None)
+            for name in ("total", "passed", "failed", "errored")
+        }
+    )
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        results=results,
+        context=context,
+        lines=lines,
+        totals=totals,
+        failed=len(results.failed),
+        passed=len(results.passed),
+        pending=len(results.pending),
+        read_at=_readable_time(results.read_at),
+        read_at_iso=results.read_at,
+        heat=heat_map(results),
+        legend=legend(),
+        cell=CELL,
+        label_width=LABEL_WIDTH,
+        css=assets.css,
+        js=assets.js,
+        csp=assets.csp,
+        version=__version__,
+    )
+
+
+@dataclass(frozen=True)
+class _Assets:
+    css: str
+    js: str
+    csp: str
+
+
+@functools.cache
+def _assets() -> _Assets:
+    folder = resources.files("reconciler") / "templates"
+    css = (folder / "report.css").read_text(encoding="utf-8")
+    js = (folder / "report.js").read_text(encoding="utf-8")
+    # Only this style and this script may run, and nothing may be fetched: no fonts, images,
+    # frames or connections, whatever a value in the page might try.
+    csp = (
+        "default-src 'none'; "
+        f"style-src {_hash(css)}; script-src {_hash(js)}; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    return _Assets(css, js, csp)
+
+
+def _hash(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("reconciler", "templates"),
+        # Keys, names and probe names are user input: everything is escaped unless marked.
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _readable_time(stamp: str) -> str:
+    """``2026-12-02T14:00:00Z`` → ``2026-12-02 14:00:00 UTC``; anything else as given."""
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")

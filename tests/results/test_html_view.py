@@ -1,0 +1,224 @@
+"""The HTML view as a pure function of a ResultSet: aggregation, colour, escaping, the CSP.
+
+The page in a real browser is tests/e2e/test_report_browser.py; the command is
+tests/e2e/test_report.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import html.parser
+import re
+
+import pytest
+
+from reconciler.commands.report import pdf_name
+from reconciler.results.gate import Gate
+from reconciler.results.model import Counts, ProbeRunResult, RunResult
+from reconciler.results.refresh import Observation, Refresh
+from reconciler.results.summary import ResultSet, build_results
+from reconciler.results.views.html import (
+    RAMP,
+    PageContext,
+    Pdf,
+    colour,
+    heat_map,
+    ink_for,
+    percent,
+    render_report,
+)
+from reconciler.state.model import TrackedRun
+from tests.factories import attrs, result_of, tracked
+
+NASTY = "<img src=x onerror=alert(1)> & \"q\" 'a' 😀"
+
+
+def result_set(*entries: tuple[str, TrackedRun, RunResult | None]) -> ResultSet:
+    observations = {
+        key: Observation(key, run, result, "api" if result else "none")
+        for key, run, result in entries
+    }
+    return build_results(
+        Refresh(observations),
+        {key: Gate(max_failed=0) for key, _, _ in entries},
+        platform="https://probe.splx.ai",
+        read_at="2026-12-02T14:00:00Z",
+    )
+
+
+def probe_result(run_id: int, when: str, **failed_by_probe: int) -> RunResult:
+    return RunResult(
+        test_run_id=run_id,
+        status="Finished",
+        execution_date=when,
+        probe_runs=tuple(
+            ProbeRunResult(
+                probe_name=name,
+                probe_id=int(name[1:]),
+                status="Finished",
+                counts=Counts(total=10, passed=10 - failed, failed=failed),
+            )
+            for name, failed in failed_by_probe.items()
+        ),
+        seen_at="2026-12-02T14:00:00Z",
+    )
+
+
+class Text(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def read(page: str) -> Text:
+    parsed = Text()
+    parsed.feed(page)
+    return parsed
+
+
+def test_one_cell_per_target_and_probe_from_the_latest_ended_run() -> None:
+    older = tracked(attrs(target_id=7), 100)
+    newer = tracked(attrs(target_id=7), 200)
+    other = tracked(attrs(target_id=8), 300)
+    running = tracked(attrs(target_id=7), 400)
+    results = result_set(
+        ("a-old", older, probe_result(100, "2026-12-01T10:00:00Z", p1=5, p2=1)),
+        ("b-new", newer, probe_result(200, "2026-12-02T10:00:00Z", p1=2)),
+        ("c-other", other, probe_result(300, "2026-12-02T09:00:00Z", p2=10)),
+        ("d-running", running, result_of(400, status="Running", failed=9, probes=(1,))),
+    )
+
+    heat = heat_map(results)
+
+    assert [t.label for t in heat.targets] == ["target 7", "target 8"]
+    assert [p.label for p in heat.probes] == ["p1", "p2"]
+    by_text = {(c.x, c.y): c for c in heat.cells}
+    assert len(by_text) == 3  # (7,p1) from the newer run, (7,p2) from the older, (8,p2)
+    titles = sorted(c.title for c in heat.cells)
+    assert "run 200" in titles[0] and "20%" in titles[0] and "p1" in titles[0]
+    assert any("run 100" in t and "p2" in t for t in titles)  # the only ended run with p2
+    assert not any("run 400" in t for t in titles)  # still running: not on the map
+    assert {c.text for c in heat.cells} == {"20%", "10%", "100%"}
+    assert len(heat.empty) == 1  # target 8 never ran p1
+    assert all(c.url.startswith("https://probe.splx.ai/w/1234/target/") for c in heat.cells)
+
+
+def test_the_ramp_gets_darker_with_the_failure_rate_and_text_stays_readable() -> None:
+    def luminance(fill: str) -> float:
+        red, green, blue = (int(fill[i : i + 2], 16) for i in (1, 3, 5))
+        return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+    rates = [i / 50 for i in range(51)]
+    shades = [luminance(colour(rate)) for rate in rates]
+    assert shades == sorted(shades, reverse=True)  # lightness alone orders it
+    assert colour(0) == RAMP[0] and colour(1) == RAMP[-1]
+    assert colour(0.02) != colour(0)  # a small rate is visibly not zero
+    assert ink_for(RAMP[0]) == "#000000" and ink_for(RAMP[-1]) == "#ffffff"
+
+
+@pytest.mark.parametrize(
+    ("rate", "text"),
+    [(0, "0%"), (0.001, "<1%"), (0.25, "25%"), (0.996, ">99%"), (1, "100%")],
+)
+def test_percent_never_rounds_to_a_misleading_figure(rate: float, text: str) -> None:
+    assert percent(rate) == text
+
+
+def test_keys_names_and_probe_names_are_escaped_and_shown_intact() -> None:
+    run = tracked(attrs(name=NASTY, target_id=42), 77)
+    result = RunResult(
+        test_run_id=77,
+        status="Finished",
+        probe_runs=(
+            ProbeRunResult(
+                probe_name=NASTY,
+                probe_id=1,
+                status="Finished",
+                counts=Counts(total=4, failed=1, passed=3),
+            ),
+        ),
+        seen_at="2026-12-02T14:00:00Z",
+    )
+    key = "key<&>\"'😀"
+    page = render_report(result_set((key, run, result)), PageContext(pdfs={key: Pdf(note=NASTY)}))
+
+    assert "<img" not in page and "onerror=alert(1)>" not in page
+    parsed = read(page)
+    text = "".join(parsed.parts)
+    assert text.count(NASTY) >= 3  # the name, the probe label and its title, the PDF note
+    assert key in text
+    assert "img" not in parsed.tags
+
+
+def test_the_table_is_failing_first_and_every_number_is_in_the_html() -> None:
+    results = result_set(
+        ("a-pass", tracked(attrs(), 1), result_of(1, failed=0)),
+        ("b-fail", tracked(attrs(), 2), result_of(2, failed=3, errored=1)),
+        ("c-going", tracked(attrs(), 3), result_of(3, status="Running")),
+    )
+    page = render_report(results)
+    keys = re.findall(r'<tr class="\w+" data-outcome="(\w+)" data-key="([^"]+)"', page)
+    assert keys == [("failed", "b-fail"), ("pending", "c-going"), ("passed", "a-pass")]
+    assert '<td class="num bad" data-sort="3">3</td>' in page
+    assert "3 failed test cases, at most 0 allowed" in page
+    assert 'aria-sort="ascending"' in page  # the gate column: the default order
+
+
+def test_previous_result_and_pdf_links_are_shown() -> None:
+    previous = result_of(10, failed=2)
+    run = tracked(attrs(), 11).model_copy(update={"history": (previous,)})
+    results = result_set(("k", run, result_of(11, failed=0)))
+    page = render_report(results, PageContext(pdfs={"k": Pdf(href="pdfs/k-11.pdf")}))
+    assert "2 failed of 10, Finished, run 10" in page
+    assert '<a class="pdf-link" href="pdfs/k-11.pdf">PDF</a>' in page
+
+
+def test_no_runs_says_so_instead_of_an_empty_table() -> None:
+    page = render_report(ResultSet(rows=(), read_at="2026-12-02T14:00:00Z"))
+    assert "No results yet" in page and "<table" not in page
+
+
+def test_runs_none_ended_say_the_map_is_empty() -> None:
+    results = result_set(("k", tracked(attrs(), 1), result_of(1, status="Pending")))
+    page = render_report(results)
+    assert "No run has ended yet" in page and 'id="heatmap"' not in page
+    assert 'data-key="k"' in page
+
+
+def test_the_policy_allows_exactly_the_inline_style_and_script_and_no_fetch() -> None:
+    page = render_report(result_set(("k", tracked(attrs(), 1), result_of(1))))
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    assert policy is not None
+    allowed = html.unescape(policy.group(1))
+    style = re.search(r"<style>(.*?)</style>", page, re.S)
+    script = re.search(r"<script>(.*?)</script>", page, re.S)
+    assert style is not None and script is not None
+    for block, directive in ((style, "style-src"), (script, "script-src")):
+        digest = base64.b64encode(hashlib.sha256(block.group(1).encode()).digest()).decode()
+        assert f"{directive} 'sha256-{digest}'" in allowed
+    assert "default-src 'none'" in allowed
+    assert not re.search(r"""(src|href)=["'](https?:)?//(?!probe\.splx\.ai/)""", page)
+
+
+@pytest.mark.parametrize(
+    "key", ["plain-key", "web[prod]=a/b", "a/b", "a=b", "../../etc/passwd", "ünï", "x" * 300]
+)
+def test_pdf_names_are_safe_file_names(key: str) -> None:
+    name = pdf_name(key, 1007)
+    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*-1007\.pdf", name)
+    assert len(name) < 100 and "/" not in name and ".." not in name
+
+
+def test_pdf_names_differ_for_keys_that_clean_up_alike() -> None:
+    names = {pdf_name(key, 5) for key in ("a/b", "a=b", "a[b", "a_b", "a b")}
+    assert len(names) == 5
+    assert pdf_name("plain-key", 5) == "plain-key-5.pdf"
