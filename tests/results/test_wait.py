@@ -5,6 +5,7 @@ End-to-end behaviour (the real client, the simulator, the CLI) is in tests/e2e/t
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from reconciler.errors import AuthenticationError, RateLimitedError, ServerError
 from reconciler.results.model import RunResult
-from reconciler.results.wait import StatusChange, WaitOptions, Waiter
+from reconciler.results.wait import StatusChange, Waiter, WaitOptions
 from reconciler.state import LocalStateStore
 from reconciler.state.model import State, TrackedRun
 from tests.factories import attrs, result_of, tracked
@@ -99,8 +100,8 @@ def test_polls_until_every_run_ends_and_never_reads_an_ended_run_again() -> None
     assert script.times(3) == [0.0]
     for run_id in (1, 2):
         times = script.times(run_id)
-        assert all(b - a >= 30 for a, b in zip(times, times[1:], strict=False))
-        assert all(b - a <= 30 * 1.2 + 1e-9 for a, b in zip(times, times[1:], strict=False))
+        assert all(b - a >= 30 for a, b in itertools.pairwise(times))
+        assert all(b - a <= 30 * 1.2 + 1e-9 for a, b in itertools.pairwise(times))
     # Run 1 ended at t=100: the read that saw it is its last.
     assert script.times(1)[-1] >= 100 and script.times(1)[-2] < 100
     assert outcome.waited >= 400 and outcome.waited < 400 + 36 + 1e-9
@@ -141,7 +142,7 @@ def test_a_rate_limit_slows_every_run_down_and_recovers() -> None:
     assert limited[1] - limited[0] < limited[2] - limited[1]  # the limited read backs off
     # The run that was never limited is slowed down too while 429s come ...
     other = script.times(2)
-    gaps = [b - a for a, b in zip(other, other[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(other)]
     assert gaps[0] > 10
     # ... and once answers come back the interval returns to 10 s.
     assert gaps[-1] == pytest.approx(10)
@@ -165,7 +166,7 @@ def test_an_endpoint_that_starts_failing_is_read_with_backoff_until_the_timeout(
     # The last good result is kept beside the error.
     assert failing.result is not None and failing.result.status == "Running"
     times = [t for t in script.times(1) if t >= 60]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert gaps[:4] == [20, 40, 80, 160]
     assert max(gaps) == 300  # capped, and still reading at the end
     assert times[-1] > 3600 - 300 - 1e-9
