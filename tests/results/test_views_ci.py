@@ -96,7 +96,7 @@ def probe(name: str, status: str = "Finished", **counts: int) -> ProbeRunResult:
 
 
 def results_of(
-    rows: dict[str, RunResult | None | Exception], gates: dict[str, Gate] | None = None
+    rows: dict[str, RunResult | Exception | None], gates: dict[str, Gate] | None = None
 ) -> ResultSet:
     observations = {}
     for index, (key, result) in enumerate(rows.items()):
