@@ -1,9 +1,12 @@
-"""The aiohttp application: the two Probe API endpoints and the read-only inspection endpoints.
+"""The aiohttp application: the Probe API endpoints, inspection and the admin (control) API.
+
+API endpoints: trigger and cancel (POST), the run status (GET, in the documented v2 form and a
+workspace-scoped form) and the run's PDF report (GET).
 
 Order of checks of an API request, modelled on an ASP.NET Core pipeline (routing, then
 authentication, then authorization, then model binding):
 
-1. a method other than POST → 405 (empty body, ``Allow: POST``);
+1. a method other than the endpoint's → 405 (empty body, ``Allow: POST`` or ``GET``);
 2. injected faults: 429 with ``Retry-After``, or 500 (nothing is done);
 3. missing or unknown ``X-Api-Key`` → 401 with the documented body;
 4. a route parameter that is not an int32 → 400 with ``validationErrors`` (ASP.NET answers
@@ -12,10 +15,14 @@ authentication, then authorization, then model binding):
 6. trigger only: a body over 1 MiB → 413; a content type other than the four documented
    ones → 415; an invalid body → 400 with ``validationErrors``;
 7. the action: trigger → 200 ``{"testRunId": N}``; cancel → 200 empty, 404 for a run unknown
-   in that workspace, 400 for a run that already ended.
+   in that workspace, 400 for a run that already ended; status → 200 document, 404 unknown
+   (or not in the path's workspace), 403 when the key may not see the run's workspace; report
+   → like status, plus 400 ``TEST_RUN_NOT_ENDED`` while the run is Pending or Running.
 
 Unknown paths answer 404 with an empty body, as ASP.NET routing does. Paths under
-``/_simulator/`` belong to the simulator, need no key, never see faults and are not logged.
+``/_simulator/`` belong to the simulator, need no key, never see faults and are not logged:
+GET ones inspect, POST/DELETE ones control (the clock, outcome rules, cancel and delete "from
+the web UI"). Admin bodies are strict JSON objects: an unknown field is a 400 naming it.
 """
 
 from __future__ import annotations
@@ -30,15 +37,21 @@ from typing import Any
 from aiohttp import web
 
 from reconciler.simulator.config import KeyGrant, SimulatorConfig
+from reconciler.simulator.outcomes import OutcomeError, OutcomeRule
+from reconciler.simulator.pdf import text_pdf
 from reconciler.simulator.store import (
+    CANCELABLE,
     CancelResult,
     ReceivedRequest,
+    RuleResult,
     RunIdsExhaustedError,
+    RunView,
     SimulatorStore,
 )
 from reconciler.simulator.validation import (
     TriggerRequest,
     is_accepted_content_type,
+    parse_int32,
     path_errors,
     validate_trigger_body,
 )
@@ -47,6 +60,10 @@ STORE_KEY = web.AppKey("store", SimulatorStore)
 
 TRIGGER_PATH = "/api/workspaces/{workspaceId}/test-run/trigger"
 CANCEL_PATH = "/api/workspaces/{workspaceId}/test-run/{testRunId}/cancel"
+STATUS_PATH = "/api/v2/test-run/{testRunId}/status"
+#: Not confirmed by the documentation; served so the client's ``statusPath`` can use it.
+WORKSPACE_STATUS_PATH = "/api/workspaces/{workspaceId}/test-run/{testRunId}/status"
+REPORT_PATH = "/api/v2/test-run/{testRunId}/report"
 INSPECT_PREFIX = "/_simulator/"
 #: The documented request body is tiny; ASP.NET's own default limit is far larger, but
 #: nothing legitimate comes close to this.
@@ -80,9 +97,21 @@ def make_app(store: SimulatorStore) -> web.Application:
     router = app.router
     router.add_route("*", TRIGGER_PATH, _endpoint(_trigger, ("workspaceId",)))
     router.add_route("*", CANCEL_PATH, _endpoint(_cancel, ("workspaceId", "testRunId")))
+    router.add_route("*", STATUS_PATH, _endpoint(_status, ("testRunId",), method="GET"))
+    router.add_route(
+        "*", WORKSPACE_STATUS_PATH, _endpoint(_status, ("workspaceId", "testRunId"), method="GET")
+    )
+    router.add_route("*", REPORT_PATH, _endpoint(_report, ("testRunId",), method="GET"))
     router.add_get(INSPECT_PREFIX + "health", _health)
     router.add_get(INSPECT_PREFIX + "runs", _runs)
     router.add_get(INSPECT_PREFIX + "requests", _requests)
+    router.add_get(INSPECT_PREFIX + "clock", _clock)
+    router.add_post(INSPECT_PREFIX + "clock", _advance_clock)
+    router.add_get(INSPECT_PREFIX + "outcomes", _outcomes)
+    router.add_post(INSPECT_PREFIX + "outcomes", _add_outcome)
+    router.add_delete(INSPECT_PREFIX + "outcomes", _clear_outcomes)
+    router.add_post(INSPECT_PREFIX + "runs/{testRunId}/cancel", _ui_cancel)
+    router.add_delete(INSPECT_PREFIX + "runs/{testRunId}", _ui_delete)
     router.add_route("*", "/{tail:.*}", _unknown_path)
     return app
 
@@ -124,9 +153,9 @@ def _validation_failed(errors: dict[str, list[str]]) -> web.Response:
 
 
 def _endpoint(
-    action: Action, params: tuple[str, ...]
+    action: Action, params: tuple[str, ...], *, method: str = "POST"
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """Wrap ``action`` in what both API endpoints share: log, faults, key, route params."""
+    """Wrap ``action`` in what every API endpoint shares: log, faults, key, route params."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         store = request.app[STORE_KEY]
@@ -157,7 +186,7 @@ def _endpoint(
         call = _Call(request, store, config, entry, grant, body)
         if config.latency:
             await asyncio.sleep(config.latency)
-        admitted = _admit(call, params)
+        admitted = _admit(call, params, method)
         if isinstance(admitted, web.StreamResponse):
             response = admitted
         else:
@@ -169,28 +198,41 @@ def _endpoint(
     return handle
 
 
-def _admit(call: _Call, params: tuple[str, ...]) -> dict[str, int] | web.StreamResponse:
-    """The route parameters of a request that passed every shared check, or the refusal."""
-    refusal = _gate(call)
+def _admit(
+    call: _Call, params: tuple[str, ...], method: str
+) -> dict[str, int] | web.StreamResponse:
+    """The route parameters of a request that passed every shared check, or the refusal.
+
+    A path without ``workspaceId`` leaves the workspace check to the action, which knows the
+    run's workspace.
+    """
+    refusal = _gate(call, method)
     if refusal is not None:
         return refusal
     values, errors = path_errors(**{name: call.request.match_info[name] for name in params})
     if errors:
         return _validation_failed(errors)
-    workspace_id = values["workspaceId"]
+    if "workspaceId" in values:
+        refusal = _forbidden(call, values["workspaceId"])
+        if refusal is not None:
+            return refusal
+    return values
+
+
+def _forbidden(call: _Call, workspace_id: int) -> web.Response | None:
     if call.grant is None or not call.grant.allows(workspace_id):
         return error_response(
             403,
             f"Forbidden: this API key has no access to workspace {workspace_id}.",
             "FORBIDDEN",
         )
-    return values
+    return None
 
 
-def _gate(call: _Call) -> web.StreamResponse | None:
+def _gate(call: _Call, method: str) -> web.StreamResponse | None:
     """Refusals before the request's content matters: method, injected faults, key."""
-    if call.request.method != "POST":
-        return web.Response(status=405, headers={"Allow": "POST"})
+    if call.request.method != method:
+        return web.Response(status=405, headers={"Allow": method})
     call.entry.fault = call.store.roll_before()
     if call.entry.fault == "rate_limited":
         return error_response(
@@ -276,6 +318,73 @@ async def _cancel(call: _Call, values: dict[str, int]) -> web.StreamResponse:
     return web.Response(status=200)
 
 
+def _run_not_found(test_run_id: int, workspace_id: int | None = None) -> web.Response:
+    where = "" if workspace_id is None else f" in workspace {workspace_id}"
+    return error_response(404, f"Test run {test_run_id} was not found{where}.", "NOT_FOUND")
+
+
+def _visible_run(call: _Call, values: dict[str, int]) -> RunView | web.Response:
+    """The run the path names, or 404 (unknown, or not in the path's workspace) / 403."""
+    test_run_id = values["testRunId"]
+    view = call.store.view(test_run_id)
+    workspace_id = values.get("workspaceId")
+    if view is None or workspace_id not in (None, view.workspace_id):
+        return _run_not_found(test_run_id, workspace_id)
+    refusal = _forbidden(call, view.workspace_id)
+    if refusal is not None:
+        return refusal
+    call.entry.test_run_id = test_run_id
+    return view
+
+
+async def _status(call: _Call, values: dict[str, int]) -> web.StreamResponse:
+    view = _visible_run(call, values)
+    return view if isinstance(view, web.Response) else _json(200, view.document)
+
+
+async def _report(call: _Call, values: dict[str, int]) -> web.StreamResponse:
+    view = _visible_run(call, values)
+    if isinstance(view, web.Response):
+        return view
+    if view.status in CANCELABLE:
+        return error_response(
+            400,
+            f"Test run {values['testRunId']} has no report yet: its status is {view.status}.",
+            "TEST_RUN_NOT_ENDED",
+        )
+    return web.Response(
+        body=_report_pdf(view),
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="test-run-{values["testRunId"]}.pdf"'
+        },
+    )
+
+
+def _report_pdf(view: RunView) -> bytes:
+    document = view.document
+    probe_runs = document["probeRuns"]
+    total = sum(run["totalCount"] for run in probe_runs)
+    lines = [
+        f"SPLX Probe test run report (simulated): test run {document['testRunId']}",
+        f"Name: {view.name}",
+        f"Status: {document['status']}",
+        f"Executed: {document['executionDate'] or '-'}",
+        f"Test cases: {total} total, "
+        f"{sum(run['passedCount'] for run in probe_runs)} passed, "
+        f"{sum(run['failedCount'] for run in probe_runs)} failed, "
+        f"{sum(run['errorCount'] for run in probe_runs)} errored",
+        "",
+    ]
+    lines += [
+        f"{run['probeName']} (probe {run['probeId']}, probe run {run['probeRunId']}): "
+        f"{run['status']}, {run['passedCount']} passed, {run['failedCount']} failed, "
+        f"{run['errorCount']} errored of {run['totalCount']}"
+        for run in probe_runs
+    ]
+    return text_pdf(lines, title=f"Test run {document['testRunId']}")
+
+
 # --- inspection ------------------------------------------------------------------------------
 
 
@@ -293,8 +402,118 @@ async def _requests(request: web.Request) -> web.Response:
     return _json(200, {"requests": [entry.to_json() for entry in entries]})
 
 
+async def _clock(request: web.Request) -> web.Response:
+    return _json(200, request.app[STORE_KEY].clock_json())
+
+
+async def _outcomes(request: web.Request) -> web.Response:
+    rules = request.app[STORE_KEY].outcomes()
+    return _json(200, {"outcomes": [rule.to_json() for rule in rules]})
+
+
+# --- admin (control) -------------------------------------------------------------------------
+
+
+def _admin_error(field: str, message: str, status: int = 400) -> web.Response:
+    """A refused admin request, in the API's error shape so one reader handles both."""
+    return error_response(status, message, "ADMIN_REQUEST_INVALID", {field: [message]})
+
+
+async def _admin_body(
+    request: web.Request, fields: tuple[str, ...]
+) -> dict[str, Any] | web.Response:
+    """The admin request's JSON object, or a 400 naming what is wrong (unknown fields too)."""
+    raw = await request.read()
+    try:
+        document = json.loads(raw) if raw.strip() else None
+    except ValueError as err:
+        return _admin_error("$", f"the body is not JSON: {err}")
+    if not isinstance(document, dict):
+        return _admin_error("$", f"the body must be a JSON object with {', '.join(fields)}")
+    unknown = sorted(set(document) - set(fields))
+    if unknown:
+        return _admin_error(
+            unknown[0], f"unknown field {unknown[0]!r}; the fields are {', '.join(fields)}"
+        )
+    return document
+
+
+async def _advance_clock(request: web.Request) -> web.Response:
+    body = await _admin_body(request, ("advance",))
+    if isinstance(body, web.Response):
+        return body
+    seconds = body.get("advance")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return _admin_error("advance", f"advance must be a number of seconds, got {seconds!r}")
+    try:
+        return _json(200, request.app[STORE_KEY].advance_clock(float(seconds)))
+    except ValueError as err:
+        return _admin_error("advance", str(err))
+
+
+async def _add_outcome(request: web.Request) -> web.Response:
+    body = await _admin_body(
+        request, ("name", "testRunId", "status", "failed", "errored", "finishAfter")
+    )
+    if isinstance(body, web.Response):
+        return body
+    store = request.app[STORE_KEY]
+    try:
+        rule = OutcomeRule.from_json(body)
+        result, run = store.add_outcome(rule)
+    except OutcomeError as err:
+        return _admin_error(err.field, err.message)
+    if result is RuleResult.NOT_FOUND:
+        return _run_not_found(body["testRunId"])
+    if result is RuleResult.ALREADY_ENDED:
+        return error_response(
+            409,
+            f"Test run {body['testRunId']} has already ended; an ended run never changes.",
+            "TEST_RUN_ENDED",
+        )
+    return _json(200, {"outcome": rule.to_json(), "run": run})
+
+
+async def _clear_outcomes(request: web.Request) -> web.Response:
+    request.app[STORE_KEY].clear_outcomes()
+    return web.Response(status=204)
+
+
+def _admin_run_id(request: web.Request) -> int | web.Response:
+    text = request.match_info["testRunId"]
+    test_run_id = parse_int32(text)
+    if test_run_id is None:
+        return _admin_error("testRunId", f"The value '{text}' is not valid for testRunId.")
+    return test_run_id
+
+
+async def _ui_cancel(request: web.Request) -> web.Response:
+    test_run_id = _admin_run_id(request)
+    if isinstance(test_run_id, web.Response):
+        return test_run_id
+    result, status = request.app[STORE_KEY].cancel(None, test_run_id)
+    if result is CancelResult.NOT_FOUND:
+        return _run_not_found(test_run_id)
+    if result is CancelResult.ALREADY_ENDED:
+        return error_response(
+            409,
+            f"Test run {test_run_id} cannot be canceled: its status is {status}.",
+            "TEST_RUN_NOT_CANCELABLE",
+        )
+    return _json(200, {"testRunId": test_run_id, "status": str(status)})
+
+
+async def _ui_delete(request: web.Request) -> web.Response:
+    test_run_id = _admin_run_id(request)
+    if isinstance(test_run_id, web.Response):
+        return test_run_id
+    if not request.app[STORE_KEY].delete(test_run_id):
+        return _run_not_found(test_run_id)
+    return web.Response(status=204)
+
+
 async def _unknown_path(request: web.Request) -> web.StreamResponse:
     if request.path.startswith(INSPECT_PREFIX) and request.method not in ("GET", "HEAD"):
-        # The inspection endpoints are read-only.
+        # A control endpoint asked with the wrong method, or an inspection one written to.
         return web.Response(status=405, headers={"Allow": "GET"})
     return web.Response(status=404)

@@ -14,7 +14,8 @@ import click
 from reconciler.api.endpoints import is_loopback
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.limits import INT32_MAX, INT32_MIN
-from reconciler.simulator.config import DEMO_KEY, KeyGrant, SimulatorConfig
+from reconciler.simulator.config import DEMO_KEY, STATUS_CASES, KeyGrant, SimulatorConfig
+from reconciler.simulator.outcomes import OutcomeError, OutcomeRule, parse_outcome_option
 
 _SHARE = click.FloatRange(0.0, 1.0)
 _SECONDS = click.FloatRange(min=0.0)
@@ -39,6 +40,17 @@ def parse_keys(values: tuple[str, ...], env_key: str | None) -> dict[str, KeyGra
             continue
         grants[secret] = KeyGrant(label=label, workspaces=_workspaces(label, tail))
     return grants
+
+
+def parse_outcomes(values: tuple[str, ...]) -> tuple[OutcomeRule, ...]:
+    """``--outcome`` values as rules; a ``UsageError`` naming the option and the bad part."""
+    rules = []
+    for value in values:
+        try:
+            rules.append(parse_outcome_option(value))
+        except OutcomeError as err:
+            raise UsageError(f"simulator: --outcome {value!r}: {err.message}") from None
+    return tuple(rules)
 
 
 def _workspaces(label: str, tail: str) -> frozenset[int]:
@@ -146,6 +158,37 @@ def _workspaces(label: str, tail: str) -> frozenset[int]:
     show_default=True,
     help="testRunId of the first run.",
 )
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="How many times faster than real time runs move (3600: an hour a second). "
+    'POST /_simulator/clock {"advance": S} jumps ahead.',
+)
+@click.option(
+    "--status-case",
+    type=click.Choice(STATUS_CASES),
+    default="product",
+    show_default=True,
+    help="Spelling of statuses in the status document: product (Finished) or upper (FINISHED).",
+)
+@click.option(
+    "--test-cases",
+    type=click.IntRange(0, 1_000_000),
+    default=20,
+    show_default=True,
+    help="Test cases per probe run.",
+)
+@click.option(
+    "--outcome",
+    "outcomes",
+    multiple=True,
+    metavar="GLOB=PART,...",
+    help="What runs whose name matches GLOB end as; repeatable, the last match wins. Parts: "
+    "status:Finished|Error, failed:N, errored:N (per run), failed@PROBE:N, errored@PROBE:N "
+    "(per probe id), finishAfter:SECONDS. E.g. --outcome 'Nightly*=failed:4,errored:1'.",
+)
 def simulator_command(
     *,
     host: str,
@@ -163,11 +206,17 @@ def simulator_command(
     error_after_trigger_rate: float,
     seed: int | None,
     first_run_id: int,
+    time_scale: float,
+    status_case: str,
+    test_cases: int,
+    outcomes: tuple[str, ...],
 ) -> None:
     """Serve a strict local simulator of the SPLX Probe API, to try specs and pipelines
     without spending probe credits. Point the tool at it with --api-url or SPLX_API_URL.
 
-    Inspect what it received at GET /_simulator/runs and /_simulator/requests.
+    Inspect what it received at GET /_simulator/runs and /_simulator/requests; control it
+    (clock, outcomes, cancel or delete a run as from the web UI) under /_simulator/, see
+    docs/SIMULATOR.md.
     Stops on Ctrl-C or SIGTERM; everything it holds is in memory and is lost then.
     """
     try:
@@ -193,6 +242,10 @@ def simulator_command(
             error_after_trigger_rate=error_after_trigger_rate,
             seed=seed,
             first_run_id=first_run_id,
+            time_scale=time_scale,
+            status_case=status_case,
+            test_cases_per_probe=test_cases,
+            outcomes=parse_outcomes(outcomes),
         )
         serve_forever(host, port, config, on_ready=lambda url: _announce(url, grants))
     except ReconcilerError as err:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from reconciler.errors import UsageError
 from reconciler.limits import INT32_MAX, INT32_MIN
+from reconciler.simulator.outcomes import OutcomeRule
 
 #: The key the simulator accepts when none is configured. Public on purpose: it only ever
 #: opens a simulator on the user's own machine, never the real API.
@@ -30,6 +31,12 @@ class KeyGrant:
         return self.workspaces is None or workspace_id in self.workspaces
 
 
+#: Spellings of statuses in the status document: the product's (``Finished``) or upper case.
+STATUS_CASES = ("product", "upper")
+
+#: Probe ids a run triggered with ``probeIds: null`` gets (the target's "all probes").
+DEFAULT_PROBE_IDS = (101, 102, 103)
+
 #: Fields of ``SimulatorConfig`` that ``SimulatorServer.set_faults`` may change.
 FAULT_FIELDS = frozenset(
     {
@@ -50,7 +57,16 @@ class SimulatorConfig:
     Run timing: a run is ``Pending`` for ``start_after`` seconds, then ``Running``; with a
     ``finish_after`` it ends by itself that many seconds after it was triggered, as
     ``Finished`` (or ``Error`` for a ``run_error_rate`` share of runs). ``finish_after=None``
-    means runs never end unless cancelled.
+    means runs never end unless cancelled. ``outcomes`` are the outcome rules in force at start
+    (see ``reconciler.simulator.outcomes``); more can be added while serving.
+
+    Clock: run timing follows a simulated clock that runs ``time_scale`` times as fast as the
+    real one and can be moved ahead (``SimulatorStore.advance_clock``). Latency and
+    ``Retry-After`` are network behaviour and stay in real seconds.
+
+    Results: each probe run has ``test_cases_per_probe`` test cases (more if a rule asks for
+    more failed and errored ones); ``probe_names`` names probe ids (default ``Probe <id>``).
+    ``status_case="upper"`` spells statuses ``FINISHED`` in the status document.
 
     Faults (shares are 0..1 and drawn from one ``random.Random(seed)``, so a seed makes a
     sequence of answers repeatable):
@@ -77,12 +93,21 @@ class SimulatorConfig:
     error_after_trigger_rate: float = 0.0
     seed: int | None = None
     first_run_id: int = 1000
+    time_scale: float = 1.0
+    status_case: str = "product"
+    test_cases_per_probe: int = 20
+    default_probe_ids: tuple[int, ...] = DEFAULT_PROBE_IDS
+    probe_names: Mapping[int, str] = field(default_factory=dict)
+    outcomes: tuple[OutcomeRule, ...] = ()
     #: Oldest entries of the request log are forgotten beyond this many.
     request_log_limit: int = 10_000
 
     def __post_init__(self) -> None:
         # Normalise to a plain dict so a caller's later mutation cannot change a frozen config.
         object.__setattr__(self, "keys", dict(self.keys))
+        object.__setattr__(self, "probe_names", dict(self.probe_names))
+        object.__setattr__(self, "outcomes", tuple(self.outcomes))
+        object.__setattr__(self, "default_probe_ids", tuple(self.default_probe_ids))
         self._check()
 
     def _check(self) -> None:
@@ -125,10 +150,49 @@ class SimulatorConfig:
             raise UsageError(f"simulator: first_run_id must be >= 1, got {self.first_run_id}")
         if self.request_log_limit < 1:
             raise UsageError("simulator: request_log_limit must be >= 1")
+        self._check_clock_and_results()
+
+    def _check_clock_and_results(self) -> None:
+        if (
+            isinstance(self.time_scale, bool)
+            or not math.isfinite(self.time_scale)
+            or self.time_scale <= 0
+        ):
+            raise UsageError(
+                f"simulator: time_scale must be a number > 0 (1 is real time, 3600 makes an "
+                f"hour pass in a second), got {self.time_scale!r}"
+            )
+        if self.status_case not in STATUS_CASES:
+            raise UsageError(
+                f"simulator: status_case must be one of {', '.join(STATUS_CASES)}, "
+                f"got {self.status_case!r}"
+            )
+        if not isinstance(self.test_cases_per_probe, int) or not (
+            0 <= self.test_cases_per_probe <= 1_000_000
+        ):
+            raise UsageError(
+                "simulator: test_cases_per_probe must be a whole number from 0 to 1000000, "
+                f"got {self.test_cases_per_probe!r}"
+            )
+        for probe in (*self.default_probe_ids, *self.probe_names):
+            _check_int32("probe id", probe)
+        for rule in self.outcomes:
+            if rule.name is None:
+                raise UsageError(
+                    "simulator: outcome rules given at start select runs by name; "
+                    "set a rule by testRunId once the run exists (POST /_simulator/outcomes)"
+                )
 
     def replace(self, **changes: object) -> SimulatorConfig:
         """A copy with ``changes`` applied and checked."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def spell(self, status: str) -> str:
+        """``status`` as the status document spells it under ``status_case``."""
+        return status.upper() if self.status_case == "upper" else status
+
+    def probe_name(self, probe_id: int) -> str:
+        return self.probe_names.get(probe_id, f"Probe {probe_id}")
 
     def grant_for(self, key: str | None) -> KeyGrant | None:
         """The grant of ``key``, or None when it is missing or not configured."""

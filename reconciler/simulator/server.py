@@ -16,7 +16,14 @@ from aiohttp import web
 from reconciler.errors import UsageError
 from reconciler.simulator.app import make_app
 from reconciler.simulator.config import FAULT_FIELDS, SimulatorConfig
-from reconciler.simulator.store import ReceivedRequest, RunStatus, SimulatorStore
+from reconciler.simulator.outcomes import OutcomeRule
+from reconciler.simulator.store import (
+    CancelResult,
+    ReceivedRequest,
+    RuleResult,
+    RunStatus,
+    SimulatorStore,
+)
 
 #: How long stopping waits for requests still being handled (e.g. sleeping in ``latency``).
 SHUTDOWN_TIMEOUT = 0.5
@@ -166,8 +173,35 @@ class SimulatorServer:
         self.reconfigure(**faults)
 
     def clear(self) -> None:
-        """Forget runs and requests; ids and fault dice restart."""
+        """Forget runs, requests and added outcome rules; ids and fault dice restart."""
         self._store.clear()
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the simulated clock ahead (as ``POST /_simulator/clock {"advance": s}``)."""
+        self._store.advance_clock(seconds)
+
+    def set_outcome(self, **rule: Any) -> dict[str, Any] | None:
+        """Add an outcome rule (``OutcomeRule`` fields: ``name`` glob or ``test_run_id``,
+        ``status``, ``failed``, ``errored``, ``finish_after``); as ``POST /_simulator/outcomes``.
+
+        Returns the run as ``runs()`` shows it for a rule by id, None for a rule by name.
+        Raises ``OutcomeError`` for a bad rule, ``LookupError`` for an unknown or ended run.
+        """
+        result, run = self._store.add_outcome(OutcomeRule(**rule))
+        if result is not RuleResult.APPLIED:
+            raise LookupError(f"run {rule.get('test_run_id')}: {result.value}")
+        return run
+
+    def clear_outcomes(self) -> None:
+        self._store.clear_outcomes()
+
+    def cancel_from_ui(self, test_run_id: int) -> CancelResult:
+        """Cancel a run as someone in the web UI would (no key, any workspace)."""
+        return self._store.cancel(None, test_run_id)[0]
+
+    def delete_run(self, test_run_id: int) -> bool:
+        """Forget a run so that its status answers 404; False when there was none."""
+        return self._store.delete(test_run_id)
 
     # --- inspection ------------------------------------------------------------------------
 
@@ -185,6 +219,11 @@ class SimulatorServer:
 
     def run_status(self, test_run_id: int) -> RunStatus | None:
         return self._store.run_status(test_run_id)
+
+    def status_document(self, test_run_id: int) -> dict[str, Any] | None:
+        """What ``GET /api/v2/test-run/{id}/status`` answers now; None for an unknown run."""
+        view = self._store.view(test_run_id)
+        return None if view is None else view.document
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import math
 import random
 import threading
 import time
@@ -19,6 +20,7 @@ from typing import Any
 
 from reconciler.limits import INT32_MAX
 from reconciler.simulator.config import SimulatorConfig
+from reconciler.simulator.outcomes import CaseCount, OutcomeError, OutcomeRule, spread
 from reconciler.simulator.validation import TriggerRequest
 
 
@@ -35,33 +37,116 @@ class RunStatus(enum.StrEnum):
 CANCELABLE = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 
 
+#: While Running without an end in sight, counts grow as if the run took this long, never
+#: reaching the end: a run that never finishes must not look finished.
+_OPEN_ENDED_SECONDS = 60.0
+_OPEN_ENDED_CAP = 0.9
+
+
+@dataclass(slots=True)
+class ProbePlan:
+    """What one probe run of a run ends with (its counts grow towards these while Running)."""
+
+    probe_id: int
+    probe_run_id: int
+    total: int
+    failed: int
+    errored: int
+
+
 @dataclass(slots=True)
 class SimulatedRun:
-    """One triggered run. Its status is a function of time, so no timers are needed."""
+    """One triggered run. Its status is a function of simulated time, so no timers are needed.
+
+    Times are on the store's simulated clock (``SimulatorStore.now``). ``ends_at`` is when it
+    ends by itself (None: never), as ``end_status`` (Finished or Error), with ``probes``' counts.
+    ``failed_spec`` / ``errored_spec`` are the outcome rule's counts the plan was made from,
+    kept so that a later rule by id can change one part and keep the rest.
+    """
 
     test_run_id: int
     workspace_id: int
     request: TriggerRequest
     created_at: float
-    created_wall: float
-    #: Timing copied from the config at trigger time: later config changes do not rewrite
-    #: the history of runs that already exist.
+    #: Timing copied from the config (or a rule) at trigger time: later config changes do not
+    #: rewrite the history of runs that already exist.
     start_after: float
-    finish_after: float | None
-    ends_in_error: bool
+    ends_at: float | None
+    end_status: RunStatus
+    probes: list[ProbePlan]
+    cases_per_probe: int
+    failed_spec: CaseCount | None = None
+    errored_spec: CaseCount | None = None
     canceled_at: float | None = None
+
+    @property
+    def started_at(self) -> float:
+        start = self.created_at + self.start_after
+        return start if self.ends_at is None else min(start, self.ends_at)
 
     def status(self, now: float) -> RunStatus:
         if self.canceled_at is not None:
             return RunStatus.CANCELED
-        elapsed = now - self.created_at
-        if self.finish_after is not None and elapsed >= self.finish_after:
-            return RunStatus.ERROR if self.ends_in_error else RunStatus.FINISHED
-        if elapsed < self.start_after:
+        if self.ends_at is not None and now >= self.ends_at:
+            return self.end_status
+        if now < self.started_at:
             return RunStatus.PENDING
         return RunStatus.RUNNING
 
-    def to_json(self, now: float) -> dict[str, Any]:
+    def progress(self, at: float) -> float:
+        """Share of the test cases done at ``at``: 0 before the start, 1 once ended by itself."""
+        if self.ends_at is not None and at >= self.ends_at:
+            return 1.0
+        if at < self.started_at:
+            return 0.0
+        if self.ends_at is None:
+            return min(_OPEN_ENDED_CAP, (at - self.started_at) / _OPEN_ENDED_SECONDS)
+        return (at - self.started_at) / (self.ends_at - self.started_at)
+
+    def status_document(self, now: float, config: SimulatorConfig, wall: float) -> dict[str, Any]:
+        """The ``GET .../status`` answer as of ``now``; ``wall`` maps clock to epoch seconds."""
+        status = self.status(now)
+        at = self.canceled_at if self.canceled_at is not None else now
+        progress = self.progress(at)
+        started = at >= self.started_at
+        probe_runs = []
+        for probe in self.probes:
+            passed = probe.total - probe.failed - probe.errored
+            if progress >= 1.0:
+                counts = (probe.total, passed, probe.failed, probe.errored)
+            elif started:
+                counts = (
+                    probe.total,
+                    math.floor(passed * progress),
+                    math.floor(probe.failed * progress),
+                    math.floor(probe.errored * progress),
+                )
+            else:
+                counts = (0, 0, 0, 0)
+            if status is RunStatus.ERROR:
+                probe_status = RunStatus.ERROR if probe.errored else RunStatus.FINISHED
+            else:
+                probe_status = status
+            probe_runs.append(
+                {
+                    "probeName": config.probe_name(probe.probe_id),
+                    "probeRunId": probe.probe_run_id,
+                    "probeId": probe.probe_id,
+                    "totalCount": counts[0],
+                    "errorCount": counts[3],
+                    "passedCount": counts[1],
+                    "failedCount": counts[2],
+                    "status": config.spell(str(probe_status)),
+                }
+            )
+        return {
+            "testRunId": self.test_run_id,
+            "executionDate": _iso(self.started_at + wall) if started else None,
+            "status": config.spell(str(status)),
+            "probeRuns": probe_runs,
+        }
+
+    def to_json(self, now: float, wall: float) -> dict[str, Any]:
         return {
             "testRunId": self.test_run_id,
             "workspaceId": self.workspace_id,
@@ -71,9 +156,54 @@ class SimulatedRun:
             "notifyWhenFinished": self.request.notify_when_finished,
             "runAiAnalysis": self.request.run_ai_analysis,
             "status": str(self.status(now)),
-            "createdAt": _iso(self.created_wall),
+            "createdAt": _iso(self.created_at + wall),
             "canceled": self.canceled_at is not None,
+            "endsAt": None if self.ends_at is None else _iso(self.ends_at + wall),
+            "endsAs": str(self.end_status),
+            "failed": sum(probe.failed for probe in self.probes),
+            "errored": sum(probe.errored for probe in self.probes),
+            "total": sum(probe.total for probe in self.probes),
         }
+
+
+def plan_probes(
+    probe_ids: list[int],
+    first_probe_run_id: int,
+    *,
+    cases_per_probe: int,
+    failed: CaseCount | None,
+    errored: CaseCount | None,
+    end_status: RunStatus,
+) -> list[ProbePlan]:
+    """Each probe run's final counts under an outcome; ids run on from ``first_probe_run_id``.
+
+    A run total is spread over the probe runs (the first ones get the remainder); a per-probe
+    count names probe ids (ids the run does not have are ignored: a name rule may match runs
+    with different probes). A probe run has ``cases_per_probe`` test cases, or more when the
+    failed and errored ones asked for do not fit. An Error run with no errored count given has
+    its first probe run errored (every case not failed).
+    """
+
+    def counts(spec: CaseCount | None) -> list[int]:
+        if spec is None:
+            return [0] * len(probe_ids)
+        if isinstance(spec, int):
+            return spread(spec, len(probe_ids))
+        return [spec.get(probe, 0) for probe in probe_ids]
+
+    failed_counts, errored_counts = counts(failed), counts(errored)
+    if end_status is RunStatus.ERROR and errored is None and probe_ids:
+        errored_counts[0] = max(1, cases_per_probe - failed_counts[0])
+    return [
+        ProbePlan(
+            probe_id=probe,
+            probe_run_id=first_probe_run_id + index,
+            total=max(cases_per_probe, failed_counts[index] + errored_counts[index]),
+            failed=failed_counts[index],
+            errored=errored_counts[index],
+        )
+        for index, probe in enumerate(probe_ids)
+    ]
 
 
 @dataclass(slots=True)
@@ -127,13 +257,34 @@ class CancelResult(enum.Enum):
     ALREADY_ENDED = "already ended"
 
 
+class RuleResult(enum.Enum):
+    APPLIED = "applied"
+    NOT_FOUND = "not found"
+    ALREADY_ENDED = "already ended"
+
+
 class RunIdsExhaustedError(RuntimeError):
     """The next run id would not fit in an int32."""
 
 
+@dataclass(frozen=True, slots=True)
+class RunView:
+    """One run as the status and report endpoints need it, read under the store's lock."""
+
+    workspace_id: int
+    name: str
+    status: RunStatus
+    document: dict[str, Any]
+
+
 @dataclass
 class SimulatorStore:
-    """Runs, request log and fault randomness of one simulator instance."""
+    """Runs, outcome rules, the simulated clock, request log and fault randomness.
+
+    ``clock`` is the real monotonic clock (a fake one in tests); ``now()`` is the simulated
+    one every run follows: it runs ``config.time_scale`` times as fast and moves ahead by
+    ``advance_clock(seconds)``.
+    """
 
     config: SimulatorConfig
     clock: Callable[[], float] = time.monotonic
@@ -143,9 +294,40 @@ class SimulatorStore:
         self._runs: dict[int, SimulatedRun] = {}
         self._requests: deque[ReceivedRequest] = deque(maxlen=self.config.request_log_limit)
         self._next_id = self.config.first_run_id
+        self._next_probe_run_id = 1
         self._seq = 0
         self._triggers = 0
         self._rng = random.Random(self.config.seed)
+        self._rules: list[OutcomeRule] = list(self.config.outcomes)
+        self._real_base = self.clock()
+        self._sim_base = self._real_base
+        self._advanced = 0.0
+        # Simulated clock to epoch seconds, for the dates in answers.
+        self._wall = time.time() - self._real_base
+
+    # --- the clock -------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The simulated clock's reading (monotonic seconds)."""
+        return self._sim_base + (self.clock() - self._real_base) * self.config.time_scale
+
+    def advance_clock(self, seconds: float) -> dict[str, float]:
+        """Move the simulated clock ahead by ``seconds`` (>= 0); returns ``clock_json()``."""
+        if isinstance(seconds, bool) or not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"advance must be a number of seconds >= 0, got {seconds!r}")
+        with self._lock:
+            self._sim_base += seconds
+            self._advanced += seconds
+        return self.clock_json()
+
+    def clock_json(self) -> dict[str, float]:
+        """``now`` (seconds since the simulator started, simulated), ``advanced``, ``timeScale``."""
+        with self._lock:
+            return {
+                "now": self.now() - self._real_base,
+                "advanced": self._advanced,
+                "timeScale": self.config.time_scale,
+            }
 
     # --- configuration ---------------------------------------------------------------------
 
@@ -156,19 +338,31 @@ class SimulatorStore:
                 self._rng = random.Random(config.seed)
             if config.request_log_limit != self.config.request_log_limit:
                 self._requests = deque(self._requests, maxlen=config.request_log_limit)
+            if config.time_scale != self.config.time_scale:
+                # Rebase so that a new pace starts from now instead of rewriting the past.
+                self._sim_base = self.now()
+                self._real_base = self.clock()
+                self._wall = time.time() - self._sim_base
+            if config.outcomes != self.config.outcomes:
+                self._rules = list(config.outcomes)
             if not self._runs:
                 self._next_id = config.first_run_id
             self.config = config
 
     def clear(self) -> None:
-        """Forget all runs and requests and restart ids and dice, as if freshly started."""
+        """Forget runs, requests and added outcome rules; restart ids and dice.
+
+        The clock keeps going: time never runs backwards.
+        """
         with self._lock:
             self._runs.clear()
             self._requests.clear()
             self._next_id = self.config.first_run_id
+            self._next_probe_run_id = 1
             self._seq = 0
             self._triggers = 0
             self._rng = random.Random(self.config.seed)
+            self._rules = list(self.config.outcomes)
 
     # --- faults ----------------------------------------------------------------------------
 
@@ -205,46 +399,154 @@ class SimulatorStore:
         with self._lock:
             if self._next_id > INT32_MAX:
                 raise RunIdsExhaustedError
-            ends_in_error = bool(config.run_error_rate) and (
-                self._rng.random() < config.run_error_rate
+            # Rolled whatever the rules say, so that a seed gives the same dice either way.
+            error_roll = bool(config.run_error_rate) and self._rng.random() < config.run_error_rate
+            rule = next((r for r in reversed(self._rules) if r.matches(request.name)), None)
+            if rule is not None and rule.status is not None:
+                end_status = RunStatus(rule.status)
+            else:
+                end_status = RunStatus.ERROR if error_roll else RunStatus.FINISHED
+            finish_after = config.finish_after or None
+            if rule is not None and rule.finish_after is not None:
+                finish_after = rule.finish_after
+            probe_ids = (
+                list(config.default_probe_ids)
+                if request.probe_ids is None
+                else list(dict.fromkeys(request.probe_ids))
             )
+            failed = rule.failed if rule else None
+            errored = rule.errored if rule else None
+            now = self.now()
             run = SimulatedRun(
                 test_run_id=self._next_id,
                 workspace_id=workspace_id,
                 request=request,
-                created_at=self.clock(),
-                created_wall=time.time(),
+                created_at=now,
                 start_after=config.start_after,
-                finish_after=config.finish_after or None,
-                ends_in_error=ends_in_error,
+                ends_at=None if finish_after is None else now + finish_after,
+                end_status=end_status,
+                probes=plan_probes(
+                    probe_ids,
+                    self._next_probe_run_id,
+                    cases_per_probe=config.test_cases_per_probe,
+                    failed=failed,
+                    errored=errored,
+                    end_status=end_status,
+                ),
+                cases_per_probe=config.test_cases_per_probe,
+                failed_spec=failed,
+                errored_spec=errored,
             )
             self._runs[run.test_run_id] = run
             self._next_id += 1
+            self._next_probe_run_id += len(probe_ids)
             self._triggers += 1
         return run
 
-    def cancel(self, workspace_id: int, test_run_id: int) -> tuple[CancelResult, RunStatus | None]:
+    def cancel(
+        self, workspace_id: int | None, test_run_id: int
+    ) -> tuple[CancelResult, RunStatus | None]:
+        """Cancel a run still going; ``workspace_id=None`` cancels as the web UI would."""
         with self._lock:
             run = self._runs.get(test_run_id)
-            if run is None or run.workspace_id != workspace_id:
+            if run is None or workspace_id not in (None, run.workspace_id):
                 return CancelResult.NOT_FOUND, None
-            now = self.clock()
+            now = self.now()
             status = run.status(now)
             if status not in CANCELABLE:
                 return CancelResult.ALREADY_ENDED, status
             run.canceled_at = now
             return CancelResult.CANCELED, RunStatus.CANCELED
 
+    def delete(self, test_run_id: int) -> bool:
+        """Forget a run, as if deleted on the platform; False when there was none."""
+        with self._lock:
+            return self._runs.pop(test_run_id, None) is not None
+
+    def view(self, test_run_id: int) -> RunView | None:
+        """The run's status document as of now, with what the handlers check; None if unknown."""
+        with self._lock:
+            run = self._runs.get(test_run_id)
+            if run is None:
+                return None
+            now = self.now()
+            return RunView(
+                workspace_id=run.workspace_id,
+                name=run.request.name,
+                status=run.status(now),
+                document=run.status_document(now, self.config, self._wall),
+            )
+
+    # --- outcome rules ---------------------------------------------------------------------
+
+    def add_outcome(self, rule: OutcomeRule) -> tuple[RuleResult, dict[str, Any] | None]:
+        """Apply ``rule``: a name rule to runs triggered from now on (the latest added wins);
+        an id rule to that run, if it has not ended.
+
+        Returns ``(APPLIED, run json)`` for an id rule, ``(APPLIED, None)`` for a name rule,
+        or ``NOT_FOUND`` / ``ALREADY_ENDED`` with None.
+        Raises ``OutcomeError`` for per-probe counts naming probes the run does not have.
+        """
+        with self._lock:
+            if rule.test_run_id is None:
+                self._rules.append(rule)
+                return RuleResult.APPLIED, None
+            run = self._runs.get(rule.test_run_id)
+            if run is None:
+                return RuleResult.NOT_FOUND, None
+            now = self.now()
+            if run.status(now) not in CANCELABLE:
+                # An ended run never changes: the client records its result once.
+                return RuleResult.ALREADY_ENDED, None
+            probe_ids = [probe.probe_id for probe in run.probes]
+            for field_name, spec in (("failed", rule.failed), ("errored", rule.errored)):
+                if isinstance(spec, dict):
+                    strangers = sorted(set(spec) - set(probe_ids))
+                    if strangers:
+                        raise OutcomeError(
+                            field_name,
+                            f"{field_name}: run {run.test_run_id} has no probe "
+                            f"{strangers[0]}; its probes are {probe_ids}",
+                        )
+            if rule.status is not None:
+                run.end_status = RunStatus(rule.status)
+            if rule.failed is not None:
+                run.failed_spec = rule.failed
+            if rule.errored is not None:
+                run.errored_spec = rule.errored
+            if rule.finish_after is not None:
+                # Never in the past: what a client has already seen stays true.
+                run.ends_at = max(run.created_at + rule.finish_after, now)
+            run.probes = plan_probes(
+                probe_ids,
+                run.probes[0].probe_run_id if run.probes else 0,
+                cases_per_probe=run.cases_per_probe,
+                failed=run.failed_spec,
+                errored=run.errored_spec,
+                end_status=run.end_status,
+            )
+            return RuleResult.APPLIED, run.to_json(now, self._wall)
+
+    def outcomes(self) -> list[OutcomeRule]:
+        """The name rules in force, oldest first (the latest matching one wins)."""
+        with self._lock:
+            return list(self._rules)
+
+    def clear_outcomes(self) -> None:
+        """Forget every name rule (runs already triggered keep their plan)."""
+        with self._lock:
+            self._rules.clear()
+
     def runs(self) -> list[dict[str, Any]]:
         """Every run as JSON-ready dicts, oldest first, with its status as of now."""
         with self._lock:
-            now = self.clock()
-            return [run.to_json(now) for run in self._runs.values()]
+            now = self.now()
+            return [run.to_json(now, self._wall) for run in self._runs.values()]
 
     def run_status(self, test_run_id: int) -> RunStatus | None:
         with self._lock:
             run = self._runs.get(test_run_id)
-            return None if run is None else run.status(self.clock())
+            return None if run is None else run.status(self.now())
 
     def trigger_count(self) -> int:
         """Runs created since start (or ``clear``), including those whose answer was lost."""

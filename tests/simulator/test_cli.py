@@ -16,6 +16,7 @@ from reconciler.api.endpoints import is_loopback
 from reconciler.errors import UsageError
 from reconciler.simulator.cli import parse_keys, simulator_command
 from reconciler.simulator.config import DEMO_KEY, KeyGrant, SimulatorConfig
+from reconciler.simulator.outcomes import OutcomeError, OutcomeRule, parse_outcome_option
 from reconciler.simulator.server import SimulatorServer, bind_socket
 
 from .conftest import BODY, cancel_path, trigger_path
@@ -137,6 +138,12 @@ def test_a_port_in_use_is_a_usage_error() -> None:
         {"first_run_id": 0},
         {"first_run_id": 2**31},
         {"request_log_limit": 0},
+        {"time_scale": 0},
+        {"time_scale": float("inf")},
+        {"status_case": "lower"},
+        {"test_cases_per_probe": -1},
+        {"default_probe_ids": (2**31,)},
+        {"outcomes": (OutcomeRule(test_run_id=1000),)},
     ],
 )
 def test_config_refuses_impossible_settings(changes: dict[str, object]) -> None:
@@ -160,3 +167,103 @@ def test_server_start_stop_is_idempotent_and_guarded() -> None:
         sim.start()
     sim.stop()
     sim.stop()
+
+
+# --- results options -------------------------------------------------------------------------
+
+
+def test_results_options_shape_what_the_served_runs_answer() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SPLX_API_KEY"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reconciler.simulator",
+            "--port",
+            "0",
+            "--status-case",
+            "upper",
+            "--test-cases",
+            "10",
+            "--finish-after",
+            "36000",
+            "--outcome",
+            "Nightly*=failed:3,errored@102:2",
+            "--outcome",
+            "Nightly fast=finishAfter:0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        match = re.search(r"http://127\.0\.0\.1:\d+", proc.stdout.readline())
+        assert match
+        url = match.group(0)
+        headers = {"X-Api-Key": DEMO_KEY}
+        body = BODY | {"name": "Nightly fast"}
+        run = httpx.post(url + trigger_path(1), json=body, headers=headers).json()["testRunId"]
+        # The last matching rule wins: finishAfter 0 ends it at once, with default counts.
+        document = httpx.get(f"{url}/api/v2/test-run/{run}/status", headers=headers).json()
+        assert document["status"] == "FINISHED"
+        assert [r["totalCount"] for r in document["probeRuns"]] == [10, 10]
+        body = BODY | {"name": "Nightly slow"}
+        run = httpx.post(url + trigger_path(1), json=body, headers=headers).json()["testRunId"]
+        httpx.post(url + "/_simulator/clock", json={"advance": 36000}).raise_for_status()
+        document = httpx.get(f"{url}/api/v2/test-run/{run}/status", headers=headers).json()
+        assert document["status"] == "FINISHED"
+        counts = [(r["failedCount"], r["errorCount"]) for r in document["probeRuns"]]
+        assert counts == [(2, 0), (1, 2)]
+        rules = httpx.get(url + "/_simulator/outcomes").json()["outcomes"]
+        assert rules[0] == {"name": "Nightly*", "failed": 3, "errored": {"102": 2}}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("Nightly*=failed:4,errored:1", OutcomeRule(name="Nightly*", failed=4, errored=1)),
+        ("a=b=status:Error", OutcomeRule(name="a=b", status="Error")),
+        (
+            "*=failed@101:2,failed@102:1,finishAfter:1.5",
+            OutcomeRule(name="*", failed={101: 2, 102: 1}, finish_after=1.5),
+        ),
+    ],
+)
+def test_outcome_option_spelling(text: str, rule: OutcomeRule) -> None:
+    assert parse_outcome_option(text) == rule
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Nightly",
+        "=failed:1",
+        "x=",
+        "x=failed",
+        "x=failed:-1",
+        "x=failed:1.5",
+        "x=passed:3",
+        "x=status:Canceled",
+        "x=status@1:Error",
+        "x=failed@abc:1",
+        "x=finishAfter:soon",
+        "x=failed:1,failed@101:2",
+    ],
+)
+def test_bad_outcome_options_are_refused(text: str) -> None:
+    with pytest.raises(OutcomeError):
+        parse_outcome_option(text)
+
+
+def test_command_reports_a_bad_outcome_naming_the_option() -> None:
+    result = CliRunner().invoke(simulator_command, ["--outcome", "Nightly*=failed:lots"])
+    assert result.exit_code == 1
+    assert "--outcome 'Nightly*=failed:lots'" in result.output
+    assert "whole number" in result.output
+    assert "Traceback" not in result.output

@@ -60,6 +60,11 @@ def test_trigger_answers_increasing_ids_and_records_the_run(
         "status": "Pending",
         "createdAt": None,
         "canceled": False,
+        "endsAt": None,
+        "endsAs": "Finished",
+        "failed": 0,
+        "errored": 0,
+        "total": 40,
     }
     assert sim.trigger_count() == 2
 

@@ -1,0 +1,218 @@
+"""Outcome rules: what a simulated run ends as, set by tests and demos before or after a trigger.
+
+A rule selects runs by name (a glob, ``fnmatch`` syntax, case-sensitive: run names are) or by
+test run id, and says any of: the ended status (Finished or Error), the failed and errored test
+cases (a total for the run, spread over its probe runs, or a count per probe id), and after how
+many seconds the run ends (``finishAfter``, from its trigger). Parts left out keep their
+default (name rules) or the run's current plan (id rules).
+
+Two spellings, one model: the admin JSON body (``POST /_simulator/outcomes``) and the
+``--outcome`` option of ``reconciler simulator``. Both are parsed strictly: an unknown field or
+a value of the wrong type is refused with a message naming it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.limits import INT32_MAX, INT32_MIN
+
+#: Statuses a run may be made to end as; Canceled comes from a cancel, not from a rule.
+ENDED_STATUSES = ("Finished", "Error")
+
+#: A count of test cases: one number for the whole run, or one per probe id.
+CaseCount = int | Mapping[int, int]
+
+_JSON_FIELDS = ("name", "testRunId", "status", "failed", "errored", "finishAfter")
+_OPTION_KEYS = ("status", "failed", "errored", "finishAfter")
+
+
+class OutcomeError(ValueError):
+    """A rule that cannot be used; ``field`` is the JSON field or option part at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class OutcomeRule:
+    """One rule; exactly one of ``name`` (a glob) and ``test_run_id`` is set."""
+
+    name: str | None = None
+    test_run_id: int | None = None
+    status: str | None = None
+    failed: CaseCount | None = None
+    errored: CaseCount | None = None
+    finish_after: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.name is None) == (self.test_run_id is None):
+            raise OutcomeError("name", "give exactly one of name (a glob) and testRunId")
+        if self.name is not None and (not isinstance(self.name, str) or not self.name):
+            raise OutcomeError("name", "name must be a non-empty string (a glob such as Nightly*)")
+        if self.test_run_id is not None:
+            _check_int32("testRunId", self.test_run_id)
+        if self.status is not None and self.status not in ENDED_STATUSES:
+            raise OutcomeError("status", f"status must be Finished or Error, got {self.status!r}")
+        for field, value in (("failed", self.failed), ("errored", self.errored)):
+            if value is not None:
+                object.__setattr__(self, field, _check_count(field, value))
+        if self.finish_after is not None and (
+            isinstance(self.finish_after, bool)
+            or not isinstance(self.finish_after, int | float)
+            or not math.isfinite(self.finish_after)
+            or self.finish_after < 0
+        ):
+            raise OutcomeError(
+                "finishAfter", f"finishAfter must be seconds >= 0, got {self.finish_after!r}"
+            )
+
+    def matches(self, name: str) -> bool:
+        """True when this is a name rule whose glob matches ``name``."""
+        from fnmatch import fnmatchcase
+
+        return self.name is not None and fnmatchcase(name, self.name)
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = (
+            {"name": self.name} if self.name is not None else {"testRunId": self.test_run_id}
+        )
+        for key, value in (
+            ("status", self.status),
+            ("failed", self.failed),
+            ("errored", self.errored),
+            ("finishAfter", self.finish_after),
+        ):
+            if isinstance(value, Mapping):
+                document[key] = {str(probe): count for probe, count in value.items()}
+            elif value is not None:
+                document[key] = value
+        return document
+
+    @classmethod
+    def from_json(cls, document: Any) -> OutcomeRule:
+        """The rule an admin body describes; ``OutcomeError`` for anything off-contract."""
+        if not isinstance(document, dict):
+            raise OutcomeError("$", "the body must be a JSON object")
+        unknown = sorted(set(document) - set(_JSON_FIELDS))
+        if unknown:
+            raise OutcomeError(
+                unknown[0],
+                f"unknown field {unknown[0]!r}; the fields are {', '.join(_JSON_FIELDS)}",
+            )
+        counts: dict[str, CaseCount | None] = {}
+        for field in ("failed", "errored"):
+            value = document.get(field)
+            if isinstance(value, dict):
+                value = {_probe_key(field, key): count for key, count in value.items()}
+            counts[field] = value
+        return cls(
+            name=document.get("name"),
+            test_run_id=document.get("testRunId"),
+            status=document.get("status"),
+            failed=counts["failed"],
+            errored=counts["errored"],
+            finish_after=document.get("finishAfter"),
+        )
+
+
+def parse_outcome_option(text: str) -> OutcomeRule:
+    """``GLOB=part,part`` as given to ``--outcome``; ``OutcomeError`` naming the bad part.
+
+    Parts: ``status:Finished|Error``, ``failed:N``, ``errored:N``, ``finishAfter:SECONDS``, and
+    per probe ``failed@PROBE_ID:N`` / ``errored@PROBE_ID:N``. The glob is everything before
+    the last ``=``, so names containing ``=`` still work.
+    """
+    glob, sep, tail = text.rpartition("=")
+    if not sep or not glob or not tail:
+        raise OutcomeError(
+            "--outcome", f"{text!r} is not GLOB=part,...; e.g. --outcome 'Nightly*=failed:4'"
+        )
+    fields: dict[str, Any] = {"name": glob}
+    per_probe: dict[str, dict[int, int]] = {}
+    for part in tail.split(","):
+        key, colon, value = part.strip().partition(":")
+        key, _, probe = key.partition("@")
+        if not colon or key not in _OPTION_KEYS or (probe and key not in ("failed", "errored")):
+            raise OutcomeError(
+                "--outcome",
+                f"{part!r} is not one of status:Finished|Error, failed:N, errored:N, "
+                "failed@PROBE_ID:N, errored@PROBE_ID:N, finishAfter:SECONDS",
+            )
+        if key == "status":
+            fields["status"] = value
+        elif key == "finishAfter":
+            fields["finish_after"] = _number(part, value)
+        elif probe:
+            per_probe.setdefault(key, {})[_probe_key(key, probe)] = _whole(part, value)
+        else:
+            fields[key] = _whole(part, value)
+    for key, counts in per_probe.items():
+        if key in fields:
+            raise OutcomeError(
+                "--outcome", f"{key} is given both for the run and per probe in {text!r}"
+            )
+        fields[key] = counts
+    return OutcomeRule(**fields)
+
+
+def _probe_key(field: str, text: Any) -> int:
+    try:
+        probe = int(text)
+    except (TypeError, ValueError):
+        probe = None
+    if probe is None or not INT32_MIN <= probe <= INT32_MAX or str(probe) != str(text).strip():
+        raise OutcomeError(field, f"{field}: probe id {text!r} is not an int32")
+    return probe
+
+
+def _whole(part: str, value: str) -> int:
+    if not value.isdigit():
+        raise OutcomeError("--outcome", f"{part!r}: the count must be a whole number >= 0")
+    return int(value)
+
+
+def _number(part: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not math.isfinite(seconds) or seconds < 0:
+        raise OutcomeError("--outcome", f"{part!r}: finishAfter must be seconds >= 0")
+    return seconds
+
+
+def _check_count(field: str, value: Any) -> CaseCount:
+    if isinstance(value, Mapping):
+        if not value:
+            raise OutcomeError(field, f"{field}: give at least one probe id, or a number")
+        return {_probe_key(field, probe): _whole_count(field, n) for probe, n in value.items()}
+    return _whole_count(field, value)
+
+
+def _whole_count(field: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT32_MAX:
+        raise OutcomeError(
+            field,
+            f"{field} must be a whole number >= 0 or an object of probe id to number, "
+            f"got {value!r}",
+        )
+    return value
+
+
+def _check_int32(field: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not INT32_MIN <= value <= INT32_MAX:
+        raise OutcomeError(field, f"{field} must be an int32, got {value!r}")
+
+
+def spread(total: int, parts: int) -> list[int]:
+    """``total`` spread over ``parts`` as evenly as whole numbers allow, the first ones larger."""
+    if parts <= 0:
+        return []
+    base, extra = divmod(total, parts)
+    return [base + (1 if index < extra else 0) for index in range(parts)]
