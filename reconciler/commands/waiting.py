@@ -185,7 +185,7 @@ def _poll(
     if to_read:
         console.info(
             f"Waiting for {to_read} run{'s' if to_read != 1 else ''} to end (timeout "
-            f"{format_seconds(opts.timeout)}, every {format_seconds(opts.interval)} or more)."
+            f"{_span(opts.timeout)}, reading each every {_span(opts.interval)} or more)."
         )
     client = session.client(parallelism=opts.parallelism) if to_read else _NoReads()
     waiter = Waiter(
@@ -219,6 +219,11 @@ def _interrupts_raise() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _span(seconds: float) -> str:
+    """A duration as given on the command line: ``250ms`` below a second."""
+    return f"{seconds * 1000:.0f}ms" if 0 < seconds < 1 else format_seconds(seconds)
 
 
 class _NoReads:
@@ -329,7 +334,7 @@ def _exit_code(
         going = [row.key for row in results.pending]
         names = ", ".join(going[:10]) + (" ..." if len(going) > 10 else "")
         console.error(
-            f"timed out after {format_seconds(opts.timeout)} with {len(going)} run"
+            f"timed out after {_span(opts.timeout)} with {len(going)} run"
             f"{'s' if len(going) != 1 else ''} still going: {names}. Wait longer with "
             "--timeout, or run `reconciler wait` again later."
         )
