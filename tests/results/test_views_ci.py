@@ -120,7 +120,7 @@ def mixed() -> ResultSet:
                 probe_runs=(
                     probe("Jailbreak", total=10, passed=6, failed=4),
                     probe('Prompt <injection> & "quotes" 🚀', total=5, passed=4, errored=1),
-                    probe("Toxicity\x07bell", total=3, passed=3),
+                    probe("Toxicity\x07bell\nline", total=3, passed=3),
                 ),
                 seen_at="t",
             ),
@@ -153,7 +153,7 @@ def test_junit_validates_and_reads_back_as_ci_systems_read_it(
     assert set(cases) == {
         "Jailbreak",
         'Prompt <injection> & "quotes" 🚀',
-        "Toxicity\ufffdbell",  # a control character XML cannot carry
+        "Toxicity\ufffdbell\nline",  # a control character XML cannot carry; a newline kept
         "gate",
     }
     assert all(case.classname == "leaky" for case in cases.values())
@@ -162,7 +162,7 @@ def test_junit_validates_and_reads_back_as_ci_systems_read_it(
     assert failure.message == "4 failed test cases of 10"
     [error] = cases['Prompt <injection> & "quotes" 🚀'].result
     assert isinstance(error, junitparser.Error)
-    assert cases["Toxicity\ufffdbell"].is_passed
+    assert cases["Toxicity\ufffdbell\nline"].is_passed
     [gate] = cases["gate"].result
     assert isinstance(gate, junitparser.Failure)
     assert "4 failed test cases, at most 0 allowed" in (gate.message or "")

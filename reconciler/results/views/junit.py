@@ -13,16 +13,19 @@ and the GitHub test-report actions show it the same way:
   run has not ended (a wait that timed out: there is no verdict to report, and the command's
   exit code 4 already says the wait did not finish).
 
-Built with ``xml.etree.ElementTree`` from the standard library: it escapes ``<``, ``&`` and
-quotes in text and attributes; characters XML 1.0 cannot carry at all (control characters a
-probe name might hold) are replaced by U+FFFD first. Pure: ``render_junit`` returns bytes.
+Written as text with the standard library's ``xml.sax.saxutils`` escaping (``escape`` for
+text, ``quoteattr`` for attributes: ``<``, ``&``, quotes, and newlines in attributes), after
+replacing the characters XML 1.0 cannot carry at all (control characters a probe name might
+hold) by U+FFFD. ``xml.etree.ElementTree`` was the first version: building and serialising
+its tree took 0.7-1 s for 10,000 runs, against the 1 s budget of gating and writing them.
+Pure: ``render_junit`` returns bytes; the tests parse it back with a JUnit reader.
 """
 
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from typing import Final
+from xml.sax.saxutils import escape, quoteattr
 
 from reconciler.results.gate import Outcome
 from reconciler.results.model import CANCELED, ERROR, ProbeRunResult
@@ -34,14 +37,33 @@ GATE_CASE: Final = "gate"
 
 
 def _clean(text: str) -> str:
+    # Most text is printable ASCII, which XML always carries: skip the regex for it.
+    if text.isascii() and text.isprintable():
+        return text
     return _NOT_XML.sub("\ufffd", text)
 
 
-def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    element = ET.SubElement(parent, tag, {k: _clean(v) for k, v in attrs.items()})
-    if text is not None:
-        element.text = _clean(text)
-    return element
+_ATTR_SPECIAL: Final = frozenset('&<>"')
+
+
+def _attr(value: str) -> str:
+    # The common case (printable ASCII without markup characters) needs no escaping at all;
+    # skipping quoteattr for it halves the time of a 10,000-run report.
+    if value.isascii() and value.isprintable() and _ATTR_SPECIAL.isdisjoint(value):
+        return f'"{value}"'
+    return quoteattr(_clean(value), {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+
+
+def _text(value: str) -> str:
+    return escape(_clean(value))
+
+
+def _tag(name: str, attrs: dict[str, str], text: str | None = None) -> str:
+    """One element on one line: attributes and text escaped here, nothing else may be."""
+    head = name + "".join(f" {key}={_attr(value)}" for key, value in attrs.items())
+    if text is None:
+        return f"<{head} />"
+    return f"<{head}>{_text(text)}</{name}>"
 
 
 class _Counts:
@@ -66,20 +88,24 @@ class _Counts:
 
 def render_junit(results: ResultSet, *, name: str = "reconciler") -> bytes:
     """The whole document, UTF-8, with its XML declaration."""
-    root = ET.Element("testsuites", {"name": name})
     total = _Counts()
+    suites: list[str] = []
     for row in results.rows:
-        total.add(_suite(root, row))
-    for key, value in total.attrs().items():
-        root.set(key, value)
-    ET.indent(root)
-    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return document + b"\n"
+        total.add(_suite(row, suites))
+    head = _tag("testsuites", {"name": name, **total.attrs()})[: -len(" />")] + ">"
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', head, *suites, "</testsuites>", ""]
+    return "\n".join(lines).encode()
 
 
-def _suite(root: ET.Element, row: ResultRow) -> _Counts:
-    suite = _sub(root, "testsuite", name=row.key)
-    properties = _sub(suite, "properties")
+def _suite(row: ResultRow, out: list[str]) -> _Counts:
+    counts = _Counts()
+    cases: list[str] = []
+    probe_runs = row.result.probe_runs if row.result is not None else ()
+    for probe_run in probe_runs:
+        cases.append(_probe_case(row.key, probe_run, counts))
+    cases.append(_gate_case(row, counts))
+    out.append(_tag("testsuite", {"name": row.key, **counts.attrs()})[: -len(" />")] + ">")
+    out.append("  <properties>")
     for prop, value in (
         ("testRunId", str(row.test_run_id)),
         ("url", row.url),
@@ -87,53 +113,62 @@ def _suite(root: ET.Element, row: ResultRow) -> _Counts:
         ("workspaceId", str(row.workspace_id)),
         ("targetId", str(row.target_id)),
     ):
-        _sub(properties, "property", name=prop, value=value)
-    counts = _Counts()
-    probe_runs = row.result.probe_runs if row.result is not None else ()
-    for probe_run in probe_runs:
-        _probe_case(suite, row.key, probe_run, counts)
-    _gate_case(suite, row, counts)
-    for key, value in counts.attrs().items():
-        suite.set(key, value)
+        out.append("    " + _tag("property", {"name": prop, "value": value}))
+    out.append("  </properties>")
+    out.extend(cases)
+    out.append("</testsuite>")
     return counts
 
 
-def _probe_case(suite: ET.Element, key: str, probe_run: ProbeRunResult, counts: _Counts) -> None:
-    case = _sub(suite, "testcase", classname=key, name=probe_run.probe_name, time="0")
+def _case(key: str, name: str, inner: str | None = None) -> str:
+    attrs = {"classname": key, "name": name, "time": "0"}
+    if inner is None:
+        return "  " + _tag("testcase", attrs)
+    return "  " + _tag("testcase", attrs)[: -len(" />")] + ">" + inner + "</testcase>"
+
+
+def _probe_case(key: str, probe_run: ProbeRunResult, counts: _Counts) -> str:
     counts.tests += 1
     tally = probe_run.counts
-    detail = f"{probe_run.probe_name}: {probe_run.status}, {tally.describe()} test cases"
+    name = probe_run.probe_name
+    detail = f"{name}: {probe_run.status}, {tally.describe()} test cases"
     if tally.failed:
         cases = f"{tally.failed} failed test case{'s' if tally.failed != 1 else ''}"
-        _sub(case, "failure", detail, message=f"{cases} of {tally.total}", type="failed")
         counts.failures += 1
-    elif probe_run.status == ERROR or tally.errored:
+        failure = {"message": f"{cases} of {tally.total}", "type": "failed"}
+        return _case(key, name, _tag("failure", failure, detail))
+    if probe_run.status == ERROR or tally.errored:
         message = (
             f"{tally.errored} errored test case{'s' if tally.errored != 1 else ''}"
             if tally.errored
             else "the probe run ended in Error"
         )
-        _sub(case, "error", detail, message=message, type="errored")
         counts.errors += 1
-    elif probe_run.status == CANCELED or not probe_run.ended:
-        _sub(case, "skipped", message=f"{probe_run.status}: {tally.describe()}")
+        return _case(key, name, _tag("error", {"message": message, "type": "errored"}, detail))
+    if probe_run.status == CANCELED or not probe_run.ended:
         counts.skipped += 1
+        return _case(
+            key, name, _tag("skipped", {"message": f"{probe_run.status}: {tally.describe()}"})
+        )
+    return _case(key, name)
 
 
-def _gate_case(suite: ET.Element, row: ResultRow, counts: _Counts) -> None:
-    case = _sub(suite, "testcase", classname=row.key, name=GATE_CASE, time="0")
+def _gate_case(row: ResultRow, counts: _Counts) -> str:
     counts.tests += 1
     verdict = row.verdict
     if verdict.outcome is Outcome.FAILED:
-        reasons = "; ".join(verdict.reasons)
-        body = "\n".join([*verdict.reasons, *verdict.notes, row.url])
-        _sub(case, "failure", body, message=f"gate failed: {reasons}", type="gate")
         counts.failures += 1
-    elif row.error is not None:
-        _sub(case, "error", f"{row.error}\n{row.url}", message="status not read", type="unread")
+        body = "\n".join([*verdict.reasons, *verdict.notes, row.url])
+        failure = {"message": "gate failed: " + "; ".join(verdict.reasons), "type": "gate"}
+        return _case(row.key, GATE_CASE, _tag("failure", failure, body))
+    if row.error is not None:
         counts.errors += 1
-    elif verdict.outcome is Outcome.PENDING:
-        _sub(case, "skipped", message=f"no verdict: the run is {row.status}, not ended")
+        error = {"message": "status not read", "type": "unread"}
+        return _case(row.key, GATE_CASE, _tag("error", error, f"{row.error}\n{row.url}"))
+    if verdict.outcome is Outcome.PENDING:
         counts.skipped += 1
-    elif verdict.notes:
-        _sub(case, "system-out", "\n".join(verdict.notes))
+        skipped = {"message": f"no verdict: the run is {row.status}, not ended"}
+        return _case(row.key, GATE_CASE, _tag("skipped", skipped))
+    if verdict.notes:
+        return _case(row.key, GATE_CASE, _tag("system-out", {}, "\n".join(verdict.notes)))
+    return _case(row.key, GATE_CASE)
