@@ -1,6 +1,6 @@
 """The performance targets of docs/PERFORMANCE.md, measured end to end.
 
-    python bench/run_all.py [--repeat 3] [--only plan,apply,latency,startup,memory,simulator]
+    python bench/run_all.py [--repeat 3] [--only plan,apply,latency,startup,simulator,wait]
 
 Every figure is the real CLI run as a new process (``python -m reconciler ...``), timed from
 spawn to exit, with its peak resident memory read from the kernel (``wait4``). Each benchmark
@@ -229,8 +229,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--only",
-        default="startup,plan,apply,latency,simulator",
-        help="comma-separated: startup, plan, apply, latency, simulator",
+        default="startup,plan,apply,latency,simulator,wait",
+        help="comma-separated: startup, plan, apply, latency, simulator, wait",
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -285,6 +285,11 @@ def main() -> None:
             targets.append(
                 Target("6. simulator triggers/s", f"{rate:,.0f}/s", "≥ 2,000/s", rate >= 2000)
             )
+        if "wait" in only:
+            # In-process figures of waiting and gating (bench/bench_wait.py).
+            import bench_wait
+
+            targets += bench_wait.run(set(bench_wait.BENCHES))
     print()
     print(f"{'target':<34} {'measured (median)':<26} {'limit':<14} met")
     for t in targets:
