@@ -478,7 +478,7 @@ def destroy(paths: tuple[str, ...], auto_approve: bool, parallelism: int, **kwar
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
 )

@@ -50,8 +50,8 @@ def status(session: Session, options: StatusOptions) -> int:
 
     if options.parallelism < 1:
         raise UsageError(f"--parallelism must be at least 1, got {options.parallelism}")
-    if options.fmt not in ("text", "json"):
-        raise UsageError(f"--format {options.fmt}: use text or json")
+    if options.fmt not in ("text", "json", "markdown"):
+        raise UsageError(f"--format {options.fmt}: use text, json or markdown")
     # Specs give the gates only; without any, every run gets the default gate.
     desired = load_desired(options.paths, session.settings, missing_ok=True)
     store = session.store()
@@ -160,6 +160,11 @@ def _show(session: Session, results: ResultSet, fmt: str) -> None:
         from reconciler.results.views.json import render_status_json
 
         session.console.out(render_status_json(results), nl=False)
+        return
+    if fmt == "markdown":
+        from reconciler.results.views.markdown import render_markdown
+
+        session.console.out(render_markdown(results), nl=False)
         return
     from reconciler.results.views.text import render_status
 

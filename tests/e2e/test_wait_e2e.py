@@ -92,6 +92,11 @@ def test_apply_wait_fails_the_gate_then_passes_once_relaxed_without_a_new_trigge
     assert API_KEY not in text
     triggers = sim.trigger_count()
     assert triggers == 2
+    # status gates by the same specs (exit 3) and prints the same table as the summary.
+    markdown = run("status", "--format", "markdown")
+    assert markdown.code == 3, markdown.all
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    assert table == [line for line in markdown.out.splitlines() if line.startswith("|")]
 
     # Relax the gate: nothing is planned, and wait passes from the recorded results.
     relaxed = {"MAX_FAILED": "10"}
