@@ -219,7 +219,7 @@ def _wait_after_apply(
 ) -> int:
     """``apply --wait``: the runs this apply triggered or replaced, not older ones."""
     from reconciler.apply import Outcome
-    from reconciler.commands.waiting import wait_for
+    from reconciler.commands.waiting import gates_of, wait_for
 
     keys = [r.key for r in result.results if r.outcome in (Outcome.TRIGGERED, Outcome.REPLACED)]
     runs = {key: result.state.runs[key] for key in keys if key in result.state.runs}
@@ -229,9 +229,8 @@ def _wait_after_apply(
     recorded = the_plan.options.get("paths") or []
     paths = [str(p) for p in recorded] if isinstance(recorded, list) else []
     desired = load_desired(paths, session.settings, missing_ok=True)
-    gates = {key: desired.runs[key].gate for key in runs if key in desired.runs}
     session.console.out("")
-    return wait_for(session, store, runs, gates, wait)
+    return wait_for(session, store, runs, gates_of(session, desired, runs), wait)
 
 
 def _plan_under_lock(

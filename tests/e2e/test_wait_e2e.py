@@ -205,3 +205,19 @@ def test_ctrl_c_during_wait_exits_130_with_what_it_learned_recorded(
     assert "Interrupted" in result.err
     assert recorded(cli, "leaky-bot") is None
     assert sim.trigger_count() == 2  # nothing re-triggered, nothing cancelled
+
+
+def test_on_a_terminal_wait_redraws_one_progress_line(cli: Cli, sim: SimulatorServer) -> None:
+    from tests.cli.test_terminal import run_in_pty
+
+    # Runs take 60 simulated seconds, 0.1 s here: slow one down to 2 s, so the line moves.
+    # (An ended run gets its own line above the live one.)
+    sim.set_outcome(name="leaky-bot", finish_after=1200)
+    spec(cli)
+    assert cli.proc("apply", "--auto-approve").code == 0
+    code, screen = run_in_pty(cli, "wait", "--interval", "100ms", "--timeout", "60s")
+    assert code == 0, screen
+    assert "waiting: 1/2 runs ended" in screen
+    assert "\r\x1b[2K" in screen  # redrawn in place, not one line per poll
+    assert "clean-bot: Finished (40 passed" in screen
+    assert "All 2 runs passed their gates" in screen
