@@ -221,3 +221,69 @@ def test_on_a_terminal_wait_redraws_one_progress_line(cli: Cli, sim: SimulatorSe
     assert "\r\x1b[2K" in screen  # redrawn in place, not one line per poll
     assert "clean-bot: Finished (40 passed" in screen
     assert "All 2 runs passed their gates" in screen
+
+
+def test_apply_wait_with_nothing_to_do_waits_for_nothing(cli: Cli, run: Runner) -> None:
+    spec(cli)
+    assert run("apply", "--auto-approve", "--wait", *FAST).code == 0
+    again = run("apply", "--auto-approve", "--wait", *FAST)
+    assert again.code == 0, again.all
+    assert "nothing to wait for" in again.out
+
+
+def test_apply_wait_exits_1_before_waiting_when_the_apply_fails(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    # Every trigger is answered 500: the outcomes are unknown and the apply fails.
+    spec(cli)
+    sim.set_faults(error_rate=1.0)
+    result = run("apply", "--auto-approve", "--wait", *FAST, "--max-attempts", "1")
+    assert result.code == 1, result.all
+    assert "nothing is waited for" in result.err
+    assert not [r for r in sim.requests() if r.path.endswith("/status")]
+
+
+def test_wait_with_no_tracked_runs_and_an_unknown_target(cli: Cli, run: Runner) -> None:
+    spec(cli)
+    empty = run("wait", *FAST)
+    assert empty.code == 0 and "No tracked runs to wait for" in empty.out
+    assert run("apply", "--auto-approve").code == 0
+    unknown = run("wait", "--target", "nope", *FAST)
+    assert unknown.code == 1 and "--target nope: no run with that key" in unknown.err
+
+
+def test_results_seen_while_the_state_is_locked_are_recorded_by_a_later_command(
+    cli: Cli, run: Runner
+) -> None:
+    from reconciler.state import LocalStateStore
+
+    spec(cli)
+    assert run("apply", "--auto-approve").code == 0
+    store = LocalStateStore(cli.state_path)
+    with store.lock("apply", timeout=0):
+        held = run("wait", *FAST, env={"MAX_FAILED": "10"})
+    assert held.code == 0, held.all
+    assert "2 final results were not recorded" in held.err
+    assert recorded(cli, "leaky-bot") is None
+    # The runs are read again and recorded now: nothing was lost.
+    later = run("wait", *FAST, env={"MAX_FAILED": "10"})
+    assert later.code == 0 and "not recorded" not in later.err
+    assert recorded(cli, "leaky-bot") is not None
+
+
+def test_a_killed_wait_keeps_what_it_recorded_and_triggers_nothing_again(
+    cli: Cli, sim: SimulatorServer
+) -> None:
+    sim.set_outcome(name="leaky-bot", finish_after=10**6)
+    spec(cli)
+    assert cli.proc("apply", "--auto-approve").code == 0
+    child = cli.popen("wait", "--interval", "50ms", "--timeout", "10m")
+    deadline = time.monotonic() + 30
+    while recorded(cli, "clean-bot") is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.kill()
+    child.communicate(timeout=30)
+    assert recorded(cli, "clean-bot") is not None
+    plan = cli.proc("plan", "--detailed-exitcode")
+    assert plan.code == 0, plan.all  # nothing to trigger again
+    assert sim.trigger_count() == 2
