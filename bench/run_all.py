@@ -1,6 +1,6 @@
 """The performance targets of docs/PERFORMANCE.md, measured end to end.
 
-    python bench/run_all.py [--repeat 3] [--only plan,apply,latency,startup,simulator,wait]
+    python bench/run_all.py [--repeat 3] [--only plan,apply,latency,status,startup,simulator,wait]
 
 Every figure is the real CLI run as a new process (``python -m reconciler ...``), timed from
 spawn to exit, with its peak resident memory read from the kernel (``wait4``). Each benchmark
@@ -196,6 +196,102 @@ def bench_apply(tmp: Path, runs: int, times: int, parallelism: int, *sim: str) -
     return repeat(times, label, once)
 
 
+def ended_state(path: Path, runs: int) -> None:
+    """A state of ``runs`` runs that have all ended, each with its recorded result."""
+    from reconciler.records import RunAttributes
+    from reconciler.results.model import Counts, ProbeRunResult, RunResult
+
+    entries = {}
+    for i in range(runs):
+        run_id = 200_000 + i
+        attributes = RunAttributes(
+            workspace_id=1234,
+            target_id=42,
+            probe_ids=(101, 102),
+            name=f"run-{i:05d}",
+            run_ai_analysis=False,
+            notify_when_finished=False,
+        )
+        result = RunResult(
+            test_run_id=run_id,
+            status="Finished",
+            execution_date="2024-05-01T12:00:01Z",
+            probe_runs=tuple(
+                ProbeRunResult(
+                    probe_name=f"Probe {probe}",
+                    probe_run_id=run_id * 10 + n,
+                    probe_id=probe,
+                    status="Finished",
+                    counts=Counts(total=20, passed=19, failed=1, errored=0),
+                )
+                for n, probe in enumerate((101, 102))
+            ),
+            seen_at="2024-05-01T13:00:00Z",
+        )
+        entries[f"run-{i:05d}"] = TrackedRun(
+            test_run_id=run_id,
+            attributes=attributes,
+            triggered_at="2024-05-01T12:00:00Z",
+            result=result,
+        )
+    path.write_bytes(encode_state(State(lineage="bench", serial=1, runs=entries)))
+
+
+def bench_status_ended(tmp: Path, times: int) -> list[Measured]:
+    """Status target 1: ``status`` over 10,000 runs that have all ended. The API URL points
+    at a closed loopback port: a single request would make a run unreadable and exit 1, so
+    exit 0 with every run shown proves that none was sent."""
+    state_path = tmp / "status-ended.state.json"
+    ended_state(state_path, 10_000)
+    env = base_env(
+        SPLX_API_KEY=KEY, SPLX_API_URL="http://127.0.0.1:9", RECONCILER_STATE=str(state_path)
+    )
+
+    def once() -> Measured:
+        m = run_cli(["--no-config", "status"], env, tmp)
+        if m.status == 0 and "10000 runs: 10000 passed, 0 failed, 0 still going." not in m.output:
+            return Measured(m.seconds, m.peak_mb, 1, m.output)
+        return m
+
+    return repeat(times, "status 10k ended", once)
+
+
+def bench_status_latency(
+    tmp: Path, times: int, runs: int = 1_000, latency: float = 0.05, parallelism: int = 10
+) -> tuple[list[Measured], float]:
+    """Status target 2: ``status`` over ``runs`` running runs, ``latency`` s per answer.
+
+    The runs are triggered by an apply first (not timed; the simulator's runs never end).
+    Start-up is measured as ``status --target`` of one run less its one request's latency, so
+    the figure compared with ``runs * latency / parallelism`` is the reading alone."""
+    specs = spec_tree(tmp, runs, max(runs // 100, 1))
+    results: list[Measured] = []
+    startups: list[float] = []
+    for n in range(times):
+        state = tmp / f"status-{runs}-{time.monotonic_ns()}.state.json"
+        with simulator("--latency", str(latency)) as url:
+            env = base_env(SPLX_API_KEY=KEY, SPLX_API_URL=url, RECONCILER_STATE=str(state))
+            setup = run_cli(
+                ["apply", str(specs), "--auto-approve", "--parallelism", "50"], env, tmp
+            )
+            if setup.status != 0:
+                raise SystemExit(f"status setup apply: exit {setup.status}\n{setup.output[-2000:]}")
+            one = run_cli(["--no-config", "status", "--target", "team-0/run-0"], env, tmp)
+            m = run_cli(["--no-config", "status", "--parallelism", str(parallelism)], env, tmp)
+        if m.status != 0 or f"{runs} runs: 0 passed, 0 failed, {runs} still going." not in m.output:
+            raise SystemExit(f"status {runs} running: exit {m.status}\n{m.output[-2000:]}")
+        if one.status != 0:
+            raise SystemExit(f"status --target: exit {one.status}\n{one.output[-2000:]}")
+        startups.append(max(one.seconds - latency, 0.0))
+        print(
+            f"  status {runs} running, {latency * 1000:.0f} ms, p={parallelism} #{n + 1}: "
+            f"{m.seconds:6.2f} s  (start-up {startups[-1]:.2f} s)  peak {m.peak_mb:6.1f} MB",
+            flush=True,
+        )
+        results.append(m)
+    return results, statistics.median(startups)
+
+
 def bench_startup(times: int) -> tuple[list[Measured], list[Measured]]:
     """Target 4: ``--help`` and ``validate specs/examples/``."""
     env = base_env()
@@ -229,8 +325,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--only",
-        default="startup,plan,apply,latency,simulator,wait",
-        help="comma-separated: startup, plan, apply, latency, simulator, wait",
+        default="startup,plan,apply,latency,status,simulator,wait",
+        help="comma-separated: startup, plan, apply, latency, status, simulator, wait",
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -277,6 +373,22 @@ def main() -> None:
                     f"{t:.2f} s = {t / 2.5:.2f} × ideal",
                     "≤ 1.3 × 2.5 s",
                     t <= 1.3 * 2.5,
+                )
+            )
+        if "status" in only:
+            print("status", flush=True)
+            ended = bench_status_ended(tmp, args.repeat)
+            t = median_s(ended)
+            targets.append(Target("7. status 10k ended, 0 requests", f"{t:.2f} s", "< 1 s", t < 1))
+            reads, startup = bench_status_latency(tmp, args.repeat)
+            t = median_s(reads)
+            ideal = 1_000 * 0.05 / 10
+            targets.append(
+                Target(
+                    "8. status 1,000 running, 50 ms",
+                    f"{t:.2f} s = {(t - startup) / ideal:.2f} × ideal",
+                    f"≤ 1.3 × {ideal:.0f} s + {startup:.2f}",
+                    t <= 1.3 * ideal + startup,
                 )
             )
         if "simulator" in only:

@@ -331,6 +331,7 @@ def validate(paths: tuple[str, ...], **kwargs: Any) -> int:
     help="Exit 0 when there are no changes, 1 on error, 2 when there are changes.",
 )
 @_state_option
+@_platform_option
 @_output_options
 def plan(
     paths: tuple[str, ...], out: str | None, fmt: str, detailed_exitcode: bool, **kwargs: Any
@@ -526,6 +527,7 @@ def state_list(**kwargs: Any) -> int:
 @click.argument("key")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_state_option
+@_platform_option
 @_output_options
 def state_show(key: str, as_json: bool, **kwargs: Any) -> int:
     """Show one run in state."""
@@ -562,6 +564,7 @@ def state_copy(source: str, destination: str, **kwargs: Any) -> int:
 @click.argument("test_run_id", type=int)
 @click.argument("paths", nargs=-1, type=click.Path())
 @_state_options
+@_api_options
 @_output_options
 def import_(key: str, test_run_id: int, paths: tuple[str, ...], **kwargs: Any) -> int:
     """Adopt a run triggered elsewhere as KEY (which must be declared in the specs)."""

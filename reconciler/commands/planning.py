@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import Session, load_desired
+from reconciler.commands.common import Session, gates_of, load_desired
 from reconciler.errors import AbortedError, StalePlanError, UnsafePlanError, UsageError
 from reconciler.plan.model import Action
 
@@ -116,7 +116,13 @@ def plan(
         session.console.out(render.render_json(the_plan), nl=False)
     elif fmt == "markdown":
         session.console.out(
-            render.render_markdown(the_plan, state_args=state_args, paths_args=paths_args), nl=False
+            render.render_markdown(
+                the_plan,
+                state_args=state_args,
+                paths_args=paths_args,
+                platform=session.platform_url(),
+            ),
+            nl=False,
         )
     else:
         text = render.render_text(
@@ -153,6 +159,8 @@ def apply(
     if wait is not None:
         wait.check()  # a bad --junit path fails before anything is planned or sent
     session.check_api_settings()
+    # Resolved before anything is sent: a bad --platform-url must not fail after the apply.
+    platform = session.platform_url()
     store = session.store()
     operation = "destroy" if options.destroy else "apply"
     if options.destroy and not store.exists() and not store.read().runs:
@@ -180,7 +188,9 @@ def apply(
             )
         finally:
             client.close()
-    code = _summarise(session, result, destroy=options.destroy, paths=options.paths)
+    code = _summarise(
+        session, result, destroy=options.destroy, paths=options.paths, platform=platform
+    )
     if code == EXIT_OK and unresolved:
         return _unresolved_exit(session, unresolved, options.paths)
     if wait is None:
@@ -219,7 +229,7 @@ def _wait_after_apply(
 ) -> int:
     """``apply --wait``: the runs this apply triggered or replaced, not older ones."""
     from reconciler.apply import Outcome
-    from reconciler.commands.waiting import gates_of, wait_for
+    from reconciler.commands.waiting import wait_for
 
     keys = [r.key for r in result.results if r.outcome in (Outcome.TRIGGERED, Outcome.REPLACED)]
     runs = {key: result.state.runs[key] for key in keys if key in result.state.runs}
@@ -230,7 +240,7 @@ def _wait_after_apply(
     paths = [str(p) for p in recorded] if isinstance(recorded, list) else []
     desired = load_desired(paths, session.settings, missing_ok=True)
     session.console.out("")
-    return wait_for(session, store, runs, gates_of(session, desired, runs), wait)
+    return wait_for(session, store, runs, gates_of(session.settings, desired, runs), wait)
 
 
 def _plan_under_lock(
@@ -412,7 +422,12 @@ def _execute(
 
 
 def _summarise(
-    session: Session, result: ApplyResult, *, destroy: bool, paths: Sequence[str]
+    session: Session,
+    result: ApplyResult,
+    *,
+    destroy: bool,
+    paths: Sequence[str],
+    platform: str,
 ) -> int:
     from reconciler.apply import Outcome
 
@@ -447,6 +462,8 @@ def _summarise(
         f" ({result.elapsed:.1f}s)."
     )
     console.out(console.style(line, "green" if result.succeeded else "red", bold=True))
+    for link in _run_links(result, platform):
+        console.out(link)
     if fatal is not None:
         console.error(fatal)
     # Only triggers leave unknown entries; an abandoned cancel just stays in state, and its
@@ -458,3 +475,21 @@ def _summarise(
     if result.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.succeeded else EXIT_ERROR
+
+
+def _run_links(result: ApplyResult, platform: str) -> list[str]:
+    """``  + KEY: run ID URL`` for every run this apply triggered, in key order: where to
+    watch what it finds (the per-operation lines only go to a log, and not on a terminal)."""
+    from reconciler.apply import Outcome
+    from reconciler.results.links import run_url
+
+    markers = {Outcome.TRIGGERED: "+", Outcome.REPLACED: "-/+"}
+    lines = []
+    for done in sorted(result.results, key=lambda r: r.key):
+        run = result.state.runs.get(done.key)
+        if done.outcome not in markers or done.test_run_id is None or run is None:
+            continue
+        attributes = run.attributes
+        url = run_url(platform, attributes.workspace_id, attributes.target_id, done.test_run_id)
+        lines.append(f"  {markers[done.outcome]} {done.key}: run {done.test_run_id} {url}")
+    return lines

@@ -17,7 +17,7 @@ import shlex
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Final
 
-from reconciler.commands.common import Session, load_desired
+from reconciler.commands.common import Session, gates_of, load_desired
 from reconciler.errors import UsageError
 from reconciler.ui import Console, format_seconds
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from reconciler.results.gate import Gate
     from reconciler.results.summary import ResultSet
     from reconciler.results.wait import StatusChange, WaitOutcome, WaitProgress
-    from reconciler.spec.model import DesiredSet
     from reconciler.state.model import State, TrackedRun
     from reconciler.state.store import StateStore
 
@@ -107,22 +106,7 @@ def wait(session: Session, paths: Sequence[str], targets: Sequence[str], opts: W
 
     report_store_notes(session, store)
     runs = _selected(state, targets, session)
-    return wait_for(session, store, runs, gates_of(session, desired, runs), opts)
-
-
-def gates_of(session: Session, desired: DesiredSet, keys: Iterable[str]) -> dict[str, Gate]:
-    """Each key's gate from the specs; a tracked run no spec declares (any more) gets the
-    project config's gate, else the default one."""
-    config = session.settings.config
-    fallback = config.default_gate() if config is not None else None
-    gates = {}
-    for key in keys:
-        declared = desired.runs.get(key)
-        if declared is not None:
-            gates[key] = declared.gate
-        elif fallback is not None:
-            gates[key] = fallback
-    return gates
+    return wait_for(session, store, runs, gates_of(session.settings, desired, runs), opts)
 
 
 def _selected(state: State, targets: Sequence[str], session: Session) -> dict[str, TrackedRun]:

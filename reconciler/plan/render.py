@@ -14,6 +14,7 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.plan.model import Action, Change, Plan
+from reconciler.results.links import run_url
 from reconciler.state.model import TrackedRun
 
 #: Version of the JSON plan document; bumped on any incompatible change of its shape.
@@ -327,13 +328,20 @@ _EMOJI = {
 
 
 def render_markdown(
-    plan: Plan, *, limit: int = MARKDOWN_LIMIT, state_args: str = "", paths_args: str = ""
+    plan: Plan,
+    *,
+    limit: int = MARKDOWN_LIMIT,
+    state_args: str = "",
+    paths_args: str = "",
+    platform: str | None = None,
 ) -> str:
     """A pull-request comment: summary, a table, per-run ``diff`` details, under ``limit``.
 
     ``limit`` counts UTF-16 code units, as GitHub does (an emoji is two). When everything does
     not fit, table rows are kept before details, and a note says how much was cut and how to see
-    the whole plan. ``state_args`` and ``paths_args`` are as for ``render_text``.
+    the whole plan. ``state_args`` and ``paths_args`` are as for ``render_text``. With
+    ``platform`` (the web UI's base URL), a run that is replaced or cancelled links to the run
+    it ends, so a reviewer can look at what it found before approving.
     """
     head = ["### reconciler plan", "", f"**{summary_line(plan)}**", ""]
     targets = plan.options.get("targets") or []
@@ -347,7 +355,7 @@ def render_markdown(
     if not listed:
         return _fit("\n".join(head), limit)
     rows = ["| | action | key | reason |", "| --- | --- | --- | --- |"]
-    rows += [_md_row(change) for change in listed]
+    rows += [_md_row(change, platform) for change in listed]
     details = [_md_details(change) for change in listed if change.action in _SHOWN]
     cut = _CutNote(len(listed), len(details), _command("reconciler plan", paths_args, state_args))
 
@@ -429,7 +437,7 @@ def _md_unknown(unknown: list[Change], state_args: str, paths_args: str) -> list
     return [*lines, ""]
 
 
-def _md_row(change: Change) -> str:
+def _md_row(change: Change, platform: str | None) -> str:
     if _only_moved(change):
         emoji, action = "🔀", "move"
     else:
@@ -437,6 +445,11 @@ def _md_row(change: Change) -> str:
     reason = _md_text(change.reason)
     if change.moved_from is not None and not _only_moved(change):
         reason += f"; moved from {_md_code(change.moved_from)}"
+    ending = change.before if change.action in (Action.REPLACE, Action.CANCEL) else None
+    if platform is not None and ending is not None and ending.test_run_id is not None:
+        attrs = ending.attributes
+        url = run_url(platform, attrs.workspace_id, attrs.target_id, ending.test_run_id)
+        reason += f"; [run {ending.test_run_id}]({url})"
     cells = [emoji, action, _md_code(change.key), reason]
     return "| " + " | ".join(cells) + " |"
 

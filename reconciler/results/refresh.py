@@ -153,7 +153,12 @@ def refresh(
     if to_read:
         with ThreadPoolExecutor(max_workers=min(parallelism, len(to_read))) as pool:
             futures = [pool.submit(read, key, run) for key, run in to_read]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            try:
+                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            except BaseException:
+                # Ctrl-C: drop the reads not started, or leaving the pool would send them all.
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
             failed = next((f for f in done if f.exception() is not None), None)
             if failed is not None:
                 for future in futures:

@@ -107,9 +107,11 @@ def test_import_refusals(cli: Cli, run: Runner) -> None:
 def test_import_adopts_with_the_spec_attributes(cli: Cli, run: Runner) -> None:
     applied(cli, run)
     assert run("state", "rm", "support-bot-injection").code == 0
-    result = run("import", "support-bot-injection", "424242")
+    # Without a key the id is trusted as given, and the user is told so in one line.
+    result = run("import", "support-bot-injection", "424242", env={"SPLX_API_KEY": None})
     assert result.code == 0, result.all
     assert "declared at specs/runs.yaml:10" in result.out
+    assert result.err.count("\n") == 1 and "without checking" in result.err
     shown = json.loads(run("state", "show", "support-bot-injection", "--json").out)
     assert shown["testRunId"] == 424242
     assert shown["attributes"]["targetId"] == 43

@@ -125,3 +125,21 @@ def test_ci_on_a_terminal_still_gets_plain_lines(cli: Cli, sim: SimulatorServer)
     assert code == 0, screen
     assert "in flight" not in screen
     assert screen.count("triggered (testRunId") == 2
+
+
+def test_status_shows_a_reading_line_on_a_terminal_and_erases_it(
+    cli: Cli, sim: SimulatorServer
+) -> None:
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
+    code, _ = run_in_pty(cli, "apply", "--auto-approve", env={"NO_COLOR": "1"})
+    assert code == 0
+    # Every answer takes longer than the line's delay, so the line is drawn at least once.
+    sim.set_faults(latency=0.5)
+    code, screen = run_in_pty(cli, "status", "--parallelism", "1", env={"NO_COLOR": "1"})
+    assert code == 0, screen
+    assert "\r\x1b[2Kreading status: 1/2" in screen
+    drawn = screen.rindex("reading status:")
+    # The line is erased before the results start, so they begin at the line's start.
+    assert screen.index("\r\x1b[2K", drawn) < screen.index("chatbot-jailbreak: Running")
+    piped = cli.proc("status")
+    assert "reading status" not in piped.all  # never in a pipe or a log

@@ -53,7 +53,8 @@ RENDERERS: dict[str, Callable[[Plan], str]] = {
     "txt": lambda plan: render_text(plan, color=False),
     "color.txt": lambda plan: render_text(plan, color=True),
     "json": render_json,
-    "md": render_markdown,
+    # The platform links replaced and cancelled runs (shown in the golden files).
+    "md": lambda plan: render_markdown(plan, platform="https://probe.splx.ai"),
 }
 
 

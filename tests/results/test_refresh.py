@@ -5,7 +5,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -151,3 +156,44 @@ def test_fold_of_refresh_records_is_what_state_keeps() -> None:
     state = _state()
     after = fold(state, refresh(_api(), observable(state)).records)
     assert after.runs["finishing"].ended and not after.runs["running"].ended
+
+
+def _main_thread_in(function: str, module_path: str) -> bool:
+    """True while the main thread's stack holds ``function`` of the module at ``module_path``."""
+    frame = sys._current_frames().get(threading.main_thread().ident or 0)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == function and code.co_filename.endswith(module_path):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def test_an_interrupt_stops_the_reads_not_started() -> None:
+    """Ctrl-C while reading 50 runs two at a time: the two reads in flight finish, the 48
+    queued ones are never sent. The steps are observed on the main thread's stack, not timed:
+    the interrupt comes once every read is queued (the main thread waits on them), and the
+    reads in flight return once it joins the workers (the interrupt has been handled)."""
+    asked: list[int] = []
+
+    class Interrupting:
+        def get_status(
+            self, workspace_id: int, test_run_id: int, *, key: str, seen_at: str
+        ) -> RunResult | None:
+            asked.append(test_run_id)
+            if len(asked) == 1:
+                _until(lambda: _main_thread_in("wait", "concurrent/futures/_base.py"))
+                os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C would, to the main thread
+            _until(lambda: _main_thread_in("join", "threading.py"))
+            return None
+
+    runs = {f"k{i:02d}": tracked(attrs(), 100 + i) for i in range(50)}
+    with pytest.raises(KeyboardInterrupt):
+        refresh(Interrupting(), runs, parallelism=2)
+    assert len(asked) <= 2

@@ -1,0 +1,86 @@
+"""The text view of a ResultSet: gate reasons and notes, colour, the summary line; and the
+live progress line of ``status``."""
+
+from __future__ import annotations
+
+import io
+
+from reconciler.results.gate import Gate
+from reconciler.results.refresh import Observation, Refresh
+from reconciler.results.summary import build_results
+from reconciler.results.views.tally import Tally
+from reconciler.results.views.text import render_status, summary_line
+from reconciler.ui import Console, ReadProgress
+from tests.factories import attrs, result_of, tracked
+
+
+def _refresh() -> Refresh:
+    first = tracked(attrs(target_id=1), 1).model_copy(
+        update={"result": result_of(1, failed=3), "history": (result_of(0, failed=1),)}
+    )
+    second = tracked(attrs(target_id=2), 2).model_copy(update={"result": result_of(2)})
+    return Refresh(
+        {
+            "leaky": Observation("leaky", first, first.result, "state"),
+            "new": Observation("new", second, second.result, "state"),
+        }
+    )
+
+
+def test_failed_gates_list_their_reasons_and_notes_are_shown() -> None:
+    gates = {"leaky": Gate(max_failed=0, max_failed_increase=1), "new": Gate(max_failed_increase=0)}
+    results = build_results(_refresh(), gates, platform="https://p", read_at="now")
+    text = render_status(results)
+    assert "leaky: Finished, run 1, 7 passed, 3 failed, 0 errored of 10, gate failed\n" in text
+    assert "  - 3 failed test cases, at most 0 allowed\n" in text
+    assert "  - 3 failed test cases, 2 more than the previous run 0 (1)" in text
+    assert "new: Finished, run 2, 10 passed, 0 failed, 0 errored of 10, gate passed\n" in text
+    assert "  note: no previous result of this key: maxFailedIncrease does not apply yet" in text
+    assert text.endswith("\n2 runs: 1 passed, 1 failed, 0 still going.\n")
+    assert "\x1b[" not in text
+
+
+def test_colour_marks_status_and_verdict_only_when_asked() -> None:
+    results = build_results(_refresh(), {"leaky": Gate(max_failed=0)}, platform="p", read_at="t")
+    coloured = render_status(results, color=True)
+    assert "\x1b[31mgate failed\x1b[0m" in coloured
+    assert "\x1b[32mFinished\x1b[0m" in coloured
+
+
+def test_summary_line_names_unread_and_gone_runs_only_when_there_are_some() -> None:
+    assert summary_line(Tally(1, 1, 0, 0, 0, 0)) == "1 run: 1 passed, 0 failed, 0 still going."
+    assert summary_line(Tally(4, 0, 1, 1, 2, 1)) == (
+        "4 runs: 0 passed, 1 failed, 1 still going, 2 not read, 1 gone."
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_read_progress_draws_only_after_a_moment_and_erases_itself() -> None:
+    err = io.StringIO()
+    console = Console(out=io.StringIO(), err=err)
+    clock = Clock()
+    progress = ReadProgress(console, 3, live=True, delay=0.3, clock=clock)
+    progress(readable=True)
+    assert err.getvalue() == ""  # a quick read leaves no trace
+    clock.now = 0.5
+    progress(readable=False)
+    assert err.getvalue().endswith("reading status: 2/3, 1 not read")
+    progress.finish()
+    assert err.getvalue().endswith("\r\x1b[2K")
+
+
+def test_read_progress_is_silent_off_a_terminal() -> None:
+    err = io.StringIO()
+    clock = Clock()
+    progress = ReadProgress(Console(out=io.StringIO(), err=err), 2, live=False, clock=clock)
+    clock.now = 5
+    progress(readable=True)
+    progress.finish()
+    assert err.getvalue() == ""
