@@ -213,15 +213,19 @@ def _nothing_to_do(
     if unresolved:
         return _unresolved_exit(session, unresolved, options.paths)
     if wait is not None:
-        _nothing_to_wait_for(session)
+        return _wait_for_nothing(session, wait)
     return EXIT_OK
 
 
-def _nothing_to_wait_for(session: Session) -> None:
-    session.console.out(
+def _wait_for_nothing(session: Session, wait: WaitSettings) -> int:
+    """``apply --wait`` with no run triggered: say so, and still write the reports."""
+    from reconciler.commands.waiting import wait_for
+
+    nothing = (
         "This apply triggered no run, so there is nothing to wait for (`reconciler wait` "
         "waits for every tracked run)."
     )
+    return wait_for(session, session.store(), {}, {}, wait, nothing=nothing)
 
 
 def _wait_after_apply(
@@ -234,8 +238,7 @@ def _wait_after_apply(
     keys = [r.key for r in result.results if r.outcome in (Outcome.TRIGGERED, Outcome.REPLACED)]
     runs = {key: result.state.runs[key] for key in keys if key in result.state.runs}
     if not runs:
-        _nothing_to_wait_for(session)
-        return EXIT_OK
+        return _wait_for_nothing(session, wait)
     recorded = the_plan.options.get("paths") or []
     paths = [str(p) for p in recorded] if isinstance(recorded, list) else []
     desired = load_desired(paths, session.settings, missing_ok=True)

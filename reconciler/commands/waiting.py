@@ -136,17 +136,22 @@ def wait_for(
     runs: Mapping[str, TrackedRun],
     gates: Mapping[str, Gate],
     opts: WaitSettings,
+    *,
+    nothing: str = "No tracked runs to wait for.",
 ) -> int:
-    """Wait for ``runs``, record their results, gate them, report; the exit code."""
-    from reconciler.results.refresh import needs_read
+    """Wait for ``runs``, record their results, gate them, report; the exit code.
+    ``nothing`` is said when ``runs`` is empty (the reports are written all the same: a CI
+    job that publishes the JUnit file must find one)."""
+    from reconciler.results.refresh import Refresh, needs_read
     from reconciler.results.summary import build_results
     from reconciler.state.model import utc_now
 
     console = session.console
     platform = session.platform_url()
     if not runs:
-        console.out("No tracked runs to wait for.")
-        return EXIT_OK
+        console.out(nothing)
+        empty = build_results(Refresh(), {}, platform=platform, read_at=utc_now())
+        return EXIT_ERROR if _write_reports(session, empty, opts) else EXIT_OK
     to_read = sum(1 for run in runs.values() if needs_read(run))
     if to_read:
         session.check_api_settings()

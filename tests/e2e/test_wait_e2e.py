@@ -223,12 +223,17 @@ def test_on_a_terminal_wait_redraws_one_progress_line(cli: Cli, sim: SimulatorSe
     assert "All 2 runs passed their gates" in screen
 
 
-def test_apply_wait_with_nothing_to_do_waits_for_nothing(cli: Cli, run: Runner) -> None:
+def test_apply_wait_with_nothing_to_do_waits_for_nothing(
+    cli: Cli, run: Runner, tmp_path: Path
+) -> None:
     spec(cli)
     assert run("apply", "--auto-approve", "--wait", *FAST).code == 0
-    again = run("apply", "--auto-approve", "--wait", *FAST)
+    junit = tmp_path / "junit.xml"
+    again = run("apply", "--auto-approve", "--wait", *FAST, "--junit", str(junit))
     assert again.code == 0, again.all
     assert "nothing to wait for" in again.out
+    # The report a CI job publishes is there, with no test in it.
+    assert junitparser.JUnitXml.fromfile(str(junit)).tests == 0
 
 
 def test_apply_wait_exits_1_before_waiting_when_the_apply_fails(
@@ -287,3 +292,16 @@ def test_a_killed_wait_keeps_what_it_recorded_and_triggers_nothing_again(
     plan = cli.proc("plan", "--detailed-exitcode")
     assert plan.code == 0, plan.all  # nothing to trigger again
     assert sim.trigger_count() == 2
+
+
+def test_a_rate_limited_status_endpoint_slows_the_wait_but_it_finishes(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    spec(cli)
+    assert run("apply", "--auto-approve").code == 0
+    sim.set_faults(rate_limit_rate=0.7, retry_after=0)
+    result = run("wait", *FAST, "--max-attempts", "1", env={"MAX_FAILED": "10"})
+    assert result.code == 0, result.all
+    assert recorded(cli, "leaky-bot") is not None and recorded(cli, "clean-bot") is not None
+    limited = [r for r in sim.requests() if r.path.endswith("/status") and r.status == 429]
+    assert limited  # it did run into 429s, and kept going
