@@ -11,9 +11,10 @@ Slowing down:
 
 - a 429 (``RateLimitedError``, after the client's own retries) doubles the interval of every
   run, up to ``MAX_SLOWDOWN`` times; each round without one halves it again;
-- a run whose read fails (5xx, timeouts) backs off on its own, doubling up to
-  ``max_backoff``, and keeps being read until the timeout: the endpoint may come back. Its
-  last good result is kept, with the error beside it;
+- a run whose read fails otherwise (5xx, timeouts) backs off on its own, doubling up to
+  ``max_backoff`` (32 intervals, at most 5 minutes), and keeps being read until the timeout:
+  the endpoint may come back. Its last good result is kept, with the error beside it (a
+  rate-limited read too);
 - 401 and 403 are fatal, as in ``refresh``: every read would fail the same way.
 
 Final results are recorded in state (``record_results``) at the end of each round in which
@@ -59,8 +60,8 @@ class WaitOptions:
     parallelism: int = 10
     #: Up to this fraction of ``interval`` is added at random each round.
     jitter: float = 0.2
-    #: The longest wait between two reads of a run whose reads fail; default
-    #: ``max(interval, 300 s)``.
+    #: The longest wait between two reads of a run whose reads fail; default 32 intervals,
+    #: at most 5 minutes (and never less than one interval).
     max_backoff: float | None = None
 
     def __post_init__(self) -> None:
@@ -73,7 +74,9 @@ class WaitOptions:
 
     @property
     def backoff_cap(self) -> float:
-        return self.max_backoff if self.max_backoff is not None else max(self.interval, 300.0)
+        if self.max_backoff is not None:
+            return self.max_backoff
+        return max(self.interval, min(self.interval * 32, 300.0))
 
 
 @dataclass(frozen=True)
@@ -283,6 +286,11 @@ class Waiter:
                 before.source,
                 error=observation.error,
             )
+            if key in self._api.limited:
+                # A 429 is about the whole client, not this run: the slowdown covers it, and
+                # counting it here too would compound the two into minutes between reads.
+                clock.due = end + self.options.interval * self._slowdown * stretch
+                return
             clock.failures += 1
             step = self.options.interval * self._slowdown * 2.0**clock.failures
             clock.due = end + min(step, self.options.backoff_cap) * stretch

@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.errors import AuthenticationError, RateLimitedError, ServerError
 from reconciler.results.model import RunResult
-from reconciler.results.wait import StatusChange, Waiter, WaitOptions
+from reconciler.results.wait import MAX_SLOWDOWN, StatusChange, Waiter, WaitOptions
 from reconciler.state import LocalStateStore
 from reconciler.state.model import State, TrackedRun
 from tests.factories import attrs, result_of, tracked
@@ -307,3 +307,21 @@ def test_progress_counts_runs_and_test_cases() -> None:
 def test_options_are_checked(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         WaitOptions(**bad)  # type: ignore[arg-type]
+
+
+def test_a_long_rate_limit_never_stretches_reads_beyond_the_slowdown_cap() -> None:
+    # Found by the e2e test: per-run backoff and the slowdown compounded into minutes.
+    clock = Clock()
+
+    def answer(now: float) -> Answer:
+        if now < 2000:
+            return RateLimitedError("status of 'run-1': the API is rate limiting requests")
+        return result_of(1)
+
+    script = Script(clock, {1: answer})
+    options = WaitOptions(timeout=3600, interval=10, jitter=0)
+    outcome = waiter(script, clock, runs(1), options=options).run()
+    times = script.times(1)
+    assert max(b - a for a, b in itertools.pairwise(times)) <= 10 * MAX_SLOWDOWN
+    assert outcome.observations["run-1"].ended
+    assert times[-1] - 2000 <= 10 * MAX_SLOWDOWN  # seen soon after the limit lifted
