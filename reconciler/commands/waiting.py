@@ -182,7 +182,7 @@ def _poll(
 
     console = session.console
     live = live_progress_wanted(console.err_stream, session.settings.env)
-    view = WaitView(console, live=live, verbose=session.settings.verbose)
+    view = WaitView(console, live=live)
     options = WaitOptions(
         timeout=opts.timeout, interval=opts.interval, parallelism=opts.parallelism
     )
@@ -248,11 +248,10 @@ class WaitView:
     changes status, nothing in between. ``--quiet`` shows neither.
     """
 
-    def __init__(self, console: Console, *, live: bool, verbose: bool = False) -> None:
+    def __init__(self, console: Console, *, live: bool) -> None:
         self._console = console
         self._live = live and not console.quiet
         self._plain = not live and not console.quiet
-        self._verbose = verbose
         self._drawn = False
         self.progress: Callable[[], WaitProgress] | None = None
 
