@@ -1,6 +1,6 @@
 """The performance targets of docs/PERFORMANCE.md, measured end to end.
 
-    python bench/run_all.py [--repeat 3] [--only plan,apply,latency,status,startup,simulator,report]
+    python bench/run_all.py [--repeat 3] [--only plan,apply,latency,status,startup,simulator,report,wait]
 
 Every figure is the real CLI run as a new process (``python -m reconciler ...``), timed from
 spawn to exit, with its peak resident memory read from the kernel (``wait4``). Each benchmark
@@ -325,8 +325,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--only",
-        default="startup,plan,apply,latency,status,simulator,report",
-        help="comma-separated: startup, plan, apply, latency, status, simulator, report",
+        default="startup,plan,apply,latency,status,simulator,report,wait",
+        help="comma-separated: startup, plan, apply, latency, status, simulator, report, wait",
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -412,6 +412,11 @@ def main() -> None:
             )
             mb = page.size_bytes / 1e6
             targets.append(Target("9. report page size", f"{mb:.2f} MB", "< 2 MB", mb < 2))
+        if "wait" in only:
+            # In-process figures of waiting and gating (bench/bench_wait.py).
+            import bench_wait
+
+            targets += bench_wait.run(set(bench_wait.BENCHES))
     print()
     print(f"{'target':<34} {'measured (median)':<26} {'limit':<14} met")
     for t in targets:

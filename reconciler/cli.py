@@ -24,6 +24,7 @@ from reconciler.defaults import API_KEY_ENV, DEFAULT_PARALLELISM, DEFAULT_STATE
 if TYPE_CHECKING:
     from reconciler.commands.common import Session
     from reconciler.commands.planning import PlanOptions
+    from reconciler.commands.waiting import WaitSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -124,6 +125,43 @@ def _output_options(func: F) -> F:
     func = click.option("-v", "--verbose", is_flag=True, help="Say more.")(func)
     func = click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")(func)
     return click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR=1).")(func)
+
+
+def _wait_options(func: F) -> F:
+    """--timeout, --interval and --junit: declared once for `wait` and `apply --wait`."""
+    func = click.option(
+        "--junit",
+        metavar="FILE",
+        default=None,
+        help="Write the results as JUnit XML (checked before waiting).",
+    )(func)
+    func = click.option(
+        "--interval",
+        default="30s",
+        show_default=True,
+        metavar="DURATION",
+        help="Least time between two status reads of one run (jittered; 429s stretch it).",
+    )(func)
+    return click.option(
+        "--timeout",
+        default="2h",
+        show_default=True,
+        metavar="DURATION",
+        help="Stop waiting after this long; runs still going then exit 4.",
+    )(func)
+
+
+def _wait_settings(kwargs: dict[str, Any], *, fmt: str = "text", parallelism: int) -> WaitSettings:
+    from reconciler.commands.common import parse_duration
+    from reconciler.commands.waiting import WaitSettings
+
+    return WaitSettings(
+        timeout=parse_duration(kwargs.get("timeout") or "2h"),
+        interval=parse_duration(kwargs.get("interval") or "30s"),
+        junit=kwargs.get("junit") or None,
+        fmt=fmt,
+        parallelism=parallelism,
+    )
 
 
 def _plan_options(func: F) -> F:
@@ -259,7 +297,7 @@ def _use_project_config(ctx: click.Context, config_file: str | None) -> None:
         ctx.default_map = {
             **{
                 name: with_state
-                for name in ("plan", "apply", "destroy", "import", "status", "report")
+                for name in ("plan", "apply", "destroy", "import", "status", "report", "wait")
             },
             "force-unlock": with_state,
             "state": {name: with_state for name in ("list", "show", "rm")},
@@ -316,6 +354,14 @@ def plan(
 @click.option(
     "--plan", "plan_file", metavar="FILE", help="Apply a plan saved by `plan --out FILE`."
 )
+@click.option(
+    "--wait",
+    "wait_after",
+    is_flag=True,
+    help="Then wait for the runs this apply triggered or replaced and gate them "
+    "(exit 3: a gate failed, 4: timed out).",
+)
+@_wait_options
 @_run_options
 @_state_options
 @_api_options
@@ -325,6 +371,7 @@ def apply(
     plan_file: str | None,
     auto_approve: bool,
     parallelism: int,
+    wait_after: bool,
     **kwargs: Any,
 ) -> int:
     """Plan, ask for approval, then trigger and cancel runs and record them in state."""
@@ -339,6 +386,15 @@ def apply(
             "--replace, --retrigger-unknown, --force or --allow-empty (give them to "
             "`reconciler plan --out FILE` instead)"
         )
+    waiting = _wait_settings(kwargs, parallelism=parallelism)
+    ctx = click.get_current_context()
+    given = [
+        f"--{name}"
+        for name in ("timeout", "interval", "junit")
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    ]
+    if given and not wait_after:
+        raise UsageError(f"{given[0]} only applies with --wait: add --wait, or drop {given[0]}")
     return run(
         _session(**kwargs),
         _plan_opts(paths, kwargs),
@@ -346,7 +402,46 @@ def apply(
         auto_approve=auto_approve,
         parallelism=parallelism,
         interactive=stdin_is_terminal(),
+        wait=waiting if wait_after else None,
     )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--target", "targets", multiple=True, metavar="KEY", help="Wait only for this run (repeatable)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@_wait_options
+@click.option(
+    "--parallelism",
+    default=DEFAULT_PARALLELISM,
+    show_default=True,
+    type=click.IntRange(min=1, max=256),
+    help="Concurrent status requests.",
+)
+@_state_option
+@_api_options
+@_output_options
+def wait(
+    paths: tuple[str, ...], targets: tuple[str, ...], fmt: str, parallelism: int, **kwargs: Any
+) -> int:
+    """Poll until every selected run has ended, then apply the gates.
+
+    Exit 0 all ended and passed, 3 a gate failed, 4 timed out with runs still going (none
+    failed), 1 an error (runs that could not be read are named), 130 interrupted. Results are
+    recorded in state as runs end. PATH: the specs that give the gates (default as for plan).
+    """
+    from reconciler.commands.waiting import wait as run
+
+    settings = _wait_settings(kwargs, fmt=fmt, parallelism=parallelism)
+    return run(_session(**kwargs), paths, targets, settings)
 
 
 @cli.command()
@@ -384,7 +479,7 @@ def destroy(paths: tuple[str, ...], auto_approve: bool, parallelism: int, **kwar
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
 )

@@ -31,9 +31,10 @@ from pydantic import (
 
 from reconciler.errors import SpecError
 from reconciler.records import Int32
+from reconciler.results.gate import Gate
 from reconciler.spec.messages import ConfigValidationError, validation_errors
 from reconciler.spec.model import ProbeSet
-from reconciler.spec.schema import ProbeSetName, SpecModel
+from reconciler.spec.schema import GATE_DESCRIPTION, GateSpec, ProbeSetName, SpecModel
 from reconciler.spec.yaml_loader import key_lines, locate, parse_yaml
 from reconciler.state import is_postgres_url
 
@@ -67,6 +68,9 @@ class ProjectConfig(SpecModel):
     )
     platform_url: _Text | None = Field(
         default=None, description="SPLX Probe web UI base URL, for links to runs"
+    )
+    gate: GateSpec | None = Field(
+        default=None, description="the gate of every run; " + GATE_DESCRIPTION
     )
 
     @field_validator("specs", mode="before")
@@ -127,6 +131,10 @@ class ProjectConfig(SpecModel):
         if is_postgres_url(self.state):
             return self.state
         return self._resolve(self.state)
+
+    def default_gate(self) -> Gate:
+        """The project's gate: below each file's ``defaults.gate`` and each run's own."""
+        return self.gate.to_gate() if self.gate is not None else Gate()
 
     def probe_set_defs(self) -> dict[str, ProbeSet]:
         """The probe sets, each with where it is defined."""

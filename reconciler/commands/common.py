@@ -6,7 +6,7 @@ import logging
 import os
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from reconciler.api.client import ProbeClient
     from reconciler.api.retry import RetryPolicy
     from reconciler.config import ProjectConfig
+    from reconciler.results.gate import Gate
     from reconciler.spec.model import DesiredSet
     from reconciler.state.store import StateStore
 
@@ -252,3 +253,18 @@ def load_desired(
     )
     log.info("specs: %d file(s), %d run(s)", len(desired.files), len(desired.runs))
     return desired
+
+
+def gates_of(settings: Settings, desired: DesiredSet, keys: Iterable[str]) -> dict[str, Gate]:
+    """Each key's gate from the specs; a tracked run no spec declares (any more) gets the
+    project config's gate, else the default one."""
+    config = settings.config
+    fallback = config.default_gate() if config is not None else None
+    gates = {}
+    for key in keys:
+        declared = desired.runs.get(key)
+        if declared is not None:
+            gates[key] = declared.gate
+        elif fallback is not None:
+            gates[key] = fallback
+    return gates

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import Session, load_desired
+from reconciler.commands.common import Session, gates_of, load_desired
 from reconciler.errors import AbortedError, StalePlanError, UnsafePlanError, UsageError
 from reconciler.plan.model import Action
 
 if TYPE_CHECKING:
     from reconciler.api.base import CancelOutcome, ProbeApi
     from reconciler.apply import ApplyResult
+    from reconciler.commands.waiting import WaitSettings
     from reconciler.plan.model import Plan
     from reconciler.records import RunAttributes
     from reconciler.spec.model import DesiredSet
@@ -146,10 +147,17 @@ def apply(
     auto_approve: bool,
     parallelism: int,
     interactive: bool,
+    wait: WaitSettings | None = None,
 ) -> int:
-    """Plan under the state lock, confirm, execute, persist. Also serves ``destroy``."""
+    """Plan under the state lock, confirm, execute, persist. Also serves ``destroy``.
+
+    ``wait`` (``apply --wait``): then wait for the runs this apply triggered or replaced and
+    gate them (``commands.waiting``); an apply that did not succeed exits before waiting.
+    """
     if parallelism < 1:
         raise UsageError(f"--parallelism must be at least 1, got {parallelism}")
+    if wait is not None:
+        wait.check()  # a bad --junit path fails before anything is planned or sent
     session.check_api_settings()
     # Resolved before anything is sent: a bad --platform-url must not fail after the apply.
     platform = session.platform_url()
@@ -172,11 +180,7 @@ def apply(
                 _show(session, options, the_plan)
             unresolved = len(the_plan.by_action(Action.UNKNOWN))
             if not the_plan.actionable and not the_plan.moves:
-                if plan_file:
-                    session.console.out("The saved plan has nothing to do.")
-                if unresolved:
-                    return _unresolved_exit(session, unresolved, options.paths)
-                return EXIT_OK
+                return _nothing_to_do(session, options, plan_file, unresolved, wait)
             if not plan_file and not auto_approve:
                 _approve(session, operation, interactive=interactive)
             result = _execute(
@@ -189,7 +193,57 @@ def apply(
     )
     if code == EXIT_OK and unresolved:
         return _unresolved_exit(session, unresolved, options.paths)
-    return code
+    if wait is None:
+        return code
+    if code != EXIT_OK:
+        session.console.err("The apply did not complete, so nothing is waited for.")
+        return code
+    return _wait_after_apply(session, store, the_plan, result, wait)
+
+
+def _nothing_to_do(
+    session: Session,
+    options: PlanOptions,
+    plan_file: str | None,
+    unresolved: int,
+    wait: WaitSettings | None,
+) -> int:
+    if plan_file:
+        session.console.out("The saved plan has nothing to do.")
+    if unresolved:
+        return _unresolved_exit(session, unresolved, options.paths)
+    if wait is not None:
+        return _wait_for_nothing(session, wait)
+    return EXIT_OK
+
+
+def _wait_for_nothing(session: Session, wait: WaitSettings) -> int:
+    """``apply --wait`` with no run triggered: say so, and still write the reports."""
+    from reconciler.commands.waiting import wait_for
+
+    nothing = (
+        "This apply triggered no run, so there is nothing to wait for (`reconciler wait` "
+        "waits for every tracked run)."
+    )
+    return wait_for(session, session.store(), {}, {}, wait, nothing=nothing)
+
+
+def _wait_after_apply(
+    session: Session, store: StateStore, the_plan: Plan, result: ApplyResult, wait: WaitSettings
+) -> int:
+    """``apply --wait``: the runs this apply triggered or replaced, not older ones."""
+    from reconciler.apply import Outcome
+    from reconciler.commands.waiting import wait_for
+
+    keys = [r.key for r in result.results if r.outcome in (Outcome.TRIGGERED, Outcome.REPLACED)]
+    runs = {key: result.state.runs[key] for key in keys if key in result.state.runs}
+    if not runs:
+        return _wait_for_nothing(session, wait)
+    recorded = the_plan.options.get("paths") or []
+    paths = [str(p) for p in recorded] if isinstance(recorded, list) else []
+    desired = load_desired(paths, session.settings, missing_ok=True)
+    session.console.out("")
+    return wait_for(session, store, runs, gates_of(session.settings, desired, runs), wait)
 
 
 def _plan_under_lock(

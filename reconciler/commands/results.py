@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import Session, load_desired
+from reconciler.commands.common import Session, gates_of, load_desired
 from reconciler.commands.planning import report_store_notes
 from reconciler.defaults import API_KEY_ENV, DEFAULT_PARALLELISM
 from reconciler.errors import UsageError
@@ -51,8 +51,8 @@ def status(session: Session, options: StatusOptions) -> int:
 
     if options.parallelism < 1:
         raise UsageError(f"--parallelism must be at least 1, got {options.parallelism}")
-    if options.fmt not in ("text", "json"):
-        raise UsageError(f"--format {options.fmt}: use text or json")
+    if options.fmt not in ("text", "json", "markdown"):
+        raise UsageError(f"--format {options.fmt}: use text, json or markdown")
     # Resolved first: a bad --platform-url fails before any request is sent.
     platform = session.platform_url()
     # Specs give the gates only; without any, every run gets the default gate.
@@ -63,7 +63,7 @@ def status(session: Session, options: StatusOptions) -> int:
     runs = _selected(state, options.targets, session)
     refreshed = _read(session, runs, options.parallelism)
     _record(session, store, refreshed)
-    gates = {key: desired.runs[key].gate for key in runs if key in desired.runs}
+    gates = gates_of(session.settings, desired, runs)
     results = build_results(refreshed, gates, platform=platform, read_at=utc_now())
     _show(session, results, options.fmt)
     return _exit_code(session, results)
@@ -169,6 +169,11 @@ def _show(session: Session, results: ResultSet, fmt: str) -> None:
         from reconciler.results.views.json import render_status_json
 
         session.console.out(render_status_json(results), nl=False)
+        return
+    if fmt == "markdown":
+        from reconciler.results.views.markdown import render_markdown
+
+        session.console.out(render_markdown(results), nl=False)
         return
     from reconciler.results.views.text import render_status
 

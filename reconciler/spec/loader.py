@@ -32,6 +32,7 @@ from reconciler.spec.yaml_loader import ParsedYaml, key_lines, locate, parse_yam
 
 if TYPE_CHECKING:
     from reconciler.config import ProjectConfig
+    from reconciler.results.gate import Gate
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -100,6 +101,7 @@ def _load_specs(
 ) -> DesiredSet:
     sets = config.probe_set_defs() if config is not None else {}
     workspace_id = config.workspace_id if config is not None else None
+    gate = config.default_gate() if config is not None else None
     errors: list[SpecError] = []
     moves: list[Move] = []
     # The config's own ``specs`` (not paths given on the command line): a missing one is an
@@ -115,7 +117,7 @@ def _load_specs(
             errors.append(_unreadable(spec_path.display, exc))
             continue
         files.append(spec_path.display)
-        result = load_file(spec_path.display, content, env, sets, workspace_id)
+        result = load_file(spec_path.display, content, env, sets, workspace_id, gate=gate)
         errors.extend(result.errors)
         moves.extend(result.moves)
         errors.extend(_cross_file_duplicates(spec_path.display, result.key_lines, declared))
@@ -296,11 +298,13 @@ def load_file(
     env: Mapping[str, str] | None = None,
     shared_sets: Mapping[str, ProbeSet] | None = None,
     workspace_id: int | None = None,
+    *,
+    gate: Gate | None = None,
 ) -> FileResult:
     """Parse, validate and merge one spec file. Never raises for bad input.
 
-    ``env`` interpolates ``${VAR}`` (None: no interpolation); ``shared_sets`` and
-    ``workspace_id`` come from the project config.
+    ``env`` interpolates ``${VAR}`` (None: no interpolation); ``shared_sets``,
+    ``workspace_id`` and ``gate`` come from the project config.
     """
     try:
         text = content.decode("utf-8-sig")
@@ -323,7 +327,13 @@ def load_file(
         result.errors.extend(validation_errors(exc, parsed, display))
     else:
         _merge_into(
-            result, spec, parsed, display, shared_sets=shared_sets or {}, workspace_id=workspace_id
+            result,
+            spec,
+            parsed,
+            display,
+            shared_sets=shared_sets or {},
+            workspace_id=workspace_id,
+            gate=gate,
         )
     result.errors.sort(key=lambda e: e.line or 0)
     return result
@@ -356,11 +366,14 @@ def _merge_into(
     *,
     shared_sets: Mapping[str, ProbeSet],
     workspace_id: int | None,
+    gate: Gate | None,
 ) -> None:
     """A valid file's runs (defaults, probe sets, matrices merged) and moves into ``result``."""
     assert parsed.root is not None  # a file that parsed to a mapping has a root node
     flawed = _runs_with_errors(spec.test_runs, parsed.errors)
-    merged = merge_file(display, parsed.root, spec, shared_sets, workspace_id, flawed=flawed)
+    merged = merge_file(
+        display, parsed.root, spec, shared_sets, workspace_id, flawed=flawed, gate=gate
+    )
     result.runs, result.key_lines = merged.runs, merged.key_lines
     result.errors.extend(merged.errors)
     result.moves = [

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.errors import SpecError
 from reconciler.records import RunAttributes, normalise_probe_ids
+from reconciler.results.gate import Gate
 from reconciler.spec.model import DesiredRun, ProbeSet
 from reconciler.spec.schema import RUN_KEY_RE, Defaults, Matrix, RunSpec, SpecFile
 from reconciler.spec.yaml_loader import key_lines, locate
@@ -71,12 +72,15 @@ def merge_file(
     workspace_id: int | None,
     *,
     flawed: Container[str] = (),
+    gate: Gate | None = None,
 ) -> MergedFile:
     """Merge ``spec`` (parsed from ``root``) into runs; ``shared_sets`` and ``workspace_id``
     come from the project config. ``flawed`` are the keys of runs that already have an error
     (from the YAML layer): their missing fields are not reported, since fixing that error
-    (say, a merge key the YAML layer dropped) may well supply them."""
-    return _Merger(display, root, spec, shared_sets, workspace_id, flawed=flawed).merge()
+    (say, a merge key the YAML layer dropped) may well supply them. ``gate`` is the project
+    config's, below the file's ``defaults.gate`` and each run's own."""
+    merger = _Merger(display, root, spec, shared_sets, workspace_id, flawed=flawed, gate=gate)
+    return merger.merge()
 
 
 class _Merger:
@@ -89,6 +93,7 @@ class _Merger:
         workspace_id: int | None,
         *,
         flawed: Container[str],
+        gate: Gate | None = None,
     ) -> None:
         self.display = display
         self.flawed = flawed
@@ -100,6 +105,11 @@ class _Merger:
         self.workspace_id = _first(spec.workspace_id, workspace_id)
         self.sets = self._probe_sets(shared_sets)
         self.default_probes = self._probes(self.defaults.probe_ids, ("defaults", "probeIds"))
+        # Most specific wins, field by field: run over defaults over the project config.
+        base = gate or Gate()
+        self.default_gate = (
+            self.defaults.gate.to_gate().over(base) if self.defaults.gate is not None else base
+        )
 
     # -- problems ---------------------------------------------------------------------------
 
@@ -237,8 +247,11 @@ class _Merger:
             return
         self.result.key_lines[key] = line
         defaulted = run.name is None
+        gate = run.gate.to_gate().over(self.default_gate) if run.gate else self.default_gate
         self.result.runs.append(
-            DesiredRun(key, attributes, self.display, line, protect, name_defaulted=defaulted)
+            DesiredRun(
+                key, attributes, self.display, line, protect, name_defaulted=defaulted, gate=gate
+            )
         )
 
     # -- matrices ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from reconciler.limits import INT32_MAX, INT32_MIN
 from reconciler.spec.schema import (
     RUN_KEY_RE,
     Defaults,
+    GateSpec,
     Matrix,
     MoveSpec,
     RunSpec,
@@ -39,6 +40,8 @@ _EXAMPLES = {
     "notifyWhenFinished": "notifyWhenFinished: true",
     "protect": "protect: true",
     "revision": "revision: 2",
+    "gate": "gate: {maxFailed: 0}",
+    "failOn": "failOn: [Error, Canceled]",
 }
 _WHAT = {
     "workspaceId": "the workspace's numeric id",
@@ -49,6 +52,8 @@ _WHAT = {
     "notifyWhenFinished": "true or false",
     "protect": "true or false",
     "revision": "a number or a word",
+    "gate": "a mapping of limits",
+    "failOn": "a list of ended statuses",
 }
 _RUN_EXAMPLE = "e.g.\n    my-run:\n      targetId: 42\n      probeIds: [101, 102]"
 _KEY_CHARSET = "letters, digits and -_.:/[]=,"
@@ -86,6 +91,8 @@ def _model_at(parent: Loc, root: type[BaseModel] = SpecFile) -> type[BaseModel]:
     """The model whose fields live at ``parent`` (for unknown-field suggestions)."""
     if not parent:
         return root
+    if parent[-1] == "gate":
+        return GateSpec
     if parent[0] == "moved":
         return MoveSpec
     if parent[-1] == "matrix":
@@ -222,7 +229,9 @@ def _message(  # noqa: PLR0911 - one per type
     return text[:1].lower() + text[1:], None  # pragma: no cover
 
 
-_LANGUAGE_KINDS = frozenset({"revision_type", "probe_ref", "string_pattern_mismatch", "too_short"})
+_LANGUAGE_KINDS = frozenset(
+    {"revision_type", "probe_ref", "string_pattern_mismatch", "too_short", "gate_value"}
+)
 _NUMERIC = re.compile(r"\s*[-+]?[0-9]+\s*\Z")
 
 

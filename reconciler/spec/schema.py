@@ -20,6 +20,7 @@ from pydantic import (
     StrictBool,
     StrictStr,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -27,6 +28,8 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from reconciler.records import Int32
+from reconciler.results.gate import Gate
+from reconciler.results.model import ENDED_STATUSES, canonical_status
 
 #: Run keys appear in plans, state, PR comments and on command lines (``--target KEY``):
 #: letters, digits and ``-_.:/[]=,``, starting with a letter or digit, at most 200 characters.
@@ -66,6 +69,66 @@ def _check_revision(value: Any) -> int | str:
 Revision = Annotated[int | str, PlainValidator(_check_revision, json_schema_input_type=int | str)]
 
 
+def _check_count(value: Any) -> int:
+    """A gate's count of test cases: an integer, 0 or more."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError(
+            "gate_value",
+            "expected a whole number of test cases, got {got}",
+            {"got": _describe(value), "hint": "write a count, e.g. maxFailed: 0"},
+        )
+    if value < 0:
+        raise PydanticCustomError(
+            "gate_value",
+            "{value} is negative: a count of test cases is 0 or more",
+            {"value": value, "hint": "write 0 to allow none, or remove the line for no limit"},
+        )
+    return value
+
+
+def _check_rate(value: Any) -> float:
+    """A gate's rate: a number from 0 to 1 (a fraction, not a percentage)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError(
+            "gate_value",
+            "expected a fraction between 0 and 1, got {got}",
+            {"got": _describe(value), "hint": "write e.g. maxFailedRate: 0.05 for 5%"},
+        )
+    if not 0 <= value <= 1:
+        raise PydanticCustomError(
+            "gate_value",
+            "{value} is not between 0 and 1: the rate is a fraction of the test cases",
+            {"value": value, "hint": "write e.g. maxFailedRate: 0.05 for 5%"},
+        )
+    return float(value)
+
+
+def _check_ended_status(value: Any) -> str:
+    """An entry of ``failOn``: an ended status in any letter case, kept in its spelling."""
+    known = ", ".join(sorted(ENDED_STATUSES))
+    if not isinstance(value, str) or canonical_status(value) not in ENDED_STATUSES:
+        shown = repr(value) if isinstance(value, str) else _describe(value)
+        raise PydanticCustomError(
+            "gate_value",
+            "{shown} is not a status a run ends with",
+            {"shown": shown, "hint": f"use any of {known}, e.g. failOn: [Error, Canceled]"},
+        )
+    return canonical_status(value)
+
+
+_COUNT_SCHEMA = {"type": "integer", "minimum": 0}
+GateCount = Annotated[int, PlainValidator(_check_count), WithJsonSchema(_COUNT_SCHEMA)]
+GateRate = Annotated[
+    float,
+    PlainValidator(_check_rate),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1}),
+]
+_STATUS_SPELLINGS = sorted({form for s in ENDED_STATUSES for form in (s, s.upper(), s.lower())})
+EndedStatus = Annotated[
+    str, PlainValidator(_check_ended_status), WithJsonSchema({"enum": _STATUS_SPELLINGS})
+]
+
+
 def _describe(value: Any) -> str:
     # Imported lazily: messages imports this module.
     from reconciler.spec.messages import describe
@@ -95,6 +158,37 @@ class SpecModel(BaseModel):
         return value
 
 
+def _gate_doc(name: str) -> str | None:
+    return Gate.model_fields[name].description
+
+
+class GateSpec(SpecModel):
+    """A ``gate:`` block as written (in a run, in ``defaults`` or in ``reconciler.yaml``).
+
+    The shapes follow ``reconciler.results.gate.Gate``, which evaluates it; this model only
+    adds the spec file's strictness and messages. ``to_gate`` makes the ``Gate``.
+    """
+
+    max_failed: GateCount | None = Field(default=None, description=_gate_doc("max_failed"))
+    max_failed_rate: GateRate | None = Field(default=None, description=_gate_doc("max_failed_rate"))
+    max_errored: GateCount | None = Field(default=None, description=_gate_doc("max_errored"))
+    fail_on: list[EndedStatus] | None = Field(default=None, description=_gate_doc("fail_on"))
+    max_failed_increase: GateCount | None = Field(
+        default=None, description=_gate_doc("max_failed_increase")
+    )
+
+    def to_gate(self) -> Gate:
+        """The fields this block sets; the others stay unset, for ``Gate.over`` to fill."""
+        return Gate.model_validate(self.model_dump(exclude_none=True, by_alias=False))
+
+
+#: Shared by runs, ``defaults`` and ``reconciler.yaml``.
+GATE_DESCRIPTION = (
+    "when the run's result fails a pipeline (status, wait, apply --wait); merged field by "
+    "field with defaults and reconciler.yaml, never sent to the API"
+)
+
+
 class Defaults(SpecModel):
     """Values merged into every run of the file; a run's own value wins.
 
@@ -115,6 +209,7 @@ class Defaults(SpecModel):
     revision: Revision | None = Field(
         default=None, description="changing it replaces every run of the file that has none"
     )
+    gate: GateSpec | None = Field(default=None, description=GATE_DESCRIPTION)
 
 
 class Matrix(SpecModel):
@@ -170,6 +265,7 @@ class RunSpec(SpecModel):
     matrix: Matrix | None = Field(
         default=None, description="expand into one run per combination of these values"
     )
+    gate: GateSpec | None = Field(default=None, description=GATE_DESCRIPTION)
 
 
 class SpecFile(SpecModel):
@@ -246,7 +342,7 @@ def _allow_variables(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     walked = {key: _allow_variables(value) for key, value in node.items()}
-    if walked.get("type") in ("integer", "boolean"):
+    if walked.get("type") in ("integer", "number", "boolean"):
         described = {k: walked.pop(k) for k in ("description",) if k in walked}
         return {**described, "anyOf": [walked, _VARIABLE_SCHEMA]}
     return walked
