@@ -1,6 +1,6 @@
 """The performance targets of docs/PERFORMANCE.md, measured end to end.
 
-    python bench/run_all.py [--repeat 3] [--only plan,apply,latency,status,startup,simulator,report,wait]
+    python bench/run_all.py [--repeat 3] [--only NAME,...]   (names: see --help)
 
 Every figure is the real CLI run as a new process (``python -m reconciler ...``), timed from
 spawn to exit, with its peak resident memory read from the kernel (``wait4``). Each benchmark
