@@ -59,16 +59,44 @@ def _state_options(func: F) -> F:
     return _state_option(_lock_option(func))
 
 
-def _run_options(func: F) -> F:
-    """How apply and destroy execute: approval and concurrency."""
-    func = click.option(
+def _parallelism_option(func: F) -> F:
+    return click.option(
         "--parallelism",
         default=DEFAULT_PARALLELISM,
         show_default=True,
         type=click.IntRange(min=1, max=256),
         help="Concurrent API requests.",
     )(func)
+
+
+def _run_options(func: F) -> F:
+    """How apply and destroy execute: approval and concurrency."""
+    func = _parallelism_option(func)
     return click.option("--auto-approve", is_flag=True, help="Skip the interactive approval.")(func)
+
+
+def _refresh_options(func: F) -> F:
+    """``--refresh=true|false`` (Terraform's spelling) and ``--no-refresh``."""
+    func = click.option("--no-refresh", is_flag=True, help="The same as --refresh=false.")(func)
+    return click.option(
+        "--refresh",
+        type=click.BOOL,
+        is_flag=False,
+        flag_value=True,
+        default=None,
+        metavar="true|false",
+        help="Read the status of tracked runs not known to have ended before planning, to "
+        "re-trigger runs cancelled outside reconciler, ended in Error or gone (default true).",
+    )(func)
+
+
+def _refresh_wanted(kwargs: dict[str, Any]) -> bool:
+    refresh, no_refresh = kwargs.get("refresh"), bool(kwargs.get("no_refresh"))
+    if refresh is True and no_refresh:
+        from reconciler.errors import UsageError
+
+        raise UsageError("--refresh=true and --no-refresh contradict each other: give one")
+    return not no_refresh and refresh is not False
 
 
 def _platform_option(func: F) -> F:
@@ -203,6 +231,7 @@ def _plan_opts(
         destroy=destroy,
         force=bool(kwargs.get("force")),
         allow_empty=bool(kwargs.get("allow_empty")) or destroy,
+        refresh=not destroy and _refresh_wanted(kwargs),
     )
 
 
@@ -289,10 +318,18 @@ def validate(paths: tuple[str, ...], **kwargs: Any) -> int:
     is_flag=True,
     help="Exit 0 when there are no changes, 1 on error, 2 when there are changes.",
 )
+@_refresh_options
+@_parallelism_option
 @_state_option
+@_api_options
 @_output_options
 def plan(
-    paths: tuple[str, ...], out: str | None, fmt: str, detailed_exitcode: bool, **kwargs: Any
+    paths: tuple[str, ...],
+    out: str | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    parallelism: int,
+    **kwargs: Any,
 ) -> int:
     """Show what apply would do; change nothing."""
     from reconciler.commands.planning import plan as run
@@ -303,6 +340,7 @@ def plan(
         out=out,
         fmt=fmt,
         detailed_exitcode=detailed_exitcode,
+        parallelism=parallelism,
     )
 
 
@@ -312,6 +350,7 @@ def plan(
 @click.option(
     "--plan", "plan_file", metavar="FILE", help="Apply a plan saved by `plan --out FILE`."
 )
+@_refresh_options
 @_run_options
 @_state_options
 @_api_options
@@ -328,12 +367,13 @@ def apply(
     from reconciler.errors import UsageError
     from reconciler.ui import stdin_is_terminal
 
-    shaping = ("targets", "replace", "retrigger_unknown", "force", "allow_empty")
-    if plan_file and (paths or any(kwargs.get(name) for name in shaping)):
+    shaping = ("targets", "replace", "retrigger_unknown", "force", "allow_empty", "no_refresh")
+    shaped = any(kwargs.get(name) for name in shaping) or kwargs.get("refresh") is not None
+    if plan_file and (paths or shaped):
         raise UsageError(
             "--plan FILE applies the saved plan as it was reviewed: give no PATH, --target, "
-            "--replace, --retrigger-unknown, --force or --allow-empty (give them to "
-            "`reconciler plan --out FILE` instead)"
+            "--replace, --retrigger-unknown, --force, --allow-empty or --refresh (give them "
+            "to `reconciler plan --out FILE` instead)"
         )
     return run(
         _session(**kwargs),

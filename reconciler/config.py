@@ -33,7 +33,7 @@ from reconciler.errors import SpecError
 from reconciler.records import Int32
 from reconciler.spec.messages import ConfigValidationError, validation_errors
 from reconciler.spec.model import ProbeSet
-from reconciler.spec.schema import ProbeSetName, SpecModel
+from reconciler.spec.schema import Duration, ProbeSetName, SpecModel
 from reconciler.spec.yaml_loader import key_lines, locate, parse_yaml
 from reconciler.state import is_postgres_url
 
@@ -67,6 +67,10 @@ class ProjectConfig(SpecModel):
     )
     platform_url: _Text | None = Field(
         default=None, description="SPLX Probe web UI base URL, for links to runs"
+    )
+    rerun_after: Duration | None = Field(
+        default=None,
+        description="rerunAfter of every run whose spec and defaults set none (30m, 12h, 7d)",
     )
 
     @field_validator("specs", mode="before")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import html
 import json
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from reconciler import __version__
-from reconciler.plan.model import Action, Change, Plan
+from reconciler.plan.model import Action, Change, Observed, Plan
 from reconciler.state.model import TrackedRun
 
 #: Version of the JSON plan document; bumped on any incompatible change of its shape.
@@ -63,6 +64,13 @@ def summary_line(plan: Plan) -> str:
     )
 
 
+def _unreadable_line(changes: list[Change], code: Callable[[str], str] = str) -> str:
+    count = len(changes)
+    runs = f"{count} run{'s' if count != 1 else ''}"
+    keys = ", ".join(code(c.key) for c in changes)
+    return f"Note: the status of {runs} could not be read; planned as if not refreshed: {keys}"
+
+
 def _unknown_line(count: int) -> str:
     noun = "outcome" if count == 1 else "outcomes"
     return f"{count} unknown trigger {noun} to resolve before apply touches those keys."
@@ -98,6 +106,17 @@ def _next_steps(change: Change, state_args: str, paths_args: str) -> list[tuple[
         )
         steps.append(("to trigger it again", retrigger))
     return steps
+
+
+def _retrigger_note(run: TrackedRun) -> str:
+    """Why a key that has a tracked run is triggered, not replaced."""
+    if run.status == "unknown":
+        # The first attempt may have created a run that nothing will track.
+        return (
+            f"the trigger sent at {run.triggered_at} may also have created a run; "
+            "it stays untracked"
+        )
+    return f"{_run_id(run)} has ended: nothing to cancel, a new run is triggered"
 
 
 def _unknown_note(run: TrackedRun) -> str:
@@ -138,13 +157,16 @@ def render_text(plan: Plan, *, color: bool, state_args: str = "", paths_args: st
     """
     paint = _Painter(color)
     lines: list[str] = []
-    targets = plan.options.get("targets") or []
+    targets = plan.options.targets
     if targets:
         lines += [
             paint("Note: only the targeted keys were planned (--target): ", _BOLD)
             + ", ".join(targets),
             "",
         ]
+    unreadable = plan.unreadable
+    if unreadable:
+        lines += [paint(_unreadable_line(unreadable), _BOLD), ""]
     shown = [c for c in plan.changes if c.action in _SHOWN or _only_moved(c)]
     if shown:
         lines += ["reconciler will perform the following actions:", ""]
@@ -196,14 +218,7 @@ def _text_change(change: Change, paint: _Painter) -> list[str]:
             paint(f"  # {_run_id(_tracked(change))} is cancelled, then a new run triggered", _DIM)
         )
     elif change.action is Action.TRIGGER and change.before is not None:
-        # A re-trigger: the first attempt may have created a run that nothing will track.
-        lines.append(
-            paint(
-                f"  # the trigger sent at {change.before.triggered_at} may also have created a "
-                "run; it stays untracked",
-                _DIM,
-            )
-        )
+        lines.append(paint(f"  # {_retrigger_note(change.before)}", _DIM))
     lines.append(f"{marker} {paint(change.key, _BOLD)}")
     if change.action is Action.TRIGGER and change.after is not None:
         lines += _text_fields(change.after.wire(), "+", code, paint)
@@ -272,7 +287,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "reconciler_version": __version__,
         "state": {"lineage": plan.lineage, "serial": plan.serial},
         "specs_checksum": plan.specs_checksum,
-        "options": plan.options,
+        "options": plan.options.document(),
         "runs": [_json_change(change) for change in plan.changes],
         "summary": {action.value: counts[action] for action in Action},
     }
@@ -296,7 +311,21 @@ def _json_change(change: Change) -> dict[str, Any]:
     # their exact shape.
     if change.moved_from is not None:
         document["moved_from"] = change.moved_from
+    # Present only when a refresh read the run: plans made without one keep their shape.
+    if change.observed is not None:
+        document["refreshed"] = _json_observed(change.observed)
     return document
+
+
+def _json_observed(observed: Observed) -> dict[str, Any]:
+    result = observed.result
+    return {
+        "status": result.status if result is not None else None,
+        "ended": result.ended if result is not None else observed.gone,
+        "gone": observed.gone,
+        "error": observed.error,
+        "result": result.model_dump(mode="json") if result is not None else None,
+    }
 
 
 def _json_tracked(run: TrackedRun | None) -> dict[str, Any] | None:
@@ -336,10 +365,13 @@ def render_markdown(
     the whole plan. ``state_args`` and ``paths_args`` are as for ``render_text``.
     """
     head = ["### reconciler plan", "", f"**{summary_line(plan)}**", ""]
-    targets = plan.options.get("targets") or []
+    targets = plan.options.targets
     if targets:
         keys = ", ".join(_md_code(key) for key in targets)
         head += [f"_Only the targeted keys were planned (`--target`): {keys}._", ""]
+    unreadable = plan.unreadable
+    if unreadable:
+        head += [f"_{_unreadable_line(unreadable, _md_code)}._", ""]
     unknown = plan.by_action(Action.UNKNOWN)
     if unknown:
         head += _md_unknown(unknown, state_args, paths_args)

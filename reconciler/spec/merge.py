@@ -238,7 +238,15 @@ class _Merger:
         self.result.key_lines[key] = line
         defaulted = run.name is None
         self.result.runs.append(
-            DesiredRun(key, attributes, self.display, line, protect, name_defaulted=defaulted)
+            DesiredRun(
+                key,
+                attributes,
+                self.display,
+                line,
+                protect,
+                name_defaulted=defaulted,
+                rerun_after=_first(run.rerun_after, self.defaults.rerun_after),
+            )
         )
 
     # -- matrices ---------------------------------------------------------------------------

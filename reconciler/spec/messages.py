@@ -39,6 +39,7 @@ _EXAMPLES = {
     "notifyWhenFinished": "notifyWhenFinished: true",
     "protect": "protect: true",
     "revision": "revision: 2",
+    "rerunAfter": "rerunAfter: 7d",
 }
 _WHAT = {
     "workspaceId": "the workspace's numeric id",
@@ -49,6 +50,7 @@ _WHAT = {
     "notifyWhenFinished": "true or false",
     "protect": "true or false",
     "revision": "a number or a word",
+    "rerunAfter": "a duration",
 }
 _RUN_EXAMPLE = "e.g.\n    my-run:\n      targetId: 42\n      probeIds: [101, 102]"
 _KEY_CHARSET = "letters, digits and -_.:/[]=,"
@@ -222,7 +224,9 @@ def _message(  # noqa: PLR0911 - one per type
     return text[:1].lower() + text[1:], None  # pragma: no cover
 
 
-_LANGUAGE_KINDS = frozenset({"revision_type", "probe_ref", "string_pattern_mismatch", "too_short"})
+_LANGUAGE_KINDS = frozenset(
+    {"revision_type", "probe_ref", "string_pattern_mismatch", "too_short", "duration"}
+)
 _NUMERIC = re.compile(r"\s*[-+]?[0-9]+\s*\Z")
 
 
