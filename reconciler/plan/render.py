@@ -18,7 +18,7 @@ from reconciler.plan.model import Action, Change, Observed, Plan
 from reconciler.state.model import TrackedRun
 
 #: Version of the JSON plan document; bumped on any incompatible change of its shape.
-JSON_FORMAT_VERSION = "1.0"
+JSON_FORMAT_VERSION = "1.1"
 #: GitHub refuses comment bodies longer than this, counted in UTF-16 code units (what
 #: JavaScript's ``length`` counts: an emoji such as 🟢 is two of them).
 GITHUB_COMMENT_LIMIT = 65536
@@ -108,15 +108,23 @@ def _next_steps(change: Change, state_args: str, paths_args: str) -> list[tuple[
     return steps
 
 
-def _retrigger_note(run: TrackedRun) -> str:
-    """Why a key that has a tracked run is triggered, not replaced."""
+def _old_run_note(change: Change) -> str:
+    """What happens to the tracked run of a replace or of a trigger that has one."""
+    run = _tracked(change)
     if run.status == "unknown":
         # The first attempt may have created a run that nothing will track.
         return (
             f"the trigger sent at {run.triggered_at} may also have created a run; "
             "it stays untracked"
         )
-    return f"{_run_id(run)} has ended: nothing to cancel, a new run is triggered"
+    result = change.known_result
+    if change.observed is not None and change.observed.gone:
+        ended = f"{_run_id(run)} no longer exists"
+    elif result is not None and result.ended:
+        ended = f"{_run_id(run)} has ended ({result.status})"
+    else:
+        return f"{_run_id(run)} is cancelled, then a new run triggered"
+    return f"{ended}: nothing to cancel, a new run is triggered"
 
 
 def _unknown_note(run: TrackedRun) -> str:
@@ -213,12 +221,10 @@ def _text_change(change: Change, paint: _Painter) -> list[str]:
         lines.append(paint(f"  # moved from {change.moved_from} first (state only)", _DIM))
     if change.source:
         lines.append(paint(f"  # declared at {change.source}", _DIM))
-    if change.action is Action.REPLACE:
-        lines.append(
-            paint(f"  # {_run_id(_tracked(change))} is cancelled, then a new run triggered", _DIM)
-        )
-    elif change.action is Action.TRIGGER and change.before is not None:
-        lines.append(paint(f"  # {_retrigger_note(change.before)}", _DIM))
+    if change.action is Action.REPLACE or (
+        change.action is Action.TRIGGER and change.before is not None
+    ):
+        lines.append(paint(f"  # {_old_run_note(change)}", _DIM))
     lines.append(f"{marker} {paint(change.key, _BOLD)}")
     if change.action is Action.TRIGGER and change.after is not None:
         lines += _text_fields(change.after.wire(), "+", code, paint)
@@ -331,13 +337,17 @@ def _json_observed(observed: Observed) -> dict[str, Any]:
 def _json_tracked(run: TrackedRun | None) -> dict[str, Any] | None:
     if run is None:
         return None
-    return {
+    document: dict[str, Any] = {
         "testRunId": run.test_run_id,
         "status": run.status,
         "attributes": run.attributes.wire(),
         "triggeredAt": run.triggered_at,
         "note": run.note,
     }
+    # Only once a final result is recorded: other runs keep the shape they always had.
+    if run.result is not None:
+        document["result"] = run.result.model_dump(mode="json")
+    return document
 
 
 def render_json(plan: Plan) -> str:
