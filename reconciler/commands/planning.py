@@ -264,7 +264,9 @@ def _plan_under_lock(
             "no spec files were found: `protect: true` marks cannot be checked, and --force "
             "cancels every tracked run, protected or not."
         )
-    return _make_plan(session, desired, state, options, parallelism=parallelism, offline_ok=False)
+    # Without a key, apply skips the refresh as plan does: a plan of moves alone still needs
+    # none, and any plan that sends something fails on the missing key before it is shown.
+    return _make_plan(session, desired, state, options, parallelism=parallelism, offline_ok=True)
 
 
 def _show(session: Session, options: PlanOptions, the_plan: Plan) -> None:

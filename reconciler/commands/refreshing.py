@@ -37,7 +37,7 @@ def refresh_for_plan(
     offline_ok: bool,
 ) -> Mapping[int, Observed] | None:
     """What the refresh read, by test run id; None when it was skipped for want of a key
-    (``offline_ok``: plan says so in one line; apply lets the client's error end it).
+    (``offline_ok``: said in one line; otherwise the client's missing-key error ends it).
 
     An empty mapping means refreshed with nothing to read (every tracked run has its final
     result recorded, or none is tracked). 401/403 end the command (``ApiError`` raised).

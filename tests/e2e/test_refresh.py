@@ -126,9 +126,12 @@ def test_without_a_key_plan_skips_the_refresh_with_a_note(
     saved = cli.root / "offline.plan"
     assert run("plan", "--out", str(saved), env={"SPLX_API_KEY": None}).code == 0
     assert json.loads(saved.read_text())["plan"]["options"]["refresh"] is False
-    # apply needs the key anyway.
+    # apply needs the key anyway once it has something to send; nothing is sent without it.
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS.replace("targetId: 43", "targetId: 44"))
+    requests = len(sim.requests())
     refused = run("apply", "--auto-approve", env={"SPLX_API_KEY": None})
-    assert refused.code == 1 and "SPLX_API_KEY is not set" in refused.err
+    assert refused.code == 1 and "Error: SPLX_API_KEY is not set" in refused.err
+    assert len(sim.requests()) == requests
 
 
 @pytest.mark.parametrize("flag", [["--refresh=false"], ["--refresh", "false"], ["--no-refresh"]])
