@@ -238,3 +238,38 @@ def test_rerun_after_from_reconciler_yaml_and_bad_values(
     assert bad.code == 1
     assert "reconciler.yaml:1: rerunAfter: expected a duration such as 7d" in bad.err
     assert "hint:" in bad.err
+
+
+def test_a_plan_that_reads_nothing_imports_no_http_stack(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    # --refresh=false must stay as fast as plan was before refresh existed: no httpx.
+    import subprocess
+    import sys
+
+    applied(cli, run)
+    probe = (
+        "import sys\n"
+        "from reconciler.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code == 0, exit.code\n"
+        "print(sorted({'httpx', 'httpcore'} & set(sys.modules)), file=sys.stderr)\n"
+    )
+
+    def imported(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", probe, "plan", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=cli.root,
+            env=cli.proc_env(),
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stderr.strip().splitlines()[-1]
+
+    assert imported("--refresh=false") == "[]"
+    assert imported("--no-refresh") == "[]"
+    assert imported() == "['httpcore', 'httpx']"  # two runs still going: read
