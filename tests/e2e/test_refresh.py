@@ -273,3 +273,23 @@ def test_a_plan_that_reads_nothing_imports_no_http_stack(
     assert imported("--refresh=false") == "[]"
     assert imported("--no-refresh") == "[]"
     assert imported() == "['httpcore', 'httpx']"  # two runs still going: read
+
+
+def test_apply_records_finished_results_and_they_are_never_read_again(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    ids = applied(cli, run)
+    sim.set_outcome(test_run_id=ids[JAILBREAK], status="Finished", failed=2, finish_after=0)
+    assert run("plan", "--detailed-exitcode").code == 0  # Finished: a no-op
+    serial = cli.state()["serial"]
+    done = run("apply", "--auto-approve")
+    assert done.code == 0, done.all
+    state = cli.state()
+    assert state["serial"] == serial + 1  # the result, and nothing else, was recorded
+    result = state["runs"][JAILBREAK]["result"]
+    assert result["status"] == "Finished"
+    assert sum(p["counts"]["failed"] for p in result["probeRuns"]) == 2
+    reads = [r.path for r in sim.requests() if r.method == "GET"]
+    assert run("plan", "--target", JAILBREAK, "--target", INJECTION).code == 0
+    new_reads = [r.path for r in sim.requests() if r.method == "GET"][len(reads) :]
+    assert new_reads == [f"/api/v2/test-run/{ids[INJECTION]}/status"]
