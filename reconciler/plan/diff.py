@@ -245,8 +245,10 @@ def _change(
     observed = facts.observed(have)
     if want is None:
         return Change(key, Action.CANCEL, have, None, REASON_REMOVED, observed=observed)
-    change = Change(key, Action.NOOP, have, want.attributes, REASON_UNCHANGED, source=source)
-    return _tracked_change(dataclasses.replace(change, observed=observed), want, forced, facts)
+    change = Change(
+        key, Action.NOOP, have, want.attributes, REASON_UNCHANGED, source=source, observed=observed
+    )
+    return _tracked_change(change, want, forced, facts)
 
 
 def _tracked_change(change: Change, want: DesiredRun, forced: bool, facts: _Facts) -> Change:
