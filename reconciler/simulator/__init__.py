@@ -1,8 +1,10 @@
 """A strict local HTTP simulator of the SPLX Probe API (aiohttp), for tests, demos and users.
 
-- ``config``:     ``SimulatorConfig`` and ``KeyGrant``: keys, run timing, injected faults
+- ``config``:     ``SimulatorConfig`` and ``KeyGrant``: keys, run timing, clock pace, faults
+- ``outcomes``:   ``OutcomeRule``: what runs end as, from the admin API or ``--outcome``
+- ``pdf``:        the one-page PDF of a run's report, written by hand
 - ``validation``: the request checks of the documented contract (hand-written, fast)
-- ``store``:      runs, the request log and the fault dice
+- ``store``:      runs and their results, the simulated clock, the request log, the fault dice
 - ``app``:        the aiohttp application and its handlers
 - ``server``:     ``SimulatorServer`` (background thread, for tests) and ``serve_forever``
 - ``cli``:        the ``reconciler simulator`` command

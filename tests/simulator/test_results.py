@@ -440,3 +440,19 @@ def test_a_cancelled_run_has_a_report_too(http: httpx.Client, timed: SimulatorSe
     timed.cancel_from_ui(run)
     content = check_pdf(http.get(f"/api/v2/test-run/{run}/report").content)
     assert b"Status: Canceled" in content
+
+
+def test_the_python_control_api_matches_the_http_one(
+    http: httpx.Client, timed: SimulatorServer, clock: FakeClock
+) -> None:
+    run = trigger(http)
+    assert timed.set_outcome(test_run_id=run, failed=2)["failed"] == 2  # type: ignore[index]
+    with pytest.raises(LookupError, match="not found"):
+        timed.set_outcome(test_run_id=run + 1, failed=1)
+    timed.advance_clock(20)
+    assert timed.status_document(run) == status(http, run)
+    with pytest.raises(LookupError, match="already ended"):
+        timed.set_outcome(test_run_id=run, failed=1)
+    assert timed.cancel_from_ui(run).value == "already ended"
+    assert timed.delete_run(run) and not timed.delete_run(run)
+    assert timed.status_document(run) is None
