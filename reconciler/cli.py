@@ -60,16 +60,45 @@ def _state_options(func: F) -> F:
     return _state_option(_lock_option(func))
 
 
-def _run_options(func: F) -> F:
-    """How apply and destroy execute: approval and concurrency."""
-    func = click.option(
+def _parallelism_option(func: F) -> F:
+    return click.option(
         "--parallelism",
         default=DEFAULT_PARALLELISM,
         show_default=True,
         type=click.IntRange(min=1, max=256),
         help="Concurrent API requests.",
     )(func)
+
+
+def _run_options(func: F) -> F:
+    """How apply and destroy execute: approval and concurrency."""
+    func = _parallelism_option(func)
     return click.option("--auto-approve", is_flag=True, help="Skip the interactive approval.")(func)
+
+
+def _refresh_options(func: F) -> F:
+    """``--refresh=true|false`` (Terraform's spelling) and ``--no-refresh``."""
+    func = click.option("--no-refresh", is_flag=True, help="The same as --refresh=false.")(func)
+    return click.option(
+        "--refresh",
+        type=click.BOOL,
+        is_flag=False,
+        flag_value=True,
+        default=None,
+        metavar="true|false",
+        help="Read the status of tracked runs not known to have ended first (default true); "
+        "plan re-triggers runs cancelled outside reconciler, ended in Error or gone. false: "
+        "work from state alone, offline.",
+    )(func)
+
+
+def _refresh_wanted(kwargs: dict[str, Any]) -> bool:
+    refresh, no_refresh = kwargs.get("refresh"), bool(kwargs.get("no_refresh"))
+    if refresh is True and no_refresh:
+        from reconciler.errors import UsageError
+
+        raise UsageError("--refresh=true and --no-refresh contradict each other: give one")
+    return not no_refresh and refresh is not False
 
 
 def _platform_option(func: F) -> F:
@@ -241,6 +270,7 @@ def _plan_opts(
         destroy=destroy,
         force=bool(kwargs.get("force")),
         allow_empty=bool(kwargs.get("allow_empty")) or destroy,
+        refresh=not destroy and _refresh_wanted(kwargs),
     )
 
 
@@ -330,11 +360,18 @@ def validate(paths: tuple[str, ...], **kwargs: Any) -> int:
     is_flag=True,
     help="Exit 0 when there are no changes, 1 on error, 2 when there are changes.",
 )
+@_refresh_options
+@_parallelism_option
 @_state_option
-@_platform_option
+@_api_options
 @_output_options
 def plan(
-    paths: tuple[str, ...], out: str | None, fmt: str, detailed_exitcode: bool, **kwargs: Any
+    paths: tuple[str, ...],
+    out: str | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    parallelism: int,
+    **kwargs: Any,
 ) -> int:
     """Show what apply would do; change nothing."""
     from reconciler.commands.planning import plan as run
@@ -345,6 +382,7 @@ def plan(
         out=out,
         fmt=fmt,
         detailed_exitcode=detailed_exitcode,
+        parallelism=parallelism,
     )
 
 
@@ -362,6 +400,7 @@ def plan(
     "(exit 3: a gate failed, 4: timed out).",
 )
 @_wait_options
+@_refresh_options
 @_run_options
 @_state_options
 @_api_options
@@ -379,12 +418,13 @@ def apply(
     from reconciler.errors import UsageError
     from reconciler.ui import stdin_is_terminal
 
-    shaping = ("targets", "replace", "retrigger_unknown", "force", "allow_empty")
-    if plan_file and (paths or any(kwargs.get(name) for name in shaping)):
+    shaping = ("targets", "replace", "retrigger_unknown", "force", "allow_empty", "no_refresh")
+    shaped = any(kwargs.get(name) for name in shaping) or kwargs.get("refresh") is not None
+    if plan_file and (paths or shaped):
         raise UsageError(
             "--plan FILE applies the saved plan as it was reviewed: give no PATH, --target, "
-            "--replace, --retrigger-unknown, --force or --allow-empty (give them to "
-            "`reconciler plan --out FILE` instead)"
+            "--replace, --retrigger-unknown, --force, --allow-empty or --refresh (give them "
+            "to `reconciler plan --out FILE` instead)"
         )
     waiting = _wait_settings(kwargs, parallelism=parallelism)
     ctx = click.get_current_context()
@@ -508,40 +548,6 @@ def status(
     return run(_session(**kwargs), options)
 
 
-def _refresh_option(func: F) -> F:
-    """``--refresh=true|false`` (Terraform's spelling) and ``--no-refresh``, the same option."""
-    func = click.option(
-        "--no-refresh",
-        "no_refresh",
-        is_flag=True,
-        help="Same as --refresh=false.",
-    )(func)
-    return click.option(
-        "--refresh",
-        type=click.BOOL,
-        default=True,
-        is_flag=False,
-        flag_value=True,
-        show_default="true",
-        metavar="true|false",
-        help="Read the status of runs not known to have ended first; false: from state alone, "
-        "offline, no API key needed.",
-    )(func)
-
-
-def _refresh_wanted(refresh: bool, no_refresh: bool) -> bool:
-    if no_refresh and refresh and _given("refresh"):
-        from reconciler.errors import UsageError
-
-        raise UsageError("--refresh=true and --no-refresh contradict each other: give one")
-    return refresh and not no_refresh
-
-
-def _given(name: str) -> bool:
-    ctx = click.get_current_context()
-    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
-
-
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
@@ -561,14 +567,8 @@ def _given(name: str) -> bool:
     help="Also download each ended run's PDF report from the platform into DIR, linked from "
     "the page.",
 )
-@_refresh_option
-@click.option(
-    "--parallelism",
-    default=DEFAULT_PARALLELISM,
-    show_default=True,
-    type=click.IntRange(min=1, max=256),
-    help="Concurrent API requests.",
-)
+@_refresh_options
+@_parallelism_option
 @_state_option
 @_api_options
 @_output_options
@@ -578,8 +578,6 @@ def report(
     targets: tuple[str, ...],
     out: str,
     pdf_dir: str | None,
-    refresh: bool,
-    no_refresh: bool,
     parallelism: int,
     **kwargs: Any,
 ) -> int:
@@ -591,7 +589,7 @@ def report(
         out=out,
         paths=list(paths),
         targets=list(targets),
-        refresh=_refresh_wanted(refresh, no_refresh),
+        refresh=_refresh_wanted(kwargs),
         pdf_dir=pdf_dir,
         parallelism=parallelism,
     )

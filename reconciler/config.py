@@ -34,7 +34,7 @@ from reconciler.records import Int32
 from reconciler.results.gate import Gate
 from reconciler.spec.messages import ConfigValidationError, validation_errors
 from reconciler.spec.model import ProbeSet
-from reconciler.spec.schema import GATE_DESCRIPTION, GateSpec, ProbeSetName, SpecModel
+from reconciler.spec.schema import GATE_DESCRIPTION, Duration, GateSpec, ProbeSetName, SpecModel
 from reconciler.spec.yaml_loader import key_lines, locate, parse_yaml
 from reconciler.state import is_postgres_url
 
@@ -71,6 +71,10 @@ class ProjectConfig(SpecModel):
     )
     gate: GateSpec | None = Field(
         default=None, description="the gate of every run; " + GATE_DESCRIPTION
+    )
+    rerun_after: Duration | None = Field(
+        default=None,
+        description="rerunAfter of every run whose spec and defaults set none (30m, 12h, 7d)",
     )
 
     @field_validator("specs", mode="before")

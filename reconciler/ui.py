@@ -26,6 +26,7 @@ __all__ = [
     "ReadProgress",
     "RedactingFilter",
     "Redactor",
+    "RefreshProgress",
     "confirm",
     "format_seconds",
     "is_ci",
@@ -310,6 +311,71 @@ class ReadProgress:
             if self._last_draw is not None:
                 self._console.err("\r\x1b[2K", nl=False)
                 self._last_draw = None
+
+
+class RefreshProgress:
+    """A status line on stderr while ``plan``/``apply`` read run statuses, on a terminal only,
+    and only once the reading has taken more than ``delay`` seconds: a quick refresh shows
+    nothing. Erased when done, so the plan starts on a clean line.
+
+    Called (as ``on_observed``) from the refresh's worker threads, one call at a time; a
+    thread of its own redraws the line so that it appears even while no answer has come.
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        total: int,
+        *,
+        live: bool,
+        delay: float = 0.5,
+        interval: float = 0.2,
+    ) -> None:
+        self._console = console
+        self._total = total
+        self._done = 0
+        self._unreadable = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._drawn = False
+        self._thread: threading.Thread | None = None
+        if live and not console.quiet and total:
+            self._thread = threading.Thread(
+                target=self._redraw, args=(delay, interval), name="refresh-progress", daemon=True
+            )
+            self._thread.start()
+
+    def __call__(self, observation: object) -> None:
+        with self._lock:
+            self._done += 1
+            if getattr(observation, "error", None) is not None:
+                self._unreadable += 1
+
+    def status_line(self) -> str:
+        """``Reading run status: 12/40, 1 could not be read``."""
+        with self._lock:
+            done, unreadable = self._done, self._unreadable
+        tail = f", {unreadable} could not be read" if unreadable else ""
+        return f"Reading run status: {done}/{self._total}{tail}"
+
+    def _redraw(self, delay: float, interval: float) -> None:
+        if self._stop.wait(delay):
+            return
+        while True:
+            self._console.err("\r\x1b[2K" + self.status_line(), nl=False)
+            self._drawn = True
+            if self._stop.wait(interval):
+                return
+
+    def finish(self) -> None:
+        """Stop redrawing and erase the line; safe to call twice."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._drawn:
+            self._console.err("\r\x1b[2K", nl=False)
+            self._drawn = False
 
 
 def is_ci(env: Mapping[str, str] | None = None) -> bool:

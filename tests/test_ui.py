@@ -277,3 +277,40 @@ def test_a_key_with_surrounding_whitespace_is_still_redacted() -> None:
 
     session = Session(Settings(env={"SPLX_API_KEY": "sk-secret-123\n"}))
     assert session.redact("key is sk-secret-123 here") == "key is *** here"
+
+
+# --- refresh progress -------------------------------------------------------------------------
+
+
+class _Read:
+    def __init__(self, error: str | None = None) -> None:
+        self.error = error
+
+
+def test_refresh_progress_draws_a_line_on_a_terminal_and_erases_it() -> None:
+    import io
+
+    from reconciler.ui import Console, RefreshProgress
+    from tests.polling import wait_until
+
+    err = io.StringIO()
+    progress = RefreshProgress(Console(err=err), 3, live=True, delay=0.0, interval=0.01)
+    progress(_Read())
+    progress(_Read("status of 'b' (run 2): 500"))
+    wait_until(lambda: "Reading run status: 2/3, 1 could not be read" in err.getvalue())
+    progress.finish()
+    progress.finish()  # twice is fine
+    assert err.getvalue().endswith("\r\x1b[2K")
+
+
+def test_refresh_progress_is_silent_off_a_terminal_and_when_quick() -> None:
+    import io
+
+    from reconciler.ui import Console, RefreshProgress
+
+    for live, delay in ((False, 0.0), (True, 60.0)):
+        err = io.StringIO()
+        progress = RefreshProgress(Console(err=err), 2, live=live, delay=delay)
+        progress(_Read())
+        progress.finish()
+        assert err.getvalue() == ""

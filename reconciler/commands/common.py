@@ -6,8 +6,9 @@ import logging
 import os
 import re
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,8 @@ class Settings:
     config: ProjectConfig | None = None
     #: ``--platform-url``: the web UI that run links point to.
     platform_url: str | None = None
+    #: The plan's clock (``rerunAfter``): injectable so tests need not wait days.
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def retry_policy(self) -> RetryPolicy:
         from reconciler.api.retry import RetryPolicy

@@ -13,6 +13,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from reconciler.commands.common import Session, gates_of, load_desired
+from reconciler.defaults import DEFAULT_PARALLELISM
 from reconciler.errors import AbortedError, StalePlanError, UnsafePlanError, UsageError
 from reconciler.plan.model import Action
 
@@ -48,6 +49,8 @@ class PlanOptions:
     destroy: bool = False
     force: bool = False
     allow_empty: bool = False
+    #: Read the status of tracked runs not known to have ended before planning (--refresh).
+    refresh: bool = True
 
 
 def validate(session: Session, paths: Sequence[str]) -> int:
@@ -63,10 +66,32 @@ def validate(session: Session, paths: Sequence[str]) -> int:
     return EXIT_OK
 
 
-def _make_plan(desired: DesiredSet, state: State, options: PlanOptions) -> Plan:
+def _make_plan(
+    session: Session,
+    desired: DesiredSet,
+    state: State,
+    options: PlanOptions,
+    *,
+    parallelism: int,
+    offline_ok: bool,
+) -> Plan:
+    """Refresh (unless --refresh=false), plan, and check the plan against the safety rails."""
     from reconciler.plan.diff import make_plan
     from reconciler.plan.safety import check_plan
 
+    refreshed = None
+    if options.refresh and not options.destroy:
+        # Imported only when a refresh may happen: --refresh=false stays as light as before.
+        from reconciler.commands.refreshing import refresh_for_plan
+
+        refreshed = refresh_for_plan(
+            session,
+            state,
+            desired,
+            targets=options.targets,
+            parallelism=parallelism,
+            offline_ok=offline_ok,
+        )
     plan = make_plan(
         desired,
         state,
@@ -74,10 +99,13 @@ def _make_plan(desired: DesiredSet, state: State, options: PlanOptions) -> Plan:
         replace=options.replace,
         retrigger_unknown=options.retrigger_unknown,
         destroy=options.destroy,
+        refreshed=refreshed,
+        now=session.settings.now(),
     )
     check_plan(plan, desired, state, force=options.force, allow_empty=options.allow_empty)
     # A saved plan must be checked against the same spec paths it was made from.
-    return dataclasses.replace(plan, options={**plan.options, "paths": list(options.paths)})
+    recorded = dataclasses.replace(plan.options, paths=tuple(options.paths))
+    return dataclasses.replace(plan, options=recorded)
 
 
 def plan(
@@ -87,8 +115,12 @@ def plan(
     out: str | None,
     fmt: str,
     detailed_exitcode: bool,
+    parallelism: int = DEFAULT_PARALLELISM,
 ) -> int:
     from reconciler.plan import render
+
+    if parallelism < 1:
+        raise UsageError(f"--parallelism must be at least 1, got {parallelism}")
 
     desired = load_desired(options.paths, session.settings)
     store = session.store()
@@ -102,10 +134,15 @@ def plan(
             "as unknown outcomes until it finishes (if that process is gone, the next apply "
             "takes the lock over and recovers its journal)."
         )
-    the_plan = _make_plan(desired, state, options)
+    # plan records nothing: what the refresh learned is recorded by the next apply (or
+    # status), and a saved plan carries it for `apply --plan`.
+    the_plan = _make_plan(
+        session, desired, state, options, parallelism=parallelism, offline_ok=True
+    )
     # A saved plan remembers its state, so it cannot be applied to another one by mistake.
     the_plan = dataclasses.replace(
-        the_plan, options={**the_plan.options, "state": session.state_identity()}
+        the_plan,
+        options=dataclasses.replace(the_plan.options, state=session.state_identity()),
     )
     if out:
         from reconciler.plan.saved import save_plan
@@ -170,7 +207,8 @@ def apply(
         log.info("locked the state for %s (lock id %s)", operation, held.id)
         state = store.recover()
         report_store_notes(session, store)
-        the_plan = _plan_under_lock(session, options, state, plan_file)
+        the_plan = _plan_under_lock(session, options, state, plan_file, parallelism)
+        state = _record_refreshed(store, state, the_plan)
         # A missing key fails before the plan is shown or anything is asked: nothing could be
         # sent without it. A plan of moves alone changes only the state and needs no key.
         client = session.client(parallelism=parallelism) if the_plan.actionable else _NoApi()
@@ -239,15 +277,39 @@ def _wait_after_apply(
     runs = {key: result.state.runs[key] for key in keys if key in result.state.runs}
     if not runs:
         return _wait_for_nothing(session, wait)
-    recorded = the_plan.options.get("paths") or []
-    paths = [str(p) for p in recorded] if isinstance(recorded, list) else []
-    desired = load_desired(paths, session.settings, missing_ok=True)
+    desired = load_desired(list(the_plan.options.paths), session.settings, missing_ok=True)
     session.console.out("")
     return wait_for(session, store, runs, gates_of(session.settings, desired, runs), wait)
 
 
+def _record_refreshed(store: StateStore, state: State, the_plan: Plan) -> State:
+    """Record the final results the plan's refresh read (a fresh plan's, or the saved plan's,
+    checked fresh against ``state`` already), before anything is sent.
+
+    One ``persist`` of the folded records rather than one journal append each: results are
+    facts that cannot change, so there is no request to bracket, and an fsync per record
+    would make the first apply over 1,000 finished runs seconds slower. If the apply dies
+    after this, the results are kept; if before, the next refresh reads them again.
+    """
+    from reconciler.commands.refreshing import result_records
+    from reconciler.state.model import fold
+
+    records = result_records(the_plan)
+    if not records:
+        return state
+    after = fold(state, records)
+    if after is not state:
+        store.persist(after)
+    log.info("recorded %d final result(s) read by the refresh", len(records))
+    return after
+
+
 def _plan_under_lock(
-    session: Session, options: PlanOptions, state: State, plan_file: str | None
+    session: Session,
+    options: PlanOptions,
+    state: State,
+    plan_file: str | None,
+    parallelism: int,
 ) -> Plan:
     """The saved plan (checked fresh), or a new one."""
     if plan_file:
@@ -264,7 +326,9 @@ def _plan_under_lock(
             "no spec files were found: `protect: true` marks cannot be checked, and --force "
             "cancels every tracked run, protected or not."
         )
-    return _make_plan(desired, state, options)
+    # Without a key, apply skips the refresh as plan does: a plan of moves alone still needs
+    # none, and any plan that sends something fails on the missing key before it is shown.
+    return _make_plan(session, desired, state, options, parallelism=parallelism, offline_ok=True)
 
 
 def _show(session: Session, options: PlanOptions, the_plan: Plan) -> None:
@@ -361,14 +425,13 @@ def _load_saved(plan_file: str, state: State, session: Session) -> Plan:
     from reconciler.plan.saved import check_fresh, load_plan
 
     saved = load_plan(plan_file)
-    made_for, here = saved.options.get("state"), session.state_identity()
-    if isinstance(made_for, str) and made_for != here:
+    made_for, here = saved.options.state, session.state_identity()
+    if made_for is not None and made_for != here:
         raise StalePlanError(
             f"{plan_file} was made for the state at {made_for}, not {here}: apply it with "
             f"`--state {shlex.quote(made_for)}`, or make a new plan for this state."
         )
-    recorded = saved.options.get("paths") or []
-    paths = [str(p) for p in recorded] if isinstance(recorded, list) else []
+    paths = list(saved.options.paths)
     desired = load_desired(paths, session.settings)
     specs = f" {shlex.join(paths)}" if paths else ""
     check_fresh(saved, state, desired, plan_file=plan_file, plan_args=specs + session.state_args())

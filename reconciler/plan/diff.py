@@ -8,6 +8,12 @@ A run is immutable once triggered, so each key gets exactly one action:
 - in state, not in the specs                 → CANCEL
 - in state with ``status == "unknown"``      → UNKNOWN (or TRIGGER with ``retrigger_unknown``)
 
+What is known of a tracked run's result (recorded in state, or read by the refresh before the
+plan, ``refreshed``) adds three cases. A run that was cancelled outside reconciler (the state
+tracks it, so a cancel by reconciler would have removed it), ended in Error, or is gone (404)
+→ TRIGGER again: the old run has ended, so there is nothing to cancel. A run that ended and was
+triggered longer ago than its ``rerunAfter`` → REPLACE ("due"); a run still going never is.
+
 ``moved:`` entries of the specs are applied to the state first: the run tracked under the old
 key is compared under its new key, and its change carries ``moved_from`` (a move and nothing
 else is a NOOP with ``moved_from``; a move and a field change is a REPLACE with it).
@@ -26,12 +32,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+from reconciler.durations import format_age, format_duration
 from reconciler.errors import PlanError, UsageError
-from reconciler.plan.model import Action, Change, FieldChange, Plan
+from reconciler.plan.model import Action, Change, FieldChange, Observed, Plan, PlanOptionsRecord
 from reconciler.records import RunAttributes
+from reconciler.results.model import CANCELED, ERROR
 from reconciler.spec.model import DesiredRun, DesiredSet
 from reconciler.state.model import State, TrackedRun
 
@@ -43,6 +52,11 @@ REASON_REMOVED = "key removed from specs"
 REASON_DESTROY = "destroy requested"
 REASON_UNKNOWN = "outcome of an earlier trigger is unknown"
 REASON_RETRIGGER = "re-trigger requested for an unknown outcome"
+REASON_CANCELLED_OUTSIDE = "cancelled outside reconciler"
+REASON_ERROR = "ended in error"
+REASON_GONE = "no longer exists on the platform"
+#: The start of every "due" reason: ``due: triggered 8d ago, rerunAfter 7d``.
+REASON_DUE_PREFIX = "due:"
 
 #: Wire names of the fields, in the order of ``RunAttributes``: the order fields are explained.
 FIELD_ORDER: tuple[str, ...] = tuple(
@@ -59,13 +73,17 @@ def make_plan(
     replace: Sequence[str] = (),
     retrigger_unknown: bool = False,
     destroy: bool = False,
+    refreshed: Mapping[int, Observed] | None = None,
+    now: datetime | None = None,
 ) -> Plan:
     """Plan what apply would do to bring ``state`` to ``desired``.
 
     ``targets`` restricts the plan to those keys (others are omitted, not no-ops); ``replace``
     forces a replace of unchanged tracked keys; ``retrigger_unknown`` plans a trigger for keys
     whose earlier trigger has an unknown outcome; ``destroy`` plans a cancel of every tracked
-    run whatever the specs say. Raises ``UsageError`` for keys that name nothing.
+    run whatever the specs say. ``refreshed``, by test run id, is what the refresh read (None:
+    no refresh); ``now`` is the plan's clock for ``rerunAfter`` (default: the current time).
+    Raises ``UsageError`` for keys that name nothing.
     """
     if destroy and (replace or retrigger_unknown):
         raise UsageError(
@@ -79,6 +97,7 @@ def make_plan(
 
     keys = sorted(set(targets) if targets else known)
     forced = frozenset(replace)
+    facts = _Facts(refreshed or {}, now or datetime.now(UTC))
     changes: list[Change] = []
     for key in keys:
         have = state.runs.get(key)
@@ -86,7 +105,9 @@ def make_plan(
         if destroy:
             change = _destroy_change(key, have)
         else:
-            change = _change(key, want, have, forced=key in forced, retrigger=retrigger_unknown)
+            change = _change(
+                key, want, have, forced=key in forced, retrigger=retrigger_unknown, facts=facts
+            )
         if change is not None and key in moved_from:
             change = _moved(change, moved_from[key])
         if change is not None:
@@ -96,12 +117,13 @@ def make_plan(
         lineage=state.lineage,
         serial=state.serial,
         specs_checksum=desired.checksum,
-        options={
-            "targets": sorted(set(targets)),
-            "replace": sorted(forced),
-            "retrigger_unknown": retrigger_unknown,
-            "destroy": destroy,
-        },
+        options=PlanOptionsRecord(
+            targets=tuple(sorted(set(targets))),
+            replace=tuple(sorted(forced)),
+            retrigger_unknown=retrigger_unknown,
+            destroy=destroy,
+            refresh=refreshed is not None,
+        ),
     )
 
 
@@ -194,6 +216,17 @@ def _check_replace(
             )
 
 
+@dataclasses.dataclass(frozen=True)
+class _Facts:
+    """What the planner knows beyond specs and state: the refresh's reads and the time."""
+
+    refreshed: Mapping[int, Observed]
+    now: datetime
+
+    def observed(self, run: TrackedRun) -> Observed | None:
+        return self.refreshed.get(run.test_run_id) if run.test_run_id is not None else None
+
+
 def _change(
     key: str,
     want: DesiredRun | None,
@@ -201,6 +234,7 @@ def _change(
     *,
     forced: bool,
     retrigger: bool,
+    facts: _Facts,
 ) -> Change:
     after = want.attributes if want is not None else None
     source = want.source if want is not None else None
@@ -208,14 +242,74 @@ def _change(
         return Change(key, Action.TRIGGER, None, after, REASON_NEW, source=source)
     if have.status == "unknown":
         return _unknown_change(key, have, after, source, retrigger=retrigger)
-    if after is None:
-        return Change(key, Action.CANCEL, have, None, REASON_REMOVED)
-    if have.attributes != after:
-        fields = explain(have.attributes, after)
-        return Change(key, Action.REPLACE, have, after, REASON_CHANGED, fields, source)
+    observed = facts.observed(have)
+    if want is None:
+        return Change(key, Action.CANCEL, have, None, REASON_REMOVED, observed=observed)
+    change = Change(
+        key, Action.NOOP, have, want.attributes, REASON_UNCHANGED, source=source, observed=observed
+    )
+    return _tracked_change(change, want, forced, facts)
+
+
+def _tracked_change(change: Change, want: DesiredRun, forced: bool, facts: _Facts) -> Change:
+    """A triggered run that is still in the specs: re-trigger, replace, or leave alone."""
+    have, after = change.before, want.attributes
+    assert have is not None
+    fields = explain(have.attributes, after) if have.attributes != after else ()
+    ended_badly = _ended_badly(change)
+    if ended_badly is not None:
+        # The old run has ended: nothing to cancel, so a trigger, whatever else changed.
+        return dataclasses.replace(
+            change, action=Action.TRIGGER, reason=ended_badly, changed_fields=fields
+        )
+    if fields:
+        return dataclasses.replace(
+            change, action=Action.REPLACE, reason=REASON_CHANGED, changed_fields=fields
+        )
     if forced:
-        return Change(key, Action.REPLACE, have, after, REASON_REPLACE_REQUESTED, source=source)
-    return Change(key, Action.NOOP, have, after, REASON_UNCHANGED, source=source)
+        return dataclasses.replace(change, action=Action.REPLACE, reason=REASON_REPLACE_REQUESTED)
+    due = _due(change, want, facts.now)
+    if due is not None:
+        return dataclasses.replace(change, action=Action.REPLACE, reason=due)
+    return change
+
+
+def _ended_badly(change: Change) -> str | None:
+    """Why the tracked run must be triggered again, if it is gone or ended other than
+    Finished. Any Canceled counts as outside: a cancel by reconciler removes the key."""
+    if change.observed is not None and change.observed.gone:
+        return REASON_GONE
+    result = change.known_result
+    if result is None:
+        return None
+    return {CANCELED: REASON_CANCELLED_OUTSIDE, ERROR: REASON_ERROR}.get(result.status)
+
+
+def _due(change: Change, want: DesiredRun, now: datetime) -> str | None:
+    """``due: triggered 8d ago, rerunAfter 7d`` when the run ended and is older than its
+    ``rerunAfter``; None otherwise (a run still going, or of unknown state, is never due)."""
+    if want.rerun_after is None or not change.run_ended or change.before is None:
+        return None
+    triggered = _parse_time(change.before.triggered_at)
+    if triggered is None:
+        return None
+    age = (now - triggered).total_seconds()
+    if age <= want.rerun_after:
+        return None
+    return (
+        f"{REASON_DUE_PREFIX} triggered {format_age(age)} ago, "
+        f"rerunAfter {format_duration(want.rerun_after)}"
+    )
+
+
+def _parse_time(text: str) -> datetime | None:
+    # State timestamps are ISO 8601 UTC (``state.model.utc_now``); one written by hand that
+    # does not parse makes the run not due rather than the plan fail.
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _unknown_change(

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from reconciler.records import RunAttributes
+from reconciler.results.model import RunResult
 from reconciler.state.model import TrackedRun
 
 
@@ -51,6 +52,56 @@ class FieldChange:
 
 
 @dataclass(frozen=True)
+class Observed:
+    """What the refresh before this plan learned about a change's tracked run.
+
+    Part of the plan (and of a saved plan) because it shaped the plan: ``apply --plan`` records
+    the final results read here instead of reading them again, so it executes what was
+    reviewed. Exactly one of ``result``, ``gone`` and ``error`` says something.
+    """
+
+    #: The status read (ended or not); None when gone or unreadable.
+    result: RunResult | None = None
+    #: The API answered 404: the run no longer exists on the platform.
+    gone: bool = False
+    #: Why the status could not be read; the change is planned as if not refreshed.
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanOptionsRecord:
+    """The options a plan was made with, as a typed record: in the ``Plan``, the saved plan
+    file and the JSON plan (``options``). ``VERSION`` is written beside them so a reader can
+    refuse a record it does not know instead of guessing at its fields."""
+
+    VERSION: ClassVar[int] = 1
+
+    targets: tuple[str, ...] = ()
+    replace: tuple[str, ...] = ()
+    retrigger_unknown: bool = False
+    destroy: bool = False
+    #: Whether the status of tracked runs was read before planning (``--refresh``).
+    refresh: bool = False
+    #: Spec paths given to plan (empty: the project config's or specs/).
+    paths: tuple[str, ...] = ()
+    #: The state the plan was made against (``Session.state_identity``); None when unset.
+    state: str | None = None
+
+    def document(self) -> dict[str, Any]:
+        """The JSON form (``options`` of the JSON plan)."""
+        return {
+            "version": self.VERSION,
+            "targets": list(self.targets),
+            "replace": list(self.replace),
+            "retrigger_unknown": self.retrigger_unknown,
+            "destroy": self.destroy,
+            "refresh": self.refresh,
+            "paths": list(self.paths),
+            "state": self.state,
+        }
+
+
+@dataclass(frozen=True)
 class Change:
     """What the plan does with one key."""
 
@@ -72,6 +123,24 @@ class Change:
     #: The key the run was tracked under before a ``moved:`` entry renamed it; apply moves it
     #: in state (no API call) before doing ``action``. A move alone is a NOOP with this set.
     moved_from: str | None = None
+    #: What the refresh read of ``before`` (None: not read, or no refresh).
+    observed: Observed | None = None
+
+    @property
+    def known_result(self) -> RunResult | None:
+        """The tracked run's result: recorded in state, or read by this plan's refresh."""
+        if self.before is not None and self.before.result is not None:
+            return self.before.result
+        return self.observed.result if self.observed is not None else None
+
+    @property
+    def run_ended(self) -> bool:
+        """The tracked run is known to have ended (or to be gone): cancelling it stops
+        nothing, so a replace of it is no mass cancellation."""
+        result = self.known_result
+        return (result is not None and result.ended) or (
+            self.observed is not None and self.observed.gone
+        )
 
 
 @dataclass(frozen=True)
@@ -85,7 +154,7 @@ class Plan:
     #: sha256 of the resolved desired set it was made from (``DesiredSet.checksum``).
     specs_checksum: str
     #: Options that shaped it, recorded so a saved plan applies exactly as reviewed.
-    options: dict[str, Any] = field(default_factory=dict)
+    options: PlanOptionsRecord = field(default_factory=PlanOptionsRecord)
 
     def by_action(self, action: Action) -> list[Change]:
         return [c for c in self.changes if c.action is action]
@@ -106,6 +175,11 @@ class Plan:
     def has_changes(self) -> bool:
         """True when apply would do something or the user has something to resolve."""
         return any(c.action is not Action.NOOP or c.moved_from for c in self.changes)
+
+    @property
+    def unreadable(self) -> list[Change]:
+        """Changes whose run's status the refresh could not read (planned as if not read)."""
+        return [c for c in self.changes if c.observed is not None and c.observed.error]
 
     def counts(self) -> dict[Action, int]:
         totals = dict.fromkeys(Action, 0)

@@ -10,15 +10,16 @@ from __future__ import annotations
 import html
 import json
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from reconciler import __version__
-from reconciler.plan.model import Action, Change, Plan
+from reconciler.plan.model import Action, Change, Observed, Plan
 from reconciler.results.links import run_url
 from reconciler.state.model import TrackedRun
 
 #: Version of the JSON plan document; bumped on any incompatible change of its shape.
-JSON_FORMAT_VERSION = "1.0"
+JSON_FORMAT_VERSION = "1.1"
 #: GitHub refuses comment bodies longer than this, counted in UTF-16 code units (what
 #: JavaScript's ``length`` counts: an emoji such as 🟢 is two of them).
 GITHUB_COMMENT_LIMIT = 65536
@@ -64,6 +65,13 @@ def summary_line(plan: Plan) -> str:
     )
 
 
+def _unreadable_line(changes: list[Change], code: Callable[[str], str] = str) -> str:
+    count = len(changes)
+    runs = f"{count} run{'s' if count != 1 else ''}"
+    keys = ", ".join(code(c.key) for c in changes)
+    return f"Note: the status of {runs} could not be read; planned as if not refreshed: {keys}"
+
+
 def _unknown_line(count: int) -> str:
     noun = "outcome" if count == 1 else "outcomes"
     return f"{count} unknown trigger {noun} to resolve before apply touches those keys."
@@ -99,6 +107,25 @@ def _next_steps(change: Change, state_args: str, paths_args: str) -> list[tuple[
         )
         steps.append(("to trigger it again", retrigger))
     return steps
+
+
+def _old_run_note(change: Change) -> str:
+    """What happens to the tracked run of a replace or of a trigger that has one."""
+    run = _tracked(change)
+    if run.status == "unknown":
+        # The first attempt may have created a run that nothing will track.
+        return (
+            f"the trigger sent at {run.triggered_at} may also have created a run; "
+            "it stays untracked"
+        )
+    result = change.known_result
+    if change.observed is not None and change.observed.gone:
+        ended = f"{_run_id(run)} no longer exists"
+    elif result is not None and result.ended:
+        ended = f"{_run_id(run)} has ended ({result.status})"
+    else:
+        return f"{_run_id(run)} is cancelled, then a new run triggered"
+    return f"{ended}: nothing to cancel, a new run is triggered"
 
 
 def _unknown_note(run: TrackedRun) -> str:
@@ -139,13 +166,16 @@ def render_text(plan: Plan, *, color: bool, state_args: str = "", paths_args: st
     """
     paint = _Painter(color)
     lines: list[str] = []
-    targets = plan.options.get("targets") or []
+    targets = plan.options.targets
     if targets:
         lines += [
             paint("Note: only the targeted keys were planned (--target): ", _BOLD)
             + ", ".join(targets),
             "",
         ]
+    unreadable = plan.unreadable
+    if unreadable:
+        lines += [paint(_unreadable_line(unreadable), _BOLD), ""]
     shown = [c for c in plan.changes if c.action in _SHOWN or _only_moved(c)]
     if shown:
         lines += ["reconciler will perform the following actions:", ""]
@@ -192,19 +222,10 @@ def _text_change(change: Change, paint: _Painter) -> list[str]:
         lines.append(paint(f"  # moved from {change.moved_from} first (state only)", _DIM))
     if change.source:
         lines.append(paint(f"  # declared at {change.source}", _DIM))
-    if change.action is Action.REPLACE:
-        lines.append(
-            paint(f"  # {_run_id(_tracked(change))} is cancelled, then a new run triggered", _DIM)
-        )
-    elif change.action is Action.TRIGGER and change.before is not None:
-        # A re-trigger: the first attempt may have created a run that nothing will track.
-        lines.append(
-            paint(
-                f"  # the trigger sent at {change.before.triggered_at} may also have created a "
-                "run; it stays untracked",
-                _DIM,
-            )
-        )
+    if change.action is Action.REPLACE or (
+        change.action is Action.TRIGGER and change.before is not None
+    ):
+        lines.append(paint(f"  # {_old_run_note(change)}", _DIM))
     lines.append(f"{marker} {paint(change.key, _BOLD)}")
     if change.action is Action.TRIGGER and change.after is not None:
         lines += _text_fields(change.after.wire(), "+", code, paint)
@@ -273,7 +294,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "reconciler_version": __version__,
         "state": {"lineage": plan.lineage, "serial": plan.serial},
         "specs_checksum": plan.specs_checksum,
-        "options": plan.options,
+        "options": plan.options.document(),
         "runs": [_json_change(change) for change in plan.changes],
         "summary": {action.value: counts[action] for action in Action},
     }
@@ -297,19 +318,37 @@ def _json_change(change: Change) -> dict[str, Any]:
     # their exact shape.
     if change.moved_from is not None:
         document["moved_from"] = change.moved_from
+    # Present only when a refresh read the run: plans made without one keep their shape.
+    if change.observed is not None:
+        document["refreshed"] = _json_observed(change.observed)
     return document
+
+
+def _json_observed(observed: Observed) -> dict[str, Any]:
+    result = observed.result
+    return {
+        "status": result.status if result is not None else None,
+        "ended": result.ended if result is not None else observed.gone,
+        "gone": observed.gone,
+        "error": observed.error,
+        "result": result.model_dump(mode="json") if result is not None else None,
+    }
 
 
 def _json_tracked(run: TrackedRun | None) -> dict[str, Any] | None:
     if run is None:
         return None
-    return {
+    document: dict[str, Any] = {
         "testRunId": run.test_run_id,
         "status": run.status,
         "attributes": run.attributes.wire(),
         "triggeredAt": run.triggered_at,
         "note": run.note,
     }
+    # Only once a final result is recorded: other runs keep the shape they always had.
+    if run.result is not None:
+        document["result"] = run.result.model_dump(mode="json")
+    return document
 
 
 def render_json(plan: Plan) -> str:
@@ -344,10 +383,13 @@ def render_markdown(
     it ends, so a reviewer can look at what it found before approving.
     """
     head = ["### reconciler plan", "", f"**{summary_line(plan)}**", ""]
-    targets = plan.options.get("targets") or []
+    targets = plan.options.targets
     if targets:
         keys = ", ".join(_md_code(key) for key in targets)
         head += [f"_Only the targeted keys were planned (`--target`): {keys}._", ""]
+    unreadable = plan.unreadable
+    if unreadable:
+        head += [f"_{_unreadable_line(unreadable, _md_code)}._", ""]
     unknown = plan.by_action(Action.UNKNOWN)
     if unknown:
         head += _md_unknown(unknown, state_args, paths_args)

@@ -33,7 +33,7 @@ def check_plan(
 ) -> None:
     """Raise ``UnsafePlanError`` when a rail refuses ``plan``; return quietly otherwise."""
     _check_protected(plan, desired)
-    if plan.options.get("destroy"):
+    if plan.options.destroy:
         return
     if not allow_empty:
         _check_empty(desired, state)
@@ -73,7 +73,11 @@ def _check_mass_change(plan: Plan, state: State) -> None:
     tracked = len(state.runs)
     if tracked < MASS_CHANGE_MIN_TRACKED:
         return
-    destructive = len(plan.by_action(Action.CANCEL)) + len(plan.by_action(Action.REPLACE))
+    # Replacing or cancelling a run known to have ended stops nothing: a night of runs come
+    # due (rerunAfter) is no mass cancellation.
+    destructive = sum(
+        1 for c in plan.changes if c.action in (Action.CANCEL, Action.REPLACE) and not c.run_ended
+    )
     # Integer arithmetic: 3 of 10 is exactly 30% and allowed; no float rounding at the edge.
     if destructive * 100 <= tracked * MASS_CHANGE_MAX_PERCENT:
         return

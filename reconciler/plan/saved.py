@@ -26,16 +26,19 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reconciler.errors import PlanError, StalePlanError
 from reconciler.files import atomic_write
-from reconciler.plan.model import Action, Change, FieldChange, Plan
+from reconciler.plan.model import Action, Change, FieldChange, Observed, Plan, PlanOptionsRecord
 from reconciler.plan.render import plan_document
 from reconciler.records import RunAttributes
+from reconciler.results.model import RunResult
 from reconciler.spec.model import DesiredSet
 from reconciler.state.model import State, TrackedRun
 from reconciler.validation import describe_validation_error
 
 SAVED_PLAN_FORMAT = "reconciler-saved-plan"
-#: The envelope version written by this reconciler; newer files are refused.
-SAVED_PLAN_VERSION = 1
+#: The envelope version written by this reconciler; others are refused with the advice to plan
+#: again (a plan is cheap to make; guessing what an older one meant is not safe). Version 2:
+#: typed, versioned options (``PlanOptionsRecord``) and the refresh's reads per run.
+SAVED_PLAN_VERSION = 2
 
 
 class _Doc(BaseModel):
@@ -49,6 +52,25 @@ class _FieldChangeDoc(_Doc):
     detail: str
 
 
+class _ObservedDoc(_Doc):
+    status: str | None
+    ended: bool
+    gone: bool
+    error: str | None
+    result: RunResult | None
+
+
+class _OptionsDoc(_Doc):
+    version: Literal[1]
+    targets: tuple[str, ...]
+    replace: tuple[str, ...]
+    retrigger_unknown: bool
+    destroy: bool
+    refresh: bool
+    paths: tuple[str, ...]
+    state: str | None
+
+
 class _ChangeDoc(_Doc):
     key: str
     action: Action
@@ -59,6 +81,7 @@ class _ChangeDoc(_Doc):
     after: RunAttributes | None
     changed_fields: list[_FieldChangeDoc]
     moved_from: str | None = None
+    refreshed: _ObservedDoc | None = None
 
 
 class _StateRefDoc(_Doc):
@@ -71,7 +94,7 @@ class _PlanDoc(_Doc):
     reconciler_version: str
     state: _StateRefDoc
     specs_checksum: str
-    options: dict[str, Any]
+    options: _OptionsDoc
     runs: list[_ChangeDoc]
     summary: dict[str, int]
 
@@ -126,7 +149,14 @@ def loads_plan(text: str, *, source: str = "<plan>") -> Plan:
         raise PlanError(
             f"plan file {source} was written by a newer reconciler (plan file version "
             f"{version}, this one reads up to {SAVED_PLAN_VERSION}); upgrade reconciler, "
-            "or run `reconciler plan --out FILE` again with this one"
+            f"or run `reconciler plan --out {shlex.quote(source)}` again with this one"
+        )
+    if isinstance(version, int) and version < SAVED_PLAN_VERSION:
+        raise PlanError(
+            f"plan file {source} was written by an older reconciler (plan file version "
+            f"{version}; this one reads version {SAVED_PLAN_VERSION}), so it cannot be applied "
+            f"as reviewed: run `reconciler plan --out {shlex.quote(source)}` again, review "
+            "it, and apply the new plan"
         )
     try:
         doc = _SavedPlanDoc.model_validate(raw)
@@ -154,15 +184,31 @@ def _plan_from_doc(doc: _PlanDoc, source: str) -> Plan:
                 changed_fields=fields,
                 source=run.source,
                 moved_from=run.moved_from,
+                observed=_observed(run.refreshed),
             )
         )
+    options = doc.options
     return Plan(
         changes=tuple(changes),
         lineage=doc.state.lineage,
         serial=doc.state.serial,
         specs_checksum=doc.specs_checksum,
-        options=doc.options,
+        options=PlanOptionsRecord(
+            targets=options.targets,
+            replace=options.replace,
+            retrigger_unknown=options.retrigger_unknown,
+            destroy=options.destroy,
+            refresh=options.refresh,
+            paths=options.paths,
+            state=options.state,
+        ),
     )
+
+
+def _observed(doc: _ObservedDoc | None) -> Observed | None:
+    if doc is None:
+        return None
+    return Observed(result=doc.result, gone=doc.gone, error=doc.error)
 
 
 def _not_a_plan(source: str, why: str) -> PlanError:

@@ -11,6 +11,7 @@ half-valid set.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import json
@@ -122,7 +123,7 @@ def _load_specs(
         moves.extend(result.moves)
         errors.extend(_cross_file_duplicates(spec_path.display, result.key_lines, declared))
         for run in result.runs:
-            runs.setdefault(run.key, run)
+            runs.setdefault(run.key, _with_config(run, config))
     if not errors:
         errors.extend(check_moves(moves, runs))
     if errors:
@@ -144,10 +145,17 @@ def _validation_error(errors: list[SpecError], config: ProjectConfig | None) -> 
     return ConfigValidationError(errors, config.display, with_specs=in_specs)
 
 
+def _with_config(run: DesiredRun, config: ProjectConfig | None) -> DesiredRun:
+    """``run`` with what reconciler.yaml sets for runs that set nothing (``rerunAfter``)."""
+    if config is None or config.rerun_after is None or run.rerun_after is not None:
+        return run
+    return dataclasses.replace(run, rerun_after=config.rerun_after)
+
+
 def desired_checksum(runs: Iterable[DesiredRun], moves: Iterable[Move]) -> str:
-    """sha256 of the resolved desired set: each run's key, attributes, ``protect`` and
-    ``name_defaulted`` (it decides the name of a tracked run), and the moves, in a canonical
-    order.
+    """sha256 of the resolved desired set: each run's key, attributes, ``protect``,
+    ``name_defaulted`` (it decides the name of a tracked run) and ``rerunAfter`` (it decides
+    what is due), and the moves, in a canonical order.
 
     What the specs ask for, not how they are written: a comment, a reordered file or a run
     moved to another file leaves a saved plan fresh; a changed value (written, from a
@@ -157,7 +165,14 @@ def desired_checksum(runs: Iterable[DesiredRun], moves: Iterable[Move]) -> str:
     rows = sorted(
         # vars() of a RunAttributes is its fields in declaration order: much cheaper than a
         # model_dump, and JSON keeps 2 and "2" (two different revisions) apart.
-        [run.key, *vars(run.attributes).values(), run.protect, run.name_defaulted]
+        [
+            run.key,
+            *vars(run.attributes).values(),
+            run.protect,
+            run.name_defaulted,
+            # Only when set, so the checksum of specs without rerunAfter is what it was.
+            *([run.rerun_after] if run.rerun_after is not None else []),
+        ]
         for run in runs
     )
     document = {"runs": rows, "moved": sorted([m.source, m.target] for m in moves)}

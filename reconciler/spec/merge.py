@@ -250,7 +250,14 @@ class _Merger:
         gate = run.gate.to_gate().over(self.default_gate) if run.gate else self.default_gate
         self.result.runs.append(
             DesiredRun(
-                key, attributes, self.display, line, protect, name_defaulted=defaulted, gate=gate
+                key,
+                attributes,
+                self.display,
+                line,
+                protect,
+                name_defaulted=defaulted,
+                gate=gate,
+                rerun_after=_first(run.rerun_after, self.defaults.rerun_after),
             )
         )
 

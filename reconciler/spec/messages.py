@@ -42,6 +42,7 @@ _EXAMPLES = {
     "revision": "revision: 2",
     "gate": "gate: {maxFailed: 0}",
     "failOn": "failOn: [Error, Canceled]",
+    "rerunAfter": "rerunAfter: 7d",
 }
 _WHAT = {
     "workspaceId": "the workspace's numeric id",
@@ -54,6 +55,7 @@ _WHAT = {
     "revision": "a number or a word",
     "gate": "a mapping of limits",
     "failOn": "a list of ended statuses",
+    "rerunAfter": "a duration",
 }
 _RUN_EXAMPLE = "e.g.\n    my-run:\n      targetId: 42\n      probeIds: [101, 102]"
 _KEY_CHARSET = "letters, digits and -_.:/[]=,"
@@ -230,7 +232,7 @@ def _message(  # noqa: PLR0911 - one per type
 
 
 _LANGUAGE_KINDS = frozenset(
-    {"revision_type", "probe_ref", "string_pattern_mismatch", "too_short", "gate_value"}
+    {"revision_type", "probe_ref", "string_pattern_mismatch", "too_short", "gate_value", "duration"}
 )
 _NUMERIC = re.compile(r"\s*[-+]?[0-9]+\s*\Z")
 

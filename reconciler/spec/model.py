@@ -22,6 +22,10 @@ class DesiredRun:
     #: No ``name:`` of its own (nor matrix name template): the name is the key. A tracked run
     #: keeps the name it was triggered with instead (``plan.diff``), so a move never renames it.
     name_defaulted: bool = False
+    #: ``rerunAfter`` in seconds (run > defaults > reconciler.yaml): once the run has ended and
+    #: was triggered longer ago, plan replaces it. Beside the attributes, like ``protect``:
+    #: editing it alone never re-triggers anything. None: never due.
+    rerun_after: int | None = None
     #: The run's gate, merged from run, file defaults and the project config. Not sent to the
     #: API and not part of the checksum: a gate edit changes no plan.
     gate: Gate = field(default_factory=Gate)

@@ -68,6 +68,36 @@ def _check_revision(value: Any) -> int | str:
 #: ``revision``: any integer or non-empty text; changing it plans a replace.
 Revision = Annotated[int | str, PlainValidator(_check_revision, json_schema_input_type=int | str)]
 
+#: What a duration looks like, for editors (``reconciler.durations.parse_duration`` decides).
+DURATION_PATTERN = r"^(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"
+
+
+def _check_duration(value: Any) -> int:
+    """``7d`` → seconds; one clear error with a hint for anything else."""
+    from reconciler.durations import EXAMPLES, parse_duration
+
+    seconds = parse_duration(value) if isinstance(value, str) else None
+    if seconds is not None:
+        return seconds
+    hint = f"write a whole number and a unit (d, h, m, s), e.g. {EXAMPLES}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        hint = f"add a unit: {value}d, {value}h, {value}m or {value}s"
+    raise PydanticCustomError(
+        "duration",
+        "expected a duration such as 7d, got {got}",
+        {"got": _describe(value), "hint": hint},
+    )
+
+
+#: ``rerunAfter``: a duration, kept as whole seconds (more than zero).
+Duration = Annotated[
+    int,
+    PlainValidator(
+        _check_duration,
+        json_schema_input_type=Annotated[str, StringConstraints(pattern=DURATION_PATTERN)],
+    ),
+]
+
 
 def _check_count(value: Any) -> int:
     """A gate's count of test cases: an integer, 0 or more."""
@@ -210,6 +240,11 @@ class Defaults(SpecModel):
         default=None, description="changing it replaces every run of the file that has none"
     )
     gate: GateSpec | None = Field(default=None, description=GATE_DESCRIPTION)
+    rerun_after: Duration | None = Field(
+        default=None,
+        description="replace a run once it has ended and was triggered longer ago than this "
+        "(30m, 12h, 7d)",
+    )
 
 
 class Matrix(SpecModel):
@@ -261,6 +296,11 @@ class RunSpec(SpecModel):
     )
     revision: Revision | None = Field(
         default=None, description="not sent to the API; changing it plans a replace"
+    )
+    rerun_after: Duration | None = Field(
+        default=None,
+        description="replace the run once it has ended and was triggered longer ago than "
+        "this (30m, 12h, 7d); editing it alone re-triggers nothing",
     )
     matrix: Matrix | None = Field(
         default=None, description="expand into one run per combination of these values"

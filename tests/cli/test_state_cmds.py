@@ -116,7 +116,11 @@ def test_import_adopts_with_the_spec_attributes(cli: Cli, run: Runner) -> None:
     assert shown["testRunId"] == 424242
     assert shown["attributes"]["targetId"] == 43
     assert shown["note"] == "imported"
-    assert run("plan", "--detailed-exitcode").code == 0
+    assert run("plan", "--detailed-exitcode", "--refresh=false").code == 0
+    # The simulator never made run 424242: a refreshing plan finds it gone.
+    refreshed = run("plan", "--detailed-exitcode")
+    assert refreshed.code == 2
+    assert "(no longer exists on the platform)" in refreshed.out
 
 
 def test_force_unlock_with_a_wrong_id_leaves_the_lock(cli: Cli, run: Runner) -> None:

@@ -174,6 +174,12 @@ def api_requests(sim: SimulatorServer) -> list[ReceivedRequest]:
     return [r for r in sim.requests() if r.path.startswith("/api/")]
 
 
+def api_changes(sim: SimulatorServer) -> list[ReceivedRequest]:
+    """The API requests that change something on the platform (triggers and cancels), not
+    the status reads of a refresh."""
+    return [r for r in api_requests(sim) if r.method != "GET"]
+
+
 SPEC_TWO_RUNS = """\
 workspaceId: 1234
 defaults:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.simulator.server import SimulatorServer
-from tests.e2e.conftest import Cli, Result, Runner, api_requests
+from tests.e2e.conftest import Cli, Result, Runner, api_changes, api_requests
 from tests.e2e.harness import many_runs_spec
 
 
@@ -38,12 +38,12 @@ def ten_tracked(cli: Cli, run: Runner, sim: SimulatorServer) -> bytes:
 def test_mass_cancel_is_refused_without_force(
     cli: Cli, run: Runner, sim: SimulatorServer, ten_tracked: bytes
 ) -> None:
-    sent = len(api_requests(sim))
+    sent = len(api_changes(sim))
     cli.write_spec("runs.yaml", many_runs_spec(6))  # 4 of 10 cancelled: 40% > 30%
     for command in (("plan",), ("apply", "--auto-approve")):
         result = run(*command)
         _refused(cli, sim, result, "4 of 10", "--force", state=ten_tracked)
-    assert len(api_requests(sim)) == sent
+    assert len(api_changes(sim)) == sent
 
     forced = run("apply", "--auto-approve", "--force")
     assert forced.code == 0, forced.all
@@ -64,11 +64,11 @@ def test_empty_specs_against_a_non_empty_state_are_refused(
     cli.write_spec("runs.yaml", many_runs_spec(2))
     assert run("apply", "--auto-approve").code == 0
     before = cli.state_path.read_bytes()
-    sent = len(api_requests(sim))
+    sent = len(api_changes(sim))
     cli.write_spec("runs.yaml", "workspaceId: 1234\ntestRuns: {}\n")
     result = run("apply", "--auto-approve")
     _refused(cli, sim, result, "declare no test runs", "--allow-empty", state=before)
-    assert len(api_requests(sim)) == sent
+    assert len(api_changes(sim)) == sent
     allowed = run("apply", "--auto-approve", "--allow-empty")
     assert allowed.code == 0, allowed.all
     assert cli.state()["runs"] == {}
@@ -83,14 +83,14 @@ def test_protected_run_is_neither_replaced_nor_destroyed(
     cli.write_spec("runs.yaml", spec)
     assert run("apply", "--auto-approve").code == 0
     before = cli.state_path.read_bytes()
-    sent = len(api_requests(sim))
+    sent = len(api_changes(sim))
 
     cli.write_spec("runs.yaml", spec.replace("targetId: 42", "targetId: 43"))
     replaced = run("apply", "--auto-approve", "--force")
     _refused(cli, sim, replaced, "protect", "run-000", state=before)
     destroyed = run("destroy", "--auto-approve")
     _refused(cli, sim, destroyed, "protect", "run-000", state=before)
-    assert len(api_requests(sim)) == sent
+    assert len(api_changes(sim)) == sent
 
 
 def test_saved_plan_is_stale_after_state_or_specs_moved(
@@ -102,7 +102,7 @@ def test_saved_plan_is_stale_after_state_or_specs_moved(
     # The state moved (another apply) since the plan was saved.
     assert run("plan", "--target", "run-000", "--out", plan_file).code == 0
     assert run("apply", "--auto-approve", "--target", "run-001").code == 0
-    before, sent = cli.state_path.read_bytes(), len(api_requests(sim))
+    before, sent = cli.state_path.read_bytes(), len(api_changes(sim))
     stale = run("apply", "--plan", plan_file)
     _refused(cli, sim, stale, "state changed since the plan was made", state=before)
 
@@ -111,7 +111,7 @@ def test_saved_plan_is_stale_after_state_or_specs_moved(
     cli.write_spec("runs.yaml", many_runs_spec(3))
     stale = run("apply", "--plan", plan_file)
     _refused(cli, sim, stale, "specs ask for something else", state=before)
-    assert len(api_requests(sim)) == sent
+    assert len(api_changes(sim)) == sent
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.simulator.server import SimulatorServer
-from tests.e2e.conftest import Cli, Result, Runner, api_requests
+from tests.e2e.conftest import Cli, Result, Runner, api_changes
 
 CONFIG = """\
 specs: [team/]
@@ -85,7 +85,7 @@ def test_config_matrix_and_probe_sets_apply_from_a_subdirectory(
 def test_rename_then_revision_bump(project: Path, run: Runner, sim: SimulatorServer) -> None:
     assert run("apply", "--auto-approve").code == 0
     before = state_runs(project)
-    sent = len(sim.requests())
+    sent = len(api_changes(sim))
     spec = project / "team" / "nightly.yaml"
     spec.write_text(
         MATRIX.replace("  nightly:", "  sweep:")
@@ -100,7 +100,7 @@ def test_rename_then_revision_bump(project: Path, run: Runner, sim: SimulatorSer
     applied = run("apply", "--auto-approve")
     assert applied.code == 0, applied.all
     assert "2 moved" in applied.out
-    assert len(sim.requests()) == sent  # a move never calls the API
+    assert len(api_changes(sim)) == sent  # a move never calls the API
     after = state_runs(project)
     assert after["sweep[targetId=42]"] == before["nightly[targetId=42]"]
     # The moved: entries stay as history and do nothing now.
@@ -168,7 +168,7 @@ def test_the_documented_rename_is_a_pure_move(cli: Cli, run: Runner, sim: Simula
     assert run("apply", "--auto-approve", env=state).code == 0
     before = cli.state()["runs"]
     assert isinstance(before, dict)
-    sent = len(api_requests(sim))
+    sent = len(api_changes(sim))
     cli.write_spec(
         "r.yaml",
         RENAMED_FROM.replace("support-bot-weekly:", "support-bot-regression:")
@@ -181,7 +181,7 @@ def test_the_documented_rename_is_a_pure_move(cli: Cli, run: Runner, sim: Simula
     assert "forces replacement" not in plan.out
     applied = run("apply", "--auto-approve", env=state)
     assert applied.code == 0, applied.all
-    assert len(api_requests(sim)) == sent
+    assert len(api_changes(sim)) == sent
     after = cli.state()["runs"]
     assert isinstance(after, dict)
     assert list(after) == ["support-bot-regression"]
@@ -201,7 +201,7 @@ def test_a_second_rename_of_an_unnamed_run_is_a_pure_move_too(
         "r.yaml", first + "moved: [{from: support-bot-weekly, to: support-bot-regression}]\n"
     )
     assert run("apply", "--auto-approve", env=state).code == 0
-    sent = len(api_requests(sim))
+    sent = len(api_changes(sim))
     # Chains are refused, so the first entry goes with the second rename.
     cli.write_spec(
         "r.yaml",
@@ -213,7 +213,7 @@ def test_a_second_rename_of_an_unnamed_run_is_a_pure_move_too(
     assert "Plan: 0 to trigger, 0 to replace, 0 to cancel, 1 to move." in plan.out
     applied = run("apply", "--auto-approve", env=state)
     assert applied.code == 0, applied.all
-    assert len(api_requests(sim)) == sent
+    assert len(api_changes(sim)) == sent
     after = cli.state()["runs"]
     assert isinstance(after, dict)
     assert list(after) == ["sbr2"]

@@ -19,6 +19,7 @@ def drun(
     line: int = 1,
     protect: bool = False,
     name_defaulted: bool = False,
+    rerun_after: int | None = None,
 ) -> DesiredRun:
     return DesiredRun(
         key=key,
@@ -27,6 +28,7 @@ def drun(
         line=line,
         protect=protect,
         name_defaulted=name_defaulted,
+        rerun_after=rerun_after,
     )
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
 from reconciler.plan.diff import make_plan
-from reconciler.plan.model import Plan
+from reconciler.plan.model import Observed, Plan
 from reconciler.spec.model import Move
-from tests.factories import attrs, tracked
+from tests.factories import attrs, result_of, tracked
 from tests.plan.factories import desired, drun, state
 
 
@@ -86,3 +87,50 @@ def removed_field_plan() -> Plan:
     want = desired(drun("nightly", attrs(name="Nightly"), file="specs/bots.yaml", line=3))
     have = state({"nightly": tracked(attrs(name="Nightly", revision=3), 7001)})
     return make_plan(want, have)
+
+
+#: The clock of ``refreshed_plan``: 8 days and an hour after ``tracked`` runs were triggered.
+REFRESH_NOW = datetime(2024, 5, 9, 13, 0, tzinfo=UTC)
+
+
+def refreshed_plan() -> Plan:
+    """A refreshed plan: a run cancelled outside, one ended in Error, one gone, one finished and
+    due (rerunAfter 7d), one finished and not due, one still running though old enough, one
+    whose status could not be read."""
+    keys = ("cancelled", "errored", "gone", "due", "fresh", "running", "unreadable")
+    week = 7 * 86_400
+    want = desired(
+        *(
+            drun(
+                key,
+                attrs(name=key),
+                line=index * 4 + 2,
+                rerun_after=week * 2 if key == "fresh" else week,
+            )
+            for index, key in enumerate(keys)
+        )
+    )
+    ids = {key: 7001 + index for index, key in enumerate(keys)}
+    have = state({key: tracked(attrs(name=key), ids[key]) for key in keys})
+    # One ended result recorded in state already: it is not read again.
+    have = have.model_copy(
+        update={
+            "runs": {
+                **have.runs,
+                "fresh": have.runs["fresh"].model_copy(
+                    update={"result": result_of(ids["fresh"], failed=1)}
+                ),
+            }
+        }
+    )
+    refreshed = {
+        ids["cancelled"]: Observed(result=result_of(ids["cancelled"], status="CANCELED")),
+        ids["errored"]: Observed(result=result_of(ids["errored"], status="Error", errored=3)),
+        ids["gone"]: Observed(gone=True),
+        ids["due"]: Observed(result=result_of(ids["due"], status="FINISHED", failed=2)),
+        ids["running"]: Observed(result=result_of(ids["running"], status="Running")),
+        ids["unreadable"]: Observed(
+            error="status of 'unreadable' (run 7007): the API answered 500 Internal Server Error"
+        ),
+    }
+    return make_plan(want, have, refreshed=refreshed, now=REFRESH_NOW)

@@ -18,7 +18,7 @@ from reconciler.plan.diff import (
     explain,
     make_plan,
 )
-from reconciler.plan.model import Action, Change, Plan
+from reconciler.plan.model import Action, Change, Plan, PlanOptionsRecord
 from tests.factories import attrs, tracked
 from tests.plan.factories import CHECKSUM, LINEAGE, desired, drun, in_sync, state
 
@@ -71,12 +71,7 @@ def test_key_removed_from_specs_is_cancelled() -> None:
 def test_plan_records_state_identity_specs_checksum_and_options() -> None:
     plan = make_plan(*in_sync("a", "b"), targets=["b", "a", "b"], replace=["a"])
     assert (plan.lineage, plan.serial, plan.specs_checksum) == (LINEAGE, 7, CHECKSUM)
-    assert plan.options == {
-        "targets": ["a", "b"],
-        "replace": ["a"],
-        "retrigger_unknown": False,
-        "destroy": False,
-    }
+    assert plan.options == PlanOptionsRecord(targets=("a", "b"), replace=("a",), refresh=False)
 
 
 def test_changes_are_sorted_by_key_whatever_the_input_order() -> None:
@@ -177,7 +172,7 @@ def test_retrigger_unknown_plans_a_trigger_for_keys_in_specs() -> None:
 def test_retrigger_unknown_leaves_triggered_runs_alone() -> None:
     plan = make_plan(*in_sync("a"), retrigger_unknown=True)
     assert only(plan).action is Action.NOOP
-    assert plan.options["retrigger_unknown"] is True
+    assert plan.options.retrigger_unknown is True
 
 
 # --- --target -------------------------------------------------------------------------------
@@ -262,7 +257,7 @@ def test_destroy_cancels_every_tracked_run_whatever_the_specs() -> None:
         ("removed", Action.CANCEL, REASON_DESTROY),
     ]
     assert all(c.after is None for c in plan.changes)
-    assert plan.options["destroy"] is True
+    assert plan.options.destroy is True
 
 
 def test_destroy_honours_targets() -> None:

@@ -34,6 +34,7 @@ from tests.plan.samples import (
     empty_plan,
     mixed_plan,
     moves_plan,
+    refreshed_plan,
     removed_field_plan,
     retrigger_plan,
 )
@@ -48,6 +49,7 @@ SAMPLES: dict[str, Callable[[], Plan]] = {
     "retrigger": retrigger_plan,
     "moves": moves_plan,
     "removed": removed_field_plan,
+    "refreshed": refreshed_plan,
 }
 RENDERERS: dict[str, Callable[[Plan], str]] = {
     "txt": lambda plan: render_text(plan, color=False),
@@ -165,7 +167,7 @@ def test_json_schema_rejects_a_malformed_document() -> None:
 
 def test_json_carries_state_identity_counts_and_changes() -> None:
     document = json.loads(render_json(mixed_plan()))
-    assert document["format_version"] == "1.0"
+    assert document["format_version"] == "1.1"
     assert document["reconciler_version"] == __version__
     assert document["state"] == {"lineage": mixed_plan().lineage, "serial": 7}
     assert document["summary"] == {

@@ -87,7 +87,7 @@ def valid_envelope() -> dict[str, object]:
         ("{not json", "invalid JSON at line 1"),
         ("[]", 'no "format": "reconciler-saved-plan" marker'),
         ('{"version": 1, "lineage": "x", "serial": 1, "runs": {}}', "marker"),
-        ('{"format": "reconciler-saved-plan", "version": 1}', "plan: Field required"),
+        ('{"format": "reconciler-saved-plan", "version": 2}', "plan: Field required"),
     ],
 )
 def test_corrupt_or_foreign_file_is_a_plan_error(

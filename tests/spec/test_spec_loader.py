@@ -267,7 +267,7 @@ def test_unknown_fields_everywhere_with_suggestions() -> None:
         (10, "testRuns.chatbot.probe_ids"): "did you mean probeIds?",
         (11, "testRuns.chatbot.colour"): (
             "the fields allowed here are: workspaceId, targetId, probeIds, name, "
-            "runAiAnalysis, notifyWhenFinished, protect, revision, matrix, gate"
+            "runAiAnalysis, notifyWhenFinished, protect, revision, rerunAfter, matrix, gate"
         ),
     }
     assert all(e.message.startswith("unknown field") for e in errors)
