@@ -32,8 +32,9 @@ if [ -n "${INPUT_JUNIT:-}" ] && [ "$wait" != true ]; then
   fail "input 'junit' needs command: apply and wait: true (the report is of finished runs)"
 fi
 # A version reaches pip's command line: allow a version or a specifier, never an option.
-if [ -n "${INPUT_VERSION:-}" ] && ! [[ "${INPUT_VERSION}" =~ ^[0-9A-Za-z.*+!=<>~,]+$ ]]; then
-  fail "input 'version' must be a version of splx-reconciler such as 0.2.0 (got '${INPUT_VERSION}')"
+version_pattern='^[0-9A-Za-z.*+!=<>~,]+$'
+if [ -n "${INPUT_VERSION:-}" ] && ! [[ "${INPUT_VERSION}" =~ $version_pattern ]]; then
+  fail "input 'version' must be a version of splx-reconciler such as 0.1.0 (got '${INPUT_VERSION}')"
 fi
 
 if [ -z "${SPLX_API_KEY:-}" ]; then
