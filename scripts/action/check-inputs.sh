@@ -31,6 +31,18 @@ fi
 if [ -n "${INPUT_JUNIT:-}" ] && [ "$wait" != true ]; then
   fail "input 'junit' needs command: apply and wait: true (the report is of finished runs)"
 fi
+duration_pattern='^[0-9]+([.][0-9]+)?(ms|s|m|h)?$'
+for input in timeout interval; do
+  variable="INPUT_${input^^}"
+  value="${!variable:-}"
+  [ -n "$value" ] || continue
+  if [ "$wait" != true ]; then
+    fail "input '$input' needs command: apply and wait: true"
+  fi
+  if ! [[ "$value" =~ $duration_pattern ]]; then
+    fail "input '$input' must be a duration such as 30s, 5m or 2h (got '$value')"
+  fi
+done
 # A version reaches pip's command line: allow a version or a specifier, never an option.
 version_pattern='^[0-9A-Za-z.*+!=<>~,]+$'
 if [ -n "${INPUT_VERSION:-}" ] && ! [[ "${INPUT_VERSION}" =~ $version_pattern ]]; then

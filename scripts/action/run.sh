@@ -47,7 +47,11 @@ if [ "$command" = plan ]; then
 fi
 
 apply_args=(--auto-approve)
-if [ -n "$junit" ]; then apply_args+=(--wait --junit "$junit"); fi
+if [ -n "$junit" ]; then
+  apply_args+=(--wait --junit "$junit")
+  if [ -n "${INPUT_TIMEOUT:-}" ]; then apply_args+=(--timeout "$INPUT_TIMEOUT"); fi
+  if [ -n "${INPUT_INTERVAL:-}" ]; then apply_args+=(--interval "$INPUT_INTERVAL"); fi
+fi
 status=0
 reconciler apply "${paths[@]}" "${common[@]}" "${apply_args[@]}" || status=$?
 output exitcode "$status"

