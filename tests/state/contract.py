@@ -40,7 +40,7 @@ from reconciler.state import open_store
 from reconciler.state.codec import decode_state, encode_state
 from reconciler.state.model import STATE_VERSION, JournalRecord, State, TrackedRun
 from reconciler.state.store import StateStore
-from tests.factories import attrs, tracked
+from tests.factories import attrs, result_of, tracked
 from tests.polling import wait_until
 
 StoreFactory = Callable[[], StateStore]
@@ -197,6 +197,32 @@ class StateStoreContract:
         assert entry.status == "unknown"
         assert entry.test_run_id is None
         assert entry.attributes == attrs(target_id=1)
+
+    def test_results_and_history_survive_the_journal_and_a_persist(
+        self, store: StateStore, make_store: StoreFactory
+    ) -> None:
+        # A run seen ended, then replaced: its result reaches the journal, the replacement
+        # inherits it as history, and both survive a crash (recovery) and a persist.
+        persisted(store, a=tracked(attrs(target_id=1), 11))
+        with store.lock("apply"):
+            store.recover()
+            for record in [
+                JournalRecord(op="result", key="a", test_run_id=11, result=result_of(11, failed=2)),
+                JournalRecord(op="cancel-intent", key="a", test_run_id=11),
+                JournalRecord(op="cancel-done", key="a", test_run_id=11),
+                JournalRecord(op="trigger-intent", key="a", attributes=attrs(target_id=1)),
+                JournalRecord(op="trigger-done", key="a", test_run_id=12),
+                JournalRecord(op="result", key="a", test_run_id=12, result=result_of(12)),
+            ]:
+                store.append(record)
+            # The command "crashes" here: the next one recovers the journal.
+        survivor = make_store()
+        with survivor.lock("apply"):
+            recovered = survivor.recover()
+        run = make_store().read().runs["a"]
+        assert run == recovered.runs["a"]
+        assert run.result is not None and run.result.test_run_id == 12
+        assert [(r.test_run_id, r.counts.failed) for r in run.history] == [(11, 2)]
 
     def test_cancel_done_removes_the_run(self, store: StateStore) -> None:
         persisted(store, a=tracked(attrs(target_id=1), 11), b=tracked(attrs(target_id=2), 22))
