@@ -23,7 +23,6 @@ __all__ = [
     "REDACTED",
     "Console",
     "ProgressReporter",
-    "ReadProgress",
     "RedactingFilter",
     "Redactor",
     "RefreshProgress",
@@ -264,57 +263,8 @@ class ProgressReporter:
         self._console.err(text, nl=False)
 
 
-class ReadProgress:
-    """A live line while statuses are read (``status``): ``reading status: 37/120, 2 not
-    read``, redrawn on stderr, only on a terminal and only once reading has taken more than
-    ``delay`` seconds (a quick read leaves no trace). Called from worker threads."""
-
-    def __init__(
-        self,
-        console: Console,
-        total: int,
-        *,
-        live: bool,
-        delay: float = 0.3,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._console = console
-        self._total = total
-        self._live = live and not console.quiet and total > 0
-        self._delay = delay
-        self._clock = clock
-        self._started = clock()
-        self._lock = threading.Lock()
-        self._done = 0
-        self._unread = 0
-        self._last_draw: float | None = None
-
-    def __call__(self, *, readable: bool) -> None:
-        with self._lock:
-            self._done += 1
-            self._unread += 0 if readable else 1
-            now = self._clock()
-            if not self._live or now - self._started < self._delay:
-                return
-            if self._last_draw is not None and now - self._last_draw < 0.1:
-                return
-            self._last_draw = now
-            self._console.err("\r\x1b[2K" + self.line(), nl=False)
-
-    def line(self) -> str:
-        unread = f", {self._unread} not read" if self._unread else ""
-        return f"reading status: {self._done}/{self._total}{unread}"
-
-    def finish(self) -> None:
-        """Erase the line, so the results start on a clean line."""
-        with self._lock:
-            if self._last_draw is not None:
-                self._console.err("\r\x1b[2K", nl=False)
-                self._last_draw = None
-
-
 class RefreshProgress:
-    """A status line on stderr while ``plan``/``apply`` read run statuses, on a terminal only,
+    """A status line on stderr while a command reads run statuses, on a terminal only,
     and only once the reading has taken more than ``delay`` seconds: a quick refresh shows
     nothing. Erased when done, so the plan starts on a clean line.
 

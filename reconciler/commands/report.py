@@ -23,18 +23,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import Session, load_desired
+from reconciler.commands.common import Session, gates_of, load_desired
 from reconciler.commands.planning import report_store_notes
+from reconciler.commands.reading import (
+    NO_KEY,
+    read_statuses,
+    record_learned,
+    select_tracked,
+    unknown_outcomes,
+)
 from reconciler.defaults import API_KEY_ENV, DEFAULT_PARALLELISM
 from reconciler.errors import ApiError, UsageError
 
 if TYPE_CHECKING:
     from reconciler.api.client import ProbeClient
-    from reconciler.results.refresh import Refresh
     from reconciler.results.summary import ResultRow, ResultSet
     from reconciler.results.views.html import Pdf
-    from reconciler.state.model import State, TrackedRun
-    from reconciler.state.store import StateStore
 
 log = logging.getLogger("reconciler.cli")
 
@@ -58,6 +62,7 @@ class ReportOptions:
 
 
 def report(session: Session, options: ReportOptions) -> int:
+    from reconciler.results.refresh import unread
     from reconciler.results.summary import build_results
     from reconciler.results.views.html import PageContext, render_report
     from reconciler.state.model import utc_now
@@ -71,11 +76,24 @@ def report(session: Session, options: ReportOptions) -> int:
     store = session.store()
     state = store.read()
     report_store_notes(session, store)
-    runs = _selected(state, options.targets)
-    notes = list(_unknown_note(state, options.targets))
-    refreshed = _read(session, runs, options) if options.refresh else _from_state(runs)
-    notes += _record(session, store, refreshed)
-    gates = {key: desired.runs[key].gate for key in runs if key in desired.runs}
+    runs, unknown = select_tracked(state, options.targets)
+    notes = [note for note in (unknown_outcomes(unknown),) if note]
+    if options.refresh:
+        refreshed = read_statuses(session, runs, options.parallelism)
+    else:
+        refreshed = unread(runs, "not read (--refresh=false)")
+    for observation in refreshed.unreadable:
+        if observation.error != NO_KEY:
+            session.console.warn(f"{observation.key}: {observation.error}")
+    unread_count = sum(1 for o in refreshed.unreadable if o.error == NO_KEY)
+    if unread_count:
+        session.console.warn(
+            f"{API_KEY_ENV} is not set: {unread_count} run{'s' if unread_count != 1 else ''} "
+            "not ended could not be read and show as not read (ended ones are shown from state)."
+        )
+    recording = record_learned(session, store, refreshed, operation="report")
+    notes += [recording] if recording else []
+    gates = gates_of(session.settings, desired, runs)
     results = build_results(refreshed, gates, platform=session.platform_url(), read_at=utc_now())
     pdfs: dict[str, Pdf] = {}
     if pdf_dir is not None:
@@ -136,100 +154,6 @@ def _write(out: Path, page: str) -> None:
         raise UsageError(
             f"--out {out}: cannot write the report ({exc.strerror or exc}); nothing was written"
         ) from None
-
-
-def _selected(state: State, targets: Sequence[str]) -> dict[str, TrackedRun]:
-    """The triggered runs to show; --target keys must be tracked."""
-    from reconciler.results.refresh import observable
-
-    missing = [key for key in targets if key not in state.runs]
-    if missing:
-        known = ", ".join(sorted(state.runs)[:10]) or "none"
-        raise UsageError(
-            f"--target {missing[0]}: no run with that key in state (keys: {known}); "
-            "`reconciler state list` shows every key."
-        )
-    return observable(state, targets or None)
-
-
-def _unknown_note(state: State, targets: Sequence[str]) -> list[str]:
-    wanted = set(targets) if targets else set(state.runs)
-    unknown = sorted(k for k in wanted if state.runs[k].status == "unknown")
-    if not unknown:
-        return []
-    shown = ", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else "")
-    return [
-        f"{len(unknown)} key{'s have' if len(unknown) != 1 else ' has'} an unknown trigger "
-        f"outcome and no run id, so no row: {shown} (`reconciler plan` says how to resolve them)."
-    ]
-
-
-def _from_state(runs: dict[str, TrackedRun]) -> Refresh:
-    """``--refresh=false``: recorded results only; the others were not read."""
-    from reconciler.results.refresh import Observation, Refresh, needs_read
-
-    return Refresh(
-        {
-            key: Observation(key, run, None, "none", error="not read (--refresh=false)")
-            if needs_read(run)
-            else Observation(key, run, run.result, "state")
-            for key, run in runs.items()
-        }
-    )
-
-
-def _read(session: Session, runs: dict[str, TrackedRun], options: ReportOptions) -> Refresh:
-    """Ended runs from state; the others from the API, or marked not read without a key."""
-    from reconciler.results.refresh import Observation, Refresh, needs_read, refresh
-
-    to_read = sum(1 for run in runs.values() if needs_read(run))
-    if not to_read:
-        return _from_state(runs)
-    if session.settings.api_key is None:
-        session.console.warn(
-            f"{API_KEY_ENV} is not set: {to_read} run{'s' if to_read != 1 else ''} not ended "
-            "could not be read and show as not read (ended ones are shown from state)."
-        )
-        return Refresh(
-            {
-                key: Observation(
-                    key, run, None, "none", error=f"not read: {API_KEY_ENV} is not set"
-                )
-                if needs_read(run)
-                else Observation(key, run, run.result, "state")
-                for key, run in runs.items()
-            }
-        )
-    session.check_api_settings()
-    client = session.client(parallelism=options.parallelism)
-    try:
-        refreshed = refresh(client, runs, parallelism=options.parallelism)
-    finally:
-        client.close()
-    for observation in refreshed.unreadable:
-        session.console.warn(f"{observation.key}: {observation.error}")
-    return refreshed
-
-
-def _record(session: Session, store: StateStore, refreshed: Refresh) -> list[str]:
-    """Record newly ended results when the lock is free; otherwise say they were not."""
-    from reconciler.results.refresh import record_results
-
-    records = refreshed.records
-    recorded = record_results(store, records, operation="report")
-    if recorded.skipped_because is None:
-        if recorded.count:
-            log.info("recorded %d final result(s) in state", recorded.count)
-        return []
-    holder = store.lock_holder()
-    who = holder.describe() if holder is not None else "another command"
-    count = len(records)
-    note = (
-        f"the state is locked by {who}: {count} newly ended result{'s' if count != 1 else ''} "
-        "shown but not recorded; a later status, report or plan records them."
-    )
-    session.console.warn(note)
-    return [note]
 
 
 def pdf_name(key: str, test_run_id: int) -> str:

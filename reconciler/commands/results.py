@@ -17,22 +17,25 @@ from typing import TYPE_CHECKING
 
 from reconciler.commands.common import Session, gates_of, load_desired
 from reconciler.commands.planning import report_store_notes
+from reconciler.commands.reading import (
+    NO_KEY,
+    read_statuses,
+    record_learned,
+    select_tracked,
+    unknown_outcomes,
+)
 from reconciler.defaults import API_KEY_ENV, DEFAULT_PARALLELISM
 from reconciler.errors import UsageError
 
 if TYPE_CHECKING:
-    from reconciler.results.refresh import Observation, Refresh
     from reconciler.results.summary import ResultSet
-    from reconciler.state.model import State, TrackedRun
+    from reconciler.state.model import State
     from reconciler.state.store import StateStore
 
 log = logging.getLogger("reconciler.cli")
 
 EXIT_OK = 0
 EXIT_ERROR = 1
-
-#: What a run that needed reading says when there is no key to read it with.
-NO_KEY = f"not read: {API_KEY_ENV} is not set"
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,12 @@ def status(session: Session, options: StatusOptions) -> int:
     store = session.store()
     state = _read_state(store)
     report_store_notes(session, store)
-    runs = _selected(state, options.targets, session)
-    refreshed = _read(session, runs, options.parallelism)
-    _record(session, store, refreshed)
+    runs, unknown = select_tracked(state, options.targets)
+    warning = unknown_outcomes(unknown)
+    if warning:
+        session.console.warn(warning)
+    refreshed = read_statuses(session, runs, options.parallelism)
+    record_learned(session, store, refreshed, operation="status")
     gates = gates_of(session.settings, desired, runs)
     results = build_results(refreshed, gates, platform=platform, read_at=utc_now())
     _show(session, results, options.fmt)
@@ -81,87 +87,6 @@ def _read_state(store: StateStore) -> State:
         gc.freeze()
         if enabled:
             gc.enable()
-
-
-def _selected(state: State, targets: Sequence[str], session: Session) -> dict[str, TrackedRun]:
-    """The triggered runs to show; --target keys must be tracked. Unknown trigger outcomes
-    have no id to ask about: they are named on stderr, not shown as rows."""
-    from reconciler.results.refresh import observable
-
-    missing = [key for key in targets if key not in state.runs]
-    if missing:
-        known = ", ".join(sorted(state.runs)[:10]) or "none"
-        raise UsageError(
-            f"--target {missing[0]}: no run with that key in state (keys: {known}); "
-            "`reconciler state list` shows every key."
-        )
-    wanted = set(targets) if targets else set(state.runs)
-    unknown = sorted(k for k in wanted if state.runs[k].status == "unknown")
-    if unknown:
-        session.console.warn(
-            f"{len(unknown)} key{'s have' if len(unknown) != 1 else ' has'} an unknown trigger "
-            f"outcome and no run id to read: {', '.join(unknown)} (`reconciler plan` says how "
-            "to resolve them)."
-        )
-    return observable(state, targets or None)
-
-
-def _read(session: Session, runs: dict[str, TrackedRun], parallelism: int) -> Refresh:
-    """Ended runs from state; the others from the API, or marked not read without a key."""
-    from reconciler.results.refresh import Observation, Refresh, needs_read, refresh
-    from reconciler.ui import ReadProgress, live_progress_wanted
-
-    to_read = sum(1 for run in runs.values() if needs_read(run))
-    if to_read and session.settings.api_key is None:
-        return Refresh(
-            {
-                key: Observation(key, run, run.result, "state")
-                if not needs_read(run)
-                else Observation(key, run, None, "none", error=NO_KEY)
-                for key, run in runs.items()
-            }
-        )
-    if not to_read:
-        return refresh(_NoReads(), runs, parallelism=parallelism)
-    session.check_api_settings()
-    live = live_progress_wanted(session.console.err_stream, session.settings.env)
-    progress = ReadProgress(session.console, to_read, live=live)
-
-    def observed(observation: Observation) -> None:
-        progress(readable=observation.error is None)
-
-    client = session.client(parallelism=parallelism)
-    try:
-        return refresh(client, runs, parallelism=parallelism, on_observed=observed)
-    finally:
-        progress.finish()
-        client.close()
-
-
-class _NoReads:
-    """The StatusApi of a refresh with nothing to read: every run has ended."""
-
-    def get_status(self, workspace_id: int, test_run_id: int, *, key: str, seen_at: str) -> None:
-        raise AssertionError(f"internal error: status of {key!r} read though it has ended")
-
-
-def _record(session: Session, store: StateStore, refreshed: Refresh) -> None:
-    """Record newly ended results when the lock is free; otherwise say they were not."""
-    from reconciler.results.refresh import record_results
-
-    records = refreshed.records
-    recorded = record_results(store, records, operation="status")
-    if recorded.skipped_because is None:
-        if recorded.count:
-            log.info("recorded %d final result(s) in state", recorded.count)
-        return
-    holder = store.lock_holder()
-    who = holder.describe() if holder is not None else "another command"
-    count = len(records)
-    session.console.warn(
-        f"the state is locked by {who}: {count} newly ended result{'s' if count != 1 else ''} "
-        "shown but not recorded; a later status or plan records them."
-    )
 
 
 def _show(session: Session, results: ResultSet, fmt: str) -> None:

@@ -26,6 +26,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Final
 
 from reconciler.commands.common import Session, gates_of, load_desired
+from reconciler.commands.reading import NoReads, select_tracked, unknown_outcomes
 from reconciler.errors import UsageError
 from reconciler.ui import Console, format_seconds
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from reconciler.results.gate import Gate
     from reconciler.results.summary import ResultSet
     from reconciler.results.wait import StatusChange, WaitOutcome, WaitProgress
-    from reconciler.state.model import State, TrackedRun
+    from reconciler.state.model import TrackedRun
     from reconciler.state.store import StateStore
 
 log = logging.getLogger("reconciler.cli")
@@ -105,29 +106,11 @@ def wait(session: Session, paths: Sequence[str], targets: Sequence[str], opts: W
     from reconciler.commands.planning import report_store_notes
 
     report_store_notes(session, store)
-    runs = _selected(state, targets, session)
+    runs, unknown = select_tracked(state, targets)
+    warning = unknown_outcomes(unknown)
+    if warning:
+        session.console.warn(warning)
     return wait_for(session, store, runs, gates_of(session.settings, desired, runs), opts)
-
-
-def _selected(state: State, targets: Sequence[str], session: Session) -> dict[str, TrackedRun]:
-    from reconciler.results.refresh import observable
-
-    missing = [key for key in targets if key not in state.runs]
-    if missing:
-        known = ", ".join(sorted(state.runs)[:10]) or "none"
-        raise UsageError(
-            f"--target {missing[0]}: no run with that key in state (keys: {known}); "
-            "`reconciler state list` shows every key."
-        )
-    wanted = set(targets) if targets else set(state.runs)
-    unknown = sorted(k for k in wanted if state.runs[k].status == "unknown")
-    if unknown:
-        session.console.warn(
-            f"{len(unknown)} key{'s have' if len(unknown) != 1 else ' has'} an unknown trigger "
-            f"outcome and no run id to wait for: {', '.join(unknown)} (`reconciler plan` says "
-            "how to resolve them)."
-        )
-    return observable(state, targets or None)
 
 
 def wait_for(
@@ -191,7 +174,7 @@ def _poll(
             f"Waiting for {to_read} run{'s' if to_read != 1 else ''} to end (timeout "
             f"{_span(opts.timeout)}, reading each every {_span(opts.interval)} or more)."
         )
-    client = session.client(parallelism=opts.parallelism) if to_read else _NoReads()
+    client = session.client(parallelism=opts.parallelism) if to_read else NoReads()
     waiter = Waiter(
         client,
         runs,
@@ -228,16 +211,6 @@ def _interrupts_raise() -> Iterator[None]:
 def _span(seconds: float) -> str:
     """A duration as given on the command line: ``250ms`` below a second."""
     return f"{seconds * 1000:.0f}ms" if 0 < seconds < 1 else format_seconds(seconds)
-
-
-class _NoReads:
-    """The StatusApi of a wait in which every run has already ended."""
-
-    def get_status(self, workspace_id: int, test_run_id: int, *, key: str, seen_at: str) -> None:
-        raise AssertionError(f"internal error: status of {key!r} read though it has ended")
-
-    def close(self) -> None:
-        """Nothing to close."""
 
 
 class WaitView:

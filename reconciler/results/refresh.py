@@ -205,3 +205,16 @@ def record_results(store: StateStore, records: list[JournalRecord], *, operation
     except LockError as exc:
         return Recorded(0, skipped_because=str(exc))
     return Recorded(written)
+
+
+def unread(runs: dict[str, TrackedRun], reason: str) -> Refresh:
+    """A refresh that sends nothing: recorded final results from state, and every run that
+    would have needed reading marked with ``reason`` ("not read: SPLX_API_KEY is not set")."""
+    return Refresh(
+        {
+            key: Observation(key, run, None, "none", error=reason)
+            if needs_read(run)
+            else Observation(key, run, run.result, "state")
+            for key, run in runs.items()
+        }
+    )

@@ -137,9 +137,9 @@ def test_status_shows_a_reading_line_on_a_terminal_and_erases_it(
     sim.set_faults(latency=0.5)
     code, screen = run_in_pty(cli, "status", "--parallelism", "1", env={"NO_COLOR": "1"})
     assert code == 0, screen
-    assert "\r\x1b[2Kreading status: 1/2" in screen
-    drawn = screen.rindex("reading status:")
+    assert "\r\x1b[2KReading run status: 1/2" in screen
+    drawn = screen.rindex("Reading run status:")
     # The line is erased before the results start, so they begin at the line's start.
     assert screen.index("\r\x1b[2K", drawn) < screen.index("chatbot-jailbreak: Running")
     piped = cli.proc("status")
-    assert "reading status" not in piped.all  # never in a pipe or a log
+    assert "Reading run status" not in piped.all  # never in a pipe or a log

@@ -1,16 +1,12 @@
-"""The text view of a ResultSet: gate reasons and notes, colour, the summary line; and the
-live progress line of ``status``."""
+"""The text view of a ResultSet: gate reasons and notes, colour, the summary line."""
 
 from __future__ import annotations
-
-import io
 
 from reconciler.results.gate import Gate
 from reconciler.results.refresh import Observation, Refresh
 from reconciler.results.summary import build_results
 from reconciler.results.views.tally import Tally
 from reconciler.results.views.text import render_status, summary_line
-from reconciler.ui import Console, ReadProgress
 from tests.factories import attrs, result_of, tracked
 
 
@@ -52,35 +48,3 @@ def test_summary_line_names_unread_and_gone_runs_only_when_there_are_some() -> N
     assert summary_line(Tally(4, 0, 1, 1, 2, 1)) == (
         "4 runs: 0 passed, 1 failed, 1 still going, 2 not read, 1 gone."
     )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_read_progress_draws_only_after_a_moment_and_erases_itself() -> None:
-    err = io.StringIO()
-    console = Console(out=io.StringIO(), err=err)
-    clock = Clock()
-    progress = ReadProgress(console, 3, live=True, delay=0.3, clock=clock)
-    progress(readable=True)
-    assert err.getvalue() == ""  # a quick read leaves no trace
-    clock.now = 0.5
-    progress(readable=False)
-    assert err.getvalue().endswith("reading status: 2/3, 1 not read")
-    progress.finish()
-    assert err.getvalue().endswith("\r\x1b[2K")
-
-
-def test_read_progress_is_silent_off_a_terminal() -> None:
-    err = io.StringIO()
-    clock = Clock()
-    progress = ReadProgress(Console(out=io.StringIO(), err=err), 2, live=False, clock=clock)
-    clock.now = 5
-    progress(readable=True)
-    progress.finish()
-    assert err.getvalue() == ""

@@ -1,0 +1,106 @@
+"""What ``status``, ``wait`` and ``report`` share: which tracked runs they look at, reading
+their status, and recording what was learned (each then renders its own view)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from reconciler.defaults import API_KEY_ENV
+from reconciler.errors import UsageError
+
+if TYPE_CHECKING:
+    from reconciler.commands.common import Session
+    from reconciler.results.refresh import Refresh
+    from reconciler.state.model import State, TrackedRun
+    from reconciler.state.store import StateStore
+
+log = logging.getLogger("reconciler.cli")
+
+#: What a run that needed reading says when there is no key to read it with.
+NO_KEY = f"not read: {API_KEY_ENV} is not set"
+
+
+def select_tracked(state: State, targets: Sequence[str]) -> tuple[dict[str, TrackedRun], list[str]]:
+    """The triggered runs of ``targets`` (default: all), and the selected keys whose trigger
+    has an unknown outcome (no run id to ask about). A target not in state is a usage error."""
+    from reconciler.results.refresh import observable
+
+    missing = [key for key in targets if key not in state.runs]
+    if missing:
+        known = ", ".join(sorted(state.runs)[:10]) or "none"
+        raise UsageError(
+            f"--target {missing[0]}: no run with that key in state (keys: {known}); "
+            "`reconciler state list` shows every key."
+        )
+    wanted = set(targets) if targets else set(state.runs)
+    unknown = sorted(k for k in wanted if state.runs[k].status == "unknown")
+    return observable(state, targets or None), unknown
+
+
+def unknown_outcomes(unknown: Sequence[str]) -> str | None:
+    """The warning about keys with an unknown trigger outcome, or None when there are none."""
+    if not unknown:
+        return None
+    shown = ", ".join(unknown[:10]) + (" ..." if len(unknown) > 10 else "")
+    return (
+        f"{len(unknown)} key{'s have' if len(unknown) != 1 else ' has'} an unknown trigger "
+        f"outcome and no run id to read: {shown} (`reconciler plan` says how to resolve them)."
+    )
+
+
+def read_statuses(session: Session, runs: dict[str, TrackedRun], parallelism: int) -> Refresh:
+    """Ended runs from state, the others from the API (a progress line on a terminal);
+    without an API key, those are marked not read instead."""
+    from reconciler.results.refresh import needs_read, refresh, unread
+    from reconciler.ui import RefreshProgress, live_progress_wanted
+
+    to_read = sum(1 for run in runs.values() if needs_read(run))
+    if not to_read:
+        return unread(runs, "")
+    if session.settings.api_key is None:
+        return unread(runs, NO_KEY)
+    session.check_api_settings()
+    live = live_progress_wanted(session.console.err_stream, session.settings.env)
+    progress = RefreshProgress(session.console, to_read, live=live)
+    client = session.client(parallelism=parallelism)
+    try:
+        return refresh(client, runs, parallelism=parallelism, on_observed=progress)
+    finally:
+        progress.finish()
+        client.close()
+
+
+def record_learned(
+    session: Session, store: StateStore, refreshed: Refresh, *, operation: str
+) -> str | None:
+    """Record newly ended results when the lock is free. Otherwise warn that they were not
+    (and return the warning, for a page to show): a look must never wait for an apply."""
+    from reconciler.results.refresh import record_results
+
+    records = refreshed.records
+    recorded = record_results(store, records, operation=operation)
+    if recorded.skipped_because is None:
+        if recorded.count:
+            log.info("recorded %d final result(s) in state", recorded.count)
+        return None
+    holder = store.lock_holder()
+    who = holder.describe() if holder is not None else "another command"
+    count = len(records)
+    note = (
+        f"the state is locked by {who}: {count} newly ended result{'s' if count != 1 else ''} "
+        "shown but not recorded; a later status, wait, report or plan records them."
+    )
+    session.console.warn(note)
+    return note
+
+
+class NoReads:
+    """The StatusApi of a command in which every run has already ended: reading one is a bug."""
+
+    def get_status(self, workspace_id: int, test_run_id: int, *, key: str, seen_at: str) -> None:
+        raise AssertionError(f"internal error: status of {key!r} read though it has ended")
+
+    def close(self) -> None:
+        """Nothing to close."""
