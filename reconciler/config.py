@@ -23,17 +23,19 @@ from typing import Annotated, Literal
 from pydantic import (
     Field,
     PrivateAttr,
+    StrictInt,
     StrictStr,
     StringConstraints,
     ValidationError,
     field_validator,
 )
 
+from reconciler.defaults import DEFAULT_MAX_MATRIX_RUNS
 from reconciler.errors import SpecError
 from reconciler.records import Int32
 from reconciler.results.gate import Gate
 from reconciler.spec.messages import ConfigValidationError, validation_errors
-from reconciler.spec.model import ProbeSet
+from reconciler.spec.model import MatrixLimit, ProbeSet
 from reconciler.spec.schema import GATE_DESCRIPTION, Duration, GateSpec, ProbeSetName, SpecModel
 from reconciler.spec.yaml_loader import key_lines, locate, parse_yaml
 from reconciler.state import is_postgres_url
@@ -61,6 +63,10 @@ class ProjectConfig(SpecModel):
     probe_sets: dict[ProbeSetName, list[Int32]] = Field(
         default_factory=dict, description="named lists of probe ids, usable in probeIds"
     )
+    max_matrix_runs: Annotated[StrictInt, Field(ge=1)] = Field(
+        default=DEFAULT_MAX_MATRIX_RUNS,
+        description="most runs one matrix may expand to; a larger matrix is an error",
+    )
     status_path: _Text | None = Field(
         default=None,
         description="path template of the status endpoint, with {testRunId} and optionally "
@@ -87,6 +93,7 @@ class ProjectConfig(SpecModel):
     _display: str = PrivateAttr(default=CONFIG_NAME)
     _set_lines: dict[str, int] = PrivateAttr(default_factory=dict)
     _spec_lines: list[int] = PrivateAttr(default_factory=list)
+    _limit_line: int | None = PrivateAttr(default=None)
 
     @property
     def path(self) -> Path | None:
@@ -139,6 +146,11 @@ class ProjectConfig(SpecModel):
     def default_gate(self) -> Gate:
         """The project's gate: below each file's ``defaults.gate`` and each run's own."""
         return self.gate.to_gate() if self.gate is not None else Gate()
+
+    def matrix_limit(self) -> MatrixLimit:
+        """``maxMatrixRuns``, with where it is set (None: the built-in default)."""
+        where = f"{self._display}:{self._limit_line}" if self._limit_line is not None else None
+        return MatrixLimit(self.max_matrix_runs, where)
 
     def probe_set_defs(self) -> dict[str, ProbeSet]:
         """The probe sets, each with where it is defined."""
@@ -207,6 +219,7 @@ def load_project_config(path: Path, env: Mapping[str, str] | None = None) -> Pro
     config._path = path
     config._display = display
     config._set_lines = key_lines(parsed.root, "probeSets")
+    config._limit_line = key_lines(parsed.root).get("maxMatrixRuns")
     config._spec_lines = [
         locate(parsed.root, ("specs", i)) or locate(parsed.root, ("specs",)) or 1
         for i in range(len(config.specs or ()))

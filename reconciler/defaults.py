@@ -8,3 +8,5 @@ DEFAULT_SPEC_PATHS = ("specs",)
 DEFAULT_PARALLELISM = 10
 #: The only place the API key comes from.
 API_KEY_ENV = "SPLX_API_KEY"
+#: Runs one matrix may expand to unless reconciler.yaml's maxMatrixRuns says otherwise.
+DEFAULT_MAX_MATRIX_RUNS = 1000

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import math
 import string
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from reconciler.errors import SpecError
 from reconciler.records import RunAttributes, normalise_probe_ids
 from reconciler.results.gate import Gate
-from reconciler.spec.model import DesiredRun, ProbeSet
+from reconciler.spec.model import DesiredRun, MatrixLimit, ProbeSet
 from reconciler.spec.schema import RUN_KEY_RE, Defaults, Matrix, RunSpec, SpecFile
 from reconciler.spec.yaml_loader import key_lines, locate
 from reconciler.validation import field_path
@@ -73,13 +74,18 @@ def merge_file(
     *,
     flawed: Container[str] = (),
     gate: Gate | None = None,
+    matrix_limit: MatrixLimit | None = None,
 ) -> MergedFile:
     """Merge ``spec`` (parsed from ``root``) into runs; ``shared_sets`` and ``workspace_id``
     come from the project config. ``flawed`` are the keys of runs that already have an error
     (from the YAML layer): their missing fields are not reported, since fixing that error
     (say, a merge key the YAML layer dropped) may well supply them. ``gate`` is the project
-    config's, below the file's ``defaults.gate`` and each run's own."""
-    merger = _Merger(display, root, spec, shared_sets, workspace_id, flawed=flawed, gate=gate)
+    config's, below the file's ``defaults.gate`` and each run's own. A matrix that would make
+    more runs than ``matrix_limit`` is an error (default: ``MatrixLimit()``)."""
+    limit = matrix_limit or MatrixLimit()
+    merger = _Merger(
+        display, root, spec, shared_sets, workspace_id, flawed=flawed, gate=gate, limit=limit
+    )
     return merger.merge()
 
 
@@ -94,9 +100,11 @@ class _Merger:
         *,
         flawed: Container[str],
         gate: Gate | None = None,
+        limit: MatrixLimit,
     ) -> None:
         self.display = display
         self.flawed = flawed
+        self.limit = limit
         self.root = root
         self.spec = spec
         self.result = MergedFile()
@@ -280,6 +288,8 @@ class _Merger:
                 key=True,
             )
             return
+        if not self._within_limit(base, axes, loc):
+            return
         choices: list[list[tuple[str, str, Any, str]]] = []
         ok = True
         for wire, name, values in axes:
@@ -309,6 +319,28 @@ class _Merger:
             )
             name = _render(template, combo.texts) if run.name else key
             self._add(base, run, line, probes=probes, combo=combo, name=name)
+
+    def _within_limit(self, base: str, axes: list[tuple[str, str, list[Any]]], loc: Loc) -> bool:
+        """Report a matrix bigger than the limit. The size is the product of the axis lengths,
+        known before anything is expanded, so a huge matrix costs no memory."""
+        size = math.prod(len(values) for _, _, values in axes)
+        if size <= self.limit.runs:
+            return True
+        shape = " x ".join(f"{len(values)} {wire}" for wire, _, values in axes)
+        where = (
+            f"maxMatrixRuns: {self.limit.runs:,} at {self.limit.source}"
+            if self.limit.source is not None
+            else f"maxMatrixRuns, by default {self.limit.runs:,}"
+        )
+        self.error(
+            f"the matrix of {base!r} would make {size:,} runs ({shape}), more than the limit "
+            f"({where}); nothing was expanded",
+            loc,
+            "split the run into several smaller matrices, or raise maxMatrixRuns in "
+            "reconciler.yaml if you really mean to trigger that many runs",
+            key=True,
+        )
+        return False
 
     def _axis(
         self, run: RunSpec, wire: str, name: str, values: list[Any], loc: Loc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reconciler.defaults import DEFAULT_MAX_MATRIX_RUNS
 from reconciler.records import RunAttributes
 from reconciler.results.gate import Gate
 
@@ -57,6 +58,15 @@ class ProbeSet:
     ids: tuple[int, ...]
     #: "file:line" where it is defined, for messages.
     source: str
+
+
+@dataclass(frozen=True)
+class MatrixLimit:
+    """How many runs one matrix may expand to, and where that number was set (for messages)."""
+
+    runs: int = DEFAULT_MAX_MATRIX_RUNS
+    #: "file:line" of ``maxMatrixRuns`` in the project config; None: the built-in default.
+    source: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.config import load_project_config
 from reconciler.errors import SpecError, SpecValidationError
 from reconciler.records import RunAttributes
 from reconciler.spec import DesiredSet, load_specs
@@ -251,6 +252,62 @@ def test_matrix_errors_name_file_and_line() -> None:
     )
     (error,) = errors("n.yaml")
     assert brief(error) == ("n.yaml", 5, "testRuns.n.matrix.targetId", "needs at least one value")
+
+
+def test_a_matrix_larger_than_the_limit_is_an_error_before_it_is_expanded() -> None:
+    # 100 x 100 x 100 = 1,000,000 combinations: refused from the axis lengths alone.
+    axis = ", ".join(str(i) for i in range(1, 101))
+    write(
+        "big.yaml",
+        f"""
+        workspaceId: 1
+        testRuns:
+          small:
+            probeIds: [1]
+            matrix: {{targetId: [1, 2]}}
+          huge:
+            probeIds: [1]
+            matrix:
+              targetId: [{axis}]
+              workspaceId: [{axis}]
+              revision: [{axis}]
+        """,
+    )
+    (error,) = errors("big.yaml")
+    assert brief(error)[:3] == ("big.yaml", 8, "testRuns.huge.matrix")
+    assert error.message == (
+        "the matrix of 'huge' would make 1,000,000 runs (100 revision x 100 targetId x "
+        "100 workspaceId), more than the limit (maxMatrixRuns, by default 1,000); "
+        "nothing was expanded"
+    )
+    assert "raise maxMatrixRuns in reconciler.yaml" in (error.hint or "")
+
+
+def test_the_matrix_limit_is_set_in_the_project_config() -> None:
+    write(
+        "specs/m.yaml",
+        """
+        workspaceId: 1
+        testRuns:
+          m:
+            probeIds: [1]
+            matrix: {targetId: [1, 2, 3]}
+        """,
+    )
+    write("reconciler.yaml", "specs: specs\nmaxMatrixRuns: 2\n")
+    config = load_project_config(Path("reconciler.yaml"), env={})
+    with pytest.raises(SpecValidationError) as info:
+        load_specs(["specs"], env={}, config=config)
+    (error,) = info.value.errors
+    assert brief(error)[:3] == ("specs/m.yaml", 5, "testRuns.m.matrix")
+    assert "(maxMatrixRuns: 2 at reconciler.yaml:2)" in error.message
+    write("reconciler.yaml", "maxMatrixRuns: 3\n")
+    config = load_project_config(Path("reconciler.yaml"), env={})
+    assert len(load_specs(["specs"], env={}, config=config).runs) == 3
+    write("reconciler.yaml", "maxMatrixRuns: 0\n")
+    with pytest.raises(SpecValidationError) as info:
+        load_project_config(Path("reconciler.yaml"), env={})
+    assert [(e.line, e.field) for e in info.value.errors] == [(1, "maxMatrixRuns")]
 
 
 def test_braces_in_names_of_plain_runs_are_literal() -> None:
