@@ -673,13 +673,19 @@ def force_unlock(lock_id: str, **kwargs: Any) -> int:
 
 
 @cli.command()
-def schema() -> int:
-    """Print the JSON Schema of spec files (for editors)."""
+@click.option(
+    "--config", "of_config", is_flag=True, help="Print the schema of reconciler.yaml instead."
+)
+def schema(of_config: bool) -> int:
+    """Print the JSON Schema of spec files, or of reconciler.yaml (for editors)."""
     import json
 
-    from reconciler.spec.schema import spec_json_schema
+    if of_config:
+        from reconciler.config import config_json_schema as make
+    else:
+        from reconciler.spec.schema import spec_json_schema as make
 
-    click.echo(json.dumps(spec_json_schema(), indent=2, sort_keys=True))
+    click.echo(json.dumps(make(), indent=2, sort_keys=True))
     return 0
 
 

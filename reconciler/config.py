@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
@@ -36,7 +36,14 @@ from reconciler.records import Int32
 from reconciler.results.gate import Gate
 from reconciler.spec.messages import ConfigValidationError, validation_errors
 from reconciler.spec.model import MatrixLimit, ProbeSet
-from reconciler.spec.schema import GATE_DESCRIPTION, Duration, GateSpec, ProbeSetName, SpecModel
+from reconciler.spec.schema import (
+    GATE_DESCRIPTION,
+    Duration,
+    GateSpec,
+    ProbeSetName,
+    SpecModel,
+    model_json_schema,
+)
 from reconciler.spec.yaml_loader import key_lines, locate, parse_yaml
 from reconciler.state import is_postgres_url
 
@@ -61,7 +68,9 @@ class ProjectConfig(SpecModel):
         default=None, description="workspace of runs whose spec file and run set none"
     )
     probe_sets: dict[ProbeSetName, list[Int32]] = Field(
-        default_factory=dict, description="named lists of probe ids, usable in probeIds"
+        default_factory=dict,
+        description="named lists of probe ids, usable in probeIds",
+        json_schema_extra={"additionalProperties": False},
     )
     max_matrix_runs: Annotated[StrictInt, Field(ge=1)] = Field(
         default=DEFAULT_MAX_MATRIX_RUNS,
@@ -158,6 +167,17 @@ class ProjectConfig(SpecModel):
             name: ProbeSet(name, tuple(ids), f"{self._display}:{self._set_lines.get(name, 1)}")
             for name, ids in self.probe_sets.items()
         }
+
+
+def config_json_schema() -> dict[str, Any]:
+    """JSON Schema of ``reconciler.yaml`` (``reconciler schema --config``), generated from
+    ``ProjectConfig`` like the spec schema, so every key added there is in it."""
+    schema = model_json_schema(ProjectConfig, "reconciler project config (reconciler.yaml)")
+    # ``specs: specs/`` is read as a one-path list (``_one_path_is_a_list``).
+    specs = schema["properties"]["specs"]
+    described = {"description": specs.pop("description")} if "description" in specs else {}
+    schema["properties"]["specs"] = {**described, "anyOf": [specs["items"], specs]}
+    return schema
 
 
 def find_project_config(start: Path) -> Path | None:

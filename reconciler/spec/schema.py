@@ -361,12 +361,18 @@ def spec_json_schema() -> dict[str, Any]:
     It checks shapes only: that each run ends up with a workspace, target and probes after
     defaults are merged is checked by ``reconciler validate``.
     """
-    schema = SpecFile.model_json_schema(
+    return model_json_schema(SpecFile, "reconciler spec file")
+
+
+def model_json_schema(model: type[BaseModel], title: str) -> dict[str, Any]:
+    """The YAML contract of ``model`` (a ``SpecModel``) as JSON Schema draft 2020-12: camelCase
+    names, no ``null``, ``${VAR}`` accepted for numbers and booleans."""
+    schema = model.model_json_schema(
         by_alias=True, mode="validation", schema_generator=_SpecSchemaGenerator
     )
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "reconciler spec file",
+        "title": title,
         **{k: v for k, v in _allow_variables(schema).items() if k != "title"},
     }
 
