@@ -515,7 +515,7 @@ workspaceId: ${WS}
 testRuns:
   x:
     targetId: ${TARGET:-42}
-    probeIds:        # block style: in [...], a { would start a YAML mapping
+    probeIds:        # block style; flow lists work too (below)
       - ${PROBE}
       - 7
     name: "Sweep ${STAGE:-dev} $${literal}"
@@ -590,6 +590,51 @@ def test_secret_variables_are_refused_and_their_values_never_shown(secret: str) 
     # Escaped, it is literal text, not a reference.
     write("a.yaml", Path("a.yaml").read_text().replace("${", "$${"))
     assert load("a.yaml").runs["x"].attributes.name == f"run by ${{{secret}:-nobody}}"
+
+
+def test_variables_work_in_flow_lists_and_mappings_quoted_or_not() -> None:
+    write(
+        "a.yaml",
+        """
+        workspaceId: ${WS}
+        defaults: {targetId: ${TARGET}, runAiAnalysis: ${AI:-true}}
+        testRuns:
+          x: {probeIds: [${PROBE}, 7, "${SET}"], name: "${NAME}"}
+          y: {probeIds: [${MISSING:-8}], name: ${NAME}}
+        """,
+    )
+    env = {"WS": "1", "TARGET": "42", "PROBE": "101", "SET": "jailbreak", "NAME": "a: b ] #c"}
+    text = Path("a.yaml").read_text().replace("testRuns:", "probeSets: {jailbreak: [5]}\ntestRuns:")
+    Path("a.yaml").write_text(text)
+    runs = load("a.yaml", env=env).runs
+    # A whole-scalar ${PROBE} resolving to 101 is an id; quoted "${SET}" is text (a set name).
+    assert runs["x"].attributes == RunAttributes(
+        workspace_id=1, target_id=42, probe_ids=(5, 7, 101), name="a: b ] #c", run_ai_analysis=True
+    )
+    # A value holding YAML syntax (": ", "]", " #") is taken whole: it cannot split the list
+    # or start a comment, because it is substituted after parsing.
+    assert runs["y"].attributes.name == "a: b ] #c"
+    assert runs["y"].attributes.probe_ids == (8,)
+
+
+def test_a_variable_in_a_flow_list_is_one_value_and_errors_keep_their_lines() -> None:
+    write(
+        "a.yaml",
+        """
+        workspaceId: 1
+        testRuns:
+          x: {targetId: 1, probeIds: [7, ${PROBES}]}
+          y: {targetId: ${UNSET}, probeIds: [1]}
+        """,
+    )
+    found = {e.line: (e.field, e.message) for e in errors("a.yaml", env={"PROBES": "1, 2]"})}
+    assert found == {
+        3: (
+            "testRuns.x.probeIds[1]",
+            "'1, 2]' is neither a probe id nor a probe set name, from ${PROBES}",
+        ),
+        4: ("testRuns.y.targetId", "environment variable UNSET is not set"),
+    }
 
 
 def test_quoted_variables_stay_text_and_malformed_references_are_errors() -> None:
