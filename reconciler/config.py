@@ -32,7 +32,7 @@ from pydantic import (
 
 from reconciler.defaults import DEFAULT_MAX_MATRIX_RUNS
 from reconciler.errors import SpecError
-from reconciler.records import Int32
+from reconciler.records import Int32, normalise_probe_ids
 from reconciler.results.gate import Gate
 from reconciler.spec.messages import ConfigValidationError, validation_errors
 from reconciler.spec.model import MatrixLimit, ProbeSet
@@ -40,6 +40,7 @@ from reconciler.spec.schema import (
     GATE_DESCRIPTION,
     Duration,
     GateSpec,
+    ProbeSetIds,
     ProbeSetName,
     SpecModel,
     model_json_schema,
@@ -67,7 +68,7 @@ class ProjectConfig(SpecModel):
     workspace_id: Int32 | None = Field(
         default=None, description="workspace of runs whose spec file and run set none"
     )
-    probe_sets: dict[ProbeSetName, list[Int32]] = Field(
+    probe_sets: dict[ProbeSetName, ProbeSetIds] = Field(
         default_factory=dict,
         description="named lists of probe ids, usable in probeIds",
         json_schema_extra={"additionalProperties": False},
@@ -164,7 +165,11 @@ class ProjectConfig(SpecModel):
     def probe_set_defs(self) -> dict[str, ProbeSet]:
         """The probe sets, each with where it is defined."""
         return {
-            name: ProbeSet(name, tuple(ids), f"{self._display}:{self._set_lines.get(name, 1)}")
+            name: ProbeSet(
+                name,
+                None if ids is None else normalise_probe_ids(ids),
+                f"{self._display}:{self._set_lines.get(name, 1)}",
+            )
             for name, ids in self.probe_sets.items()
         }
 

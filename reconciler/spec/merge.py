@@ -13,6 +13,7 @@ any, so a half-merged result never leaves this module's caller.
 from __future__ import annotations
 
 import difflib
+import enum
 import itertools
 import math
 import string
@@ -20,12 +21,14 @@ from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from yaml.nodes import ScalarNode
+
 from reconciler.errors import SpecError
 from reconciler.records import RunAttributes, normalise_probe_ids
 from reconciler.results.gate import Gate
 from reconciler.spec.model import DesiredRun, MatrixLimit, ProbeSet
 from reconciler.spec.schema import RUN_KEY_RE, Defaults, Matrix, RunSpec, SpecFile
-from reconciler.spec.yaml_loader import key_lines, locate
+from reconciler.spec.yaml_loader import key_lines, locate, node_at
 from reconciler.validation import field_path
 
 if TYPE_CHECKING:
@@ -35,6 +38,18 @@ T = TypeVar("T")
 Loc = tuple[int | str, ...]
 
 _NO_DEFAULTS = Defaults()
+#: ``probeIds: null`` written out (the YAML 1.2 spellings of the word).
+_NULL_WORDS = frozenset({"null", "Null", "NULL"})
+#: Resolved ``probeIds``: sorted ids, or None for the target's configured probes.
+Probes = tuple[int, ...] | None
+
+
+class _Unset(enum.Enum):
+    """``probeIds`` not given at all (None already means "the target's probes")."""
+
+    UNSET = enum.auto()
+
+
 #: Matrix axes: (wire name, Python field name), sorted by wire name (the order keys use).
 _AXES: tuple[tuple[str, str], ...] = tuple(
     sorted((info.alias or name, name) for name, info in Matrix.model_fields.items())
@@ -112,7 +127,7 @@ class _Merger:
         self.defaults = spec.defaults or _NO_DEFAULTS
         self.workspace_id = _first(spec.workspace_id, workspace_id)
         self.sets = self._probe_sets(shared_sets)
-        self.default_probes = self._probes(self.defaults.probe_ids, ("defaults", "probeIds"))
+        self.default_probes = self._given_probes(self.defaults, ("defaults", "probeIds"))
         # Most specific wins, field by field: run over defaults over the project config.
         base = gate or Gate()
         self.default_gate = (
@@ -142,22 +157,50 @@ class _Merger:
                 )
                 continue
             source = f"{self.display}:{lines.get(name, 1)}"
-            sets[name] = ProbeSet(name, normalise_probe_ids(ids), source)
+            sets[name] = ProbeSet(name, None if ids is None else normalise_probe_ids(ids), source)
         return sets
 
-    def _probes(self, refs: Sequence[int | str] | None, loc: Loc) -> tuple[int, ...] | None:
-        """Probe ids and set names → sorted ids; None when ``refs`` is None (not given)."""
-        if refs is None:
-            return None
+    def _given_probes(self, model: RunSpec | Defaults, loc: Loc) -> Probes | _Unset:
+        """``model``'s ``probeIds`` resolved; ``UNSET`` when it has none. ``probeIds: null``
+        (the target's configured probes) must be the word ``null`` itself: a blank value or
+        ``~`` reads like a half-finished edit, and a variable that happens to be empty must
+        not quietly select every probe of the target."""
+        if model.probe_ids is not None:
+            return self._probes(model.probe_ids, loc)
+        if "probe_ids" not in model.model_fields_set:
+            return _Unset.UNSET
+        node = node_at(self.root, loc)
+        if isinstance(node, ScalarNode) and node.value not in _NULL_WORDS:
+            self.error(
+                "a value is required here, got nothing",
+                loc,
+                "write probeIds: null (the word itself) to trigger the probes configured for "
+                "the target on the platform, or list probe ids, e.g. probeIds: [101, 102]",
+            )
+        return None
+
+    def _probes(self, refs: Sequence[int | str], loc: Loc) -> Probes:
+        """Probe ids and set names → sorted ids; None for a set meaning the target's probes."""
         ids: list[int] = []
         for index, ref in enumerate(refs):
-            if isinstance(ref, str):
-                ids.extend(self._set_ids(ref, (*loc, index)))
-            else:
+            if not isinstance(ref, str):
                 ids.append(ref)
+                continue
+            found = self._set_ids(ref, (*loc, index))
+            if found is not None:
+                ids.extend(found)
+            elif len(refs) == 1:
+                return None
+            else:
+                self.error(
+                    f"probe set {ref!r} stands for the target's configured probes "
+                    f"({self.sets[ref].source}): it cannot be combined with other ids or sets",
+                    (*loc, index),
+                    f"write probeIds: [{ref}] alone, or list the ids",
+                )
         return normalise_probe_ids(ids)
 
-    def _set_ids(self, name: str, loc: Loc) -> tuple[int, ...]:
+    def _set_ids(self, name: str, loc: Loc) -> tuple[int, ...] | None:
         found = self.sets.get(name)
         if found is not None:
             return found.ids
@@ -179,9 +222,9 @@ class _Merger:
             line = self.literal_lines.get(key, 1)
             if not self._complete(key, run, line):
                 continue
-            probes = _first(
-                self._probes(run.probe_ids, ("testRuns", key, "probeIds")), self.default_probes
-            )
+            probes = self._given_probes(run, ("testRuns", key, "probeIds"))
+            if probes is _Unset.UNSET:
+                probes = self.default_probes
             if run.matrix is None:
                 combo = _Combination(key, {}, {})
                 self._add(key, run, line, probes=probes, combo=combo, name=run.name or key)
@@ -195,7 +238,8 @@ class _Merger:
         given = {
             "workspaceId": _first(run.workspace_id, self.workspace_id),
             "targetId": _first(run.target_id, self.defaults.target_id),
-            "probeIds": _first(run.probe_ids, self.defaults.probe_ids),
+            # Present, null included (the target's configured probes).
+            "probeIds": _probes_set(run) or _probes_set(self.defaults) or None,
         }
         missing = [
             name
@@ -220,15 +264,17 @@ class _Merger:
         run: RunSpec,
         line: int,
         *,
-        probes: tuple[int, ...] | None,
+        probes: Probes | _Unset,
         combo: _Combination,
         name: str,
     ) -> None:
         key, values = combo.key, combo.values
+        probe_ids = values.get("probe_ids", probes)
+        assert probe_ids is not _Unset.UNSET  # _complete: given, or an axis of the matrix
         attributes = RunAttributes(
             workspace_id=values.get("workspace_id", _first(run.workspace_id, self.workspace_id)),
             target_id=values.get("target_id", _first(run.target_id, self.defaults.target_id)),
-            probe_ids=values.get("probe_ids", probes),
+            probe_ids=probe_ids,
             name=name,
             run_ai_analysis=values.get(
                 "run_ai_analysis",
@@ -272,7 +318,7 @@ class _Merger:
     # -- matrices ---------------------------------------------------------------------------
 
     def _expand(
-        self, base: str, run: RunSpec, matrix: Matrix, line: int, probes: tuple[int, ...] | None
+        self, base: str, run: RunSpec, matrix: Matrix, line: int, probes: Probes | _Unset
     ) -> None:
         loc: Loc = ("testRuns", base, "matrix")
         axes = [
@@ -346,7 +392,7 @@ class _Merger:
         self, run: RunSpec, wire: str, name: str, values: list[Any], loc: Loc
     ) -> list[tuple[str, str, Any, str]] | None:
         """(wire name, field, value, text) per value of one axis; None after an error."""
-        if getattr(run, name) is not None:
+        if name in run.model_fields_set:  # probeIds: null is set too
             self.error(
                 f"{wire} is set both on the run and in its matrix",
                 loc,
@@ -410,6 +456,10 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return "_".join(_text(v) for v in value)
     return str(value)
+
+
+def _probes_set(model: RunSpec | Defaults) -> bool:
+    return "probe_ids" in model.model_fields_set
 
 
 def _first(value: T | None, fallback: T) -> T:

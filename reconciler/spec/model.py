@@ -55,7 +55,8 @@ class ProbeSet:
     """A named list of probe ids (project config or spec file), usable in ``probeIds``."""
 
     name: str
-    ids: tuple[int, ...]
+    #: None: the probes configured for the target on the platform (``name: null``).
+    ids: tuple[int, ...] | None
     #: "file:line" where it is defined, for messages.
     source: str
 

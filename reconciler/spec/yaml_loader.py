@@ -414,6 +414,15 @@ def locate(root: Node | None, loc: Sequence[int | str], *, key: bool = False) ->
     return line if line is not None else node_line(node)
 
 
+def node_at(root: Node | None, loc: Sequence[int | str]) -> Node | None:
+    """The node at path ``loc`` in ``root``; None when the path cannot be followed."""
+    node = root
+    for part in loc:
+        child = _child(node, part) if node is not None else None
+        node = child[1] if child is not None else None
+    return node
+
+
 def _child(node: Node, part: int | str) -> tuple[Node | None, Node] | None:
     if isinstance(node, MappingNode):
         for key_node, value_node in node.value:

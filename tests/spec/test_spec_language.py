@@ -140,6 +140,88 @@ def test_probe_set_names_and_values_are_checked() -> None:
     assert found[(3, "probeSets.ok[0]")] == "expected an integer, got true (a boolean)"
 
 
+# --- probeIds: null, the target's configured probes ----------------------------------------
+
+
+def test_probe_ids_null_means_the_targets_configured_probes_and_differs_from_empty() -> None:
+    write(
+        "a.yaml",
+        """
+        workspaceId: 1
+        probeSets:
+          platform: null
+          jailbreak: [101]
+        defaults:
+          targetId: 42
+          probeIds: null
+        testRuns:
+          written: {probeIds: null}
+          from-defaults: {}
+          own-list: {probeIds: [jailbreak, 7]}
+          empty: {probeIds: []}
+          from-set: {probeIds: [platform]}
+          grid:
+            matrix: {probeIds: [platform, jailbreak]}
+        """,
+    )
+    runs = {key: run.attributes.probe_ids for key, run in load("a.yaml").runs.items()}
+    assert runs == {
+        "written": None,
+        "from-defaults": None,
+        "own-list": (7, 101),
+        "empty": (),
+        "from-set": None,
+        "grid[probeIds=platform]": None,
+        "grid[probeIds=jailbreak]": (101,),
+    }
+    body = load("a.yaml").runs["written"].attributes.trigger_body()
+    assert body["probeIds"] is None
+    assert json.loads(json.dumps(body))["probeIds"] is None
+
+
+def test_probe_ids_null_must_be_written_out_and_a_null_set_stands_alone() -> None:
+    write(
+        "a.yaml",
+        """
+        workspaceId: 1
+        probeSets: {platform: null}
+        testRuns:
+          blank:
+            targetId: 1
+            probeIds:
+          tilde: {targetId: 1, probeIds: ~}
+          variable: {targetId: 1, probeIds: ${EMPTY}}
+          mixed: {targetId: 1, probeIds: [platform, 7]}
+          both: {targetId: 1, probeIds: null, matrix: {probeIds: [platform]}}
+        """,
+    )
+    found = {e.line: (e.field, e.message, e.hint) for e in errors("a.yaml", env={"EMPTY": ""})}
+    hint = (
+        "write probeIds: null (the word itself) to trigger the probes configured for the "
+        "target on the platform, or list probe ids, e.g. probeIds: [101, 102]"
+    )
+    assert found[6] == ("testRuns.blank.probeIds", "a value is required here, got nothing", hint)
+    assert found[7][:2] == ("testRuns.tilde.probeIds", "a value is required here, got nothing")
+    assert found[8][:2] == ("testRuns.variable.probeIds", "a value is required here, got nothing")
+    assert found[9][:2] == (
+        "testRuns.mixed.probeIds[0]",
+        "probe set 'platform' stands for the target's configured probes (a.yaml:2): "
+        "it cannot be combined with other ids or sets",
+    )
+    assert found[10][:2] == (
+        "testRuns.both.matrix.probeIds",
+        "probeIds is set both on the run and in its matrix",
+    )
+
+
+def test_project_config_probe_sets_may_be_null() -> None:
+    write("reconciler.yaml", "probeSets: {platform: null, jailbreak: [2, 1]}\n")
+    write("specs/a.yaml", "workspaceId: 1\ntestRuns:\n  a: {targetId: 1, probeIds: [platform]}\n")
+    config = load_project_config(Path("reconciler.yaml"), env={})
+    assert config.probe_set_defs()["jailbreak"].ids == (1, 2)
+    assert load_specs(["specs"], env={}, config=config).runs["a"].attributes.probe_ids is None
+
+
 # --- matrices --------------------------------------------------------------------------------
 
 MATRIX = """

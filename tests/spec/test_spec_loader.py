@@ -136,7 +136,9 @@ def test_booleans_default_to_false_without_defaults() -> None:
 
 def test_examples_load() -> None:
     desired = load_specs([EXAMPLES], env={})
-    assert len(desired.files) == 6
+    assert len(desired.files) == 7
+    assert desired.runs["support-bot-configured"].attributes.probe_ids is None
+    assert desired.runs["support-bot-nightly[probeIds=configured]"].attributes.probe_ids is None
     assert desired.runs["nightly[probeIds=jailbreak,targetId=43]"].attributes.probe_ids == (
         101,
         102,
