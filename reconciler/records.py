@@ -63,6 +63,10 @@ class RunAttributes(BaseModel):
         data: dict[str, Any] = handler(self)
         if self.revision is None:
             data.pop("revision", None)
+        if self.probe_ids is None:
+            # ``probeIds: null`` is a value (the target's configured probes), not "unset": it
+            # stays even where the caller drops Nones (the journal's exclude_none).
+            data["probeIds"] = None
         return data
 
     def trigger_body(self) -> dict[str, Any]:

@@ -10,7 +10,9 @@ import jsonschema
 from reconciler.plan.diff import make_plan
 from reconciler.plan.model import Action
 from reconciler.plan.render import render_json, render_markdown, render_text
-from reconciler.state.codec import decode_state, encode_state
+from reconciler.plan.saved import dumps_plan, loads_plan
+from reconciler.state.codec import decode_record, decode_state, encode_record, encode_state
+from reconciler.state.model import JournalRecord
 from tests.factories import attrs, tracked
 from tests.plan.factories import desired, drun, state
 
@@ -69,3 +71,14 @@ def test_state_keeps_null_apart_from_a_list_and_from_empty() -> None:
         "empty": (),
         "listed": (7,),
     }
+
+
+def test_journal_and_saved_plan_keep_null() -> None:
+    record = JournalRecord(op="trigger-intent", key="a", attributes=attrs(probe_ids=None))
+    line = encode_record(record)
+    assert json.loads(line)["attributes"]["probeIds"] is None
+    decoded = decode_record(line.rstrip(b"\n"), "journal:1")
+    assert decoded.attributes is not None and decoded.attributes.probe_ids is None
+    plan = make_plan(desired(drun("a", attrs(probe_ids=None))), state())
+    (change,) = loads_plan(dumps_plan(plan)).changes
+    assert change.after is not None and change.after.probe_ids is None
