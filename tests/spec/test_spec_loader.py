@@ -308,7 +308,8 @@ def test_wrong_types_name_the_value_and_its_type() -> None:
     )
     assert hints["testRuns.string-for-int.targetId"] == "remove the quotes: write 42, not '42'"
     assert hints["testRuns.not-a-list.probeIds"] == (
-        "write a list of numeric probe ids, e.g. probeIds: [101, 102]"
+        "write a list of numeric probe ids (or null: the target's configured probes), "
+        "e.g. probeIds: [101, 102]"
     )
 
 
