@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.simulator.server import SimulatorServer
-from tests.e2e.conftest import Cli, Result, Runner, api_changes
+from tests.e2e.conftest import Cli, Result, Runner, api_changes, api_requests
 
 CONFIG = """\
 specs: [team/]
@@ -165,6 +165,20 @@ def test_config_may_follow_the_command_as_in_terraform(project: Path, run: Runne
     broken = run("validate")
     assert "reconciler.yaml:1: stat: unknown field 'stat'" in broken.err
     assert run("plan", "--help").code == 0  # help does not need a readable config
+
+
+def test_a_matrix_over_the_configured_limit_sends_nothing(
+    project: Path, run: Runner, sim: SimulatorServer
+) -> None:
+    (project / "reconciler.yaml").write_text(CONFIG + "maxMatrixRuns: 1\n")
+    applied = run("apply", "--auto-approve")
+    assert applied.code == 1
+    assert (
+        "team/nightly.yaml:5: testRuns.nightly.matrix: the matrix of 'nightly' would make 2 runs "
+        "(2 targetId), more than the limit (maxMatrixRuns: 1 at reconciler.yaml:6)"
+    ) in applied.err
+    assert api_requests(sim) == []
+    assert not (project / ".reconciler" / "state.json").exists()
 
 
 def test_plan_accepts_lock_timeout_and_ignores_it_with_a_note(project: Path, run: Runner) -> None:
