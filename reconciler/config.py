@@ -45,7 +45,14 @@ from reconciler.spec.schema import (
     SpecModel,
     model_json_schema,
 )
-from reconciler.spec.yaml_loader import key_lines, locate, parse_yaml
+from reconciler.spec.yaml_loader import (
+    BLANK_NULL_HINT,
+    BLANK_NULL_MESSAGE,
+    blank_null,
+    key_lines,
+    locate,
+    parse_yaml,
+)
 from reconciler.state import is_postgres_url
 
 CONFIG_NAME = "reconciler.yaml"
@@ -238,6 +245,18 @@ def load_project_config(path: Path, env: Mapping[str, str] | None = None) -> Pro
                 field="apiUrl",
                 hint="keep only one of them",
             )
+        )
+    if config is not None:
+        errors.extend(
+            SpecError(
+                BLANK_NULL_MESSAGE,
+                file=display,
+                line=locate(parsed.root, ("probeSets", name)),
+                field=f"probeSets.{name}",
+                hint=BLANK_NULL_HINT,
+            )
+            for name, ids in config.probe_sets.items()
+            if ids is None and blank_null(parsed.root, ("probeSets", name))
         )
     if errors or config is None:
         raise ConfigValidationError(sorted(errors, key=lambda e: e.line or 0), display)

@@ -21,14 +21,18 @@ from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from yaml.nodes import ScalarNode
-
 from reconciler.errors import SpecError
 from reconciler.records import RunAttributes, normalise_probe_ids
 from reconciler.results.gate import Gate
 from reconciler.spec.model import DesiredRun, MatrixLimit, ProbeSet
 from reconciler.spec.schema import RUN_KEY_RE, Defaults, Matrix, RunSpec, SpecFile
-from reconciler.spec.yaml_loader import key_lines, locate, node_at
+from reconciler.spec.yaml_loader import (
+    BLANK_NULL_HINT,
+    BLANK_NULL_MESSAGE,
+    blank_null,
+    key_lines,
+    locate,
+)
 from reconciler.validation import field_path
 
 if TYPE_CHECKING:
@@ -38,8 +42,6 @@ T = TypeVar("T")
 Loc = tuple[int | str, ...]
 
 _NO_DEFAULTS = Defaults()
-#: ``probeIds: null`` written out (the YAML 1.2 spellings of the word).
-_NULL_WORDS = frozenset({"null", "Null", "NULL"})
 #: Resolved ``probeIds``: sorted ids, or None for the target's configured probes.
 Probes = tuple[int, ...] | None
 
@@ -156,6 +158,8 @@ class _Merger:
                     key=True,
                 )
                 continue
+            if ids is None and blank_null(self.root, ("probeSets", name)):
+                self.error(BLANK_NULL_MESSAGE, ("probeSets", name), BLANK_NULL_HINT)
             source = f"{self.display}:{lines.get(name, 1)}"
             sets[name] = ProbeSet(name, None if ids is None else normalise_probe_ids(ids), source)
         return sets
@@ -169,14 +173,8 @@ class _Merger:
             return self._probes(model.probe_ids, loc)
         if "probe_ids" not in model.model_fields_set:
             return _Unset.UNSET
-        node = node_at(self.root, loc)
-        if isinstance(node, ScalarNode) and node.value not in _NULL_WORDS:
-            self.error(
-                "a value is required here, got nothing",
-                loc,
-                "write probeIds: null (the word itself) to trigger the probes configured for "
-                "the target on the platform, or list probe ids, e.g. probeIds: [101, 102]",
-            )
+        if blank_null(self.root, loc):
+            self.error(BLANK_NULL_MESSAGE, loc, BLANK_NULL_HINT)
         return None
 
     def _probes(self, refs: Sequence[int | str], loc: Loc) -> Probes:

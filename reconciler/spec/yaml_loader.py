@@ -414,6 +414,24 @@ def locate(root: Node | None, loc: Sequence[int | str], *, key: bool = False) ->
     return line if line is not None else node_line(node)
 
 
+#: The word ``null`` as YAML 1.2 spells it; ``~`` and nothing also read as null.
+NULL_WORDS = frozenset({"null", "Null", "NULL"})
+
+#: The message and hint for a null that is not written out where null has a meaning.
+BLANK_NULL_MESSAGE = "a value is required here, got nothing"
+BLANK_NULL_HINT = (
+    "write null (the word itself) for the probes configured for the target on the platform, "
+    "or list probe ids, e.g. [101, 102]"
+)
+
+
+def blank_null(root: Node | None, loc: Sequence[int | str]) -> bool:
+    """True when the null at ``loc`` is blank, ``~`` or came from a variable, not the word
+    ``null``: where null is a value (``probeIds``), those read like a half-finished edit."""
+    node = node_at(root, loc)
+    return isinstance(node, ScalarNode) and node.value not in NULL_WORDS
+
+
 def node_at(root: Node | None, loc: Sequence[int | str]) -> Node | None:
     """The node at path ``loc`` in ``root``; None when the path cannot be followed."""
     node = root

@@ -184,7 +184,7 @@ def test_probe_ids_null_must_be_written_out_and_a_null_set_stands_alone() -> Non
         "a.yaml",
         """
         workspaceId: 1
-        probeSets: {platform: null}
+        probeSets: {platform: null, half-done: ~}
         testRuns:
           blank:
             targetId: 1
@@ -197,9 +197,10 @@ def test_probe_ids_null_must_be_written_out_and_a_null_set_stands_alone() -> Non
     )
     found = {e.line: (e.field, e.message, e.hint) for e in errors("a.yaml", env={"EMPTY": ""})}
     hint = (
-        "write probeIds: null (the word itself) to trigger the probes configured for the "
-        "target on the platform, or list probe ids, e.g. probeIds: [101, 102]"
+        "write null (the word itself) for the probes configured for the target on the "
+        "platform, or list probe ids, e.g. [101, 102]"
     )
+    assert found[2] == ("probeSets.half-done", "a value is required here, got nothing", hint)
     assert found[6] == ("testRuns.blank.probeIds", "a value is required here, got nothing", hint)
     assert found[7][:2] == ("testRuns.tilde.probeIds", "a value is required here, got nothing")
     assert found[8][:2] == ("testRuns.variable.probeIds", "a value is required here, got nothing")
@@ -215,6 +216,16 @@ def test_probe_ids_null_must_be_written_out_and_a_null_set_stands_alone() -> Non
 
 
 def test_project_config_probe_sets_may_be_null() -> None:
+    write("reconciler.yaml", "probeSets:\n  platform:\n  jailbreak: [2, 1]\n")
+    with pytest.raises(SpecValidationError) as info:
+        load_project_config(Path("reconciler.yaml"), env={})
+    (error,) = info.value.errors
+    assert brief(error) == (
+        "reconciler.yaml",
+        2,
+        "probeSets.platform",
+        "a value is required here, got nothing",
+    )
     write("reconciler.yaml", "probeSets: {platform: null, jailbreak: [2, 1]}\n")
     write("specs/a.yaml", "workspaceId: 1\ntestRuns:\n  a: {targetId: 1, probeIds: [platform]}\n")
     config = load_project_config(Path("reconciler.yaml"), env={})
