@@ -273,66 +273,115 @@ def _plan_opts(
     )
 
 
-#: Commands that never read the project config.
-_CONFIGLESS = frozenset({"schema", "simulator"})
+def _config_params(*, expose: bool = True) -> list[click.Parameter]:
+    """``--config FILE`` and ``--no-config``: of the group, and of each command reading it
+    (where ``_ConfigCommand.parse_args`` reads them, so command functions never see them)."""
+    return [
+        click.Option(
+            ["--config", "config_file"],
+            type=click.Path(dir_okay=False),
+            metavar="FILE",
+            expose_value=expose,
+            help="Project config to use (default: the nearest reconciler.yaml up to the repo "
+            "root).",
+        ),
+        click.Option(
+            ["--no-config"], is_flag=True, expose_value=expose, help="Ignore any reconciler.yaml."
+        ),
+    ]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+#: Where the group keeps ``--config``/``--no-config`` given before the command name.
+_CONFIG_CHOICE = "reconciler.config_choice"
+
+
+class _ConfigCommand(click.Command):
+    """A command that reads the project config (every command but ``schema`` and
+    ``simulator``). It takes ``--config FILE``/``--no-config`` after its name too, as
+    Terraform users type them, with the same meaning as before it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(_config_params(expose=False))
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # The config supplies defaults (the state location) that the other options take while
+        # they are parsed, so it is read first: one parse just for --config and --no-config.
+        if not ctx.resilient_parsing:
+            opts, _, _ = self.make_parser(ctx).parse_args(args=list(args))
+            helper = self.get_help_option(ctx)
+            if helper is None or opts.get(helper.name or "") is not True:
+                given = opts.get("config_file")
+                _use_project_config(
+                    ctx, given if isinstance(given, str) else None, opts.get("no_config") is True
+                )
+        return super().parse_args(ctx, args)
+
+
+class _Group(click.Group):
+    command_class = _ConfigCommand
+    group_class = type  # ``state`` is a _Group too: its commands read the config
+
+
+@click.group(
+    cls=_Group,
+    params=_config_params(),
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 # The version of the installed distribution, read from its metadata only when --version is
 # given (click looks it up lazily), so `reconciler --help` pays nothing for it.
 @click.version_option(package_name=DISTRIBUTION, prog_name="reconciler")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="Project config to use (default: the nearest reconciler.yaml up to the repo root).",
-)
-@click.option("--no-config", is_flag=True, help="Ignore any reconciler.yaml.")
 @click.pass_context
 def cli(ctx: click.Context, config_file: str | None, no_config: bool) -> None:
     """SPLX Probe test runs as code: declare runs in YAML, review a plan, apply it."""
+    _check_config_choice(config_file, no_config)
+    ctx.meta[_CONFIG_CHOICE] = (config_file, no_config)
+
+
+def _check_config_choice(config_file: str | None, no_config: bool) -> None:
     if no_config and config_file:
         from reconciler.errors import UsageError
 
         raise UsageError("--config FILE and --no-config contradict each other: give one")
-    if no_config or ctx.invoked_subcommand in _CONFIGLESS:
-        return
-    _use_project_config(ctx, config_file)
 
 
-def _use_project_config(ctx: click.Context, config_file: str | None) -> None:
+def _use_project_config(ctx: click.Context, config_file: str | None, no_config: bool) -> None:
     """Load reconciler.yaml and put its settings below the command line and environment.
 
+    ``--config``/``--no-config`` may come before the command name (kept by the group) or
+    after it (``config_file``, ``no_config``); twice with different files is an error.
     click resolves an option from the command line, then its environment variable, then
-    ``ctx.default_map``, then its default: the config's ``state`` goes into the default map.
-    Its ``apiUrl``/``region`` sit below ``SPLX_API_URL``, which click does not read, so they
-    travel in ``ctx.obj`` (see ``Session.api_server``), as do spec paths and probe sets.
+    ``ctx.default_map``, then its default: the config's ``state`` goes into the command's
+    default map. Its ``apiUrl``/``region`` sit below ``SPLX_API_URL``, which click does not
+    read, so they travel in the root context's ``obj`` (see ``Session.api_server``), as do
+    spec paths and probe sets.
     """
     from pathlib import Path
 
     from reconciler.config import find_project_config, load_project_config
+    from reconciler.errors import UsageError
 
+    before, no_before = ctx.meta.get(_CONFIG_CHOICE, (None, False))
+    if before and config_file and Path(before).resolve() != Path(config_file).resolve():
+        raise UsageError(
+            f"--config is given twice with different files: {before} (before the command) "
+            f"and {config_file} (after it): give it once"
+        )
+    config_file = config_file or before
+    no_config = no_config or no_before
+    _check_config_choice(config_file, no_config)
+    if no_config:
+        return
     path = Path(config_file) if config_file else find_project_config(Path.cwd())
     if path is None:
         return
     if config_file and not path.is_file():
-        from reconciler.errors import UsageError
-
         raise UsageError(f"--config {config_file}: no such file")
     config = load_project_config(path)
-    ctx.obj = config
+    ctx.find_root().obj = config
     state = config.state_location()
-    if state is not None:
-        with_state = {"state": state}
-        ctx.default_map = {
-            **{
-                name: with_state
-                for name in ("plan", "apply", "destroy", "import", "status", "report", "wait")
-            },
-            "force-unlock": with_state,
-            "state": {name: with_state for name in ("list", "show", "rm")},
-        }
+    if state is not None and any(param.name == "state" for param in ctx.command.params):
+        ctx.default_map = {**(ctx.default_map or {}), "state": state}
 
 
 @cli.command()
@@ -363,6 +412,12 @@ def validate(paths: tuple[str, ...], **kwargs: Any) -> int:
 )
 @_refresh_options
 @_parallelism_option
+@click.option(
+    "--lock-timeout",
+    "ignored_lock_timeout",
+    metavar="DURATION",
+    help="Accepted so that scripts shared with apply work; plan takes no lock, so it is ignored.",
+)
 @_state_option
 @_api_options
 @_output_options
@@ -376,6 +431,18 @@ def plan(
 ) -> int:
     """Show what apply would do; change nothing."""
     from reconciler.commands.planning import plan as run
+
+    ignored_lock_timeout = kwargs.pop("ignored_lock_timeout", None)
+    if ignored_lock_timeout is not None:
+        from reconciler.commands.common import parse_duration
+
+        parse_duration(ignored_lock_timeout)  # a typo is still an error, as it is for apply
+        if not kwargs.get("quiet"):
+            click.echo(
+                f"Note: plan takes no state lock; --lock-timeout {ignored_lock_timeout} is "
+                "ignored.",
+                err=True,
+            )
 
     return run(
         _session(**kwargs),
@@ -673,14 +740,20 @@ def force_unlock(lock_id: str, **kwargs: Any) -> int:
     return run(_session(**kwargs), lock_id)
 
 
-@cli.command()
-def schema() -> int:
-    """Print the JSON Schema of spec files (for editors)."""
+@cli.command(cls=click.Command)  # reads no project config: its --config is another option
+@click.option(
+    "--config", "of_config", is_flag=True, help="Print the schema of reconciler.yaml instead."
+)
+def schema(of_config: bool) -> int:
+    """Print the JSON Schema of spec files, or of reconciler.yaml (for editors)."""
     import json
 
-    from reconciler.spec.schema import spec_json_schema
+    if of_config:
+        from reconciler.config import config_json_schema as make
+    else:
+        from reconciler.spec.schema import spec_json_schema as make
 
-    click.echo(json.dumps(spec_json_schema(), indent=2, sort_keys=True))
+    click.echo(json.dumps(make(), indent=2, sort_keys=True))
     return 0
 
 

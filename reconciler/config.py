@@ -18,24 +18,41 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
     PrivateAttr,
+    StrictInt,
     StrictStr,
     StringConstraints,
     ValidationError,
     field_validator,
 )
 
+from reconciler.defaults import DEFAULT_MAX_MATRIX_RUNS
 from reconciler.errors import SpecError
-from reconciler.records import Int32
+from reconciler.records import Int32, normalise_probe_ids
 from reconciler.results.gate import Gate
 from reconciler.spec.messages import ConfigValidationError, validation_errors
-from reconciler.spec.model import ProbeSet
-from reconciler.spec.schema import GATE_DESCRIPTION, Duration, GateSpec, ProbeSetName, SpecModel
-from reconciler.spec.yaml_loader import key_lines, locate, parse_yaml
+from reconciler.spec.model import MatrixLimit, ProbeSet
+from reconciler.spec.schema import (
+    GATE_DESCRIPTION,
+    Duration,
+    GateSpec,
+    ProbeSetIds,
+    ProbeSetName,
+    SpecModel,
+    model_json_schema,
+)
+from reconciler.spec.yaml_loader import (
+    BLANK_NULL_HINT,
+    BLANK_NULL_MESSAGE,
+    blank_null,
+    key_lines,
+    locate,
+    parse_yaml,
+)
 from reconciler.state import is_postgres_url
 
 CONFIG_NAME = "reconciler.yaml"
@@ -58,8 +75,14 @@ class ProjectConfig(SpecModel):
     workspace_id: Int32 | None = Field(
         default=None, description="workspace of runs whose spec file and run set none"
     )
-    probe_sets: dict[ProbeSetName, list[Int32]] = Field(
-        default_factory=dict, description="named lists of probe ids, usable in probeIds"
+    probe_sets: dict[ProbeSetName, ProbeSetIds] = Field(
+        default_factory=dict,
+        description="named lists of probe ids, usable in probeIds",
+        json_schema_extra={"additionalProperties": False},
+    )
+    max_matrix_runs: Annotated[StrictInt, Field(ge=1)] = Field(
+        default=DEFAULT_MAX_MATRIX_RUNS,
+        description="most runs one matrix may expand to; a larger matrix is an error",
     )
     status_path: _Text | None = Field(
         default=None,
@@ -87,6 +110,7 @@ class ProjectConfig(SpecModel):
     _display: str = PrivateAttr(default=CONFIG_NAME)
     _set_lines: dict[str, int] = PrivateAttr(default_factory=dict)
     _spec_lines: list[int] = PrivateAttr(default_factory=list)
+    _limit_line: int | None = PrivateAttr(default=None)
 
     @property
     def path(self) -> Path | None:
@@ -140,12 +164,32 @@ class ProjectConfig(SpecModel):
         """The project's gate: below each file's ``defaults.gate`` and each run's own."""
         return self.gate.to_gate() if self.gate is not None else Gate()
 
+    def matrix_limit(self) -> MatrixLimit:
+        """``maxMatrixRuns``, with where it is set (None: the built-in default)."""
+        where = f"{self._display}:{self._limit_line}" if self._limit_line is not None else None
+        return MatrixLimit(self.max_matrix_runs, where)
+
     def probe_set_defs(self) -> dict[str, ProbeSet]:
         """The probe sets, each with where it is defined."""
         return {
-            name: ProbeSet(name, tuple(ids), f"{self._display}:{self._set_lines.get(name, 1)}")
+            name: ProbeSet(
+                name,
+                None if ids is None else normalise_probe_ids(ids),
+                f"{self._display}:{self._set_lines.get(name, 1)}",
+            )
             for name, ids in self.probe_sets.items()
         }
+
+
+def config_json_schema() -> dict[str, Any]:
+    """JSON Schema of ``reconciler.yaml`` (``reconciler schema --config``), generated from
+    ``ProjectConfig`` like the spec schema, so every key added there is in it."""
+    schema = model_json_schema(ProjectConfig, "reconciler project config (reconciler.yaml)")
+    # ``specs: specs/`` is read as a one-path list (``_one_path_is_a_list``).
+    specs = schema["properties"]["specs"]
+    described = {"description": specs.pop("description")} if "description" in specs else {}
+    schema["properties"]["specs"] = {**described, "anyOf": [specs["items"], specs]}
+    return schema
 
 
 def find_project_config(start: Path) -> Path | None:
@@ -202,11 +246,24 @@ def load_project_config(path: Path, env: Mapping[str, str] | None = None) -> Pro
                 hint="keep only one of them",
             )
         )
+    if config is not None:
+        errors.extend(
+            SpecError(
+                BLANK_NULL_MESSAGE,
+                file=display,
+                line=locate(parsed.root, ("probeSets", name)),
+                field=f"probeSets.{name}",
+                hint=BLANK_NULL_HINT,
+            )
+            for name, ids in config.probe_sets.items()
+            if ids is None and blank_null(parsed.root, ("probeSets", name))
+        )
     if errors or config is None:
         raise ConfigValidationError(sorted(errors, key=lambda e: e.line or 0), display)
     config._path = path
     config._display = display
     config._set_lines = key_lines(parsed.root, "probeSets")
+    config._limit_line = key_lines(parsed.root).get("maxMatrixRuns")
     config._spec_lines = [
         locate(parsed.root, ("specs", i)) or locate(parsed.root, ("specs",)) or 1
         for i in range(len(config.specs or ()))

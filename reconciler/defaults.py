@@ -10,3 +10,5 @@ DEFAULT_PARALLELISM = 10
 API_KEY_ENV = "SPLX_API_KEY"
 #: The name pip installs reconciler by (`reconciler` on PyPI is an unrelated project).
 DISTRIBUTION = "splx-reconciler"
+#: Runs one matrix may expand to unless reconciler.yaml's maxMatrixRuns says otherwise.
+DEFAULT_MAX_MATRIX_RUNS = 1000

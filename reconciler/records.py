@@ -7,6 +7,7 @@ a field added here forces a replace when it changes.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from pydantic import (
@@ -45,8 +46,9 @@ class RunAttributes(BaseModel):
 
     workspace_id: Int32
     target_id: Int32
-    #: Sorted, without repeats: order and repeats in specs do not matter.
-    probe_ids: tuple[Int32, ...]
+    #: Sorted, without repeats: order and repeats in specs do not matter. None (``null`` on
+    #: the wire): the probes configured for the target on the platform; not the same as ``()``.
+    probe_ids: tuple[Int32, ...] | None
     name: str
     run_ai_analysis: StrictBool = False
     notify_when_finished: StrictBool = False
@@ -61,13 +63,17 @@ class RunAttributes(BaseModel):
         data: dict[str, Any] = handler(self)
         if self.revision is None:
             data.pop("revision", None)
+        if self.probe_ids is None:
+            # ``probeIds: null`` is a value (the target's configured probes), not "unset": it
+            # stays even where the caller drops Nones (the journal's exclude_none).
+            data["probeIds"] = None
         return data
 
     def trigger_body(self) -> dict[str, Any]:
         """The JSON body of ``POST .../test-run/trigger``: all five required fields."""
         return {
             "targetId": self.target_id,
-            "probeIds": list(self.probe_ids),
+            "probeIds": _probe_list(self.probe_ids),
             "name": self.name,
             "notifyWhenFinished": self.notify_when_finished,
             "runAiAnalysis": self.run_ai_analysis,
@@ -76,8 +82,23 @@ class RunAttributes(BaseModel):
     def wire(self) -> dict[str, Any]:
         """camelCase dict for state files, plans and diffs."""
         data = self.model_dump(mode="json")
-        data["probeIds"] = list(self.probe_ids)
+        data["probeIds"] = _probe_list(self.probe_ids)
         return data
+
+
+#: How plans, ``state show`` and reports name ``probeIds: null``.
+TARGET_PROBES = "the target's configured probes"
+
+
+def _probe_list(probe_ids: tuple[int, ...] | None) -> list[int] | None:
+    return None if probe_ids is None else list(probe_ids)
+
+
+def show_probe_ids(probe_ids: tuple[int, ...] | list[int] | None) -> str:
+    """``[101, 102]``, or ``null (the target's configured probes)``, for people to read."""
+    if probe_ids is None:
+        return f"null ({TARGET_PROBES})"
+    return json.dumps(list(probe_ids))
 
 
 def normalise_probe_ids(values: list[int] | tuple[int, ...]) -> tuple[int, ...]:

@@ -20,7 +20,8 @@ def attrs(**changes: Any) -> RunAttributes:
         "notify_when_finished": False,
     }
     data.update(changes)
-    data["probe_ids"] = normalise_probe_ids(tuple(data["probe_ids"]))
+    if data["probe_ids"] is not None:  # None: the target's configured probes
+        data["probe_ids"] = normalise_probe_ids(tuple(data["probe_ids"]))
     return RunAttributes(**data)
 
 

@@ -10,6 +10,7 @@ from reconciler.commands.common import Session, load_desired
 from reconciler.defaults import API_KEY_ENV
 from reconciler.errors import StateError, UsageError
 from reconciler.limits import INT32_MAX
+from reconciler.records import show_probe_ids
 from reconciler.state.model import State, TrackedRun, utc_now
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def state_show(session: Session, key: str, *, as_json: bool) -> int:
         f"testRunId          = {run.test_run_id if run.test_run_id is not None else '(unknown)'}",
         f"workspaceId        = {attrs.workspace_id}",
         f"targetId           = {attrs.target_id}",
-        f"probeIds           = {list(attrs.probe_ids)}",
+        f"probeIds           = {show_probe_ids(attrs.probe_ids)}",
         f"name               = {json.dumps(attrs.name)}",
         f"runAiAnalysis      = {str(attrs.run_ai_analysis).lower()}",
         f"notifyWhenFinished = {str(attrs.notify_when_finished).lower()}",
@@ -203,8 +204,9 @@ def _check_import(
             "answered 404). Check the id: it is the number after /test-runs/ in the run's link."
         )
     found = sorted({p.probe_id for p in result.probe_runs if p.probe_id is not None})
-    declared = sorted(set(attributes.probe_ids))
-    if found and found != declared:
+    # probeIds: null (the target's configured probes) has no list to compare with.
+    declared = None if attributes.probe_ids is None else sorted(set(attributes.probe_ids))
+    if found and declared is not None and found != declared:
         session.console.warn(
             f"run {test_run_id} ran probes {found}, but {key!r} declares probeIds "
             f"{declared}: the next plan shows no change, yet the run does not test what the "

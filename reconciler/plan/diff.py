@@ -39,7 +39,7 @@ from typing import Any
 from reconciler.durations import format_age, format_duration
 from reconciler.errors import PlanError, UsageError
 from reconciler.plan.model import Action, Change, FieldChange, Observed, Plan, PlanOptionsRecord
-from reconciler.records import RunAttributes
+from reconciler.records import RunAttributes, show_probe_ids
 from reconciler.results.model import CANCELED, ERROR
 from reconciler.spec.model import DesiredRun, DesiredSet
 from reconciler.state.model import State, TrackedRun
@@ -377,12 +377,15 @@ def explain(before: RunAttributes, after: RunAttributes) -> tuple[FieldChange, .
 
 def _comparable(name: str, value: Any) -> Any:
     # probeIds is a set: deepdiff then reports added and removed ids instead of positions.
-    return frozenset(value) if name in _SET_FIELDS else value
+    # None (probeIds: null, the target's configured probes) is no set: it differs from any.
+    return frozenset(value) if name in _SET_FIELDS and value is not None else value
 
 
 def _detail(
     name: str, old: Any, new: Any, added: list[Any] | None, removed: list[Any] | None
 ) -> str:
+    if name == "probeIds" and (old is None or new is None):
+        return f"{name}: {show_probe_ids(old)} → {show_probe_ids(new)}"
     if name in _SET_FIELDS:
         parts = [f"+{v}" for v in sorted(added or ())] + [f"-{v}" for v in sorted(removed or ())]
         return f"{name}: {' '.join(parts)}"

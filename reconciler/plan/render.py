@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.plan.model import Action, Change, Observed, Plan
+from reconciler.records import show_probe_ids
 from reconciler.results.links import run_url
 from reconciler.state.model import TrackedRun
 
@@ -77,7 +78,9 @@ def _unknown_line(count: int) -> str:
     return f"{count} unknown trigger {noun} to resolve before apply touches those keys."
 
 
-def _value(value: Any) -> str:
+def _value(value: Any, name: str = "") -> str:
+    if name == "probeIds" and value is None:
+        return show_probe_ids(None)
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -254,7 +257,7 @@ def _field_names(change: Change) -> set[str]:
 def _text_fields(data: dict[str, Any], sign: str, code: str, paint: _Painter) -> list[str]:
     width = max(len(name) for name in data)
     return [
-        f"      {paint(sign, code)} {name:<{width}} = {_value(value)}"
+        f"      {paint(sign, code)} {name:<{width}} = {_value(value, name)}"
         for name, value in data.items()
     ]
 
@@ -516,11 +519,11 @@ def _diff_lines(change: Change) -> list[str]:
     for name in dict.fromkeys([*before, *after]):
         old, new = before.get(name), after.get(name)
         if name in before and (name not in after or old != new):
-            lines.append(f"- {name}: {_value(old)}")
+            lines.append(f"- {name}: {_value(old, name)}")
         if name in after and (name not in before or old != new):
-            lines.append(f"+ {name}: {_value(new)}")
+            lines.append(f"+ {name}: {_value(new, name)}")
         if name in before and name in after and old == new:
-            lines.append(f"  {name}: {_value(new)}")
+            lines.append(f"  {name}: {_value(new, name)}")
     return lines
 
 

@@ -30,7 +30,8 @@ class ResultRow:
     workspace_id: int
     target_id: int
     name: str
-    probe_ids: tuple[int, ...]
+    #: None: the target's configured probes (``probeIds: null``).
+    probe_ids: tuple[int, ...] | None
     #: The latest result known (recorded or read now); None when none could be had.
     result: RunResult | None
     gate: Gate

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from reconciler.errors import SpecError, SpecValidationError
 from reconciler.spec.merge import merge_file
 from reconciler.spec.messages import ConfigValidationError, describe, validation_errors
-from reconciler.spec.model import DesiredRun, DesiredSet, Move, ProbeSet
+from reconciler.spec.model import DesiredRun, DesiredSet, MatrixLimit, Move, ProbeSet
 from reconciler.spec.schema import SpecFile
 from reconciler.spec.yaml_loader import ParsedYaml, key_lines, locate, parse_yaml
 
@@ -103,6 +103,7 @@ def _load_specs(
     sets = config.probe_set_defs() if config is not None else {}
     workspace_id = config.workspace_id if config is not None else None
     gate = config.default_gate() if config is not None else None
+    limit = config.matrix_limit() if config is not None else MatrixLimit()
     errors: list[SpecError] = []
     moves: list[Move] = []
     # The config's own ``specs`` (not paths given on the command line): a missing one is an
@@ -118,7 +119,9 @@ def _load_specs(
             errors.append(_unreadable(spec_path.display, exc))
             continue
         files.append(spec_path.display)
-        result = load_file(spec_path.display, content, env, sets, workspace_id, gate=gate)
+        result = load_file(
+            spec_path.display, content, env, sets, workspace_id, gate=gate, matrix_limit=limit
+        )
         errors.extend(result.errors)
         moves.extend(result.moves)
         errors.extend(_cross_file_duplicates(spec_path.display, result.key_lines, declared))
@@ -315,11 +318,12 @@ def load_file(
     workspace_id: int | None = None,
     *,
     gate: Gate | None = None,
+    matrix_limit: MatrixLimit | None = None,
 ) -> FileResult:
     """Parse, validate and merge one spec file. Never raises for bad input.
 
     ``env`` interpolates ``${VAR}`` (None: no interpolation); ``shared_sets``,
-    ``workspace_id`` and ``gate`` come from the project config.
+    ``workspace_id``, ``gate`` and ``matrix_limit`` come from the project config.
     """
     try:
         text = content.decode("utf-8-sig")
@@ -349,6 +353,7 @@ def load_file(
             shared_sets=shared_sets or {},
             workspace_id=workspace_id,
             gate=gate,
+            matrix_limit=matrix_limit or MatrixLimit(),
         )
     result.errors.sort(key=lambda e: e.line or 0)
     return result
@@ -382,12 +387,20 @@ def _merge_into(
     shared_sets: Mapping[str, ProbeSet],
     workspace_id: int | None,
     gate: Gate | None,
+    matrix_limit: MatrixLimit,
 ) -> None:
     """A valid file's runs (defaults, probe sets, matrices merged) and moves into ``result``."""
     assert parsed.root is not None  # a file that parsed to a mapping has a root node
     flawed = _runs_with_errors(spec.test_runs, parsed.errors)
     merged = merge_file(
-        display, parsed.root, spec, shared_sets, workspace_id, flawed=flawed, gate=gate
+        display,
+        parsed.root,
+        spec,
+        shared_sets,
+        workspace_id,
+        flawed=flawed,
+        gate=gate,
+        matrix_limit=matrix_limit,
     )
     result.runs, result.key_lines = merged.runs, merged.key_lines
     result.errors.extend(merged.errors)

@@ -13,7 +13,9 @@ any, so a half-merged result never leaves this module's caller.
 from __future__ import annotations
 
 import difflib
+import enum
 import itertools
+import math
 import string
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,9 +24,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from reconciler.errors import SpecError
 from reconciler.records import RunAttributes, normalise_probe_ids
 from reconciler.results.gate import Gate
-from reconciler.spec.model import DesiredRun, ProbeSet
+from reconciler.spec.model import DesiredRun, MatrixLimit, ProbeSet
 from reconciler.spec.schema import RUN_KEY_RE, Defaults, Matrix, RunSpec, SpecFile
-from reconciler.spec.yaml_loader import key_lines, locate
+from reconciler.spec.yaml_loader import (
+    BLANK_NULL_HINT,
+    BLANK_NULL_MESSAGE,
+    blank_null,
+    key_lines,
+    locate,
+)
 from reconciler.validation import field_path
 
 if TYPE_CHECKING:
@@ -34,6 +42,16 @@ T = TypeVar("T")
 Loc = tuple[int | str, ...]
 
 _NO_DEFAULTS = Defaults()
+#: Resolved ``probeIds``: sorted ids, or None for the target's configured probes.
+Probes = tuple[int, ...] | None
+
+
+class _Unset(enum.Enum):
+    """``probeIds`` not given at all (None already means "the target's probes")."""
+
+    UNSET = enum.auto()
+
+
 #: Matrix axes: (wire name, Python field name), sorted by wire name (the order keys use).
 _AXES: tuple[tuple[str, str], ...] = tuple(
     sorted((info.alias or name, name) for name, info in Matrix.model_fields.items())
@@ -73,13 +91,18 @@ def merge_file(
     *,
     flawed: Container[str] = (),
     gate: Gate | None = None,
+    matrix_limit: MatrixLimit | None = None,
 ) -> MergedFile:
     """Merge ``spec`` (parsed from ``root``) into runs; ``shared_sets`` and ``workspace_id``
     come from the project config. ``flawed`` are the keys of runs that already have an error
     (from the YAML layer): their missing fields are not reported, since fixing that error
     (say, a merge key the YAML layer dropped) may well supply them. ``gate`` is the project
-    config's, below the file's ``defaults.gate`` and each run's own."""
-    merger = _Merger(display, root, spec, shared_sets, workspace_id, flawed=flawed, gate=gate)
+    config's, below the file's ``defaults.gate`` and each run's own. A matrix that would make
+    more runs than ``matrix_limit`` is an error (default: ``MatrixLimit()``)."""
+    limit = matrix_limit or MatrixLimit()
+    merger = _Merger(
+        display, root, spec, shared_sets, workspace_id, flawed=flawed, gate=gate, limit=limit
+    )
     return merger.merge()
 
 
@@ -94,9 +117,11 @@ class _Merger:
         *,
         flawed: Container[str],
         gate: Gate | None = None,
+        limit: MatrixLimit,
     ) -> None:
         self.display = display
         self.flawed = flawed
+        self.limit = limit
         self.root = root
         self.spec = spec
         self.result = MergedFile()
@@ -104,7 +129,7 @@ class _Merger:
         self.defaults = spec.defaults or _NO_DEFAULTS
         self.workspace_id = _first(spec.workspace_id, workspace_id)
         self.sets = self._probe_sets(shared_sets)
-        self.default_probes = self._probes(self.defaults.probe_ids, ("defaults", "probeIds"))
+        self.default_probes = self._given_probes(self.defaults, ("defaults", "probeIds"))
         # Most specific wins, field by field: run over defaults over the project config.
         base = gate or Gate()
         self.default_gate = (
@@ -133,23 +158,47 @@ class _Merger:
                     key=True,
                 )
                 continue
+            if ids is None and blank_null(self.root, ("probeSets", name)):
+                self.error(BLANK_NULL_MESSAGE, ("probeSets", name), BLANK_NULL_HINT)
             source = f"{self.display}:{lines.get(name, 1)}"
-            sets[name] = ProbeSet(name, normalise_probe_ids(ids), source)
+            sets[name] = ProbeSet(name, None if ids is None else normalise_probe_ids(ids), source)
         return sets
 
-    def _probes(self, refs: Sequence[int | str] | None, loc: Loc) -> tuple[int, ...] | None:
-        """Probe ids and set names → sorted ids; None when ``refs`` is None (not given)."""
-        if refs is None:
-            return None
+    def _given_probes(self, model: RunSpec | Defaults, loc: Loc) -> Probes | _Unset:
+        """``model``'s ``probeIds`` resolved; ``UNSET`` when it has none. ``probeIds: null``
+        (the target's configured probes) must be the word ``null`` itself: a blank value or
+        ``~`` reads like a half-finished edit, and a variable that happens to be empty must
+        not quietly select every probe of the target."""
+        if model.probe_ids is not None:
+            return self._probes(model.probe_ids, loc)
+        if "probe_ids" not in model.model_fields_set:
+            return _Unset.UNSET
+        if blank_null(self.root, loc):
+            self.error(BLANK_NULL_MESSAGE, loc, BLANK_NULL_HINT)
+        return None
+
+    def _probes(self, refs: Sequence[int | str], loc: Loc) -> Probes:
+        """Probe ids and set names → sorted ids; None for a set meaning the target's probes."""
         ids: list[int] = []
         for index, ref in enumerate(refs):
-            if isinstance(ref, str):
-                ids.extend(self._set_ids(ref, (*loc, index)))
-            else:
+            if not isinstance(ref, str):
                 ids.append(ref)
+                continue
+            found = self._set_ids(ref, (*loc, index))
+            if found is not None:
+                ids.extend(found)
+            elif len(refs) == 1:
+                return None
+            else:
+                self.error(
+                    f"probe set {ref!r} stands for the target's configured probes "
+                    f"({self.sets[ref].source}): it cannot be combined with other ids or sets",
+                    (*loc, index),
+                    f"write probeIds: [{ref}] alone, or list the ids",
+                )
         return normalise_probe_ids(ids)
 
-    def _set_ids(self, name: str, loc: Loc) -> tuple[int, ...]:
+    def _set_ids(self, name: str, loc: Loc) -> tuple[int, ...] | None:
         found = self.sets.get(name)
         if found is not None:
             return found.ids
@@ -171,9 +220,9 @@ class _Merger:
             line = self.literal_lines.get(key, 1)
             if not self._complete(key, run, line):
                 continue
-            probes = _first(
-                self._probes(run.probe_ids, ("testRuns", key, "probeIds")), self.default_probes
-            )
+            probes = self._given_probes(run, ("testRuns", key, "probeIds"))
+            if probes is _Unset.UNSET:
+                probes = self.default_probes
             if run.matrix is None:
                 combo = _Combination(key, {}, {})
                 self._add(key, run, line, probes=probes, combo=combo, name=run.name or key)
@@ -187,7 +236,8 @@ class _Merger:
         given = {
             "workspaceId": _first(run.workspace_id, self.workspace_id),
             "targetId": _first(run.target_id, self.defaults.target_id),
-            "probeIds": _first(run.probe_ids, self.defaults.probe_ids),
+            # Present, null included (the target's configured probes).
+            "probeIds": _probes_set(run) or _probes_set(self.defaults) or None,
         }
         missing = [
             name
@@ -212,15 +262,17 @@ class _Merger:
         run: RunSpec,
         line: int,
         *,
-        probes: tuple[int, ...] | None,
+        probes: Probes | _Unset,
         combo: _Combination,
         name: str,
     ) -> None:
         key, values = combo.key, combo.values
+        probe_ids = values.get("probe_ids", probes)
+        assert probe_ids is not _Unset.UNSET  # _complete: given, or an axis of the matrix
         attributes = RunAttributes(
             workspace_id=values.get("workspace_id", _first(run.workspace_id, self.workspace_id)),
             target_id=values.get("target_id", _first(run.target_id, self.defaults.target_id)),
-            probe_ids=values.get("probe_ids", probes),
+            probe_ids=probe_ids,
             name=name,
             run_ai_analysis=values.get(
                 "run_ai_analysis",
@@ -264,7 +316,7 @@ class _Merger:
     # -- matrices ---------------------------------------------------------------------------
 
     def _expand(
-        self, base: str, run: RunSpec, matrix: Matrix, line: int, probes: tuple[int, ...] | None
+        self, base: str, run: RunSpec, matrix: Matrix, line: int, probes: Probes | _Unset
     ) -> None:
         loc: Loc = ("testRuns", base, "matrix")
         axes = [
@@ -279,6 +331,8 @@ class _Merger:
                 "list values for a field, e.g. matrix: {targetId: [42, 43]}",
                 key=True,
             )
+            return
+        if not self._within_limit(base, axes, loc):
             return
         choices: list[list[tuple[str, str, Any, str]]] = []
         ok = True
@@ -310,11 +364,33 @@ class _Merger:
             name = _render(template, combo.texts) if run.name else key
             self._add(base, run, line, probes=probes, combo=combo, name=name)
 
+    def _within_limit(self, base: str, axes: list[tuple[str, str, list[Any]]], loc: Loc) -> bool:
+        """Report a matrix bigger than the limit. The size is the product of the axis lengths,
+        known before anything is expanded, so a huge matrix costs no memory."""
+        size = math.prod(len(values) for _, _, values in axes)
+        if size <= self.limit.runs:
+            return True
+        shape = " x ".join(f"{len(values)} {wire}" for wire, _, values in axes)
+        where = (
+            f"maxMatrixRuns: {self.limit.runs:,} at {self.limit.source}"
+            if self.limit.source is not None
+            else f"maxMatrixRuns, by default {self.limit.runs:,}"
+        )
+        self.error(
+            f"the matrix of {base!r} would make {size:,} runs ({shape}), more than the limit "
+            f"({where}); nothing was expanded",
+            loc,
+            "split the run into several smaller matrices, or raise maxMatrixRuns in "
+            "reconciler.yaml if you really mean to trigger that many runs",
+            key=True,
+        )
+        return False
+
     def _axis(
         self, run: RunSpec, wire: str, name: str, values: list[Any], loc: Loc
     ) -> list[tuple[str, str, Any, str]] | None:
         """(wire name, field, value, text) per value of one axis; None after an error."""
-        if getattr(run, name) is not None:
+        if name in run.model_fields_set:  # probeIds: null is set too
             self.error(
                 f"{wire} is set both on the run and in its matrix",
                 loc,
@@ -378,6 +454,10 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return "_".join(_text(v) for v in value)
     return str(value)
+
+
+def _probes_set(model: RunSpec | Defaults) -> bool:
+    return "probe_ids" in model.model_fields_set
 
 
 def _first(value: T | None, fallback: T) -> T:

@@ -47,7 +47,7 @@ _EXAMPLES = {
 _WHAT = {
     "workspaceId": "the workspace's numeric id",
     "targetId": "the target's numeric id",
-    "probeIds": "a list of numeric probe ids",
+    "probeIds": "a list of numeric probe ids (or null: the target's configured probes)",
     "name": "text",
     "runAiAnalysis": "true or false",
     "notifyWhenFinished": "true or false",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reconciler.defaults import DEFAULT_MAX_MATRIX_RUNS
 from reconciler.records import RunAttributes
 from reconciler.results.gate import Gate
 
@@ -54,9 +55,19 @@ class ProbeSet:
     """A named list of probe ids (project config or spec file), usable in ``probeIds``."""
 
     name: str
-    ids: tuple[int, ...]
+    #: None: the probes configured for the target on the platform (``name: null``).
+    ids: tuple[int, ...] | None
     #: "file:line" where it is defined, for messages.
     source: str
+
+
+@dataclass(frozen=True)
+class MatrixLimit:
+    """How many runs one matrix may expand to, and where that number was set (for messages)."""
+
+    runs: int = DEFAULT_MAX_MATRIX_RUNS
+    #: "file:line" of ``maxMatrixRuns`` in the project config; None: the built-in default.
+    source: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,18 @@ file; the loader checks that the merged run is complete (``reconciler.spec.loade
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     PlainValidator,
     StrictBool,
     StrictStr,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
 )
@@ -30,6 +32,16 @@ from pydantic_core import PydanticCustomError, core_schema
 from reconciler.records import Int32
 from reconciler.results.gate import Gate
 from reconciler.results.model import ENDED_STATUSES, canonical_status
+
+
+class _JsonNull:
+    """Offers ``null`` in the JSON Schema of a field where it is a value (``_nullable``)."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"anyOf": [handler(schema), {"type": "null"}]}
+
 
 #: Run keys appear in plans, state, PR comments and on command lines (``--target KEY``):
 #: letters, digits and ``-_.:/[]=,``, starting with a letter or digit, at most 200 characters.
@@ -46,6 +58,11 @@ ProbeSetName = Annotated[StrictStr, StringConstraints(pattern=PROBE_SET_NAME_PAT
 #: A union validated in pydantic-core keeps plain id lists as fast as before; the loader's
 #: message layer turns the union's paired errors back into one (``messages.collapse_unions``).
 ProbeRef = Int32 | ProbeSetName
+#: ``probeIds`` of a run or ``defaults``: ids and set names, or ``null`` for the probes
+#: configured for the target on the platform (the trigger's ``probeIds: null``).
+ProbeIds = Annotated[list[ProbeRef] | None, _JsonNull()]
+#: What a probe set stands for: ids, or ``null`` for the target's configured probes.
+ProbeSetIds = Annotated[list[Int32] | None, _JsonNull()]
 
 
 def _check_revision(value: Any) -> int | str:
@@ -178,12 +195,16 @@ class SpecModel(BaseModel):
         validate_by_name=False,
     )
 
+    #: Fields where ``null`` is a value of its own (``probeIds: null``), not "absent"; the
+    #: model's ``model_fields_set`` tells the two apart.
+    _nullable: ClassVar[frozenset[str]] = frozenset()
+
     @field_validator("*", mode="before")
     @classmethod
-    def _refuse_null(cls, value: Any) -> Any:
+    def _refuse_null(cls, value: Any, info: ValidationInfo) -> Any:
         # Fields are Optional only to tell "absent" from "set"; `targetId:` with nothing after
         # it is a half-finished edit, not a request for the default.
-        if value is None:
+        if value is None and info.field_name not in cls._nullable:
             raise PydanticCustomError("null_value", "a value is required here, got nothing")
         return value
 
@@ -226,10 +247,13 @@ class Defaults(SpecModel):
     (it defaults to the run key).
     """
 
+    _nullable = frozenset({"probe_ids"})
+
     target_id: Int32 | None = Field(default=None, description="SPLX target id")
-    probe_ids: list[ProbeRef] | None = Field(
+    probe_ids: ProbeIds = Field(
         default=None,
-        description="probe ids and probe set names; a set: order and repeats do not matter",
+        description="probe ids and probe set names; a set: order and repeats do not matter. "
+        "null: the probes configured for the target on the platform",
     )
     run_ai_analysis: StrictBool | None = None
     notify_when_finished: StrictBool | None = None
@@ -278,11 +302,14 @@ class RunSpec(SpecModel):
     workspace_id: Int32 | None = Field(
         default=None, description="overrides the file's workspaceId for this run"
     )
+    _nullable = frozenset({"probe_ids"})
+
     target_id: Int32 | None = Field(default=None, description="SPLX target id (required)")
-    probe_ids: list[ProbeRef] | None = Field(
+    probe_ids: ProbeIds = Field(
         default=None,
         description="probe ids and probe set names (required; may be empty); "
-        "order and repeats do not matter",
+        "order and repeats do not matter. null: the probes configured for the target on the "
+        "platform",
     )
     name: RunName | None = Field(
         default=None,
@@ -315,7 +342,7 @@ class SpecFile(SpecModel):
         default=None, description="SPLX workspace of every run in this file"
     )
     defaults: Defaults | None = Field(default=None, description="merged into each run")
-    probe_sets: dict[ProbeSetName, list[Int32]] | None = Field(
+    probe_sets: dict[ProbeSetName, ProbeSetIds] | None = Field(
         default=None,
         description="named lists of probe ids, usable in this file's probeIds",
         json_schema_extra={"additionalProperties": False},
@@ -361,12 +388,18 @@ def spec_json_schema() -> dict[str, Any]:
     It checks shapes only: that each run ends up with a workspace, target and probes after
     defaults are merged is checked by ``reconciler validate``.
     """
-    schema = SpecFile.model_json_schema(
+    return model_json_schema(SpecFile, "reconciler spec file")
+
+
+def model_json_schema(model: type[BaseModel], title: str) -> dict[str, Any]:
+    """The YAML contract of ``model`` (a ``SpecModel``) as JSON Schema draft 2020-12: camelCase
+    names, no ``null``, ``${VAR}`` accepted for numbers and booleans."""
+    schema = model.model_json_schema(
         by_alias=True, mode="validation", schema_generator=_SpecSchemaGenerator
     )
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "reconciler spec file",
+        "title": title,
         **{k: v for k, v in _allow_variables(schema).items() if k != "title"},
     }
 

@@ -13,7 +13,9 @@ and builds the data itself:
   are reported as errors;
 - with an environment given, ``${VAR}`` and ``${VAR:-default}`` in string values are replaced
   by the variable's value, and a plain (unquoted) scalar is then resolved as if its text had
-  been written literally: ``workspaceId: ${WS}`` with ``WS=1234`` is the integer 1234.
+  been written literally: ``workspaceId: ${WS}`` with ``WS=1234`` is the integer 1234. This
+  happens on the parsed scalars, so a value can never change the document's structure; the
+  braces of a reference are masked before parsing so that ``[${A}, 7]`` parses at all.
 
 The composed node tree is kept alongside the data: line numbers are looked up in it only
 when something needs them (a run's own line, or an error's location), so the happy path
@@ -283,12 +285,55 @@ class _Builder:
             self.error(node, f"unsupported YAML tag {node.tag}", "remove the tag")
 
 
+#: ``${...}`` on one line, without quotes: masked before parsing (``_mask_references``). A
+#: quote ends the match so that an unclosed ``"${oops"}`` cannot swallow a structural ``}``.
+_REFERENCE_RE = re.compile(r"\$\{[^}\n\"']*\}")
+#: The characters that would end or split a plain scalar in a flow collection (``[${A}, 7]``),
+#: each mapped to a private-use code point that YAML reads as an ordinary character.
+_MASK = str.maketrans({char: 0xE000 + index for index, char in enumerate("{}[],:#")})
+_UNMASK = str.maketrans({code: char for char, code in _MASK.items()})
+
+
+def _mask_references(text: str) -> str | None:
+    """``text`` with the inside of each ``${...}`` masked; None when nothing needs it.
+
+    Interpolation works on the parsed scalars (``_Builder.interpolate``), so a value with
+    ``: `` or ``]`` in it can never change the document's structure. But YAML itself reads
+    ``{``, ``}`` and ``,`` inside ``[...]`` and ``{...}`` as structure, so ``probeIds: [${A}]``
+    would not even parse. Each such character of a reference is swapped, one for one (lines
+    and columns stay put), for a private-use character before parsing and swapped back in
+    every scalar afterwards. A reference that parses today parses to the same text; the rare
+    file that already holds those private-use characters is left alone.
+    """
+    if "${" not in text or any(chr(code) in text for code in _UNMASK):
+        return None
+    return _REFERENCE_RE.sub(lambda match: match.group(0).translate(_MASK), text)
+
+
+def _unmask(node: Node, seen: set[int]) -> None:
+    """Undo ``_mask_references`` in every scalar of the tree (each node once: aliases)."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, ScalarNode):
+        node.value = node.value.translate(_UNMASK)
+    elif isinstance(node, SequenceNode):
+        for item in node.value:
+            _unmask(item, seen)
+    elif isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            _unmask(key_node, seen)
+            _unmask(value_node, seen)
+
+
 def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> ParsedYaml:
     """Parse one YAML document. Syntax errors come back as one ``SpecError``, never raised.
 
-    With ``env``, ``${VAR}`` references in string values are interpolated from it.
+    With ``env``, ``${VAR}`` references in string values are interpolated from it, after
+    parsing: in block and flow collections alike, quoted or not.
     """
-    loader = _SpecYamlLoader(text)
+    masked = _mask_references(text)
+    loader = _SpecYamlLoader(text if masked is None else masked)
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -299,6 +344,8 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> Pa
         loader.dispose()
     if root is None:
         return ParsedYaml(None, None)
+    if masked is not None:
+        _unmask(root, set())
     builder = _Builder(file, env)
     data = builder.build(root)
     return ParsedYaml(data, root, builder.errors(root), interpolated=builder.interpolated)
@@ -365,6 +412,33 @@ def locate(root: Node | None, loc: Sequence[int | str], *, key: bool = False) ->
     if isinstance(node, ScalarNode) and not key:
         return node_line(node)
     return line if line is not None else node_line(node)
+
+
+#: The word ``null`` as YAML 1.2 spells it; ``~`` and nothing also read as null.
+NULL_WORDS = frozenset({"null", "Null", "NULL"})
+
+#: The message and hint for a null that is not written out where null has a meaning.
+BLANK_NULL_MESSAGE = "a value is required here, got nothing"
+BLANK_NULL_HINT = (
+    "write null (the word itself) for the probes configured for the target on the platform, "
+    "or list probe ids, e.g. [101, 102]"
+)
+
+
+def blank_null(root: Node | None, loc: Sequence[int | str]) -> bool:
+    """True when the null at ``loc`` is blank, ``~`` or came from a variable, not the word
+    ``null``: where null is a value (``probeIds``), those read like a half-finished edit."""
+    node = node_at(root, loc)
+    return isinstance(node, ScalarNode) and node.value not in NULL_WORDS
+
+
+def node_at(root: Node | None, loc: Sequence[int | str]) -> Node | None:
+    """The node at path ``loc`` in ``root``; None when the path cannot be followed."""
+    node = root
+    for part in loc:
+        child = _child(node, part) if node is not None else None
+        node = child[1] if child is not None else None
+    return node
 
 
 def _child(node: Node, part: int | str) -> tuple[Node | None, Node] | None:

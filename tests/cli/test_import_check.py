@@ -97,6 +97,16 @@ def test_matching_probes_give_no_warning(project: Path, capsys: pytest.CaptureFi
     assert "Warning" not in capsys.readouterr().err
 
 
+def test_the_targets_configured_probes_are_not_compared(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "specs" / "runs.yaml").write_text(SPEC.replace("[101, 102]", "null"))
+    server = StatusServer({783: [ok(status_doc(783, "Running", probe_ids=(101, 555)))]})
+    assert do_import(project, server, 783) == 0
+    assert "Warning" not in capsys.readouterr().err
+    assert state_of(project).read().runs["sweep"].attributes.probe_ids is None
+
+
 def test_a_check_that_cannot_be_made_imports_nothing(project: Path) -> None:
     server = StatusServer({782: [httpx.Response(503)]})
     with pytest.raises(UsageError, match=r"could not check it with the platform") as refused:

@@ -46,6 +46,28 @@ def test_schema_rejects_what_the_loader_rejects(run: Runner) -> None:
         assert list(validator.iter_errors(bad)), bad
 
 
+def test_config_schema_accepts_the_example_config_and_rejects_bad_ones(run: Runner) -> None:
+    result = run("schema", "--config")
+    assert result.code == 0, result.all
+    schema = json.loads(result.out)
+    assert schema["title"] == "reconciler project config (reconciler.yaml)"
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.check_schema(schema)
+    example = yaml.safe_load((REPO / "examples" / "project" / "reconciler.yaml").read_text())
+    assert not list(validator.iter_errors(example))
+    assert not list(validator.iter_errors({"specs": "specs/", "workspaceId": "${WS}"}))
+    assert result.out != run("schema").out  # the spec schema is another one
+    bad = (
+        {"spec": ["specs/"]},  # unknown key
+        {"region": "mars"},
+        {"workspaceId": "1234"},
+        {"probeSets": {"1bad": [1]}},
+        {"maxMatrixRuns": 0},
+    )
+    for document in bad:
+        assert list(validator.iter_errors(document)), document
+
+
 def test_quiet_prints_only_results_and_errors(cli: Cli, run: Runner) -> None:
     cli.write_spec("runs.yaml", SPEC_TWO_RUNS)
     applied = run("apply", "--auto-approve", "--quiet")

@@ -343,3 +343,27 @@ def test_a_saved_plan_refuses_another_state(
     assert f"was made for the state at {Path(first).resolve()}" in refused.err
     assert api_requests(sim) == []
     assert run("apply", "--plan", plan_file, "--state", first).code == 0
+
+
+def test_probe_ids_null_is_sent_as_null_shown_as_the_targets_probes_and_replaced_by_a_list(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    spec = "workspaceId: 1234\ntestRuns:\n  platform:\n    targetId: 42\n    probeIds: null\n"
+    cli.write_spec("runs.yaml", spec)
+    planned = run("plan")
+    assert "probeIds           = null (the target's configured probes)" in planned.out
+    assert run("apply", "--auto-approve").code == 0
+    (trigger,) = api_requests(sim)
+    assert json.loads(trigger.body)["probeIds"] is None
+    (created,) = sim.runs()
+    assert created["probeIds"] is None
+    assert created["total"] > 0  # the simulator ran its stand-in for the target's probes
+    state = cli.state()
+    assert state["runs"]["platform"]["attributes"]["probeIds"] is None
+    shown = run("state", "show", "platform")
+    assert "probeIds           = null (the target's configured probes)" in shown.out
+    assert run("plan", "--detailed-exitcode").code == 0  # null is stable in state
+    cli.write_spec("runs.yaml", spec.replace("null", "[]"))
+    replaced = run("plan", "--detailed-exitcode")
+    assert replaced.code == 2, replaced.all
+    assert "~ probeIds: null (the target's configured probes) → []" in replaced.out

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.simulator.server import SimulatorServer
-from tests.e2e.conftest import Cli, Result, Runner, api_changes
+from tests.e2e.conftest import Cli, Result, Runner, api_changes, api_requests
 
 CONFIG = """\
 specs: [team/]
@@ -131,6 +131,68 @@ def test_command_line_beats_environment_beats_config(
     )
     assert flag_state.exists()
     assert run("--no-config", "validate").code == 1  # no specs/ without the config
+
+
+def test_config_may_follow_the_command_as_in_terraform(project: Path, run: Runner) -> None:
+    other = project / "sub" / "other.yaml"
+    other.write_text(CONFIG.replace("[team/]", "[../team/]").replace(".reconciler/", "o/"))
+    # The nearest reconciler.yaml is broken: only the named one may be read.
+    (project / "reconciler.yaml").write_text("stat: x\n")
+    for args in (
+        ("--config", str(other), "apply", "--auto-approve"),
+        ("apply", "--auto-approve", "--config", str(other)),
+    ):
+        applied = run(*args)
+        assert applied.code == 0, applied.all
+    # Either way the config's own state (relative to it) was used, the second apply a no-op.
+    assert sorted(json.loads((project / "sub" / "o" / "state.json").read_text())["runs"]) == [
+        "nightly[targetId=42]",
+        "nightly[targetId=43]",
+    ]
+    listed = run("state", "list", "--config", str(other))
+    assert "nightly[targetId=42]" in listed.out, listed.all
+    same = run("--config", str(other), "plan", "--config", f"{project}/sub/../sub/other.yaml")
+    assert same.code == 0, same.all
+    twice = run("--config", str(other), "plan", "--config", "reconciler.yaml")
+    assert twice.code == 1
+    assert twice.err == (
+        f"Error: --config is given twice with different files: {other} (before the command) "
+        "and reconciler.yaml (after it): give it once\n"
+    )
+    contradiction = run("--no-config", "validate", "--config", str(other))
+    assert "--config FILE and --no-config contradict each other" in contradiction.err
+    assert run("validate", "--no-config").code == 1  # neither config: no specs/ here
+    broken = run("validate")
+    assert "reconciler.yaml:1: stat: unknown field 'stat'" in broken.err
+    assert run("plan", "--help").code == 0  # help does not need a readable config
+
+
+def test_a_matrix_over_the_configured_limit_sends_nothing(
+    project: Path, run: Runner, sim: SimulatorServer
+) -> None:
+    (project / "reconciler.yaml").write_text(CONFIG + "maxMatrixRuns: 1\n")
+    applied = run("apply", "--auto-approve")
+    assert applied.code == 1
+    assert (
+        "team/nightly.yaml:5: testRuns.nightly.matrix: the matrix of 'nightly' would make 2 runs "
+        "(2 targetId), more than the limit (maxMatrixRuns: 1 at reconciler.yaml:6)"
+    ) in applied.err
+    assert api_requests(sim) == []
+    assert not (project / ".reconciler" / "state.json").exists()
+
+
+def test_plan_accepts_lock_timeout_and_ignores_it_with_a_note(project: Path, run: Runner) -> None:
+    plain = run("plan")
+    planned = run("plan", "--lock-timeout", "5m")
+    assert planned.code == 0, planned.all
+    assert planned.out == plain.out
+    assert (
+        planned.err == plain.err + "Note: plan takes no state lock; --lock-timeout 5m is ignored.\n"
+    )
+    assert run("plan", "-q", "--lock-timeout", "5m").err == ""
+    typo = run("plan", "--lock-timeout", "5 minutes")
+    assert typo.code == 1
+    assert "invalid duration '5 minutes'" in typo.err
 
 
 def test_variables_and_config_errors(project: Path, run: Runner) -> None:

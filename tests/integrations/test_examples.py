@@ -801,4 +801,11 @@ def test_editors_doc_points_modeline_and_vscode_at_the_generated_schema() -> Non
     # The modeline's path is relative to the spec file, here one in specs/.
     assert posixpath.normpath(posixpath.join("specs", modeline)) == generated
     settings = json.loads(re.search(r"```json\n(.*?)```", text, re.DOTALL)[1])  # type: ignore[index]
-    assert list(settings["yaml.schemas"]) == [generated]
+    # The config's schema: its modeline is in reconciler.yaml, at the repository root.
+    config_schema = re.search(r"reconciler schema --config > (\S+)", text)[1]  # type: ignore[index]
+    modelines = re.findall(r"# yaml-language-server: \$schema=(\S+)", text)
+    assert modelines == [modeline, config_schema]
+    assert settings["yaml.schemas"] == {
+        generated: ["specs/**/*.yaml", "specs/**/*.yml"],
+        config_schema: ["reconciler.yaml"],
+    }

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.config import load_project_config
 from reconciler.errors import SpecError, SpecValidationError
 from reconciler.records import RunAttributes
 from reconciler.spec import DesiredSet, load_specs
@@ -139,6 +140,99 @@ def test_probe_set_names_and_values_are_checked() -> None:
     assert found[(3, "probeSets.ok[0]")] == "expected an integer, got true (a boolean)"
 
 
+# --- probeIds: null, the target's configured probes ----------------------------------------
+
+
+def test_probe_ids_null_means_the_targets_configured_probes_and_differs_from_empty() -> None:
+    write(
+        "a.yaml",
+        """
+        workspaceId: 1
+        probeSets:
+          platform: null
+          jailbreak: [101]
+        defaults:
+          targetId: 42
+          probeIds: null
+        testRuns:
+          written: {probeIds: null}
+          from-defaults: {}
+          own-list: {probeIds: [jailbreak, 7]}
+          empty: {probeIds: []}
+          from-set: {probeIds: [platform]}
+          grid:
+            matrix: {probeIds: [platform, jailbreak]}
+        """,
+    )
+    runs = {key: run.attributes.probe_ids for key, run in load("a.yaml").runs.items()}
+    assert runs == {
+        "written": None,
+        "from-defaults": None,
+        "own-list": (7, 101),
+        "empty": (),
+        "from-set": None,
+        "grid[probeIds=platform]": None,
+        "grid[probeIds=jailbreak]": (101,),
+    }
+    body = load("a.yaml").runs["written"].attributes.trigger_body()
+    assert body["probeIds"] is None
+    assert json.loads(json.dumps(body))["probeIds"] is None
+
+
+def test_probe_ids_null_must_be_written_out_and_a_null_set_stands_alone() -> None:
+    write(
+        "a.yaml",
+        """
+        workspaceId: 1
+        probeSets: {platform: null, half-done: ~}
+        testRuns:
+          blank:
+            targetId: 1
+            probeIds:
+          tilde: {targetId: 1, probeIds: ~}
+          variable: {targetId: 1, probeIds: ${EMPTY}}
+          mixed: {targetId: 1, probeIds: [platform, 7]}
+          both: {targetId: 1, probeIds: null, matrix: {probeIds: [platform]}}
+        """,
+    )
+    found = {e.line: (e.field, e.message, e.hint) for e in errors("a.yaml", env={"EMPTY": ""})}
+    hint = (
+        "write null (the word itself) for the probes configured for the target on the "
+        "platform, or list probe ids, e.g. [101, 102]"
+    )
+    assert found[2] == ("probeSets.half-done", "a value is required here, got nothing", hint)
+    assert found[6] == ("testRuns.blank.probeIds", "a value is required here, got nothing", hint)
+    assert found[7][:2] == ("testRuns.tilde.probeIds", "a value is required here, got nothing")
+    assert found[8][:2] == ("testRuns.variable.probeIds", "a value is required here, got nothing")
+    assert found[9][:2] == (
+        "testRuns.mixed.probeIds[0]",
+        "probe set 'platform' stands for the target's configured probes (a.yaml:2): "
+        "it cannot be combined with other ids or sets",
+    )
+    assert found[10][:2] == (
+        "testRuns.both.matrix.probeIds",
+        "probeIds is set both on the run and in its matrix",
+    )
+
+
+def test_project_config_probe_sets_may_be_null() -> None:
+    write("reconciler.yaml", "probeSets:\n  platform:\n  jailbreak: [2, 1]\n")
+    with pytest.raises(SpecValidationError) as info:
+        load_project_config(Path("reconciler.yaml"), env={})
+    (error,) = info.value.errors
+    assert brief(error) == (
+        "reconciler.yaml",
+        2,
+        "probeSets.platform",
+        "a value is required here, got nothing",
+    )
+    write("reconciler.yaml", "probeSets: {platform: null, jailbreak: [2, 1]}\n")
+    write("specs/a.yaml", "workspaceId: 1\ntestRuns:\n  a: {targetId: 1, probeIds: [platform]}\n")
+    config = load_project_config(Path("reconciler.yaml"), env={})
+    assert config.probe_set_defs()["jailbreak"].ids == (1, 2)
+    assert load_specs(["specs"], env={}, config=config).runs["a"].attributes.probe_ids is None
+
+
 # --- matrices --------------------------------------------------------------------------------
 
 MATRIX = """
@@ -251,6 +345,62 @@ def test_matrix_errors_name_file_and_line() -> None:
     )
     (error,) = errors("n.yaml")
     assert brief(error) == ("n.yaml", 5, "testRuns.n.matrix.targetId", "needs at least one value")
+
+
+def test_a_matrix_larger_than_the_limit_is_an_error_before_it_is_expanded() -> None:
+    # 100 x 100 x 100 = 1,000,000 combinations: refused from the axis lengths alone.
+    axis = ", ".join(str(i) for i in range(1, 101))
+    write(
+        "big.yaml",
+        f"""
+        workspaceId: 1
+        testRuns:
+          small:
+            probeIds: [1]
+            matrix: {{targetId: [1, 2]}}
+          huge:
+            probeIds: [1]
+            matrix:
+              targetId: [{axis}]
+              workspaceId: [{axis}]
+              revision: [{axis}]
+        """,
+    )
+    (error,) = errors("big.yaml")
+    assert brief(error)[:3] == ("big.yaml", 8, "testRuns.huge.matrix")
+    assert error.message == (
+        "the matrix of 'huge' would make 1,000,000 runs (100 revision x 100 targetId x "
+        "100 workspaceId), more than the limit (maxMatrixRuns, by default 1,000); "
+        "nothing was expanded"
+    )
+    assert "raise maxMatrixRuns in reconciler.yaml" in (error.hint or "")
+
+
+def test_the_matrix_limit_is_set_in_the_project_config() -> None:
+    write(
+        "specs/m.yaml",
+        """
+        workspaceId: 1
+        testRuns:
+          m:
+            probeIds: [1]
+            matrix: {targetId: [1, 2, 3]}
+        """,
+    )
+    write("reconciler.yaml", "specs: specs\nmaxMatrixRuns: 2\n")
+    config = load_project_config(Path("reconciler.yaml"), env={})
+    with pytest.raises(SpecValidationError) as info:
+        load_specs(["specs"], env={}, config=config)
+    (error,) = info.value.errors
+    assert brief(error)[:3] == ("specs/m.yaml", 5, "testRuns.m.matrix")
+    assert "(maxMatrixRuns: 2 at reconciler.yaml:2)" in error.message
+    write("reconciler.yaml", "maxMatrixRuns: 3\n")
+    config = load_project_config(Path("reconciler.yaml"), env={})
+    assert len(load_specs(["specs"], env={}, config=config).runs) == 3
+    write("reconciler.yaml", "maxMatrixRuns: 0\n")
+    with pytest.raises(SpecValidationError) as info:
+        load_project_config(Path("reconciler.yaml"), env={})
+    assert [(e.line, e.field) for e in info.value.errors] == [(1, "maxMatrixRuns")]
 
 
 def test_braces_in_names_of_plain_runs_are_literal() -> None:
@@ -458,7 +608,7 @@ workspaceId: ${WS}
 testRuns:
   x:
     targetId: ${TARGET:-42}
-    probeIds:        # block style: in [...], a { would start a YAML mapping
+    probeIds:        # block style; flow lists work too (below)
       - ${PROBE}
       - 7
     name: "Sweep ${STAGE:-dev} $${literal}"
@@ -533,6 +683,51 @@ def test_secret_variables_are_refused_and_their_values_never_shown(secret: str) 
     # Escaped, it is literal text, not a reference.
     write("a.yaml", Path("a.yaml").read_text().replace("${", "$${"))
     assert load("a.yaml").runs["x"].attributes.name == f"run by ${{{secret}:-nobody}}"
+
+
+def test_variables_work_in_flow_lists_and_mappings_quoted_or_not() -> None:
+    write(
+        "a.yaml",
+        """
+        workspaceId: ${WS}
+        defaults: {targetId: ${TARGET}, runAiAnalysis: ${AI:-true}}
+        testRuns:
+          x: {probeIds: [${PROBE}, 7, "${SET}"], name: "${NAME}"}
+          y: {probeIds: [${MISSING:-8}], name: ${NAME}}
+        """,
+    )
+    env = {"WS": "1", "TARGET": "42", "PROBE": "101", "SET": "jailbreak", "NAME": "a: b ] #c"}
+    text = Path("a.yaml").read_text().replace("testRuns:", "probeSets: {jailbreak: [5]}\ntestRuns:")
+    Path("a.yaml").write_text(text)
+    runs = load("a.yaml", env=env).runs
+    # A whole-scalar ${PROBE} resolving to 101 is an id; quoted "${SET}" is text (a set name).
+    assert runs["x"].attributes == RunAttributes(
+        workspace_id=1, target_id=42, probe_ids=(5, 7, 101), name="a: b ] #c", run_ai_analysis=True
+    )
+    # A value holding YAML syntax (": ", "]", " #") is taken whole: it cannot split the list
+    # or start a comment, because it is substituted after parsing.
+    assert runs["y"].attributes.name == "a: b ] #c"
+    assert runs["y"].attributes.probe_ids == (8,)
+
+
+def test_a_variable_in_a_flow_list_is_one_value_and_errors_keep_their_lines() -> None:
+    write(
+        "a.yaml",
+        """
+        workspaceId: 1
+        testRuns:
+          x: {targetId: 1, probeIds: [7, ${PROBES}]}
+          y: {targetId: ${UNSET}, probeIds: [1]}
+        """,
+    )
+    found = {e.line: (e.field, e.message) for e in errors("a.yaml", env={"PROBES": "1, 2]"})}
+    assert found == {
+        3: (
+            "testRuns.x.probeIds[1]",
+            "'1, 2]' is neither a probe id nor a probe set name, from ${PROBES}",
+        ),
+        4: ("testRuns.y.targetId", "environment variable UNSET is not set"),
+    }
 
 
 def test_quoted_variables_stay_text_and_malformed_references_are_errors() -> None:

@@ -136,7 +136,9 @@ def test_booleans_default_to_false_without_defaults() -> None:
 
 def test_examples_load() -> None:
     desired = load_specs([EXAMPLES], env={})
-    assert len(desired.files) == 6
+    assert len(desired.files) == 7
+    assert desired.runs["support-bot-configured"].attributes.probe_ids is None
+    assert desired.runs["support-bot-nightly[probeIds=configured]"].attributes.probe_ids is None
     assert desired.runs["nightly[probeIds=jailbreak,targetId=43]"].attributes.probe_ids == (
         101,
         102,
@@ -306,7 +308,8 @@ def test_wrong_types_name_the_value_and_its_type() -> None:
     )
     assert hints["testRuns.string-for-int.targetId"] == "remove the quotes: write 42, not '42'"
     assert hints["testRuns.not-a-list.probeIds"] == (
-        "write a list of numeric probe ids, e.g. probeIds: [101, 102]"
+        "write a list of numeric probe ids (or null: the target's configured probes), "
+        "e.g. probeIds: [101, 102]"
     )
 
 

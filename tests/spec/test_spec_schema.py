@@ -62,8 +62,15 @@ def test_invalid_files_fail_the_json_schema(
     assert not validator.is_valid(yaml_data(DATA / "errors" / name))
 
 
-def test_schema_offers_no_null_and_no_python_names() -> None:
-    text = str(spec_json_schema())
+def test_schema_offers_null_only_for_probe_ids_and_no_python_names() -> None:
+    schema = spec_json_schema()
+    defs = schema["$defs"]
+    for where in (defs["RunSpec"], defs["Defaults"]):
+        offered = where["properties"].pop("probeIds")
+        assert {"type": "null"} in offered["anyOf"]
+    sets = schema["properties"].pop("probeSets")["patternProperties"]
+    assert all({"type": "null"} in ids["anyOf"] for ids in sets.values())
+    text = str(schema)
     assert "'null'" not in text
     assert "target_id" not in text
     assert "'title': 'Targetid'" not in text

@@ -134,3 +134,14 @@ def test_key_lines() -> None:
     assert key_lines(root, "runs") == {"a": 2, "b": 3}
     assert key_lines(root, "nothing") == {}
     assert key_lines(None, "runs") == {}
+
+
+def test_references_in_flow_collections_parse_and_keep_columns_and_keys() -> None:
+    parsed = parse_yaml("a: [${A}, {k: ${B:-x, y}}]\n${C}: 1\n", "t.yaml", {"A": "1]"})
+    assert parsed.errors == []
+    # Interpolated after parsing: a value with "]" is one scalar; keys are not interpolated.
+    assert parsed.data == {"a": ["1]", {"k": "x, y"}], "${C}": 1}
+    assert key_lines(parsed.root) == {"a": 1, "${C}": 2}
+    # The masking swaps characters one for one: a syntax error keeps its column.
+    (error,) = parse_yaml("a: {x: ${A}} }\n", "t.yaml", {"A": "1"}).errors
+    assert (error.line, error.column) == (1, 14)
