@@ -141,7 +141,12 @@ def github_workflows_in_docs() -> dict[str, str]:
     for page in sorted((ROOT / "docs").glob("*.md")):
         blocks = re.findall(r"^```yaml\n(.*?)^```", page.read_text(encoding="utf-8"), re.M | re.S)
         for index, block in enumerate(blocks):
-            document = yaml.safe_load(block)
+            try:
+                document = yaml.safe_load(block)
+            except yaml.YAMLError:
+                # Spec examples such as `probeIds: [${A}, 7]` are reconciler's YAML, which
+                # takes ${...} inside flow lists; a GitHub workflow is plain YAML, so not one.
+                continue
             if isinstance(document, dict) and "jobs" in document and "runs-on" in block:
                 found[f"{page.name}#{index}"] = block
     return found
