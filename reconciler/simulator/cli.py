@@ -194,6 +194,10 @@ def simulator_command(
             seed=seed,
             first_run_id=first_run_id,
         )
+        # A server lives long and makes garbage cycles: the collector runs again.
+        from reconciler import collector
+
+        collector.resume()
         serve_forever(host, port, config, on_ready=lambda url: _announce(url, grants))
     except ReconcilerError as err:
         raise click.ClickException(str(err)) from err
