@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from reconciler.errors import UsageError
-from reconciler.simulator.app import make_app
+from reconciler.simulator.app import error_response, make_app
 from reconciler.simulator.config import FAULT_FIELDS, SimulatorConfig
 from reconciler.simulator.store import ReceivedRequest, RunStatus, SimulatorStore
 
@@ -48,10 +52,80 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
+#: Where the simulator says what it refused; a line each, never a traceback.
+log = logging.getLogger("reconciler.simulator")
+
+
+def _summary(exc: BaseException) -> str:
+    """The first line of what went wrong, without the bytes it quotes: a malformed request
+    may carry a key in the very line aiohttp would show, and a log never holds one."""
+    cause = exc.__cause__ if isinstance(exc, RequestPayloadError) else None
+    if isinstance(cause, HttpProcessingError):
+        exc = cause
+    text = str(exc.message) if isinstance(exc, HttpProcessingError) else str(exc)
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    first = _QUOTED_BYTES.sub("", first).rstrip(": .")
+    return (first or type(exc).__name__)[:200]
+
+
+#: A ``b'...'`` excerpt of the request and everything after it.
+_QUOTED_BYTES = re.compile(r"""[:\s]*\bb['"].*$""")
+
+
+class _RequestErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server log, with a malformed request (bad request line, headers, chunking,
+    content length; a port scanner's or a fuzzer's bytes) told in one line instead of a
+    traceback. aiohttp has already answered it with a 400. Anything else, a fault of the
+    simulator itself, keeps its traceback."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, RequestPayloadError):
+            # The rest of a body the middleware below has already refused (and logged),
+            # read by aiohttp before it closes the connection.
+            super().log(logging.DEBUG, "%s: %s", msg, _summary(exc))
+            return
+        if isinstance(exc, HttpProcessingError | ConnectionResetError):
+            remote = args[0] if args else "?"
+            log.warning("simulator: refused a malformed request from %s: %s", remote, _summary(exc))
+            return
+        super().log(level, msg, *args, **kwargs)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _unreadable_body(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A body that cannot be read (broken chunking or compression after the headers, a
+    client gone mid-body) is a 400 and one log line, not aiohttp's 500 and two tracebacks."""
+    try:
+        return await handler(request)
+    except (RequestPayloadError, HttpProcessingError, ConnectionResetError) as exc:
+        log.warning(
+            "simulator: refused a request from %s whose body cannot be read: %s",
+            request.remote,
+            _summary(exc),
+        )
+        return error_response(
+            400, f"The request body cannot be read: {_summary(exc)}.", "BAD_REQUEST"
+        )
+
+
+def _application(store: SimulatorStore) -> web.Application:
+    app = make_app(store)
+    app.middlewares.append(_unreadable_body)
+    return app
+
+
 async def _start_site(store: SimulatorStore, sock: socket.socket) -> web.AppRunner:
     # No access log: formatting a line per request would cost more than handling it.
     runner = web.AppRunner(
-        make_app(store), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
+        _application(store),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        logger=_RequestErrorLog(logging.getLogger("aiohttp.server"), {}),
     )
     await runner.setup()
     await web.SockSite(runner, sock).start()
