@@ -7,6 +7,7 @@ import logging
 import re
 import signal
 import socket
+import struct
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -112,16 +113,49 @@ async def _unreadable_body(request: web.Request, handler: Handler) -> web.Stream
         )
 
 
-def _application(store: SimulatorStore) -> web.Application:
+class _Door:
+    """While closed, API requests wait inside the simulator until it opens (``hold``).
+
+    For tests that need a request in flight for exactly as long as they need it (an
+    interrupt, a kill) rather than for a latency they hope is long enough.
+    """
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.open.set()
+        #: (path, body) of every request that waited, in arrival order.
+        self.held: list[tuple[str, bytes]] = []
+
+
+DOOR_KEY = web.AppKey("door", _Door)
+
+
+@web.middleware
+async def _door(request: web.Request, handler: Handler) -> web.StreamResponse:
+    door = request.app[DOOR_KEY]
+    if not door.open.is_set() and request.path.startswith("/api/"):
+        try:
+            body = await request.read()  # kept by aiohttp: the handler reads it again
+        except web.HTTPRequestEntityTooLarge:
+            body = b""
+        door.held.append((request.path, body))
+        await door.open.wait()
+    return await handler(request)
+
+
+def _application(store: SimulatorStore, door: _Door) -> web.Application:
     app = make_app(store)
-    app.middlewares.append(_unreadable_body)
+    app[DOOR_KEY] = door
+    app.middlewares.extend([_unreadable_body, _door])
     return app
 
 
-async def _start_site(store: SimulatorStore, sock: socket.socket) -> web.AppRunner:
+async def _start_site(
+    store: SimulatorStore, sock: socket.socket, door: _Door | None = None
+) -> web.AppRunner:
     # No access log: formatting a line per request would cost more than handling it.
     runner = web.AppRunner(
-        _application(store),
+        _application(store, door or _Door()),
         access_log=None,
         handle_signals=False,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
@@ -159,6 +193,9 @@ class SimulatorServer:
         self._url: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._door = _Door()
+        self._runner: web.AppRunner | None = None
+        self._sock: socket.socket | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -182,7 +219,8 @@ class SimulatorServer:
             asyncio.set_event_loop(loop)
             runner: web.AppRunner | None = None
             try:
-                runner = loop.run_until_complete(_start_site(self._store, sock))
+                runner = loop.run_until_complete(_start_site(self._store, sock, self._door))
+                self._runner = runner
             except BaseException as err:  # reported to start()'s caller below
                 failure.append(err)
                 sock.close()
@@ -193,6 +231,7 @@ class SimulatorServer:
             _close_loop(loop)
 
         self._loop = loop
+        self._sock = sock
         self._thread = threading.Thread(target=serve, name="probe-api-simulator", daemon=True)
         self._thread.start()
         started.wait()
@@ -209,6 +248,7 @@ class SimulatorServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._thread = self._loop = None
+        self._runner = self._sock = None
 
     def __enter__(self) -> SimulatorServer:
         return self.start()
@@ -243,6 +283,50 @@ class SimulatorServer:
         """Forget runs and requests; ids and fault dice restart."""
         self._store.clear()
 
+    def hold(self) -> None:
+        """API requests that arrive from now on wait inside the simulator, before any check,
+        until ``release()``; ``held()`` lists them. A client's request stays in flight for
+        exactly as long as a test needs (to interrupt or kill the client meanwhile)."""
+        self._in_loop(self._door.open.clear)
+
+    def release(self) -> None:
+        """Let the held requests (and those that follow) through."""
+        self._in_loop(self._door.open.set)
+
+    def held(self) -> list[tuple[str, bytes]]:
+        """(path, body) of each request that waited at ``hold()``, in arrival order."""
+        return list(self._door.held)
+
+    def idle(self) -> bool:
+        """No connection is open or waiting to be accepted, and no request is being handled.
+
+        aiohttp keeps a connection in its list until the handler of its last request has
+        finished, so once a client is gone (killed) and this is true, everything it sent has
+        been received and answered: nothing it did can still change the runs.
+        """
+        if self._loop is None or self._runner is None or self._sock is None:
+            raise RuntimeError("the simulator is not started")
+        server = self._runner.server
+        assert server is not None
+
+        async def open_connections() -> int:
+            return len(server.connections)
+
+        future = asyncio.run_coroutine_threadsafe(open_connections(), self._loop)
+        return future.result(timeout=60) == 0 and _accept_backlog(self._sock) == 0
+
+    def _in_loop(self, action: Callable[[], None]) -> None:
+        if self._loop is None:
+            raise RuntimeError("the simulator is not started")
+        done = threading.Event()
+
+        def run() -> None:
+            action()
+            done.set()
+
+        self._loop.call_soon_threadsafe(run)
+        done.wait(60)
+
     # --- inspection ------------------------------------------------------------------------
 
     def runs(self) -> list[dict[str, Any]]:
@@ -259,6 +343,16 @@ class SimulatorServer:
 
     def run_status(self, test_run_id: int) -> RunStatus | None:
         return self._store.run_status(test_run_id)
+
+
+def _accept_backlog(sock: socket.socket) -> int:
+    """Connections the kernel has accepted for ``sock`` that the server has not taken yet:
+    Linux reports a listening socket's accept queue as ``tcpi_unacked`` (0 elsewhere)."""
+    tcp_info = getattr(socket, "TCP_INFO", None)
+    if tcp_info is None:
+        return 0
+    info = sock.getsockopt(socket.IPPROTO_TCP, tcp_info, 104)
+    return int(struct.unpack_from("I", info, 24)[0]) if len(info) >= 28 else 0
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
