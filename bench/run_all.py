@@ -43,6 +43,9 @@ from reconciler.state.model import State, TrackedRun  # noqa: E402
 
 KEY = "bench-key-0123456789"
 CLI = [sys.executable, "-m", "reconciler"]
+#: The source tree whose ``reconciler`` the measured processes run (``--tree``): this checkout
+#: by default; another one measures a "before" with the same data in the same run.
+TREE = [ROOT]
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def run_process(command: list[str], env: dict[str, str], cwd: Path) -> Measured:
 
 def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPLX_", "RECONCILER_"))}
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = str(TREE[0])
     env["NO_COLOR"] = "1"
     env.update(extra)
     return env
@@ -373,11 +376,18 @@ def main() -> None:
     parser.add_argument(
         "--runs", type=int, default=1_000, help="runs (resources) of the terraform comparison"
     )
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        default=ROOT,
+        help="measure the reconciler package of another checkout (e.g. a worktree of main)",
+    )
     args = parser.parse_args()
+    TREE[0] = args.tree.resolve()
     only = set(args.only.split(","))
     # An installed package has its bytecode compiled (pip does it); a checkout run with
     # PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module in every measured run.
-    compileall.compile_dir(ROOT / "reconciler", quiet=1)
+    compileall.compile_dir(TREE[0] / "reconciler", quiet=1)
     targets: list[Target] = []
     with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as name:
         tmp = Path(name)
