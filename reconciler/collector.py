@@ -1,7 +1,7 @@
 """The cycle collector in a CLI process that lives for one command.
 
 A ``plan`` spends most of its life importing (click, pydantic, PyYAML, reconciler's models)
-and building objects that stay alive until it exits: hundreds of thousands of them, none of
+and building objects that stay alive until it exits: tens of thousands of containers, none of
 them garbage. The cycle collector walks all of them again at every full pass, and once more
 while the interpreter shuts down; for a no-change plan of 1,000 runs that was about 45 ms of
 0.24 s (docs/PERFORMANCE.md). So the process entry point (``reconciler.cli.main`` without
