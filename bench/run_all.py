@@ -7,16 +7,20 @@ spawn to exit, with its peak resident memory read from the kernel (``wait4``). E
 builds its own data in a temporary directory: spec files like the ones ``bench/spec_load.py``
 writes, and for ``plan`` a 10,000-run state written through ``encode_state``. ``apply``
 benchmarks start the simulator (``reconciler simulator --port 0``) in a subprocess, a fresh
-one per repetition, and check that every run was triggered. Prints one line per measurement
-and a table of targets at the end; exits 1 when a target is missed.
+one per repetition, and check that every run was triggered. ``terraform`` times Terraform
+itself on the same machine in the same run (``terraform_data`` resources, see
+``bench_terraform``), when a ``terraform`` binary is on the PATH. Prints one line per
+measurement and a table of targets at the end; exits 1 when a target is missed.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -39,6 +43,9 @@ from reconciler.state.model import State, TrackedRun  # noqa: E402
 
 KEY = "bench-key-0123456789"
 CLI = [sys.executable, "-m", "reconciler"]
+#: The source tree whose ``reconciler`` the measured processes run (``--tree``): this checkout
+#: by default; another one measures a "before" with the same data in the same run.
+TREE = [ROOT]
 
 
 @dataclass(frozen=True)
@@ -78,9 +85,14 @@ print(json.dumps([seconds, usage.ru_maxrss, os.waitstatus_to_exitcode(status)]))
 
 def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> Measured:
     """Run ``reconciler ARGS`` once; output goes to a file (not a terminal, as in CI)."""
+    return run_process([*CLI, *args], env, cwd)
+
+
+def run_process(command: list[str], env: dict[str, str], cwd: Path) -> Measured:
+    """Run ``command`` (its first item an absolute path) once, timed by the launcher."""
     with tempfile.NamedTemporaryFile(suffix=".out") as out:
         launched = subprocess.run(
-            [sys.executable, "-S", "-c", _LAUNCHER, out.name, *CLI, *args],
+            [sys.executable, "-S", "-c", _LAUNCHER, out.name, *command],
             env=env,
             cwd=cwd,
             capture_output=True,
@@ -95,7 +107,7 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> Measured:
 
 def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPLX_", "RECONCILER_"))}
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = str(TREE[0])
     env["NO_COLOR"] = "1"
     env.update(extra)
     return env
@@ -151,17 +163,9 @@ def median_s(results: list[Measured]) -> float:
 def bench_plan(tmp: Path, times: int) -> tuple[list[Measured], int]:
     """Target 1: plan over 10,000 runs in 100 files against a 10,000-run state, 1% changed."""
     specs = spec_tree(tmp, 10_000, 100)
-    desired = load_specs([specs])
-    runs = {}
-    for i, (key, run) in enumerate(sorted(desired.runs.items())):
-        attributes = run.attributes
-        if i % 100 == 0:  # 1% changed: the state has another target than the spec
-            attributes = attributes.model_copy(update={"target_id": attributes.target_id + 1})
-        runs[key] = TrackedRun(
-            test_run_id=100_000 + i, attributes=attributes, triggered_at="2024-05-01T12:00:00Z"
-        )
     state_path = tmp / "plan.state.json"
-    state_path.write_bytes(encode_state(State(lineage="bench", serial=1, runs=runs)))
+    # 1% changed: the state has another target than the spec.
+    count = tracked_state(specs, state_path, changed_every=100)
     env = base_env(RECONCILER_STATE=str(state_path))
     args = ["plan", str(specs), "--detailed-exitcode"]
 
@@ -172,7 +176,7 @@ def bench_plan(tmp: Path, times: int) -> tuple[list[Measured], int]:
             return Measured(m.seconds, m.peak_mb, 0, m.output)
         return m
 
-    return repeat(times, "plan 10k", once), len(runs)
+    return repeat(times, "plan 10k", once), count
 
 
 def bench_apply(tmp: Path, runs: int, times: int, parallelism: int, *sim: str) -> list[Measured]:
@@ -292,6 +296,143 @@ def bench_status_latency(
     return results, statistics.median(startups)
 
 
+def tracked_state(specs: Path, path: Path, *, changed_every: int = 0) -> int:
+    """Write a state tracking every run of ``specs`` (each ``changed_every``-th with another
+    target, so that it plans as a replace); returns the number of runs."""
+    desired = load_specs([specs])
+    runs = {}
+    for i, (key, run) in enumerate(sorted(desired.runs.items())):
+        attributes = run.attributes
+        if changed_every and i % changed_every == 0:
+            attributes = attributes.model_copy(update={"target_id": attributes.target_id + 1})
+        runs[key] = TrackedRun(
+            test_run_id=100_000 + i, attributes=attributes, triggered_at="2024-05-01T12:00:00Z"
+        )
+    path.write_bytes(encode_state(State(lineage="bench", serial=1, runs=runs)))
+    return len(runs)
+
+
+def bench_plan_unchanged(tmp: Path, runs: int, times: int) -> list[Measured]:
+    """``plan`` of ``runs`` runs (100 per file) that all match the state: nothing to do."""
+    specs = spec_tree(tmp, runs, max(runs // 100, 1))
+    state_path = tmp / f"unchanged-{runs}.state.json"
+    tracked_state(specs, state_path)
+    env = base_env(RECONCILER_STATE=str(state_path))
+
+    def once() -> Measured:
+        m = run_cli(["plan", str(specs), "--detailed-exitcode"], env, tmp)
+        if m.status == 0 and "No changes" not in m.output:
+            return Measured(m.seconds, m.peak_mb, 1, m.output)
+        return m
+
+    return repeat(times, f"reconciler plan {runs}, no changes", once)
+
+
+# Terraform's own resource with no provider to download: each one is a value in the state,
+# as a reconciler run is an entry in its state. Its input mirrors a run's attributes.
+_TF_RESOURCE = """resource "terraform_data" "run_{i}" {{
+  input = {{
+    workspace_id = 1234
+    target_id    = {target}
+    probe_ids    = [101, 102, {probe}]
+    name         = "Nightly sweep {i}"
+  }}
+}}
+"""
+
+
+def terraform_dir(root: Path, runs: int, terraform: str, env: dict[str, str]) -> Path:
+    """A Terraform working directory of ``runs`` ``terraform_data`` resources, initialised."""
+    work = root / f"tf-{runs}-{time.monotonic_ns()}"
+    work.mkdir()
+    body = "".join(
+        _TF_RESOURCE.format(i=i, target=i % 100 + 1, probe=i % 100 + 200) for i in range(runs)
+    )
+    (work / "main.tf").write_text(body)
+    subprocess.run(
+        [terraform, "init", "-input=false", "-no-color"],
+        cwd=work,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return work
+
+
+def terraform_env(root: Path) -> dict[str, str]:
+    """No update check, no user CLI config (an empty one: nothing is read or fetched)."""
+    config = root / "terraformrc"
+    config.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    env.update(TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1", TF_CLI_CONFIG_FILE=str(config))
+    return env
+
+
+def bench_terraform(tmp: Path, runs: int, times: int) -> dict[str, float] | None:
+    """Terraform and reconciler side by side, in this run, on this machine.
+
+    - apply: ``terraform apply`` creating ``runs`` ``terraform_data`` resources (default
+      ``-parallelism=10``) against ``reconciler apply`` of ``runs`` new runs against the
+      simulator (``--parallelism 10``);
+    - plan: ``terraform plan -refresh=false`` of those resources, all in its state and
+      unchanged, against ``reconciler plan`` of ``runs`` runs that all match its state.
+
+    Returns the medians, or None (with a note) when no ``terraform`` is on the PATH.
+    """
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        print("  skipped: no terraform binary on the PATH", flush=True)
+        return None
+    version = subprocess.run(
+        [terraform, "version"], capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+    print(f"  {version[0] if version else 'terraform'} at {terraform}", flush=True)
+    env = terraform_env(tmp)
+    applied: Path | None = None
+
+    def tf_apply() -> Measured:
+        nonlocal applied
+        work = terraform_dir(tmp, runs, terraform, env)
+        m = run_process(
+            [terraform, "apply", "-auto-approve", "-input=false", "-no-color"], env, work
+        )
+        if m.status == 0 and f"{runs} added" not in m.output:
+            return Measured(m.seconds, m.peak_mb, 1, m.output)
+        applied = work
+        return m
+
+    tf_applies = repeat(times, f"terraform apply {runs}", tf_apply)
+    ours_applies = bench_apply(tmp, runs, times, 10)
+    assert applied is not None
+
+    def tf_plan() -> Measured:
+        command = [terraform, "plan", "-refresh=false", "-input=false", "-no-color"]
+        m = run_process(command, env, applied)
+        if m.status == 0 and "No changes" not in m.output:
+            return Measured(m.seconds, m.peak_mb, 1, m.output)
+        return m
+
+    tf_plans = repeat(times, f"terraform plan -refresh=false {runs}", tf_plan)
+    ours_plans = bench_plan_unchanged(tmp, runs, times)
+    figures = {
+        "tf_plan": median_s(tf_plans),
+        "plan": median_s(ours_plans),
+        "tf_apply": median_s(tf_applies),
+        "apply": median_s(ours_applies),
+    }
+    print(
+        f"  plan:  terraform {figures['tf_plan']:.2f} s, reconciler {figures['plan']:.3f} s "
+        f"= {figures['tf_plan'] / figures['plan']:.1f} × faster",
+        flush=True,
+    )
+    print(
+        f"  apply: terraform {figures['tf_apply']:.2f} s, reconciler {figures['apply']:.2f} s "
+        f"= {figures['tf_apply'] / figures['apply']:.1f} × faster",
+        flush=True,
+    )
+    return figures
+
+
 def bench_startup(times: int) -> tuple[list[Measured], list[Measured]]:
     """Target 4: ``--help`` and ``validate specs/examples/``."""
     env = base_env()
@@ -325,11 +466,25 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--only",
-        default="startup,plan,apply,latency,status,simulator,report,wait",
-        help="comma-separated: startup, plan, apply, latency, status, simulator, report, wait",
+        default="startup,plan,apply,latency,status,simulator,report,wait,terraform",
+        help="comma-separated: startup, plan, apply, latency, status, simulator, report, "
+        "wait, terraform",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=1_000, help="runs (resources) of the terraform comparison"
+    )
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        default=ROOT,
+        help="measure the reconciler package of another checkout (e.g. a worktree of main)",
     )
     args = parser.parse_args()
+    TREE[0] = args.tree.resolve()
     only = set(args.only.split(","))
+    # An installed package has its bytecode compiled (pip does it); a checkout run with
+    # PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module in every measured run.
+    compileall.compile_dir(TREE[0] / "reconciler", quiet=1)
     targets: list[Target] = []
     with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as name:
         tmp = Path(name)
@@ -417,6 +572,23 @@ def main() -> None:
             import bench_wait
 
             targets += bench_wait.run(set(bench_wait.BENCHES))
+        if "terraform" in only:
+            print(f"side by side with Terraform, {args.runs:,} runs / resources", flush=True)
+            figures = bench_terraform(tmp, args.runs, args.repeat)
+            if figures is not None:
+                for what, ours, theirs in [
+                    ("plan", figures["plan"], figures["tf_plan"]),
+                    ("apply", figures["apply"], figures["tf_apply"]),
+                ]:
+                    ratio = theirs / ours
+                    targets.append(
+                        Target(
+                            f"7. {what} {args.runs:,} vs Terraform",
+                            f"{ratio:.1f} × ({ours:.2f} s vs {theirs:.2f} s)",
+                            "≥ 10 ×",
+                            ratio >= 10,
+                        )
+                    )
     print()
     print(f"{'target':<34} {'measured (median)':<26} {'limit':<14} met")
     for t in targets:

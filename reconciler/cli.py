@@ -769,24 +769,41 @@ _register_simulator()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run the CLI and turn every outcome into an exit code."""
+    """Console-script entry point: run the CLI and turn every outcome into an exit code.
+
+    Without ``argv`` this is the process's own command line, and the process ends when the
+    command does: the cycle collector is paused for it (``reconciler.collector``).
+    """
+    from reconciler import collector
+
+    if argv is None:
+        collector.pause()
     args = sys.argv[1:] if argv is None else argv
+    try:
+        rv = _run(args)
+    finally:
+        collector.before_exit()
+    sys.exit(rv)
+
+
+def _run(args: list[str]) -> int:
+    """The command's exit code; every error is reported here, never as a traceback."""
     try:
         rv = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
     except KeyboardInterrupt:
         click.echo("\nInterrupted.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
     except click.exceptions.Abort:
         click.echo("\nAborted.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
     except click.ClickException as exc:
         exc.show()
-        sys.exit(EXIT_ERROR)
+        return EXIT_ERROR
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except Exception as exc:
-        sys.exit(_report_error(exc, args))
-    sys.exit(rv if isinstance(rv, int) else 0)
+        return _report_error(exc, args)
+    return rv if isinstance(rv, int) else 0
 
 
 def _report_error(exc: Exception, args: list[str]) -> int:

@@ -13,10 +13,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from reconciler.apply import OperationResult, Outcome, ProgressEvent
 from reconciler.redact import REDACTED, RedactingFilter, Redactor
+
+if TYPE_CHECKING:
+    # Only apply shows progress: a plan, which also loads this module, does not import the
+    # executor (and its thread pool machinery) for it.
+    from reconciler.apply import OperationResult, ProgressEvent
 
 # The redaction names are re-exported: the CLI layer takes its terminal helpers from here.
 __all__ = [
@@ -126,11 +130,12 @@ def format_seconds(seconds: float) -> str:
     return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
+#: By the name of the ``reconciler.apply.Outcome``.
 _MARKERS = {
-    Outcome.TRIGGERED: "+",
-    Outcome.REPLACED: "-/+",
-    Outcome.CANCELLED: "-",
-    Outcome.NOTHING_TO_CANCEL: "-",
+    "TRIGGERED": "+",
+    "REPLACED": "-/+",
+    "CANCELLED": "-",
+    "NOTHING_TO_CANCEL": "-",
 }
 
 
@@ -183,7 +188,7 @@ class ProgressReporter:
             elif event.result is not None:
                 self._inflight = max(0, self._inflight - 1)
                 self._done += 1
-                if event.result.outcome is Outcome.UNKNOWN:
+                if event.result.outcome.name == "UNKNOWN":
                     self._unknown += 1
                 elif not event.result.outcome.ok:
                     self._failed += 1
@@ -227,12 +232,9 @@ class ProgressReporter:
             return
         if self._live and not failed:
             return
-        marker = _MARKERS.get(result.outcome) or self._console.style("!", "red", bold=True)
+        marker = _MARKERS.get(result.outcome.name) or self._console.style("!", "red", bold=True)
         text = f"{self._stamp()} {marker} {result.key}: {result.outcome.value}"
-        if result.test_run_id is not None and result.outcome in (
-            Outcome.TRIGGERED,
-            Outcome.REPLACED,
-        ):
+        if result.test_run_id is not None and result.outcome.name in ("TRIGGERED", "REPLACED"):
             text += f" (testRunId {result.test_run_id})"
         # A log keeps the whole message; on a terminal the summary repeats failures in full,
         # so the line above the status line stays one short line.

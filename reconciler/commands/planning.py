@@ -447,9 +447,12 @@ def _execute(
     client: ProbeApi,
     parallelism: int,
 ) -> ApplyResult:
+    from reconciler import collector
     from reconciler.apply import Executor
     from reconciler.ui import ProgressReporter, live_progress_wanted
 
+    # Thousands of requests make garbage cycles: the collector runs again from here on.
+    collector.resume()
     console = session.console
     total = len(the_plan.actionable)
     live = live_progress_wanted(console.err_stream, session.settings.env)

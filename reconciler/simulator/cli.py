@@ -247,6 +247,10 @@ def simulator_command(
             test_cases_per_probe=test_cases,
             outcomes=parse_outcomes(outcomes),
         )
+        # A server lives long and makes garbage cycles: the collector runs again.
+        from reconciler import collector
+
+        collector.resume()
         serve_forever(host, port, config, on_ready=lambda url: _announce(url, grants))
     except ReconcilerError as err:
         raise click.ClickException(str(err)) from err

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import signal
 import socket
+import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from reconciler.errors import UsageError
-from reconciler.simulator.app import make_app
+from reconciler.simulator.app import error_response, make_app
 from reconciler.simulator.config import FAULT_FIELDS, SimulatorConfig
 from reconciler.simulator.outcomes import OutcomeRule
 from reconciler.simulator.store import (
@@ -55,10 +60,113 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
-async def _start_site(store: SimulatorStore, sock: socket.socket) -> web.AppRunner:
+#: Where the simulator says what it refused; a line each, never a traceback.
+log = logging.getLogger("reconciler.simulator")
+
+
+def _summary(exc: BaseException) -> str:
+    """The first line of what went wrong, without the bytes it quotes: a malformed request
+    may carry a key in the very line aiohttp would show, and a log never holds one."""
+    cause = exc.__cause__ if isinstance(exc, RequestPayloadError) else None
+    if isinstance(cause, HttpProcessingError):
+        exc = cause
+    text = str(exc.message) if isinstance(exc, HttpProcessingError) else str(exc)
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    first = _QUOTED_BYTES.sub("", first).rstrip(": .")
+    return (first or type(exc).__name__)[:200]
+
+
+#: A ``b'...'`` excerpt of the request and everything after it.
+_QUOTED_BYTES = re.compile(r"""[:\s]*\bb['"].*$""")
+
+
+class _RequestErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server log, with a malformed request (bad request line, headers, chunking,
+    content length; a port scanner's or a fuzzer's bytes) told in one line instead of a
+    traceback. aiohttp has already answered it with a 400. Anything else, a fault of the
+    simulator itself, keeps its traceback."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, RequestPayloadError):
+            # The rest of a body the middleware below has already refused (and logged),
+            # read by aiohttp before it closes the connection.
+            super().log(logging.DEBUG, "%s: %s", msg, _summary(exc))
+            return
+        if isinstance(exc, HttpProcessingError | ConnectionResetError):
+            remote = args[0] if args else "?"
+            log.warning("simulator: refused a malformed request from %s: %s", remote, _summary(exc))
+            return
+        super().log(level, msg, *args, **kwargs)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _unreadable_body(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A body that cannot be read (broken chunking or compression after the headers, a
+    client gone mid-body) is a 400 and one log line, not aiohttp's 500 and two tracebacks."""
+    try:
+        return await handler(request)
+    except (RequestPayloadError, HttpProcessingError, ConnectionResetError) as exc:
+        log.warning(
+            "simulator: refused a request from %s whose body cannot be read: %s",
+            request.remote,
+            _summary(exc),
+        )
+        return error_response(
+            400, f"The request body cannot be read: {_summary(exc)}.", "BAD_REQUEST"
+        )
+
+
+class _Door:
+    """While closed, API requests wait inside the simulator until it opens (``hold``).
+
+    For tests that need a request in flight for exactly as long as they need it (an
+    interrupt, a kill) rather than for a latency they hope is long enough.
+    """
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.open.set()
+        #: (path, body) of every request that waited, in arrival order.
+        self.held: list[tuple[str, bytes]] = []
+
+
+DOOR_KEY = web.AppKey("door", _Door)
+
+
+@web.middleware
+async def _door(request: web.Request, handler: Handler) -> web.StreamResponse:
+    door = request.app[DOOR_KEY]
+    if not door.open.is_set() and request.path.startswith("/api/"):
+        try:
+            body = await request.read()  # kept by aiohttp: the handler reads it again
+        except web.HTTPRequestEntityTooLarge:
+            body = b""
+        door.held.append((request.path, body))
+        await door.open.wait()
+    return await handler(request)
+
+
+def _application(store: SimulatorStore, door: _Door) -> web.Application:
+    app = make_app(store)
+    app[DOOR_KEY] = door
+    app.middlewares.extend([_unreadable_body, _door])
+    return app
+
+
+async def _start_site(
+    store: SimulatorStore, sock: socket.socket, door: _Door | None = None
+) -> web.AppRunner:
     # No access log: formatting a line per request would cost more than handling it.
     runner = web.AppRunner(
-        make_app(store), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
+        _application(store, door or _Door()),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        logger=_RequestErrorLog(logging.getLogger("aiohttp.server"), {}),
     )
     await runner.setup()
     await web.SockSite(runner, sock).start()
@@ -92,6 +200,9 @@ class SimulatorServer:
         self._url: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._door = _Door()
+        self._runner: web.AppRunner | None = None
+        self._sock: socket.socket | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -115,7 +226,8 @@ class SimulatorServer:
             asyncio.set_event_loop(loop)
             runner: web.AppRunner | None = None
             try:
-                runner = loop.run_until_complete(_start_site(self._store, sock))
+                runner = loop.run_until_complete(_start_site(self._store, sock, self._door))
+                self._runner = runner
             except BaseException as err:  # reported to start()'s caller below
                 failure.append(err)
                 sock.close()
@@ -126,6 +238,7 @@ class SimulatorServer:
             _close_loop(loop)
 
         self._loop = loop
+        self._sock = sock
         self._thread = threading.Thread(target=serve, name="probe-api-simulator", daemon=True)
         self._thread.start()
         started.wait()
@@ -142,6 +255,7 @@ class SimulatorServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._thread = self._loop = None
+        self._runner = self._sock = None
 
     def __enter__(self) -> SimulatorServer:
         return self.start()
@@ -203,6 +317,50 @@ class SimulatorServer:
         """Forget a run so that its status answers 404; False when there was none."""
         return self._store.delete(test_run_id)
 
+    def hold(self) -> None:
+        """API requests that arrive from now on wait inside the simulator, before any check,
+        until ``release()``; ``held()`` lists them. A client's request stays in flight for
+        exactly as long as a test needs (to interrupt or kill the client meanwhile)."""
+        self._in_loop(self._door.open.clear)
+
+    def release(self) -> None:
+        """Let the held requests (and those that follow) through."""
+        self._in_loop(self._door.open.set)
+
+    def held(self) -> list[tuple[str, bytes]]:
+        """(path, body) of each request that waited at ``hold()``, in arrival order."""
+        return list(self._door.held)
+
+    def idle(self) -> bool:
+        """No connection is open or waiting to be accepted, and no request is being handled.
+
+        aiohttp keeps a connection in its list until the handler of its last request has
+        finished, so once a client is gone (killed) and this is true, everything it sent has
+        been received and answered: nothing it did can still change the runs.
+        """
+        if self._loop is None or self._runner is None or self._sock is None:
+            raise RuntimeError("the simulator is not started")
+        server = self._runner.server
+        assert server is not None
+
+        async def open_connections() -> int:
+            return len(server.connections)
+
+        future = asyncio.run_coroutine_threadsafe(open_connections(), self._loop)
+        return future.result(timeout=60) == 0 and _accept_backlog(self._sock) == 0
+
+    def _in_loop(self, action: Callable[[], None]) -> None:
+        if self._loop is None:
+            raise RuntimeError("the simulator is not started")
+        done = threading.Event()
+
+        def run() -> None:
+            action()
+            done.set()
+
+        self._loop.call_soon_threadsafe(run)
+        done.wait(60)
+
     # --- inspection ------------------------------------------------------------------------
 
     def runs(self) -> list[dict[str, Any]]:
@@ -224,6 +382,16 @@ class SimulatorServer:
         """What ``GET /api/v2/test-run/{id}/status`` answers now; None for an unknown run."""
         view = self._store.view(test_run_id)
         return None if view is None else view.document
+
+
+def _accept_backlog(sock: socket.socket) -> int:
+    """Connections the kernel has accepted for ``sock`` that the server has not taken yet:
+    Linux reports a listening socket's accept queue as ``tcpi_unacked`` (0 elsewhere)."""
+    tcp_info = getattr(socket, "TCP_INFO", None)
+    if tcp_info is None:
+        return 0
+    info = sock.getsockopt(socket.IPPROTO_TCP, tcp_info, 104)
+    return int(struct.unpack_from("I", info, 24)[0]) if len(info) >= 28 else 0
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:

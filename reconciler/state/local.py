@@ -174,6 +174,7 @@ class LocalStateStore:
 
     def _acquire(self, info: LockInfo, timeout: float) -> int:
         deadline = time.monotonic() + max(timeout, 0.0)
+        waiting = False
         while True:
             fd = self._try_lock()
             if fd is not None:
@@ -181,6 +182,10 @@ class LocalStateStore:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise self._busy(timeout)
+            if not waiting:
+                # Said once (with --verbose), so a wait is not mistaken for a hang.
+                log.info("the state is locked: waiting up to %gs for the lock", timeout)
+                waiting = True
             time.sleep(min(LOCK_POLL_SECONDS, remaining))
         try:
             previous = _read_fd(fd)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,33 @@ def test_help_imports_no_heavy_library() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert done.stderr.strip() == "[]"
+
+
+def test_a_plan_loads_no_http_stack_and_no_differ_it_does_not_need(tmp_path: Path) -> None:
+    # bench/run_all.py --only terraform measures plan speed; this pins part of it: a plan
+    # makes no request (no httpx, no aiohttp), explains no replace here (no deepdiff) and
+    # executes nothing (no executor).
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "runs.yaml").write_text(
+        "workspaceId: 1\ntestRuns:\n  a:\n    targetId: 1\n    probeIds: [1]\n"
+    )
+    probe = (
+        "import sys\n"
+        "from reconciler.cli import main\n"
+        "try:\n"
+        "    main(['plan', '--state', 'state.json'])\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code == 0, exit.code\n"
+        "heavy = {'httpx', 'aiohttp', 'deepdiff', 'reconciler.apply', 'reconciler.api.client'}\n"
+        "print(sorted(heavy & set(sys.modules)), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"},
+    )
+    assert "Plan: 1 to trigger" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "[]"

@@ -52,7 +52,7 @@ def run_in_pty(
                 answered = True
             if not ready and proc.poll() is not None:
                 break
-        code = proc.wait(timeout=10)
+        code = proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -62,26 +63,19 @@ def duplicate_keys(sim: SimulatorServer) -> list[str]:
     return sorted(key for key, count in triggers_per_key(sim).items() if count > 1)
 
 
-def settle(sim: SimulatorServer, *, quiet_for: float = 0.1, limit: float = 10.0) -> None:
-    """Wait until every API request the simulator received has been answered (or dropped).
+def settle(sim: SimulatorServer, *, limit: float = 60.0) -> None:
+    """Wait until the simulator has received and answered everything a gone client sent.
 
-    A killed client leaves requests being handled (sleeping in ``latency``); the run they
-    create must be seen before state and simulator are compared.
+    A killed client leaves requests being handled (sleeping in ``latency``) and, on a loaded
+    machine, bytes the server has not read yet; the runs they create must be seen before
+    state and simulator are compared. ``SimulatorServer.idle`` says when no connection is
+    open or waiting and no request is being handled: an event, not a quiet period.
     """
-
-    def unanswered() -> tuple[int, int]:
-        api = [r for r in sim.requests() if r.path.startswith("/api/")]
-        return len(api), sum(1 for r in api if r.status is None and r.fault != "dropped")
-
     deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        seen, pending = unanswered()
-        if not pending:
-            time.sleep(quiet_for)
-            if unanswered() == (seen, 0):
-                return
+    while not sim.idle():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the simulator still had connections open after {limit} s")
         time.sleep(0.01)
-    raise AssertionError(f"the simulator still had unanswered requests after {limit} s")
 
 
 def lost_runs(state: State, sim: SimulatorServer) -> list[int]:
@@ -209,6 +203,49 @@ def start_apply(
         stderr=output,
         text=True,
     )
+
+
+class Output:
+    """What a child process prints, read as it comes (one thread per pipe), so that a test can
+    wait for a line (an event) instead of for a time it hopes is long enough."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self._lines: dict[str, list[str]] = {"out": [], "err": []}
+        self._threads = [
+            threading.Thread(target=self._read, args=(stream, name), daemon=True)
+            for stream, name in ((proc.stdout, "out"), (proc.stderr, "err"))
+            if stream is not None
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _read(self, stream: Any, name: str) -> None:
+        for line in stream:
+            self._lines[name].append(line)
+
+    def text(self, name: str = "err") -> str:
+        return "".join(self._lines[name])
+
+    def wait_for(self, text: str, *, name: str = "err", timeout: float = 60.0) -> None:
+        """Return once ``text`` was printed on stderr (``name="out"``: stdout)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.text(name):
+            if time.monotonic() > deadline or (
+                self.proc.poll() is not None and not any(t.is_alive() for t in self._threads)
+            ):
+                raise AssertionError(f"{text!r} never printed; got {self.text(name)!r}")
+            time.sleep(0.01)
+
+    def finish(self, timeout: float = 60.0) -> tuple[str, str]:
+        """Wait for the process to exit; everything it printed (stdout, stderr)."""
+        self.proc.wait(timeout)
+        for thread in self._threads:
+            thread.join(timeout)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+        return self.text("out"), self.text("err")
 
 
 @dataclass

@@ -5,28 +5,38 @@ holder or, with ``--lock-timeout``, waits and then finds nothing left to do. Nev
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pytest
 
 from reconciler.simulator.server import SimulatorServer
 from tests.e2e.conftest import API_KEY, Cli
-from tests.e2e.harness import duplicate_keys, many_runs_spec, start_apply
+from tests.e2e.harness import Output, duplicate_keys, many_runs_spec, start_apply
+from tests.polling import wait_until
 
 RUNS = 6
 
 
 def _two_applies(cli: Cli, sim: SimulatorServer, *args: str) -> list[tuple[int, str, str]]:
+    """The first apply holds the lock with its first triggers held in the simulator while
+    the second one starts; the triggers are answered once the second has failed on the lock
+    or (``--lock-timeout``) said that it waits for it."""
     cli.write_spec("runs.yaml", many_runs_spec(RUNS))
-    # Slow answers keep the first apply inside its lock while the second one starts.
-    sim.set_faults(latency=0.5)
-    procs: list[subprocess.Popen[str]] = [
-        start_apply(cli.root, api_url=sim.url, api_key=API_KEY, args=args, capture=True)
-        for _ in range(2)
-    ]
+    sim.hold()
+    first = start_apply(cli.root, api_url=sim.url, api_key=API_KEY, args=args, capture=True)
+    first_output = Output(first)
+    wait_until(lambda: len(sim.held()) >= 1, message="the first apply never sent a trigger")
+    second = start_apply(
+        cli.root, api_url=sim.url, api_key=API_KEY, args=[*args, "--verbose"], capture=True
+    )
+    second_output = Output(second)
+    if "--lock-timeout" in args:
+        second_output.wait_for("waiting up to")
+    else:
+        second.wait(60)
+    sim.release()
     done = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=60)
+    for proc, output in ((first, first_output), (second, second_output)):
+        out, err = output.finish()
         done.append((proc.returncode, out, err))
     return done
 

@@ -104,7 +104,6 @@ def test_cancel_of_an_ended_run_removes_it_with_a_note(
     assert run("apply", "--auto-approve").code == 0
     wait_until(
         lambda: [r["status"] for r in sim.runs()] == ["Finished", "Finished"],
-        timeout=5,
         message="the runs did not finish by themselves",
     )
     cli.write_spec("runs.yaml", "workspaceId: 1234\ntestRuns: {}\n")

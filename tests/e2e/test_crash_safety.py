@@ -59,24 +59,18 @@ def test_kill_9_at_random_moments_loses_no_run_and_triggers_none_twice(
     assert any(r.exit_code is None for r in results)
 
 
-def _wait_for_requests(sim: SimulatorServer, count: int) -> None:
-    wait_until(
-        lambda: len(api_requests(sim)) >= count, message="the apply never reached the simulator"
-    )
-
-
 @pytest.mark.slow
 def test_after_a_kill_the_next_apply_reports_the_stale_lock_and_keeps_unknowns(
     cli: Cli, run: Runner, sim: SimulatorServer
 ) -> None:
     cli.write_spec("runs.yaml", many_runs_spec(6))
-    sim.set_faults(latency=1.0)  # two triggers surely in flight when the kill comes
+    sim.hold()  # two triggers surely in flight when the kill comes
     proc = start_apply(cli.root, api_url=sim.url, api_key=API_KEY, args=["--parallelism", "2"])
-    _wait_for_requests(sim, 2)
+    wait_until(lambda: len(sim.held()) >= 2, message="the apply never reached the simulator")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    sim.release()
     settle(sim)
-    sim.set_faults(latency=0.0)
     assert len(sim.runs()) == 2  # the server finished both triggers for a dead client
     lock_file = cli.state_path.with_name(cli.state_path.name + ".lock")
     assert json.loads(lock_file.read_text())["pid"] == proc.pid

@@ -16,7 +16,7 @@ import pytest
 
 from reconciler.simulator.config import KeyGrant, SimulatorConfig
 from reconciler.simulator.server import SimulatorServer
-from tests.e2e.conftest import Cli, Result, api_requests
+from tests.e2e.conftest import Cli, Result
 from tests.e2e.harness import many_runs_spec, settle, start_apply
 from tests.polling import wait_until
 
@@ -68,21 +68,18 @@ def test_no_output_or_file_of_a_failing_apply_contains_the_key(
         results.append(cli.proc("plan", "--format", fmt, "--out", "saved.plan", "--debug"))
 
     # kill -9 in the middle: journal and lock stay behind for the grep.
-    sim.set_faults(latency=1.0)
-    seen = len(api_requests(sim))
+    sim.hold()  # its first triggers wait in the simulator until the kill has landed
     proc = start_apply(cli.root, api_url=sim.url, api_key=SECRET, args=["--debug"])
-    wait_until(
-        lambda: len(api_requests(sim)) > seen, message="the apply never reached the simulator"
-    )
+    wait_until(lambda: len(sim.held()) > 0, message="the apply never reached the simulator")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    sim.release()
     state_path = cli.state_path
     journal = state_path.with_name(state_path.name + ".journal")
     lock = state_path.with_name(state_path.name + ".lock")
     assert journal.exists() and lock.exists()
     left_behind = {p: p.read_bytes() for p in _files(cli.root)}
     settle(sim)
-    sim.set_faults(latency=0.0)
 
     # Recovery (stale lock, journal fold, backups), state commands.
     results.append(cli.proc("apply", "--auto-approve", "--debug", "--force"))

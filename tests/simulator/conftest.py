@@ -81,7 +81,7 @@ def sim(make_sim: MakeSim, clock: FakeClock) -> SimulatorServer:
 
 @pytest.fixture
 def client(sim: SimulatorServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sim.url, headers=HEADERS, timeout=5) as http:
+    with httpx.Client(base_url=sim.url, headers=HEADERS, timeout=60) as http:
         yield http
 
 

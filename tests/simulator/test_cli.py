@@ -49,13 +49,13 @@ def test_command_serves_until_sigterm() -> None:
         assert match, line
         url = match.group(0)
         headers = {"X-Api-Key": secret}
-        response = httpx.post(url + trigger_path(9), json=BODY, headers=headers, timeout=5)
+        response = httpx.post(url + trigger_path(9), json=BODY, headers=headers, timeout=60)
         assert response.json() == {"testRunId": 500}
         assert httpx.post(url + trigger_path(8), json=BODY, headers=headers).status_code == 403
         assert httpx.post(url + cancel_path(500, 9), headers=headers).status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert secret not in line + out + err
     assert "--key #1" in line

@@ -301,17 +301,19 @@ class StateStoreContract:
 
         def hold() -> None:
             with store.lock("apply"):
-                release.wait(5)
+                release.wait(60)
                 time.sleep(0.3)
 
         holder = threading.Thread(target=hold)
         holder.start()
         try:
             wait_until(lambda: store.lock_holder() is not None, message="the holder never locked")
-            release.set()
+            # Timed from before the release: the holder keeps the lock 0.3 s after it, so the
+            # wait is at least that long however late this thread runs again.
             start = time.monotonic()
-            with other.lock("apply", timeout=10):
-                assert time.monotonic() - start >= 0.2
+            release.set()
+            with other.lock("apply", timeout=60):
+                assert time.monotonic() - start >= 0.3
         finally:
             release.set()
             holder.join()

@@ -200,10 +200,12 @@ class TestPostgresStateStore(StateStoreContract):
         # The holder is told to finish from a thread, since this one is busy waiting for it;
         # joined before the fixture closes the holder's pipes under that thread's feet.
         go_on = threading.Timer(0.3, lambda: said.append(holder.go_on()))
-        go_on.start()
+        # Timed from before the timer starts: at least 0.3 s pass before the holder is told
+        # to finish, however late this thread runs again.
         start = time.monotonic()
+        go_on.start()
         try:
-            with store.lock("apply", timeout=20):
+            with store.lock("apply", timeout=60):
                 assert time.monotonic() - start >= 0.2
                 assert store.stale_lock is None
                 assert store.recover().runs["a"].test_run_id == 11
