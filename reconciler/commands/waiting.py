@@ -160,8 +160,12 @@ def _poll(
     *,
     to_read: int,
 ) -> WaitOutcome:
+    from reconciler import collector
     from reconciler.results.wait import Waiter, WaitOptions
     from reconciler.ui import live_progress_wanted
+
+    # A wait may poll for hours: its requests make cycles that must be collected.
+    collector.resume()
 
     console = session.console
     live = live_progress_wanted(console.err_stream, session.settings.env)
