@@ -30,19 +30,26 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("reconciler.cli")
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 
 
 def parse_duration(text: str) -> float:
-    """'0', '30', '30s', '5m', '1h', '250ms' → seconds. Bare numbers are seconds."""
+    """'0', '30', '30s', '5m', '1.5h', '250ms', '1d', and the spec's compound forms ('1h30m',
+    ``reconciler.durations``) → seconds. Bare numbers are seconds."""
+    from reconciler.durations import parse_duration as parse_compound
+
     match = _DURATION.match(text.strip())
     if not match:
+        compound = parse_compound(text)
+        if compound is not None:
+            return float(compound)
         raise UsageError(
-            f"invalid duration {text!r}: use a number of seconds or a value such as 30s, 5m, 1h"
+            f"invalid duration {text!r}: use a number of seconds or a value such as 250ms, "
+            "30s, 5m, 1.5h, 1h30m or 1d"
         )
     value = float(match.group(1))
-    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}[match.group(2)]
-    return value * scale
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+    return value * scale[match.group(2)]
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 ``open_store(location)`` picks the backend from the location: a ``postgres://`` or
 ``postgresql://`` URL (``is_postgres_url``) is a PostgreSQL state (optional extra
-``reconciler[postgres]``), anything else is a path to a local state file.
+``splx-reconciler[postgres]``), anything else is a path to a local state file.
 """
 
 from __future__ import annotations

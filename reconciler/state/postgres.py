@@ -230,7 +230,7 @@ def _import_psycopg() -> ModuleType:
         import psycopg
     except ImportError:
         raise StateError(
-            "the PostgreSQL backend needs psycopg: pip install 'reconciler[postgres]'"
+            "the PostgreSQL backend needs psycopg: pip install 'splx-reconciler[postgres]'"
         ) from None
     return psycopg
 

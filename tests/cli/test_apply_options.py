@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from reconciler.simulator.server import SimulatorServer
 from tests.e2e.conftest import SPEC_TWO_RUNS, Cli, Runner, api_requests
 
@@ -74,3 +76,29 @@ def test_plan_warns_when_another_command_holds_the_lock(cli: Cli, run: Runner) -
     assert result.code == 0, result.all
     assert "the state is locked by" in result.err
     assert "for 'apply'" in result.err
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("250ms", 0.25),
+        ("90", 90.0),
+        ("1.5h", 5400.0),
+        ("1d", 86400.0),
+        ("1h30m", 5400.0),
+        ("2d12h", 216000.0),
+    ],
+)
+def test_option_durations_take_every_spelling_the_specs_take_too(text: str, seconds: float) -> None:
+    from reconciler.commands.common import parse_duration
+
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "1.5d2h", "-5s", "1h 30m", ""])
+def test_option_durations_refuse_the_rest_with_the_spellings(text: str) -> None:
+    from reconciler.commands.common import parse_duration
+    from reconciler.errors import UsageError
+
+    with pytest.raises(UsageError, match="1h30m or 1d"):
+        parse_duration(text)

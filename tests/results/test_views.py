@@ -48,3 +48,15 @@ def test_summary_line_names_unread_and_gone_runs_only_when_there_are_some() -> N
     assert summary_line(Tally(4, 0, 1, 1, 2, 1)) == (
         "4 runs: 0 passed, 1 failed, 1 still going, 2 not read, 1 gone."
     )
+
+
+def test_the_end_of_a_wait_links_every_run_passed_ones_too() -> None:
+    from reconciler.results.views.verdict import render_verdict
+
+    results = build_results(
+        _refresh(), {"leaky": Gate(max_failed=0)}, platform="https://p", read_at="t"
+    )
+    text = render_verdict(results, waited=65)
+    assert text.startswith("1 of 2 runs failed its gate (waited 1m05s).")
+    assert "  https://p/w/1234/target/1/test-runs/1\n" in text
+    assert "passed: new (run 2) https://p/w/1234/target/2/test-runs/2\n" in text

@@ -367,7 +367,7 @@ def test_missing_psycopg_says_how_to_install(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setitem(sys.modules, "psycopg", None)  # makes `import psycopg` fail
     # The path the CLI takes, with the backend module not imported yet.
     monkeypatch.delitem(sys.modules, "reconciler.state.postgres")
-    with pytest.raises(StateError, match=r"pip install 'reconciler\[postgres\]'"):
+    with pytest.raises(StateError, match=r"pip install 'splx-reconciler\[postgres\]'"):
         open_store("postgresql://h/db#prod")
 
 

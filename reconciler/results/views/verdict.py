@@ -9,7 +9,8 @@ pass (why, and its link), then the passed ones, briefly.
       - 4 failed test cases, at most 0 allowed
       https://probe.splx.ai/w/1234/target/42/test-runs/101
 
-    passed: clean (run 100), other (run 102)
+    passed: clean (run 100) https://probe.splx.ai/w/1234/target/42/test-runs/100
+    passed: other (run 102) https://probe.splx.ai/w/1234/target/43/test-runs/102
 
 Pure, like every view: the caller prints it.
 """
@@ -49,8 +50,7 @@ def render_verdict(
     if passed:
         lines.append("")
         if len(passed) <= PASSED_LISTED:
-            names = ", ".join(f"{row.key} (run {row.test_run_id})" for row in passed)
-            lines.append(f"passed: {names}")
+            lines += [f"passed: {row.key} (run {row.test_run_id}) {row.url}" for row in passed]
         else:
             lines.append(f"passed: {len(passed)} runs (`reconciler status` lists them)")
     return "\n".join(lines) + "\n"
