@@ -184,8 +184,8 @@ def _wait_settings(kwargs: dict[str, Any], *, fmt: str = "text", parallelism: in
     from reconciler.commands.waiting import WaitSettings
 
     return WaitSettings(
-        timeout=parse_duration(kwargs.get("timeout") or "2h"),
-        interval=parse_duration(kwargs.get("interval") or "30s"),
+        timeout=parse_duration(kwargs.get("timeout") or "2h", "--timeout"),
+        interval=parse_duration(kwargs.get("interval") or "30s", "--interval"),
         junit=kwargs.get("junit") or None,
         fmt=fmt,
         parallelism=parallelism,
@@ -237,10 +237,10 @@ def _session(**kwargs: Any) -> Session:
         api_url=kwargs.get("api_url") or None,
         region=kwargs.get("region"),
         platform_url=kwargs.get("platform_url") or None,
-        lock_timeout=parse_duration(kwargs.get("lock_timeout") or "0"),
+        lock_timeout=parse_duration(kwargs.get("lock_timeout") or "0", "--lock-timeout"),
         max_attempts=kwargs.get("max_attempts"),
-        retry_max_delay=_duration_or_none(kwargs.get("retry_max_delay")),
-        request_timeout=_duration_or_none(kwargs.get("request_timeout")),
+        retry_max_delay=_duration_or_none(kwargs.get("retry_max_delay"), "--retry-max-delay"),
+        request_timeout=_duration_or_none(kwargs.get("request_timeout"), "--request-timeout"),
         no_color=bool(kwargs.get("no_color")),
         quiet=bool(kwargs.get("quiet")),
         verbose=bool(kwargs.get("verbose")),
@@ -250,10 +250,10 @@ def _session(**kwargs: Any) -> Session:
     return Session(settings)
 
 
-def _duration_or_none(text: str | None) -> float | None:
+def _duration_or_none(text: str | None, option: str) -> float | None:
     from reconciler.commands.common import parse_duration
 
-    return None if text is None else parse_duration(text)
+    return None if text is None else parse_duration(text, option)
 
 
 def _plan_opts(
@@ -436,7 +436,9 @@ def plan(
     if ignored_lock_timeout is not None:
         from reconciler.commands.common import parse_duration
 
-        parse_duration(ignored_lock_timeout)  # a typo is still an error, as it is for apply
+        parse_duration(
+            ignored_lock_timeout, "--lock-timeout"
+        )  # a typo is still an error, as it is for apply
         if not kwargs.get("quiet"):
             click.echo(
                 f"Note: plan takes no state lock; --lock-timeout {ignored_lock_timeout} is "

@@ -553,7 +553,7 @@ class ProbeClient:
                 f"{call.what}: the API rejected the key in {API_KEY_ENV} "
                 f"({answer.status_text}): it is missing, invalid or expired. Create a new "
                 f"personal access token in the SPLX Probe UI and export {API_KEY_ENV}; "
-                "the apply stops here."
+                f"{call.stops}."
             )
         if answer.status == 403:
             return PermissionDeniedError(

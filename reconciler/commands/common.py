@@ -33,23 +33,33 @@ log = logging.getLogger("reconciler.cli")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 
 
-def parse_duration(text: str) -> float:
+#: The longest duration an option takes: beyond it clocks and timers overflow, and no wait or
+#: lock is meant to last longer.
+_LONGEST = 366 * 86400.0
+
+
+def parse_duration(text: str, option: str | None = None) -> float:
     """'0', '30', '30s', '5m', '1.5h', '250ms', '1d', and the spec's compound forms ('1h30m',
-    ``reconciler.durations``) → seconds. Bare numbers are seconds."""
+    ``reconciler.durations``) → seconds. Bare numbers are seconds. ``option`` names the
+    option in the error."""
     from reconciler.durations import parse_duration as parse_compound
 
+    where = f"{option}: " if option else ""
     match = _DURATION.match(text.strip())
-    if not match:
+    if match:
+        scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+        seconds = float(match.group(1)) * scale[match.group(2)]
+    else:
         compound = parse_compound(text)
-        if compound is not None:
-            return float(compound)
-        raise UsageError(
-            f"invalid duration {text!r}: use a number of seconds or a value such as 250ms, "
-            "30s, 5m, 1.5h, 1h30m or 1d"
-        )
-    value = float(match.group(1))
-    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-    return value * scale[match.group(2)]
+        if compound is None:
+            raise UsageError(
+                f"{where}invalid duration {text!r}: use a number of seconds or a value such "
+                "as 250ms, 30s, 5m, 1.5h, 1h30m or 1d"
+            )
+        seconds = float(compound)
+    if seconds > _LONGEST:
+        raise UsageError(f"{where}{text!r} is longer than a year; give at most 366d")
+    return seconds
 
 
 @dataclass

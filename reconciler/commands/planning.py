@@ -147,7 +147,7 @@ def plan(
     if out:
         from reconciler.plan.saved import save_plan
 
-        save_plan(the_plan, out)
+        save_plan(dataclasses.replace(the_plan, tracked_checksum=state.tracked_checksum()), out)
     state_args, paths_args = _hint_args(session, options)
     if fmt == "json":
         session.console.out(render.render_json(the_plan), nl=False)

@@ -101,11 +101,21 @@ def state_rm(session: Session, keys: Sequence[str]) -> int:
         for key in keys:
             _require(state, key)
         runs = {k: v for k, v in state.runs.items() if k not in set(keys)}
-        store.persist(state.with_runs(runs))
+        # Forgetting a run is not forgetting what it found: the key's results stay, so a run
+        # imported or triggered for it later is still gated against them (maxFailedIncrease).
+        retired = dict(state.retired)
+        kept = {key: state.runs[key].earlier_results() for key in keys}
+        retired.update({key: results for key, results in kept.items() if results})
+        store.persist(state.with_runs(runs, retired))
     for key in keys:
+        kept_note = (
+            f" Its recorded results ({len(kept[key])}) are kept for the key's next run."
+            if kept[key]
+            else ""
+        )
         session.console.out(
             f"Removed {key} from state. The run itself was not cancelled; the next plan will "
-            "trigger it again if its key is still in the specs."
+            f"trigger it again if its key is still in the specs.{kept_note}"
         )
     return 0
 
@@ -136,7 +146,7 @@ def import_run(session: Session, key: str, test_run_id: int, paths: Sequence[str
             note="imported",
             # An ended run's result is a fact that never changes: record it at once.
             result=result if result is not None and result.ended else None,
-            history=state.earlier_results(key),
+            history=tuple(r for r in state.earlier_results(key) if r.test_run_id != test_run_id),
         )
         retired = {k: v for k, v in state.retired.items() if k != key}
         store.persist(state.with_runs(runs, retired))

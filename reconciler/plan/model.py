@@ -155,6 +155,9 @@ class Plan:
     specs_checksum: str
     #: Options that shaped it, recorded so a saved plan applies exactly as reviewed.
     options: PlanOptionsRecord = field(default_factory=PlanOptionsRecord)
+    #: ``State.tracked_checksum`` of the state it was made from, set for a saved plan: a
+    #: state whose serial moved only because results were recorded is still this one.
+    tracked_checksum: str | None = None
 
     def by_action(self, action: Action) -> list[Change]:
         return [c for c in self.changes if c.action is action]

@@ -295,7 +295,11 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     return {
         "format_version": JSON_FORMAT_VERSION,
         "reconciler_version": __version__,
-        "state": {"lineage": plan.lineage, "serial": plan.serial},
+        "state": {
+            "lineage": plan.lineage,
+            "serial": plan.serial,
+            **({"tracked": plan.tracked_checksum} if plan.tracked_checksum else {}),
+        },
         "specs_checksum": plan.specs_checksum,
         "options": plan.options.document(),
         "runs": [_json_change(change) for change in plan.changes],

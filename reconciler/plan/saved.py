@@ -87,6 +87,7 @@ class _ChangeDoc(_Doc):
 class _StateRefDoc(_Doc):
     lineage: str
     serial: int
+    tracked: str | None = None
 
 
 class _PlanDoc(_Doc):
@@ -193,6 +194,7 @@ def _plan_from_doc(doc: _PlanDoc, source: str) -> Plan:
         lineage=doc.state.lineage,
         serial=doc.state.serial,
         specs_checksum=doc.specs_checksum,
+        tracked_checksum=doc.state.tracked,
         options=PlanOptionsRecord(
             targets=options.targets,
             replace=options.replace,
@@ -251,7 +253,7 @@ def check_fresh(
             f"the state now has lineage {state.lineage}); is --state pointing at the right "
             f"file? {again}"
         )
-    if state.serial != plan.serial:
+    if state.serial != plan.serial and not _only_results_recorded(plan, state):
         raise StalePlanError(
             f"the state changed since the plan was made (serial {plan.serial} → "
             f"{state.serial}): another apply, import or state rm ran in between. {again}"
@@ -263,3 +265,9 @@ def check_fresh(
             "field (as written, or through a ${VAR}, a probe set or reconciler.yaml), a "
             f"protect mark or a moved: entry changed. {again}"
         )
+
+
+def _only_results_recorded(plan: Plan, state: State) -> bool:
+    """True when the state moved on only by recording results (``status``, ``wait``,
+    ``report``): it still tracks exactly the runs the plan was made for."""
+    return plan.tracked_checksum is not None and plan.tracked_checksum == state.tracked_checksum()

@@ -203,7 +203,9 @@ def record_results(store: StateStore, records: list[JournalRecord], *, operation
                 and (key not in state.runs or state.runs[key].result is None)
             )
     except LockError as exc:
-        return Recorded(0, skipped_because=str(exc))
+        # Only who holds it: the lock error's advice (--lock-timeout) is for writing commands.
+        who = getattr(exc, "who", None)
+        return Recorded(0, skipped_because=f"the state is locked: {who}" if who else str(exc))
     return Recorded(written)
 
 

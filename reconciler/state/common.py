@@ -149,6 +149,7 @@ class LockHeldError(LockError):
     """The lock is busy: who holds it (``who``), and the user's ways forward."""
 
     def __init__(self, location: str, who: str, timeout: float, unlock: str) -> None:
+        self.who = who
         waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
         super().__init__(
             f"{location} is locked{waited}: {who}. Wait for that command to finish, or retry "

@@ -119,6 +119,20 @@ class State(_Model):
             return self
         return self.model_copy(update={"runs": runs, "retired": retired, "serial": self.serial + 1})
 
+    def tracked_checksum(self) -> str:
+        """sha256 of what the state tracks (keys, statuses, ids, attributes, trigger times),
+        leaving out results: a saved plan stays valid when only results were recorded since,
+        since a result changes what the runs found, never which runs exist."""
+        import hashlib
+        import json
+
+        document = [
+            [key, run.status, run.test_run_id, run.attributes.wire(), run.triggered_at]
+            for key, run in sorted(self.runs.items())
+        ]
+        encoded = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(encoded).hexdigest()
+
     def earlier_results(self, key: str) -> tuple[RunResult, ...]:
         """What a new run of ``key`` inherits: its current run's results, or the retired ones."""
         current = self.runs.get(key)

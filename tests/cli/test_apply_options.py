@@ -102,3 +102,13 @@ def test_option_durations_refuse_the_rest_with_the_spellings(text: str) -> None:
 
     with pytest.raises(UsageError, match="1h30m or 1d"):
         parse_duration(text)
+
+
+def test_a_bad_or_huge_wait_duration_names_its_option(run: Runner) -> None:
+    bad = run("wait", "--timeout", "-5s")
+    assert bad.code == 1
+    assert "--timeout: invalid duration '-5s'" in bad.err
+    huge = run("wait", "--interval", "999999999999d", "--timeout", "1h")
+    assert huge.code == 1
+    assert "--interval: '999999999999d' is longer than a year" in huge.err
+    assert "Traceback" not in huge.err and "Internal error" not in huge.err

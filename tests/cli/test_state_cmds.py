@@ -190,3 +190,25 @@ def test_destroy_without_spec_files_needs_force(cli: Cli, run: Runner) -> None:
     result = run("destroy", "--auto-approve", "--force")
     assert result.code == 0, result.all
     assert cli.state()["runs"] == {}
+
+
+def test_state_rm_keeps_the_keys_results_for_its_next_run(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    ids = applied(cli, run)
+    sim.set_outcome(test_run_id=ids["chatbot-jailbreak"], failed=3, finish_after=0)
+    assert run("status").code == 0  # records the final result
+    result = run("state", "rm", "chatbot-jailbreak")
+    assert result.code == 0
+    assert "recorded results (1) are kept" in result.out
+    retired = cli.state()["retired"]["chatbot-jailbreak"]  # type: ignore[index]
+    assert [r["testRunId"] for r in retired] == [ids["chatbot-jailbreak"]]
+    # The key's next run (the apply triggers it again) inherits them as history.
+    assert run("apply", "--auto-approve").code == 0
+    entry = cli.state()["runs"]["chatbot-jailbreak"]  # type: ignore[index]
+    assert entry["testRunId"] != ids["chatbot-jailbreak"]
+    failed = [
+        (r["testRunId"], sum(p["counts"]["failed"] for p in r["probeRuns"]))
+        for r in entry["history"]
+    ]
+    assert failed == [(ids["chatbot-jailbreak"], 3)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from reconciler.plan.saved import (
 )
 from reconciler.spec.model import DesiredSet
 from reconciler.state.model import State
-from tests.factories import attrs, tracked
+from tests.factories import attrs, result_of, tracked
 from tests.plan.factories import CHECKSUM, LINEAGE, desired, drun, state
 from tests.plan.samples import empty_plan, mixed_plan, retrigger_plan
 
@@ -160,6 +161,23 @@ def test_moved_serial_makes_the_plan_stale() -> None:
         check_fresh(plan, moved, want, plan_file="out.plan")
     assert "serial 7 → 8" in str(err.value)
     assert "reconciler plan --out out.plan" in str(err.value)
+
+
+def test_results_recorded_since_the_plan_do_not_make_it_stale(tmp_path: Path) -> None:
+    # `status` or `wait` between a PR's plan and the merge's apply records results, which
+    # bumps the serial; the runs tracked are the same, so the plan is still the one reviewed.
+    plan, have, want = current()
+    saved = dataclasses.replace(plan, tracked_checksum=have.tracked_checksum())
+    path = tmp_path / "p.plan"
+    save_plan(saved, path)
+    loaded = load_plan(path)
+    run = have.runs["a"].model_copy(update={"result": result_of(1)})
+    recorded = have.model_copy(update={"serial": 8, "runs": {"a": run}})
+    check_fresh(loaded, recorded, want)
+    # A change to what is tracked still makes it stale, results or not.
+    other = have.model_copy(update={"serial": 8, "runs": {"a": tracked(attrs(name="a"), 2)}})
+    with pytest.raises(StalePlanError, match="serial 7 → 8"):
+        check_fresh(loaded, other, want)
 
 
 def test_other_lineage_makes_the_plan_stale() -> None:

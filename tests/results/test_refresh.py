@@ -109,6 +109,8 @@ def test_results_are_recorded_when_the_lock_is_free(tmp_path) -> None:  # type: 
     with store.lock("apply"):
         skipped = record_results(store, outcome.records, operation="status")
     assert skipped.count == 0 and skipped.skipped_because is not None
+    # Who holds it, not the writing commands' advice (status and wait take no --lock-timeout).
+    assert "'apply'" in skipped.skipped_because and "--lock-timeout" not in skipped.skipped_because
 
 
 def test_the_result_set_gives_verdicts_links_and_exit_codes() -> None:
