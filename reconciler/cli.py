@@ -529,13 +529,7 @@ def apply(
     show_default=True,
 )
 @_wait_options
-@click.option(
-    "--parallelism",
-    default=DEFAULT_PARALLELISM,
-    show_default=True,
-    type=click.IntRange(min=1, max=256),
-    help="Concurrent status requests.",
-)
+@_parallelism_option
 @_state_option
 @_api_options
 @_output_options
@@ -593,13 +587,7 @@ def destroy(paths: tuple[str, ...], auto_approve: bool, parallelism: int, **kwar
     default="text",
     show_default=True,
 )
-@click.option(
-    "--parallelism",
-    default=DEFAULT_PARALLELISM,
-    show_default=True,
-    type=click.IntRange(min=1, max=256),
-    help="Concurrent status requests.",
-)
+@_parallelism_option
 @_state_option
 @_api_options
 @_output_options
