@@ -15,13 +15,14 @@ import enum
 from dataclasses import dataclass
 from typing import Annotated, Final
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
+from pydantic import Field, StrictFloat, StrictInt, field_validator
 from pydantic.alias_generators import to_camel
 
 from reconciler.results.model import (
     CANCELED,
     ENDED_STATUSES,
     ERROR,
+    CamelModel,
     RunResult,
     canonical_status,
 )
@@ -33,17 +34,8 @@ NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
 Rate = Annotated[StrictFloat | StrictInt, Field(ge=0, le=1)]
 
 
-class Gate(BaseModel):
+class Gate(CamelModel):
     """One ``gate:`` block; every limit optional. ``None`` means "not set here"."""
-
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-    )
 
     max_failed: NonNegativeInt | None = Field(
         default=None, description="failed test cases allowed in the run, over all its probe runs"

@@ -48,7 +48,10 @@ Status = Annotated[str, BeforeValidator(_canonical)]
 Count = Annotated[StrictInt, Field(ge=0)]
 
 
-class _Model(BaseModel):
+class CamelModel(BaseModel):
+    """Frozen, strict about unknown fields, camelCase on the wire: the results' models and the
+    gate share this shape with the rest of the state document."""
+
     model_config = ConfigDict(
         frozen=True,
         extra="forbid",
@@ -59,7 +62,7 @@ class _Model(BaseModel):
     )
 
 
-class Counts(_Model):
+class Counts(CamelModel):
     """Test cases of a run or a probe run: how many there are and how they came out."""
 
     total: Count = 0
@@ -85,7 +88,7 @@ class Counts(_Model):
         return f"{self.passed} passed, {self.failed} failed, {self.errored} errored of {self.total}"
 
 
-class ProbeRunResult(_Model):
+class ProbeRunResult(CamelModel):
     """One probe's part of a run (``probeRuns[]`` of the status document)."""
 
     probe_name: str
@@ -99,7 +102,7 @@ class ProbeRunResult(_Model):
         return is_ended(self.status)
 
 
-class RunResult(_Model):
+class RunResult(CamelModel):
     """What the status endpoint said about one run, and when reconciler read it."""
 
     test_run_id: StrictInt
