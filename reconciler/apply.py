@@ -236,6 +236,10 @@ class Executor:
     def run(self, plan: Plan, state: State) -> ApplyResult:
         """Execute ``plan`` (made against ``state``) and persist the resulting state.
 
+        ``state`` holds the final results the plan's refresh read (``commands.planning``
+        records them before this runs), so a run the plan knows has ended keeps its result
+        when its replace or cancel takes it out of ``runs``.
+
         ``KeyboardInterrupt`` raised in the calling thread while waiting is handled as the
         first Ctrl-C (stop starting new work); a second one abandons the operations in flight:
         the state is persisted at once, with their triggers as unknown outcomes, and this
