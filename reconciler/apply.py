@@ -11,6 +11,12 @@ only help), then replacements (cancel, then trigger, in one task so a run is nev
 while its predecessor still runs) and triggers, all with bounded concurrency. A failed
 operation does not stop the others; a fatal API error (401, 403) or an interrupt stops new
 operations from starting.
+
+A run the plan knows has ended (``Change.run_ended``: its final result recorded in state or
+read by the plan's refresh, or gone) is sent no cancel, which could stop nothing: its replace
+is the trigger alone (``trigger-intent``, ``trigger-done``; the new run takes the old one's
+place and keeps its result as history), and its cancel is a ``cancel-done`` record alone, with
+no request and so no intent (``fold`` retires its result as for any cancel).
 """
 
 from __future__ import annotations
@@ -230,6 +236,10 @@ class Executor:
     def run(self, plan: Plan, state: State) -> ApplyResult:
         """Execute ``plan`` (made against ``state``) and persist the resulting state.
 
+        ``state`` holds the final results the plan's refresh read (``commands.planning``
+        records them before this runs), so a run the plan knows has ended keeps its result
+        when its replace or cancel takes it out of ``runs``.
+
         ``KeyboardInterrupt`` raised in the calling thread while waiting is handled as the
         first Ctrl-C (stop starting new work); a second one abandons the operations in flight:
         the state is persisted at once, with their triggers as unknown outcomes, and this
@@ -353,22 +363,32 @@ class Executor:
 
     def _dispatch(self, change: Change) -> OperationResult:
         if change.action is Action.CANCEL:
+            if change.run_ended:
+                return self._retire_ended(change)
             return self._cancel(change, Outcome.CANCELLED)
         if change.action is Action.REPLACE:
-            cancelled = self._cancel(change, Outcome.CANCELLED)
-            if not cancelled.outcome.ok:
-                return cancelled
-            if self._stopping.is_set():
-                # The cancel finished after a stop: do not start the new trigger.
-                return OperationResult(
-                    change.key,
-                    change.action,
-                    Outcome.FAILED,
-                    message="the old run was cancelled, but the apply stopped before the new "
-                    "one was triggered; the next apply triggers it",
-                )
-            return self._trigger(change, Outcome.REPLACED)
+            return self._replace(change)
         return self._trigger(change, Outcome.TRIGGERED)
+
+    def _replace(self, change: Change) -> OperationResult:
+        if change.run_ended:
+            # Nothing to cancel, as the plan says: a kill before the trigger's intent leaves
+            # the old run tracked (the next plan replaces it again), a kill after it makes
+            # the key an unknown outcome that keeps the old run's result.
+            return self._trigger(change, Outcome.REPLACED)
+        cancelled = self._cancel(change, Outcome.CANCELLED)
+        if not cancelled.outcome.ok:
+            return cancelled
+        if self._stopping.is_set():
+            # The cancel finished after a stop: do not start the new trigger.
+            return OperationResult(
+                change.key,
+                change.action,
+                Outcome.FAILED,
+                message="the old run was cancelled, but the apply stopped before the new "
+                "one was triggered; the next apply triggers it",
+            )
+        return self._trigger(change, Outcome.REPLACED)
 
     def _cancel(self, change: Change, success: Outcome) -> OperationResult:
         before = change.before
@@ -397,6 +417,36 @@ class Executor:
                 f"run {run_id} had already ended or no longer exists; removed from state",
             )
         return OperationResult(change.key, change.action, success, run_id, note)
+
+    def _retire_ended(self, change: Change) -> OperationResult:
+        """The cancel of a run the plan knows has ended: no request, the run leaves the state.
+
+        No intent, since there is no request to bracket: a kill before the record is
+        appended leaves the run tracked, and the next apply plans the same again.
+        """
+        before = change.before
+        assert before is not None and before.test_run_id is not None  # plan invariant
+        run_id = before.test_run_id
+        result = change.known_result
+        if result is not None and result.ended:
+            ended = f"had already ended ({result.status})"
+        else:
+            ended = "no longer exists"  # run_ended without an ended result: gone (404)
+        self._journal.append(
+            JournalRecord(
+                op="cancel-done",
+                key=change.key,
+                test_run_id=run_id,
+                note=f"{CancelOutcome.NOTHING_TO_CANCEL.value}: it {ended}; no request sent",
+            )
+        )
+        return OperationResult(
+            change.key,
+            change.action,
+            Outcome.NOTHING_TO_CANCEL,
+            run_id,
+            f"run {run_id} {ended}: no cancel sent; removed from state",
+        )
 
     def _trigger(self, change: Change, success: Outcome) -> OperationResult:
         attrs = change.after

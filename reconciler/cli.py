@@ -86,8 +86,8 @@ def _refresh_options(func: F) -> F:
         default=None,
         metavar="true|false",
         help="Read the status of tracked runs not known to have ended first (default true); "
-        "plan re-triggers runs cancelled outside reconciler, ended in Error or gone. false: "
-        "work from state alone, offline.",
+        "plan re-triggers runs cancelled outside reconciler, ended in Error or gone, and no "
+        "cancel is sent to a run that has ended. false: work from state alone, offline.",
     )(func)
 
 
@@ -269,7 +269,7 @@ def _plan_opts(
         destroy=destroy,
         force=bool(kwargs.get("force")),
         allow_empty=bool(kwargs.get("allow_empty")) or destroy,
-        refresh=not destroy and _refresh_wanted(kwargs),
+        refresh=_refresh_wanted(kwargs),
     )
 
 
@@ -557,6 +557,7 @@ def wait(
     is_flag=True,
     help="Cancel every tracked run even when no spec files are found (protect marks unknown).",
 )
+@_refresh_options
 @_state_options
 @_api_options
 @_output_options

@@ -16,10 +16,10 @@ from reconciler.errors import (
     RequestRejectedError,
     ServerError,
 )
-from reconciler.plan.model import Action, Change, Plan
+from reconciler.plan.model import Action, Change, Observed, Plan
 from reconciler.records import RunAttributes
 from reconciler.state.model import JournalRecord, State, TrackedRun
-from tests.factories import attrs, tracked
+from tests.factories import attrs, result_of, tracked
 from tests.fakes import FakeApi, MemoryStore
 
 
@@ -101,6 +101,58 @@ def test_nothing_left_to_cancel_removes_the_run_with_a_note() -> None:
     assert result.results[0].outcome is Outcome.NOTHING_TO_CANCEL
     assert "already ended" in result.results[0].message
     assert store.state.runs == {}
+
+
+class JournalingStore(MemoryStore):
+    """A MemoryStore that keeps every record appended (``persist`` empties ``records``)."""
+
+    def __init__(self, state: State) -> None:
+        super().__init__(state)
+        self.appended: list[JournalRecord] = []
+
+    def append(self, record: JournalRecord) -> None:
+        self.appended.append(record)
+        super().append(record)
+
+
+def test_replace_of_a_run_known_to_have_ended_is_its_trigger_alone() -> None:
+    ended = tracked(attrs(name="k"), 7).model_copy(update={"result": result_of(7, failed=2)})
+    state = State.new().with_runs({"k": ended})
+    store, api = JournalingStore(state), FakeApi()
+    result = Executor(api, store).run(
+        make_plan(state, [replace("k", ended, attrs(target_id=9, name="k"))]), state
+    )
+    assert api.calls == [("trigger", "k")]
+    assert [r.op for r in store.appended] == ["trigger-intent", "trigger-done"]
+    assert result.results[0].outcome is Outcome.REPLACED
+    new = store.state.runs["k"]
+    assert new.test_run_id == api.triggered[0][2] and new.result is None
+    assert new.history == (result_of(7, failed=2),)  # the old run's result is kept
+
+
+def test_cancel_of_a_run_read_ended_or_gone_sends_nothing_and_retires_its_result() -> None:
+    finished, gone = tracked(attrs(name="f"), 7), tracked(attrs(name="g"), 8)
+    state = State.new().with_runs({"f": finished, "g": gone})
+    # What the refresh read, recorded in state before apply runs (as the CLI does).
+    state = state.with_runs(
+        {**state.runs, "f": finished.model_copy(update={"result": result_of(7)})}
+    )
+    store, api = JournalingStore(state), FakeApi()
+    changes = [
+        Change("f", Action.CANCEL, finished, None, "removed", observed=Observed(result_of(7))),
+        Change("g", Action.CANCEL, gone, None, "removed", observed=Observed(gone=True)),
+    ]
+    result = Executor(api, store).run(make_plan(state, changes), state)
+    assert api.calls == []
+    assert [(r.op, r.key) for r in store.appended] == [("cancel-done", "f"), ("cancel-done", "g")]
+    messages = {r.key: (r.outcome, r.message) for r in result.results}
+    assert messages["f"] == (
+        Outcome.NOTHING_TO_CANCEL,
+        "run 7 had already ended (Finished): no cancel sent; removed from state",
+    )
+    assert messages["g"][1] == "run 8 no longer exists: no cancel sent; removed from state"
+    assert store.state.runs == {}
+    assert store.state.retired == {"f": (result_of(7),)}
 
 
 def test_one_failure_does_not_stop_the_others() -> None:

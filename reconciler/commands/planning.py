@@ -80,7 +80,8 @@ def _make_plan(
     from reconciler.plan.safety import check_plan
 
     refreshed = None
-    if options.refresh and not options.destroy:
+    # destroy too: a run known to have ended is sent no cancel, and its result is recorded.
+    if options.refresh:
         # Imported only when a refresh may happen: --refresh=false stays as light as before.
         from reconciler.commands.refreshing import refresh_for_plan
 

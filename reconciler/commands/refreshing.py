@@ -1,6 +1,6 @@
-"""The refresh before ``plan`` and ``apply``: read the status of tracked runs not known to have
-ended, so the plan can see runs cancelled outside reconciler, ended in Error, gone from the
-platform, or come due (``rerunAfter``).
+"""The refresh before ``plan``, ``apply`` and ``destroy``: read the status of tracked runs not
+known to have ended, so the plan can see runs cancelled outside reconciler, ended in Error, gone
+from the platform, or come due (``rerunAfter``), and apply sends no cancel to a run that ended.
 
 The reading itself is ``reconciler.results.refresh``; this module decides whether to read
 (``--refresh``, an API key), shows progress, reports the runs it could not read, and hands the

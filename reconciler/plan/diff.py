@@ -103,7 +103,7 @@ def make_plan(
         have = state.runs.get(key)
         want = _keep_tracked_name(desired.runs.get(key), have)
         if destroy:
-            change = _destroy_change(key, have)
+            change = _destroy_change(key, have, facts)
         else:
             change = _change(
                 key, want, have, forced=key in forced, retrigger=retrigger_unknown, facts=facts
@@ -328,12 +328,13 @@ def _unknown_change(
     return Change(key, Action.UNKNOWN, have, after, REASON_UNKNOWN, fields, source)
 
 
-def _destroy_change(key: str, have: TrackedRun | None) -> Change | None:
+def _destroy_change(key: str, have: TrackedRun | None, facts: _Facts) -> Change | None:
     if have is None:
         return None  # only in the specs: destroy has nothing to do with it
     if have.status == "unknown":
         return Change(key, Action.UNKNOWN, have, None, REASON_UNKNOWN)
-    return Change(key, Action.CANCEL, have, None, REASON_DESTROY)
+    # What the refresh read: a run that has ended is sent no cancel, its result is kept.
+    return Change(key, Action.CANCEL, have, None, REASON_DESTROY, observed=facts.observed(have))
 
 
 def explain(before: RunAttributes, after: RunAttributes) -> tuple[FieldChange, ...]:

@@ -136,7 +136,8 @@ class Change:
     @property
     def run_ended(self) -> bool:
         """The tracked run is known to have ended (or to be gone): cancelling it stops
-        nothing, so a replace of it is no mass cancellation."""
+        nothing, so apply sends no cancel for it (a replace only triggers, a cancel only
+        removes it from state) and a replace of it is no mass cancellation."""
         result = self.known_result
         return (result is not None and result.ended) or (
             self.observed is not None and self.observed.gone

@@ -121,14 +121,21 @@ def _old_run_note(change: Change) -> str:
             f"the trigger sent at {run.triggered_at} may also have created a run; "
             "it stays untracked"
         )
-    result = change.known_result
-    if change.observed is not None and change.observed.gone:
-        ended = f"{_run_id(run)} no longer exists"
-    elif result is not None and result.ended:
-        ended = f"{_run_id(run)} has ended ({result.status})"
-    else:
+    ended = _ended(change, run)
+    if ended is None:
         return f"{_run_id(run)} is cancelled, then a new run triggered"
     return f"{ended}: nothing to cancel, a new run is triggered"
+
+
+def _ended(change: Change, run: TrackedRun) -> str | None:
+    """``test run 1001 has ended (Finished)`` when the plan knows the run has ended (apply
+    sends it no cancel), ``... no longer exists`` when it is gone; None otherwise."""
+    result = change.known_result
+    if change.observed is not None and change.observed.gone:
+        return f"{_run_id(run)} no longer exists"
+    if result is not None and result.ended:
+        return f"{_run_id(run)} has ended ({result.status})"
+    return None
 
 
 def _unknown_note(run: TrackedRun) -> str:
@@ -229,6 +236,10 @@ def _text_change(change: Change, paint: _Painter) -> list[str]:
         change.action is Action.TRIGGER and change.before is not None
     ):
         lines.append(paint(f"  # {_old_run_note(change)}", _DIM))
+    elif change.action is Action.CANCEL and change.before is not None:
+        ended = _ended(change, change.before)
+        if ended is not None:
+            lines.append(paint(f"  # {ended}: nothing to cancel, it leaves the state", _DIM))
     lines.append(f"{marker} {paint(change.key, _BOLD)}")
     if change.action is Action.TRIGGER and change.after is not None:
         lines += _text_fields(change.after.wire(), "+", code, paint)

@@ -147,7 +147,9 @@ JournalOp = Literal[
     "trigger-done",  # test_run_id set
     "trigger-failed",  # provably not created (400, connect refused...): no state change
     "trigger-unknown",  # may exist: key becomes an unknown entry
-    "cancel-done",  # cancelled, or nothing left to cancel: key leaves state
+    # cancelled, or nothing left to cancel: key leaves state. Also written alone, with no
+    # intent and no request, for a run the plan knows has ended (``reconciler.apply``).
+    "cancel-done",
     "cancel-failed",  # still running as far as we know: key stays
     # A ``moved:`` entry of the specs: the run under ``from_key`` is now under ``key``.
     "move",

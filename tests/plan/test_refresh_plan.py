@@ -17,6 +17,7 @@ from reconciler.plan.diff import (
     make_plan,
 )
 from reconciler.plan.model import Action, Observed, Plan
+from reconciler.plan.render import render_text
 from reconciler.plan.safety import check_plan
 from reconciler.plan.saved import dumps_plan, load_plan, loads_plan, save_plan
 from tests.factories import attrs, result_of, tracked
@@ -153,6 +154,23 @@ def test_runs_come_due_are_no_mass_cancellation_but_protect_still_refuses() -> N
             force=False,
             allow_empty=False,
         )
+
+
+def test_destroy_carries_what_the_refresh_read_and_its_results_are_recorded() -> None:
+    finished, going = tracked(attrs(name="a"), 9001), tracked(attrs(name="b"), 9002)
+    reads = {
+        9001: Observed(result=result_of(9001, failed=1)),
+        9002: Observed(result=result_of(9002, status="Running")),
+    }
+    plan = make_plan(desired(), state({"a": finished, "b": going}), destroy=True, refreshed=reads)
+    by_key = {c.key: c for c in plan.changes}
+    assert {c.action for c in plan.changes} == {Action.CANCEL}
+    assert by_key["a"].run_ended and not by_key["b"].run_ended
+    assert plan.options.refresh and plan.options.destroy
+    assert [(r.key, r.test_run_id) for r in result_records(plan)] == [("a", 9001)]
+    text = render_text(plan, color=False)
+    assert "# test run 9001 has ended (Finished): nothing to cancel, it leaves the state" in text
+    assert "9002 has" not in text
 
 
 def test_result_records_are_the_ended_reads_keyed_as_state_knows_them() -> None:
