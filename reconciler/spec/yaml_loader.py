@@ -62,6 +62,11 @@ _FLOAT_RE = re.compile(
 _COLLECTION_TAGS: dict[type[Node], str] = {SequenceNode: SEQ_TAG, MappingNode: MAP_TAG}
 
 
+#: The first characters of every plain scalar that resolves to something other than a string
+#: (null, bool, int, float, the merge key); any other first character means a string.
+_NON_STR_START = frozenset("~nNtTfF0123456789+-.<")
+
+
 def _resolve_plain(value: str) -> str:
     if value in _NULLS:
         return NULL_TAG
@@ -81,7 +86,13 @@ class _SpecYamlLoader(_BaseLoader):
 
     def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is ScalarNode:
-            return _resolve_plain(value) if implicit[0] else STR_TAG
+            if not implicit[0]:
+                return STR_TAG
+            # libyaml asks once per scalar (about 13 per run): most are names and keys, and
+            # their first character settles them without running the patterns.
+            if value and value[0] not in _NON_STR_START:
+                return STR_TAG
+            return _resolve_plain(value)
         return _COLLECTION_TAGS[kind]
 
 
@@ -142,6 +153,9 @@ class _Builder:
     # "billion laughs" documents) and spot an alias that contains itself.
     done: dict[int, Any] = field(default_factory=dict)
     building: set[int] = field(default_factory=set)
+    #: False when the text has no anchor (``&``): then no node appears twice, and the
+    #: bookkeeping above can be skipped for every collection.
+    aliases: bool = True
 
     def error(self, node: Node, message: str, hint: str | None = None) -> None:
         self.problems.append((node, message, hint))
@@ -161,6 +175,10 @@ class _Builder:
     def build(self, node: Node) -> Any:
         if isinstance(node, ScalarNode):
             return self.scalar(node)
+        if not self.aliases:
+            if isinstance(node, MappingNode):
+                return self.mapping(node)
+            return self.sequence(node) if isinstance(node, SequenceNode) else None
         ident = id(node)
         if ident in self.done:
             return self.done[ident]
@@ -178,6 +196,8 @@ class _Builder:
         return result
 
     def scalar(self, node: ScalarNode) -> Any:
+        if node.tag == STR_TAG and (self.env is None or "$" not in node.value):
+            return node.value  # most scalars: nothing to construct or interpolate
         construct = _SCALARS.get(node.tag)
         if construct is None:
             self.error(
@@ -346,7 +366,7 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> Pa
         return ParsedYaml(None, None)
     if masked is not None:
         _unmask(root, set())
-    builder = _Builder(file, env)
+    builder = _Builder(file, env, aliases="&" in text)
     data = builder.build(root)
     return ParsedYaml(data, root, builder.errors(root), interpolated=builder.interpolated)
 
