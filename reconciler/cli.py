@@ -382,7 +382,7 @@ def _use_project_config(ctx: click.Context, config_file: str | None, no_config: 
     """
     from pathlib import Path
 
-    from reconciler.config import find_project_config, load_project_config
+    from reconciler.config_lookup import find_project_config
     from reconciler.errors import UsageError
 
     before, no_before = ctx.meta.get(_CONFIG_CHOICE, (None, False))
@@ -401,6 +401,8 @@ def _use_project_config(ctx: click.Context, config_file: str | None, no_config: 
         return
     if config_file and not path.is_file():
         raise UsageError(f"--config {config_file}: no such file")
+    from reconciler.config import load_project_config
+
     config = load_project_config(path)
     ctx.find_root().obj = config
     state = config.state_location()

@@ -81,6 +81,11 @@ def _resolve_plain(value: str) -> str:
     return STR_TAG
 
 
+#: Plain scalar → tag, for the values seen so far (bounded: a huge file cannot grow it).
+_PLAIN_TAGS: dict[str, str] = {}
+_PLAIN_TAGS_MAX = 4096
+
+
 class _SpecYamlLoader(_BaseLoader):
     """libyaml's parser and composer with YAML 1.2 core tag resolution (see module docstring)."""
 
@@ -88,12 +93,25 @@ class _SpecYamlLoader(_BaseLoader):
         if kind is ScalarNode:
             if not implicit[0]:
                 return STR_TAG
-            # libyaml asks once per scalar (about 13 per run): most are names and keys, and
-            # their first character settles them without running the patterns.
+            # libyaml asks once per scalar (about 13 per run). Names settle by their first
+            # character; keys and small values repeat from run to run, so are remembered.
             if value and value[0] not in _NON_STR_START:
                 return STR_TAG
-            return _resolve_plain(value)
+            tag = _PLAIN_TAGS.get(value)
+            if tag is None:
+                tag = _resolve_plain(value)
+                if len(_PLAIN_TAGS) < _PLAIN_TAGS_MAX:
+                    _PLAIN_TAGS[value] = tag
+            return tag
         return _COLLECTION_TAGS[kind]
+
+    # Path-based resolvers (``add_path_resolver``) are not used: skip their bookkeeping,
+    # which libyaml's composer calls for every node.
+    def descend_resolver(self, current_node: Node | None, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
 
 
 def _construct_bool(value: str) -> bool:

@@ -148,7 +148,8 @@ UPGRADES: dict[int, Callable[[Document], Document]] = {
 class JournalHeader(BaseModel):
     """The first line of a journal: which state (lineage, serial) its records amend."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built when first used: a plan reads no journal and takes no lock (startup time).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     journal: int = JOURNAL_VERSION
     #: When no state was persisted yet, the lineage the new state was given in memory; a
