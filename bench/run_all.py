@@ -107,7 +107,8 @@ def run_process(command: list[str], env: dict[str, str], cwd: Path) -> Measured:
 
 def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPLX_", "RECONCILER_"))}
-    env["PYTHONPATH"] = str(TREE[0])
+    if CLI[0] == sys.executable:  # --in-place: the tree's package, on this interpreter
+        env["PYTHONPATH"] = str(TREE[0])
     env["NO_COLOR"] = "1"
     env.update(extra)
     return env
@@ -134,6 +135,22 @@ def simulator(*extra: str) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+def install(tree: Path, root: Path) -> str:
+    """A fresh virtual environment under ``root`` with ``tree`` installed as users install it
+    (``pip install``, not editable: no dev tools, no editable-install finder, no ``.pth``
+    hooks of test plugins); returns its Python."""
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    print(f"installing {tree} into {venv} ...", flush=True)
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(tree)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return python
+
+
 def spec_tree(root: Path, runs: int, files: int) -> Path:
     specs = root / f"specs-{runs}-{files}"
     if not specs.exists():
@@ -142,13 +159,16 @@ def spec_tree(root: Path, runs: int, files: int) -> Path:
     return specs
 
 
-def repeat(times: int, label: str, once: Callable[[], Measured]) -> list[Measured]:
+def repeat(
+    times: int, label: str, once: Callable[[], Measured], *, first: int = 1
+) -> list[Measured]:
+    """``times`` runs of ``once``, numbered from ``first``; exits on a failed run."""
     results = []
-    for n in range(times):
+    for n in range(first, first + times):
         m = once()
         if m.status != 0:
             raise SystemExit(f"{label}: exit {m.status}\n{m.output[-2000:]}")
-        print(f"  {label} #{n + 1}: {m.seconds:6.2f} s  peak {m.peak_mb:6.1f} MB", flush=True)
+        print(f"  {label} #{n}: {m.seconds:6.2f} s  peak {m.peak_mb:6.1f} MB", flush=True)
         results.append(m)
     return results
 
@@ -168,9 +188,9 @@ def alternate(
     spell."""
     ones: list[Measured] = []
     twos: list[Measured] = []
-    for _ in range(times):
-        ones += repeat(1, first[0], first[1])
-        twos += repeat(1, second[0], second[1])
+    for turn in range(1, times + 1):
+        ones += repeat(1, first[0], first[1], first=turn)
+        twos += repeat(1, second[0], second[1], first=turn)
     return ones, twos
 
 
@@ -526,6 +546,13 @@ def main() -> None:
         default=ROOT,
         help="measure the reconciler package of another checkout (e.g. a worktree of main)",
     )
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="run the tree's package on this interpreter (PYTHONPATH) instead of installing it "
+        "into a fresh virtual environment first; quicker, but this environment's extra "
+        "packages and start-up hooks are measured too",
+    )
     args = parser.parse_args()
     TREE[0] = args.tree.resolve()
     only = set(args.only.split(","))
@@ -535,6 +562,8 @@ def main() -> None:
     targets: list[Target] = []
     with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as name:
         tmp = Path(name)
+        if not args.in_place:
+            CLI[0] = install(TREE[0], tmp)
         if "startup" in only:
             print("start-up", flush=True)
             helps, validates = bench_startup(max(args.repeat, 5))
