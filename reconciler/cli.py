@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -322,9 +322,33 @@ class _Group(click.Group):
     command_class = _ConfigCommand
     group_class = type  # ``state`` is a _Group too: its commands read the config
 
+    def __init__(
+        self, *args: Any, lazy_commands: Mapping[str, tuple[str, str]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        #: Commands defined in modules of their own, imported only when that command is
+        #: asked for (or listed by --help): name -> (module, attribute).
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in self.lazy_commands:
+            import importlib
+
+            module, attribute = self.lazy_commands[cmd_name]
+            command = getattr(importlib.import_module(module), attribute)
+            self.add_command(command, cmd_name)
+        return command
+
 
 @click.group(
     cls=_Group,
+    # The simulator's command lives with the simulator (its options, aiohttp behind them): a
+    # plan or an apply never imports it, only `reconciler simulator` and --help's list do.
+    lazy_commands={"simulator": ("reconciler.simulator.cli", "simulator_command")},
     params=_config_params(),
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
@@ -358,7 +382,7 @@ def _use_project_config(ctx: click.Context, config_file: str | None, no_config: 
     """
     from pathlib import Path
 
-    from reconciler.config import find_project_config, load_project_config
+    from reconciler.config_lookup import find_project_config
     from reconciler.errors import UsageError
 
     before, no_before = ctx.meta.get(_CONFIG_CHOICE, (None, False))
@@ -377,6 +401,8 @@ def _use_project_config(ctx: click.Context, config_file: str | None, no_config: 
         return
     if config_file and not path.is_file():
         raise UsageError(f"--config {config_file}: no such file")
+    from reconciler.config import load_project_config
+
     config = load_project_config(path)
     ctx.find_root().obj = config
     state = config.state_location()
@@ -746,17 +772,6 @@ def schema(of_config: bool) -> int:
 
     click.echo(json.dumps(make(), indent=2, sort_keys=True))
     return 0
-
-
-def _register_simulator() -> None:
-    # The simulator's command lives with the simulator; its module imports aiohttp only when
-    # the server really starts, so registering it costs `reconciler --help` nothing.
-    from reconciler.simulator.cli import simulator_command
-
-    cli.add_command(simulator_command, "simulator")
-
-
-_register_simulator()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,6 +30,7 @@ from pydantic import (
     field_validator,
 )
 
+from reconciler.config_lookup import CONFIG_NAME
 from reconciler.defaults import DEFAULT_MAX_MATRIX_RUNS
 from reconciler.errors import SpecError
 from reconciler.records import Int32, normalise_probe_ids
@@ -54,8 +55,6 @@ from reconciler.spec.yaml_loader import (
     parse_yaml,
 )
 from reconciler.state import is_postgres_url
-
-CONFIG_NAME = "reconciler.yaml"
 
 _Text = Annotated[StrictStr, StringConstraints(min_length=1)]
 
@@ -190,18 +189,6 @@ def config_json_schema() -> dict[str, Any]:
     described = {"description": specs.pop("description")} if "description" in specs else {}
     schema["properties"]["specs"] = {**described, "anyOf": [specs["items"], specs]}
     return schema
-
-
-def find_project_config(start: Path) -> Path | None:
-    """The nearest ``reconciler.yaml`` in ``start`` or above, up to the repository root."""
-    directory = start.absolute()
-    for candidate in (directory, *directory.parents):
-        path = candidate / CONFIG_NAME
-        if path.is_file():
-            return path
-        if (candidate / ".git").exists():
-            return None  # the repository root: a config above it belongs to something else
-    return None
 
 
 def load_project_config(path: Path, env: Mapping[str, str] | None = None) -> ProjectConfig:

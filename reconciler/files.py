@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from pathlib import Path
 
 
@@ -21,7 +20,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     """
     directory = path.parent
     # Hidden, and ending in .tmp so the state directory's .gitignore skips a leftover one.
-    tmp = directory / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+    tmp = directory / f".{path.name}.{os.urandom(6).hex()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:

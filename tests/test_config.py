@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.commands.common import Session, Settings, load_desired
-from reconciler.config import find_project_config, load_project_config
+from reconciler.config import load_project_config
+from reconciler.config_lookup import find_project_config
 from reconciler.errors import ApiConfigError, SpecValidationError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "project"

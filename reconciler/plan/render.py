@@ -7,7 +7,6 @@ No-op keys are left out of the text and markdown views (as Terraform does) and k
 
 from __future__ import annotations
 
-import html
 import json
 import shlex
 from collections.abc import Callable
@@ -563,4 +562,6 @@ def _md_text(text: str) -> str:
 
 
 def _md_html(text: str) -> str:
+    import html  # only the Markdown rendering needs it
+
     return html.escape(text, quote=False)

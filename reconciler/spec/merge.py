@@ -12,7 +12,6 @@ any, so a half-merged result never leaves this module's caller.
 
 from __future__ import annotations
 
-import difflib
 import enum
 import itertools
 import math
@@ -206,6 +205,8 @@ class _Merger:
         if not known:
             hint = "define it under probeSets: in this file or in reconciler.yaml"
         else:
+            import difflib  # only a misspelt name needs it
+
             close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
             hint = (f"did you mean {close[0]}? " if close else "") + (
                 f"the probe sets are: {', '.join(known)}"

@@ -7,7 +7,6 @@ and a hint that shows the right spelling. Everything here is a pure function of 
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -146,6 +145,8 @@ def _unknown_field_hint(loc: Loc, value: Any, root: type[BaseModel]) -> str:
     squashed = {k.lower(): k for k in known}
     close = squashed.get(re.sub(r"[_\-\s]", "", name).lower())
     if close is None:
+        import difflib  # only a misspelt name needs it
+
         matches = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         close = matches[0] if matches else None
     if close is not None:

@@ -62,6 +62,11 @@ _FLOAT_RE = re.compile(
 _COLLECTION_TAGS: dict[type[Node], str] = {SequenceNode: SEQ_TAG, MappingNode: MAP_TAG}
 
 
+#: The first characters of every plain scalar that resolves to something other than a string
+#: (null, bool, int, float, the merge key); any other first character means a string.
+_NON_STR_START = frozenset("~nNtTfF0123456789+-.<")
+
+
 def _resolve_plain(value: str) -> str:
     if value in _NULLS:
         return NULL_TAG
@@ -76,13 +81,37 @@ def _resolve_plain(value: str) -> str:
     return STR_TAG
 
 
+#: Plain scalar → tag, for the values seen so far (bounded: a huge file cannot grow it).
+_PLAIN_TAGS: dict[str, str] = {}
+_PLAIN_TAGS_MAX = 4096
+
+
 class _SpecYamlLoader(_BaseLoader):
     """libyaml's parser and composer with YAML 1.2 core tag resolution (see module docstring)."""
 
     def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is ScalarNode:
-            return _resolve_plain(value) if implicit[0] else STR_TAG
+            if not implicit[0]:
+                return STR_TAG
+            # libyaml asks once per scalar (about 13 per run). Names settle by their first
+            # character; keys and small values repeat from run to run, so are remembered.
+            if value and value[0] not in _NON_STR_START:
+                return STR_TAG
+            tag = _PLAIN_TAGS.get(value)
+            if tag is None:
+                tag = _resolve_plain(value)
+                if len(_PLAIN_TAGS) < _PLAIN_TAGS_MAX:
+                    _PLAIN_TAGS[value] = tag
+            return tag
         return _COLLECTION_TAGS[kind]
+
+    # Path-based resolvers (``add_path_resolver``) are not used: skip their bookkeeping,
+    # which libyaml's composer calls for every node.
+    def descend_resolver(self, current_node: Node | None, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
 
 
 def _construct_bool(value: str) -> bool:
@@ -142,6 +171,9 @@ class _Builder:
     # "billion laughs" documents) and spot an alias that contains itself.
     done: dict[int, Any] = field(default_factory=dict)
     building: set[int] = field(default_factory=set)
+    #: False when the text has no anchor (``&``): then no node appears twice, and the
+    #: bookkeeping above can be skipped for every collection.
+    aliases: bool = True
 
     def error(self, node: Node, message: str, hint: str | None = None) -> None:
         self.problems.append((node, message, hint))
@@ -161,6 +193,10 @@ class _Builder:
     def build(self, node: Node) -> Any:
         if isinstance(node, ScalarNode):
             return self.scalar(node)
+        if not self.aliases:
+            if isinstance(node, MappingNode):
+                return self.mapping(node)
+            return self.sequence(node) if isinstance(node, SequenceNode) else None
         ident = id(node)
         if ident in self.done:
             return self.done[ident]
@@ -178,6 +214,8 @@ class _Builder:
         return result
 
     def scalar(self, node: ScalarNode) -> Any:
+        if node.tag == STR_TAG and (self.env is None or "$" not in node.value):
+            return node.value  # most scalars: nothing to construct or interpolate
         construct = _SCALARS.get(node.tag)
         if construct is None:
             self.error(
@@ -346,7 +384,7 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> Pa
         return ParsedYaml(None, None)
     if masked is not None:
         _unmask(root, set())
-    builder = _Builder(file, env)
+    builder = _Builder(file, env, aliases="&" in text)
     data = builder.build(root)
     return ParsedYaml(data, root, builder.errors(root), interpolated=builder.interpolated)
 

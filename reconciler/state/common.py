@@ -8,11 +8,8 @@ rules and the wording of the errors are the same everywhere.
 
 from __future__ import annotations
 
-import getpass
 import os
 import shlex
-import socket
-import uuid
 from dataclasses import dataclass
 
 from reconciler.errors import LineageError, LockError, StateCorruptError
@@ -36,6 +33,11 @@ class Site:
 
 def lock_info_now(operation: str) -> LockInfo:
     """A fresh lock record for this process: new uuid4 id, user, host, pid, time."""
+    # Imported here: only the commands that lock need them, and a plan takes no lock.
+    import getpass
+    import socket
+    import uuid
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry and no USER/LOGNAME (some containers)

@@ -29,7 +29,6 @@ import os
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -440,7 +439,7 @@ def _same_file(fd: int, path: Path) -> bool:
 
 def _link_over(source: Path, target: Path) -> None:
     """Make ``target`` a hard link to ``source`` (a copy where links are not supported)."""
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
     try:
         try:
             os.link(source, tmp)

@@ -161,6 +161,9 @@ JournalOp = Literal[
 class JournalRecord(_Model):
     """One line of the journal. ``key`` is the spec key the operation is about."""
 
+    # Built when first used: a plan reads no journal (startup time).
+    model_config = ConfigDict(**_Model.model_config, defer_build=True)
+
     op: JournalOp
     key: str
     at: str = Field(default_factory=utc_now)

@@ -28,7 +28,8 @@ from reconciler.state.model import JournalRecord, State
 class LockInfo(BaseModel):
     """Who holds a state lock, for the message of whoever waits or gives up."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built when first used: a plan reads no journal and takes no lock (startup time).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: str
     operation: str

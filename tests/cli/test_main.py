@@ -130,8 +130,9 @@ def test_help_imports_no_heavy_library() -> None:
 
 def test_a_plan_loads_no_http_stack_and_no_differ_it_does_not_need(tmp_path: Path) -> None:
     # bench/run_all.py --only terraform measures plan speed; this pins part of it: a plan
-    # makes no request (no httpx, no aiohttp), explains no replace here (no deepdiff) and
-    # executes nothing (no executor).
+    # makes no request (no httpx, no aiohttp), explains no replace here (no deepdiff),
+    # executes nothing (no executor), serves nothing (no simulator) and, in a repository
+    # without a reconciler.yaml, builds no config model.
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "runs.yaml").write_text(
         "workspaceId: 1\ntestRuns:\n  a:\n    targetId: 1\n    probeIds: [1]\n"
@@ -143,7 +144,8 @@ def test_a_plan_loads_no_http_stack_and_no_differ_it_does_not_need(tmp_path: Pat
         "    main(['plan', '--state', 'state.json'])\n"
         "except SystemExit as exit:\n"
         "    assert exit.code == 0, exit.code\n"
-        "heavy = {'httpx', 'aiohttp', 'deepdiff', 'reconciler.apply', 'reconciler.api.client'}\n"
+        "heavy = {'httpx', 'aiohttp', 'deepdiff', 'reconciler.apply', 'reconciler.api.client',\n"
+        "         'reconciler.simulator.cli', 'reconciler.config'}\n"
         "print(sorted(heavy & set(sys.modules)), file=sys.stderr)\n"
     )
     done = subprocess.run(
