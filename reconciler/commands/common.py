@@ -6,7 +6,8 @@ import logging
 import os
 import re
 import shlex
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger("reconciler.cli")
+
+#: The logger every module logs under: a session gives it the CLI's handler and level.
+LOGGER = "reconciler"
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 
@@ -117,6 +121,32 @@ class Settings:
         return self.env.get(API_KEY_ENV, "").strip() or None
 
 
+@contextmanager
+def logging_restored() -> Iterator[None]:
+    """Put the ``reconciler`` logger back as it was, once the sessions opened inside are done.
+
+    A session takes the logger over for its command (its own handler, its level, no
+    propagation). A process that runs one command and exits needs nothing undone; a caller of
+    ``main(argv)`` in-process (tests, a program embedding reconciler) does: otherwise its own
+    handlers (pytest's caplog among them) never see a ``reconciler`` record again, and the
+    session's handler keeps writing to a stream that was only the command's.
+    """
+    logger = logging.getLogger(LOGGER)
+    level, propagate, disabled = logger.level, logger.propagate, logger.disabled
+    handlers, filters = list(logger.handlers), list(logger.filters)
+    try:
+        yield
+    finally:
+        for handler in logger.handlers:
+            if handler not in handlers:
+                handler.close()
+        logger.handlers[:] = handlers
+        logger.filters[:] = filters
+        logger.setLevel(level)
+        logger.propagate = propagate
+        logger.disabled = disabled
+
+
 class Session:
     """One command's resources: console, logging, store and client, created on demand."""
 
@@ -142,7 +172,7 @@ class Session:
             if self.settings.verbose
             else logging.WARNING
         )
-        logger = logging.getLogger("reconciler")
+        logger = logging.getLogger(LOGGER)
         logger.setLevel(level)
         logger.propagate = False
         for handler in list(logger.handlers):
