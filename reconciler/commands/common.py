@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from reconciler.defaults import API_KEY_ENV, DEFAULT_SPEC_PATHS, DEFAULT_STATE
 from reconciler.errors import UsageError
@@ -121,6 +121,27 @@ class Settings:
         return self.env.get(API_KEY_ENV, "").strip() or None
 
 
+class _LoggerSnapshot:
+    """What a session changes on the ``reconciler`` logger, as it was before."""
+
+    def __init__(self) -> None:
+        logger = logging.getLogger(LOGGER)
+        self.level, self.propagate, self.disabled = logger.level, logger.propagate, logger.disabled
+        self.handlers = list(logger.handlers)
+        self.filters = list(logger.filters)
+
+    def restore(self) -> None:
+        logger = logging.getLogger(LOGGER)
+        for handler in logger.handlers:
+            if handler not in self.handlers:
+                handler.close()
+        logger.handlers[:] = self.handlers
+        logger.filters[:] = self.filters
+        logger.setLevel(self.level)
+        logger.propagate = self.propagate
+        logger.disabled = self.disabled
+
+
 @contextmanager
 def logging_restored() -> Iterator[None]:
     """Put the ``reconciler`` logger back as it was, once the sessions opened inside are done.
@@ -131,24 +152,19 @@ def logging_restored() -> Iterator[None]:
     handlers (pytest's caplog among them) never see a ``reconciler`` record again, and the
     session's handler keeps writing to a stream that was only the command's.
     """
-    logger = logging.getLogger(LOGGER)
-    level, propagate, disabled = logger.level, logger.propagate, logger.disabled
-    handlers, filters = list(logger.handlers), list(logger.filters)
+    before = _LoggerSnapshot()
     try:
         yield
     finally:
-        for handler in logger.handlers:
-            if handler not in handlers:
-                handler.close()
-        logger.handlers[:] = handlers
-        logger.filters[:] = filters
-        logger.setLevel(level)
-        logger.propagate = propagate
-        logger.disabled = disabled
+        before.restore()
 
 
 class Session:
-    """One command's resources: console, logging, store and client, created on demand."""
+    """One command's resources: console, logging, store and client, created on demand.
+
+    Used as a context manager, it gives the logging back on exit (``close``): for code that
+    builds a session itself and lives on after the command.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -162,7 +178,19 @@ class Session:
             quiet=settings.quiet,
             redact=self.redact,
         )
+        self._logging_before = _LoggerSnapshot()
         self._configure_logging()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Put the ``reconciler`` logger back as it was before this session (``main(argv)``
+        does the same with ``logging_restored``; a process ending with its command need not)."""
+        self._logging_before.restore()
 
     def _configure_logging(self) -> None:
         level = (

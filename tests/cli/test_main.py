@@ -115,6 +115,20 @@ def test_an_in_process_command_leaves_the_callers_logging_as_it_was(
     assert caplog.messages == ["after the command"]
 
 
+def test_a_session_gives_the_logging_back_when_it_closes(caplog: pytest.LogCaptureFixture) -> None:
+    # For code that builds a session itself (the test harnesses, an embedding program).
+    from reconciler.commands.common import Session, Settings
+
+    logger = logging.getLogger("reconciler")
+    before = (logger.level, logger.propagate, list(logger.handlers))
+    with Session(Settings(env={}, verbose=True)):
+        assert (logger.level, logger.propagate, len(logger.handlers)) == (logging.INFO, False, 1)
+    assert (logger.level, logger.propagate, list(logger.handlers)) == before
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("reconciler.state").info("after the session")
+    assert caplog.messages == ["after the session"]
+
+
 def test_real_process_version_help_and_usage_error(cli: Cli) -> None:
     assert cli.proc("--version").out.strip() == f"reconciler, version {__version__}"
     helped = cli.proc("--help")

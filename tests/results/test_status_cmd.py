@@ -73,9 +73,9 @@ def run_status(
         capsys.readouterr()
         # No spec files in tmp_path: every run gets the default gate.
         options = StatusOptions(paths=(), targets=targets, fmt=fmt, parallelism=4)
-        session = ScriptedSession(settings, server)
         monkeypatch.chdir(tmp_path)
-        code = status(session, options)
+        with ScriptedSession(settings, server) as session:
+            code = status(session, options)
         captured = capsys.readouterr()
         return code, captured.out, captured.err
 
