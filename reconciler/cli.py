@@ -778,18 +778,26 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI and turn every outcome into an exit code.
 
     Without ``argv`` this is the process's own command line, and the process ends when the
-    command does: the cycle collector is paused for it (``reconciler.collector``).
+    command does: the cycle collector is paused for it (``reconciler.collector``). With
+    ``argv`` the caller lives on, so the command's logging set-up is undone when it ends.
     """
     from reconciler import collector
 
     if argv is None:
         collector.pause()
-    args = sys.argv[1:] if argv is None else argv
     try:
-        rv = _run(args)
+        rv = _run(sys.argv[1:]) if argv is None else _run_in_process(argv)
     finally:
         collector.before_exit()
     sys.exit(rv)
+
+
+def _run_in_process(args: list[str]) -> int:
+    """``_run`` for a caller that lives on after the command: its logging is put back."""
+    from reconciler.commands.common import logging_restored
+
+    with logging_restored():
+        return _run(args)
 
 
 def _run(args: list[str]) -> int:

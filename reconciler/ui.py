@@ -43,6 +43,10 @@ def should_color(stream: TextIO, env: Mapping[str, str], *, no_color_flag: bool 
     """Colour only on a terminal, never with NO_COLOR (https://no-color.org) or --no-color."""
     if no_color_flag or env.get("NO_COLOR", "") != "" or env.get("TERM") == "dumb":
         return False
+    return is_terminal(stream)
+
+
+def is_terminal(stream: TextIO) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):  # a closed or fake stream is not a terminal
@@ -70,6 +74,10 @@ class Console:
 
     def out(self, text: str = "", *, nl: bool = True) -> None:
         self._write(self.out_stream, text, nl)
+
+    def out_is_terminal(self) -> bool:
+        """Whether results go to a person rather than to a file or a pipe (colour aside)."""
+        return is_terminal(self.out_stream)
 
     def info(self, text: str) -> None:
         """Progress chatter: suppressed by --quiet."""

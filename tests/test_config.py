@@ -114,7 +114,9 @@ def session(config_text: str, tmp_path: Path, env: dict[str, str], **flags: str)
     path = tmp_path / "reconciler.yaml"
     path.write_text(config_text)
     settings = Settings(env=env, config=load_project_config(path, env={}), **flags)  # type: ignore[arg-type]
-    return Session(settings)
+    # Only its settings are read: its logging is given back at once.
+    with Session(settings) as session:
+        return session
 
 
 def test_api_server_flags_then_environment_then_config(tmp_path: Path) -> None:

@@ -275,8 +275,8 @@ def test_redactor_replaces_every_occurrence_and_ignores_short_values() -> None:
 def test_a_key_with_surrounding_whitespace_is_still_redacted() -> None:
     from reconciler.commands.common import Session, Settings
 
-    session = Session(Settings(env={"SPLX_API_KEY": "sk-secret-123\n"}))
-    assert session.redact("key is sk-secret-123 here") == "key is *** here"
+    with Session(Settings(env={"SPLX_API_KEY": "sk-secret-123\n"})) as session:
+        assert session.redact("key is sk-secret-123 here") == "key is *** here"
 
 
 # --- refresh progress -------------------------------------------------------------------------

@@ -6,11 +6,12 @@ import logging
 import os
 import re
 import shlex
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from reconciler.defaults import API_KEY_ENV, DEFAULT_SPEC_PATHS, DEFAULT_STATE
 from reconciler.errors import UsageError
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger("reconciler.cli")
+
+#: The logger every module logs under: a session gives it the CLI's handler and level.
+LOGGER = "reconciler"
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 
@@ -117,8 +121,50 @@ class Settings:
         return self.env.get(API_KEY_ENV, "").strip() or None
 
 
+class _LoggerSnapshot:
+    """What a session changes on the ``reconciler`` logger, as it was before."""
+
+    def __init__(self) -> None:
+        logger = logging.getLogger(LOGGER)
+        self.level, self.propagate, self.disabled = logger.level, logger.propagate, logger.disabled
+        self.handlers = list(logger.handlers)
+        self.filters = list(logger.filters)
+
+    def restore(self) -> None:
+        logger = logging.getLogger(LOGGER)
+        for handler in logger.handlers:
+            if handler not in self.handlers:
+                handler.close()
+        logger.handlers[:] = self.handlers
+        logger.filters[:] = self.filters
+        logger.setLevel(self.level)
+        logger.propagate = self.propagate
+        logger.disabled = self.disabled
+
+
+@contextmanager
+def logging_restored() -> Iterator[None]:
+    """Put the ``reconciler`` logger back as it was, once the sessions opened inside are done.
+
+    A session takes the logger over for its command (its own handler, its level, no
+    propagation). A process that runs one command and exits needs nothing undone; a caller of
+    ``main(argv)`` in-process (tests, a program embedding reconciler) does: otherwise its own
+    handlers (pytest's caplog among them) never see a ``reconciler`` record again, and the
+    session's handler keeps writing to a stream that was only the command's.
+    """
+    before = _LoggerSnapshot()
+    try:
+        yield
+    finally:
+        before.restore()
+
+
 class Session:
-    """One command's resources: console, logging, store and client, created on demand."""
+    """One command's resources: console, logging, store and client, created on demand.
+
+    Used as a context manager, it gives the logging back on exit (``close``): for code that
+    builds a session itself and lives on after the command.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -132,7 +178,19 @@ class Session:
             quiet=settings.quiet,
             redact=self.redact,
         )
+        self._logging_before = _LoggerSnapshot()
         self._configure_logging()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Put the ``reconciler`` logger back as it was before this session (``main(argv)``
+        does the same with ``logging_restored``; a process ending with its command need not)."""
+        self._logging_before.restore()
 
     def _configure_logging(self) -> None:
         level = (
@@ -142,7 +200,7 @@ class Session:
             if self.settings.verbose
             else logging.WARNING
         )
-        logger = logging.getLogger("reconciler")
+        logger = logging.getLogger(LOGGER)
         logger.setLevel(level)
         logger.propagate = False
         for handler in list(logger.handlers):

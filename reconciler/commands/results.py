@@ -76,7 +76,8 @@ def _show(session: Session, results: ResultSet, fmt: str) -> None:
     if fmt == "json":
         from reconciler.results.views.json import render_status_json
 
-        session.console.out(render_status_json(results), nl=False)
+        console = session.console
+        console.out(render_status_json(results, indent=console.out_is_terminal()), nl=False)
         return
     if fmt == "markdown":
         from reconciler.results.views.markdown import render_markdown

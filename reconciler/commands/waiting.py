@@ -280,7 +280,7 @@ def _show(console: Console, results: ResultSet, fmt: str, outcome: WaitOutcome) 
     if fmt == "json":
         from reconciler.results.views.json import render_status_json
 
-        console.out(render_status_json(results), nl=False)
+        console.out(render_status_json(results, indent=console.out_is_terminal()), nl=False)
         return
     from reconciler.results.views.verdict import render_verdict
 

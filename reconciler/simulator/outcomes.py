@@ -2,9 +2,9 @@
 
 A rule selects runs by name (a glob, ``fnmatch`` syntax, case-sensitive: run names are) or by
 test run id, and says any of: the ended status (Finished or Error), the failed and errored test
-cases (a total for the run, spread over its probe runs, or a count per probe id), and after how
-many seconds the run ends (``finishAfter``, from its trigger). Parts left out keep their
-default (name rules) or the run's current plan (id rules).
+cases (a total for the run, shared out over its probe runs by ``share``, or a count per probe
+id), and after how many seconds the run ends (``finishAfter``, from its trigger). Parts left
+out keep their default (name rules) or the run's current plan (id rules).
 
 Two spellings, one model: the admin JSON body (``POST /_simulator/outcomes``) and the
 ``--outcome`` option of ``reconciler simulator``. Both are parsed strictly: an unknown field or
@@ -14,7 +14,7 @@ a value of the wrong type is refused with a message naming it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -216,3 +216,54 @@ def spread(total: int, parts: int) -> list[int]:
         return []
     base, extra = divmod(total, parts)
     return [base + (1 if index < extra else 0) for index in range(parts)]
+
+
+def probe_weights(test_run_id: int, parts: int) -> list[int]:
+    """How much of a run's failed and errored test cases each of its ``parts`` probe runs
+    takes: uneven, as real probe runs fail (one probe finds most, others little or nothing),
+    and drawn from ``random.Random(test_run_id)``, so a run always splits its counts the same
+    way and two runs split them differently. Squares of 1..10: the weights differ up to 100x.
+    """
+    import random  # here, not at the top: this module is imported by `reconciler --help`
+
+    draw = random.Random(test_run_id)
+    return [draw.randint(1, 10) ** 2 for _ in range(parts)]
+
+
+def share(total: int, weights: Sequence[int], room: Sequence[int]) -> list[int]:
+    """``total`` over the parts in proportion to ``weights`` (positive), summing to ``total``.
+
+    Largest remainders round the proportions to whole numbers (ties to the first part). A
+    part takes no more than its ``room`` (the test cases it has left) while another part
+    still has some: the excess goes to the others, in proportion again. Only a ``total``
+    larger than all the room together fills every part and spreads the rest evenly, the
+    heaviest parts first, as the probe runs then get more test cases than ``--test-cases``.
+    """
+    shares = [0] * len(weights)
+    left = total
+    open_parts = [index for index, space in enumerate(room) if space > 0]
+    while left and open_parts:
+        portions = _apportion(left, [weights[index] for index in open_parts])
+        left = 0
+        for index, portion in zip(open_parts, portions, strict=True):
+            fits = min(portion, room[index] - shares[index])
+            shares[index] += fits
+            left += portion - fits
+        # Each round places everything or fills at least one part: it ends.
+        open_parts = [index for index in open_parts if shares[index] < room[index]]
+    heaviest = sorted(range(len(weights)), key=lambda index: (-weights[index], index))
+    for index, extra in zip(heaviest, spread(left, len(weights)), strict=True):
+        shares[index] += extra
+    return shares
+
+
+def _apportion(total: int, weights: Sequence[int]) -> list[int]:
+    """Hamilton's method in whole numbers: exact, no float rounding to drift off ``total``."""
+    whole = sum(weights)
+    shares = [total * weight // whole for weight in weights]
+    by_remainder = sorted(
+        range(len(weights)), key=lambda index: (-(total * weights[index] % whole), index)
+    )
+    for index in by_remainder[: total - sum(shares)]:
+        shares[index] += 1
+    return shares

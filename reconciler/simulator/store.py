@@ -20,7 +20,13 @@ from typing import Any
 
 from reconciler.limits import INT32_MAX
 from reconciler.simulator.config import SimulatorConfig
-from reconciler.simulator.outcomes import CaseCount, OutcomeError, OutcomeRule, spread
+from reconciler.simulator.outcomes import (
+    CaseCount,
+    OutcomeError,
+    OutcomeRule,
+    probe_weights,
+    share,
+)
 from reconciler.simulator.validation import TriggerRequest
 
 
@@ -170,6 +176,7 @@ def plan_probes(
     probe_ids: list[int],
     first_probe_run_id: int,
     *,
+    test_run_id: int,
     cases_per_probe: int,
     failed: CaseCount | None,
     errored: CaseCount | None,
@@ -177,21 +184,25 @@ def plan_probes(
 ) -> list[ProbePlan]:
     """Each probe run's final counts under an outcome; ids run on from ``first_probe_run_id``.
 
-    A run total is spread over the probe runs (the first ones get the remainder); a per-probe
-    count names probe ids (ids the run does not have are ignored: a name rule may match runs
-    with different probes). A probe run has ``cases_per_probe`` test cases, or more when the
-    failed and errored ones asked for do not fit. An Error run with no errored count given has
-    its first probe run errored (every case not failed).
+    A run total is shared out unevenly over the probe runs, the same way for the same
+    ``test_run_id`` (``outcomes.probe_weights`` and ``outcomes.share``), failed test cases
+    first, errored ones in the room left; a per-probe count names probe ids (ids the run does
+    not have are ignored: a name rule may match runs with different probes). A probe run has
+    ``cases_per_probe`` test cases, or more when the failed and errored ones asked for do not
+    fit. An Error run with no errored count given has its first probe run errored (every case
+    not failed).
     """
+    weights = probe_weights(test_run_id, len(probe_ids))
 
-    def counts(spec: CaseCount | None) -> list[int]:
+    def counts(spec: CaseCount | None, taken: list[int]) -> list[int]:
         if spec is None:
             return [0] * len(probe_ids)
         if isinstance(spec, int):
-            return spread(spec, len(probe_ids))
+            return share(spec, weights, [cases_per_probe - used for used in taken])
         return [spec.get(probe, 0) for probe in probe_ids]
 
-    failed_counts, errored_counts = counts(failed), counts(errored)
+    failed_counts = counts(failed, [0] * len(probe_ids))
+    errored_counts = counts(errored, failed_counts)
     if end_status is RunStatus.ERROR and errored is None and probe_ids:
         errored_counts[0] = max(1, cases_per_probe - failed_counts[0])
     return [
@@ -428,6 +439,7 @@ class SimulatorStore:
                 probes=plan_probes(
                     probe_ids,
                     self._next_probe_run_id,
+                    test_run_id=self._next_id,
                     cases_per_probe=config.test_cases_per_probe,
                     failed=failed,
                     errored=errored,
@@ -520,6 +532,7 @@ class SimulatorStore:
             run.probes = plan_probes(
                 probe_ids,
                 run.probes[0].probe_run_id if run.probes else 0,
+                test_run_id=run.test_run_id,
                 cases_per_probe=run.cases_per_probe,
                 failed=run.failed_spec,
                 errored=run.errored_spec,

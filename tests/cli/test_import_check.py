@@ -41,7 +41,8 @@ def do_import(
     if key is not None:
         env["SPLX_API_KEY"] = key
     settings = Settings(state=str(project / "state.json"), env=env)
-    return import_run(ScriptedSession(settings, server), "sweep", run_id, [])
+    with ScriptedSession(settings, server) as session:
+        return import_run(session, "sweep", run_id, [])
 
 
 def state_of(project: Path) -> LocalStateStore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -95,6 +96,37 @@ def test_commands_that_take_no_lock_offer_no_lock_timeout(run: Runner) -> None:
         result = run(*args, "--lock-timeout", "5s")
         assert result.code == 1
         assert "No such option '--lock-timeout'" in result.err
+
+
+def test_an_in_process_command_leaves_the_callers_logging_as_it_was(
+    run: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The session takes the reconciler logger over for its command (handler, level, no
+    # propagation); a caller of main(argv) that lives on must get it back as it was, or its
+    # own handlers (here caplog) never see a reconciler record again.
+    logger = logging.getLogger("reconciler")
+    before = (logger.level, logger.propagate, list(logger.handlers), list(logger.filters))
+    result = run("state", "list", "--verbose")
+    assert result.code == 0, result.all
+    assert " INFO state: " in result.err  # the command's own logging was in place
+    assert (logger.level, logger.propagate, list(logger.handlers), list(logger.filters)) == before
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("reconciler.api.client").info("after the command")
+    assert caplog.messages == ["after the command"]
+
+
+def test_a_session_gives_the_logging_back_when_it_closes(caplog: pytest.LogCaptureFixture) -> None:
+    # For code that builds a session itself (the test harnesses, an embedding program).
+    from reconciler.commands.common import Session, Settings
+
+    logger = logging.getLogger("reconciler")
+    before = (logger.level, logger.propagate, list(logger.handlers))
+    with Session(Settings(env={}, verbose=True)):
+        assert (logger.level, logger.propagate, len(logger.handlers)) == (logging.INFO, False, 1)
+    assert (logger.level, logger.propagate, list(logger.handlers)) == before
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("reconciler.state").info("after the session")
+    assert caplog.messages == ["after the session"]
 
 
 def test_real_process_version_help_and_usage_error(cli: Cli) -> None:

@@ -139,8 +139,11 @@ def run_command(
         api_url=api_url,
         env={"SPLX_API_KEY": api_key, "NO_COLOR": "1"},
     )
-    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-        session = Session(settings)
+    with (
+        contextlib.redirect_stdout(buffer),
+        contextlib.redirect_stderr(buffer),
+        Session(settings) as session,
+    ):
         try:
             if command == "state list":
                 code = state_list(session)

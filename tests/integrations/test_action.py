@@ -528,9 +528,10 @@ def test_the_api_key_is_never_printed(
     env = {**install_env, "SPLX_API_KEY": API_KEY, "SPLX_API_URL": sim.url}
     run = run_action(tmp_path, {"command": "apply", "comment": "false"}, env=env)
     assert not run.failed, run.log
-    written = [p.read_text() for p in (tmp_path / "runner").rglob("*") if p.is_file()]
+    # Bytes: the runner's home holds binary files too (pip's wheel cache, with some pips).
+    written = [p.read_bytes() for p in (tmp_path / "runner").rglob("*") if p.is_file()]
     assert API_KEY not in run.log
-    assert not any(API_KEY in text for text in written)
+    assert not any(API_KEY.encode() in content for content in written)
 
 
 # --- plan ----------------------------------------------------------------------------------

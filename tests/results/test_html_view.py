@@ -85,7 +85,7 @@ def read(page: str) -> Text:
     return parsed
 
 
-def test_one_cell_per_target_and_probe_from_the_latest_ended_run() -> None:
+def test_one_cell_per_target_and_probe_the_worst_of_the_keys_that_cover_it() -> None:
     older = tracked(attrs(target_id=7), 100)
     newer = tracked(attrs(target_id=7), 200)
     other = tracked(attrs(target_id=8), 300)
@@ -101,15 +101,101 @@ def test_one_cell_per_target_and_probe_from_the_latest_ended_run() -> None:
 
     assert [t.label for t in heat.targets] == ["target 7", "target 8"]
     assert [p.label for p in heat.probes] == ["p1", "p2"]
-    by_text = {(c.x, c.y): c for c in heat.cells}
-    assert len(by_text) == 3  # (7,p1) from the newer run, (7,p2) from the older, (8,p2)
-    titles = sorted(c.title for c in heat.cells)
-    assert "run 200" in titles[0] and "20%" in titles[0] and "p1" in titles[0]
-    assert any("run 100" in t and "p2" in t for t in titles)  # the only ended run with p2
-    assert not any("run 400" in t for t in titles)  # still running: not on the map
-    assert {c.text for c in heat.cells} == {"20%", "10%", "100%"}
+    cells = {(c.x, c.y): c for c in heat.cells}
+    assert len(cells) == 3  # (7,p1) from both keys, (7,p2) from a-old, (8,p2) from c-other
+    by_keys = {c.keys: c for c in heat.cells}
+    assert set(by_keys) == {("a-old", "b-new"), ("a-old",), ("c-other",)}
+    both = by_keys["a-old", "b-new"]  # worst first: a-old's 50% over b-new's newer 20%
+    assert both.text == "50%" and both.url.endswith("/test-runs/100")
+    assert both.title.splitlines() == [
+        "target 7 × p1: 50% failed, the worst of 2 keys",
+        "a-old: 5 of 10 failed (50%), run 100",
+        "b-new: 2 of 10 failed (20%), run 200",
+    ]
+    assert by_keys["a-old",].title.splitlines()[0] == "target 7 × p2: 10% failed"
+    assert not any("run 400" in c.title for c in heat.cells)  # still running: not on the map
+    assert {c.text for c in heat.cells} == {"50%", "10%", "100%"}
     assert len(heat.empty) == 1  # target 8 never ran p1
     assert all(c.url.startswith("https://probe.splx.ai/w/1234/target/") for c in heat.cells)
+
+
+def test_a_newer_passing_run_of_one_key_does_not_hide_another_keys_failures() -> None:
+    # Two keys test target 42 with probe 1; the clean one ran last.
+    nightly = probe_result(11, "2026-12-01T00:00:00Z", p1=3)
+    smoke = probe_result(12, "2026-12-02T00:00:00Z", p1=0)
+    results = result_set(
+        ("nightly", tracked(attrs(target_id=42), 11), nightly),
+        ("smoke", tracked(attrs(target_id=42), 12), smoke),
+    )
+
+    (cell,) = heat_map(results).cells
+
+    assert (cell.text, cell.fill) == ("30%", colour(0.3))
+    assert cell.keys == ("nightly", "smoke")
+    assert cell.url.endswith("/test-runs/11")
+    assert "nightly: " in cell.title and "smoke: " in cell.title
+    page = read(render_report(results))
+    assert "target 42 × p1: 30% failed, the worst of 2 keys" in "".join(page.parts)
+
+
+def test_keys_tied_on_the_rate_rank_by_failures_then_by_having_cases_then_newest() -> None:
+    def one_probe(run_id: int, when: str, failed: int, total: int) -> RunResult:
+        counts = Counts(total=total, passed=total - failed, failed=failed)
+        probe = ProbeRunResult(probe_name="p1", probe_id=1, status="Finished", counts=counts)
+        return RunResult(
+            test_run_id=run_id,
+            status="Finished",
+            execution_date=when,
+            probe_runs=(probe,),
+            seen_at="2026-12-02T14:00:00Z",
+        )
+
+    def keys_of(*runs: tuple[str, int, str, int, int]) -> tuple[str, ...]:
+        entries = [
+            (key, tracked(attrs(target_id=1), run_id), one_probe(run_id, when, failed, total))
+            for key, run_id, when, failed, total in runs
+        ]
+        (cell,) = heat_map(result_set(*entries)).cells
+        return cell.keys
+
+    # 10% each: 2 of 20 is worse than 1 of 10, whichever is newer.
+    assert keys_of(("a", 1, "2026-12-02", 1, 10), ("b", 2, "2026-12-01", 2, 20)) == ("b", "a")
+    # 0% each: a run with test cases says more than one without any (shown as "–").
+    assert keys_of(("a", 1, "2026-12-02", 0, 0), ("b", 2, "2026-12-01", 0, 5)) == ("b", "a")
+    # Equal in everything: the newer first.
+    assert keys_of(("a", 1, "2026-12-01", 0, 5), ("b", 2, "2026-12-02", 0, 5)) == ("b", "a")
+
+
+def test_a_key_line_says_errored_cases_and_an_end_other_than_finished_only_when_there() -> None:
+    errored = RunResult(
+        test_run_id=5,
+        status="Error",
+        probe_runs=(
+            ProbeRunResult(
+                probe_name="p1",
+                probe_id=1,
+                status="Error",
+                counts=Counts(total=20, passed=16, failed=3, errored=1),
+            ),
+        ),
+        seen_at="2026-12-02T14:00:00Z",
+    )
+    empty = probe_result(6, "2026-12-02T00:00:00Z").model_copy(
+        update={
+            "probe_runs": (
+                ProbeRunResult(probe_name="p1", probe_id=1, status="Finished", counts=Counts()),
+            )
+        }
+    )
+    results = result_set(
+        ("broke", tracked(attrs(target_id=1), 5), errored),
+        ("idle", tracked(attrs(target_id=1), 6), empty),
+    )
+    (cell,) = heat_map(results).cells
+    assert cell.title.splitlines()[1:] == [
+        "broke: 3 of 20 failed (15%), 1 errored, run 5, Error",
+        "idle: no test cases, run 6",
+    ]
 
 
 def test_the_ramp_gets_darker_with_the_failure_rate_and_text_stays_readable() -> None:

@@ -1,10 +1,15 @@
-"""The text view of a ResultSet: gate reasons and notes, colour, the summary line."""
+"""The text and JSON views of a ResultSet: gate reasons and notes, colour, the summary line,
+the JSON document's two layouts."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 from reconciler.results.gate import Gate
 from reconciler.results.refresh import Observation, Refresh
 from reconciler.results.summary import build_results
+from reconciler.results.views.json import render_status_json
 from reconciler.results.views.tally import Tally
 from reconciler.results.views.text import render_status, summary_line
 from tests.factories import attrs, result_of, tracked
@@ -60,3 +65,18 @@ def test_the_end_of_a_wait_links_every_run_passed_ones_too() -> None:
     assert text.startswith("1 of 2 runs failed its gate (waited 1m05s).")
     assert "  https://p/w/1234/target/1/test-runs/1\n" in text
     assert "passed: new (run 2) https://p/w/1234/target/2/test-runs/2\n" in text
+
+
+def test_the_compact_json_is_the_indented_document_field_for_field_in_the_same_order() -> None:
+    results = build_results(_refresh(), {"leaky": Gate(max_failed=0)}, platform="p", read_at="t")
+    indented = render_status_json(results, indent=True)
+    compact = render_status_json(results, indent=False)
+    assert indented.startswith('{\n  "format_version": "1.0",\n  "read_at": "t",\n  "runs": [\n')
+    assert compact.startswith('{"format_version":"1.0","read_at":"t","runs":[{"key":"leaky",')
+    assert compact.count("\n") == 1 and compact.endswith("}\n")
+
+    def pairs(text: str) -> Any:  # keeps every object's key order, which == on dicts ignores
+        return json.loads(text, object_pairs_hook=list)
+
+    assert pairs(compact) == pairs(indented)
+    assert json.dumps(json.loads(indented), separators=(",", ":")) + "\n" == compact

@@ -10,9 +10,10 @@ from anywhere: it can be mailed or attached to a CI run and opened offline.
 Everything the page says is in its HTML (numbers, verdicts, reasons, hover texts as SVG
 ``<title>``), so it reads with JavaScript off; the script only sorts and filters the table.
 
-The heat map aggregates: one cell per (target, probe) pair, from the latest ended run that has
-that pair, so 1,000 runs over 50 targets and 40 probes draw at most 2,000 cells, never a row
-per run.
+The heat map aggregates: one cell per (target, probe) pair, so 1,000 runs over 50 targets and
+40 probes draw at most 2,000 cells, never a row per run. A cell shows the worst of what every
+key covering the pair found in its latest result (when ended): two keys may test the same
+target with the same probe, and one key's clean run must not hide the other's failures.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class PageContext:
 
 @dataclass(frozen=True)
 class Cell:
-    """One heat map cell: the latest ended run with this (target, probe) pair."""
+    """One heat map cell: the worst of the keys' latest ended results with this (target,
+    probe) pair; its colour, text and link are the worst one's, its title names every key."""
 
     x: int
     y: int
@@ -93,6 +95,8 @@ class Cell:
     text: str
     title: str
     url: str
+    #: The keys whose latest result covers the pair, the worst first.
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,17 +131,28 @@ class HeatMap:
 
 
 @dataclass(frozen=True)
-class _Latest:
+class _Covered:
+    """One key's part of a (target, probe) pair: a probe run of the key's latest result."""
+
+    #: When the run executed (then when it was read, then its id): the newest names a probe.
     order: tuple[str, str, int]
     row: ResultRow
     probe_name: str
     counts: Counts
 
+    @property
+    def severity(self) -> tuple[float, int, bool, tuple[str, str, int]]:
+        """Worse is a higher failure rate, then more failed test cases, then having test
+        cases at all (0% says more than "–"), then newer: a total order, so the cell is the
+        same whatever the order of the rows."""
+        counts = self.counts
+        return (counts.failed_rate, counts.failed, counts.total > 0, self.order)
+
 
 def heat_map(results: ResultSet) -> HeatMap:
-    """Targets by probes; each cell from the latest ended run of that pair (by execution date,
-    then when it was read, then run id)."""
-    latest: dict[tuple[int, str], _Latest] = {}
+    """Targets by probes; each cell the worst of the latest result of every key that covers
+    that pair and has ended (a key's latest result that has not ended is in the table only)."""
+    covered: dict[tuple[int, str], list[_Covered]] = {}
     for row in results.rows:
         result = row.result
         if result is None or not row.ended:
@@ -149,13 +164,13 @@ def heat_map(results: ResultSet) -> HeatMap:
                 if probe_run.probe_id is not None
                 else f"name:{probe_run.probe_name}"
             )
-            pair = (row.target_id, column)
-            known = latest.get(pair)
-            if known is None or order > known.order:
-                latest[pair] = _Latest(order, row, probe_run.probe_name, probe_run.counts)
-    target_ids = sorted({target for target, _ in latest})
+            covered.setdefault((row.target_id, column), []).append(
+                _Covered(order, row, probe_run.probe_name, probe_run.counts)
+            )
+    target_ids = sorted({target for target, _ in covered})
     names: dict[str, str] = {}
-    for (_, column), seen in sorted(latest.items(), key=lambda item: item[1].order):
+    everything = ((column, seen) for (_, column), parts in covered.items() for seen in parts)
+    for column, seen in sorted(everything, key=lambda item: item[1].order):
         names[column] = seen.probe_name  # the newest name of a probe wins
     columns = sorted(names, key=lambda c: (names[c].casefold(), c))
     longest = max((len(_cut(name)) for name in names.values()), default=0)
@@ -163,9 +178,10 @@ def heat_map(results: ResultSet) -> HeatMap:
     x_of = {c: LABEL_WIDTH + i * CELL for i, c in enumerate(columns)}
     y_of = {t: header + i * CELL for i, t in enumerate(target_ids)}
     cells = []
-    for (target, column), seen in sorted(latest.items()):
-        counts = seen.counts
-        rate = counts.failed_rate
+    for (target, column), parts in sorted(covered.items()):
+        parts.sort(key=lambda part: part.severity, reverse=True)
+        worst = parts[0]
+        rate = worst.counts.failed_rate
         fill = colour(rate)
         cells.append(
             Cell(
@@ -173,16 +189,13 @@ def heat_map(results: ResultSet) -> HeatMap:
                 y=y_of[target],
                 fill=fill,
                 ink=ink_for(fill),
-                text=percent(rate) if counts.total else "–",
-                title=(
-                    f"target {target} × {seen.probe_name}: {counts.describe()} "
-                    f"({percent(rate)} failed), run {seen.row.test_run_id} "
-                    f"({seen.row.key}), {seen.row.status}"
-                ),
-                url=seen.row.url,
+                text=percent(rate) if worst.counts.total else "–",
+                title=_cell_title(target, names[column], parts),
+                url=worst.row.url,
+                keys=tuple(part.row.key for part in parts),
             )
         )
-    empty = tuple((x_of[c], y_of[t]) for t in target_ids for c in columns if (t, c) not in latest)
+    empty = tuple((x_of[c], y_of[t]) for t in target_ids for c in columns if (t, c) not in covered)
     return HeatMap(
         targets=tuple(Axis(f"target {t}", f"target {t}", y_of[t]) for t in target_ids),
         probes=tuple(Axis(_cut(names[c]), names[c], x_of[c]) for c in columns),
@@ -192,6 +205,33 @@ def heat_map(results: ResultSet) -> HeatMap:
         height=header + len(target_ids) * CELL + 4,
         header=header,
     )
+
+
+def _cell_title(target: int, probe: str, parts: list[_Covered]) -> str:
+    """The hover text: the cell's figure, then one line per key covering it, worst first.
+
+    Short lines: a dense report (1,000 runs over 2,000 pairs, four keys a pair) carries 8,000
+    of them, and the page must stay small enough to mail (docs/PERFORMANCE.md, target 9).
+    """
+    worst = parts[0].counts
+    several = f", the worst of {len(parts)} keys" if len(parts) > 1 else ""
+    lines = [f"target {target} × {probe}: {percent(worst.failed_rate)} failed{several}"]
+    lines.extend(_key_line(part) for part in parts)
+    return "\n".join(lines)
+
+
+def _key_line(part: _Covered) -> str:
+    """``nightly: 3 of 20 failed (15%), 1 errored, run 1001, Error``: what is not the rule
+    (errored test cases, an end other than Finished) only when it is there."""
+    counts, row = part.counts, part.row
+    found = (
+        f"{counts.failed} of {counts.total} failed ({percent(counts.failed_rate)})"
+        if counts.total
+        else "no test cases"
+    )
+    errored = f", {counts.errored} errored" if counts.errored else ""
+    ended = "" if row.status.casefold() == "finished" else f", {row.status}"
+    return f"{row.key}: {found}{errored}, run {row.test_run_id}{ended}"
 
 
 def colour(rate: float) -> str:
