@@ -5,6 +5,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from reconciler.records import RunAttributes, normalise_probe_ids
+from reconciler.results.findings import (
+    FindingRecord,
+    RecordedFindings,
+    fingerprint,
+    record_findings,
+)
 from reconciler.results.model import Counts, ProbeRunResult, RunResult
 from reconciler.state.model import TrackedRun
 
@@ -76,3 +82,31 @@ def result_of(
         probe_runs=probe_runs,
         seen_at=seen_at,
     )
+
+
+def finding(
+    probe_id: int | None = 101,
+    attack: str | None = "CTLO-6-3",
+    *,
+    variation: str | None = "base64",
+    strategy: str | None = "single-turn",
+    red_teamer: str | None = "jailbreaker",
+    probe_run_id: int | None = None,
+    test_case_id: str | None = None,
+) -> FindingRecord:
+    """A finding's record, its fingerprint computed from the identity fields."""
+    return FindingRecord(
+        fingerprint=fingerprint(probe_id, attack, variation, strategy, red_teamer),
+        probe_id=probe_id,
+        probe_run_id=probe_run_id,
+        attack=attack,
+        variation=variation,
+        strategy=strategy,
+        red_teamer=red_teamer,
+        test_case_id=test_case_id,
+    )
+
+
+def recorded(*records: FindingRecord, read_at: str = "2024-05-01T13:00:01Z") -> RecordedFindings:
+    """Findings as state records them (duplicates merged, capped)."""
+    return record_findings(list(records), read_at)

@@ -12,10 +12,14 @@ part of the state document; their wire names are camelCase like the rest of it.
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
-from pydantic.alias_generators import to_camel
+from pydantic import BeforeValidator, SerializerFunctionWrapHandler, StrictInt, model_serializer
+
+from reconciler.results.camel import CamelModel, Count
+from reconciler.results.findings import RecordedFindings
+
+__all__ = ["CamelModel", "Count", "Counts", "ProbeRunResult", "RunResult"]
 
 PENDING: Final = "Pending"
 RUNNING: Final = "Running"
@@ -45,21 +49,6 @@ def _canonical(value: object) -> object:
 
 #: A status string stored in its canonical spelling (unknown values verbatim).
 Status = Annotated[str, BeforeValidator(_canonical)]
-Count = Annotated[StrictInt, Field(ge=0)]
-
-
-class CamelModel(BaseModel):
-    """Frozen, strict about unknown fields, camelCase on the wire: the results' models and the
-    gate share this shape with the rest of the state document."""
-
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-    )
 
 
 class Counts(CamelModel):
@@ -112,6 +101,16 @@ class RunResult(CamelModel):
     probe_runs: tuple[ProbeRunResult, ...] = ()
     #: When reconciler read it (``reconciler.state.model.utc_now`` format).
     seen_at: str
+    #: The run's findings (FAILED test cases), once read; None: not read (or none to read).
+    findings: RecordedFindings | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unread_findings(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Results recorded before findings existed serialise exactly as they did.
+        data: dict[str, Any] = handler(self)
+        if self.findings is None:
+            data.pop("findings", None)
+        return data
 
     @property
     def ended(self) -> bool:

@@ -26,8 +26,9 @@ from reconciler.state.model import STATE_VERSION, JournalRecord, State
 from reconciler.validation import describe_validation_error
 
 #: The journal format written by this version (the ``journal`` field of the header line).
-#: Version 2 added ``result`` records; version 1 journals read unchanged.
-JOURNAL_VERSION = 2
+#: Version 2 added ``result`` records, version 3 ``findings`` records; older journals read
+#: unchanged.
+JOURNAL_VERSION = 3
 
 Document = dict[str, Any]
 
@@ -145,11 +146,17 @@ def _upgrade_1_to_2(document: Document) -> Document:
     return {**document, "version": 2}
 
 
+def _upgrade_2_to_3(document: Document) -> Document:
+    """Version 3 added ``findings`` to results; a version 2 result has none (not read yet)."""
+    return {**document, "version": 3}
+
+
 #: ``UPGRADES[n]`` turns a version-``n`` document into a version ``n + 1`` one. Each step is a
 #: pure function of plain JSON data, so it never depends on today's models.
 UPGRADES: dict[int, Callable[[Document], Document]] = {
     0: _upgrade_0_to_1,
     1: _upgrade_1_to_2,
+    2: _upgrade_2_to_3,
 }
 
 

@@ -19,11 +19,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from reconciler.records import RunAttributes
+from reconciler.results.findings import RecordedFindings
 from reconciler.results.model import RunResult
 
 #: The state format written by this version. Older versions are upgraded on read
-#: (``reconciler.state.codec``); newer ones are refused. Version 2 added run results.
-STATE_VERSION = 2
+#: (``reconciler.state.codec``); newer ones are refused. Version 2 added run results, version 3
+#: the findings recorded with them.
+STATE_VERSION = 3
 #: How many final results of earlier runs a key keeps (for "worse than last time" gates).
 HISTORY_LIMIT = 5
 
@@ -155,6 +157,9 @@ JournalOp = Literal[
     "move",
     # A run was seen ended: its final result (``result``) is recorded for run ``test_run_id``.
     "result",
+    # The findings of ended run ``test_run_id`` were read (``findings``): recorded with its
+    # result, wherever the key keeps it (current run, history, or retired).
+    "findings",
 ]
 
 
@@ -177,6 +182,8 @@ class JournalRecord(_Model):
     from_key: str | None = Field(default=None, alias="fromKey")
     #: result: the final result of run ``test_run_id``.
     result: RunResult | None = None
+    #: findings: what the export said about run ``test_run_id`` (identities only, no content).
+    findings: RecordedFindings | None = None
 
 
 def fold(state: State, records: list[JournalRecord]) -> State:
@@ -197,6 +204,9 @@ def fold(state: State, records: list[JournalRecord]) -> State:
             continue
         if rec.op == "result":
             _record_result(runs, rec)
+            continue
+        if rec.op == "findings":
+            _record_findings(runs, retired, rec)
             continue
         if rec.op in ("trigger-intent", "cancel-intent"):
             pending[rec.key] = rec
@@ -263,6 +273,42 @@ def _record_result(runs: dict[str, TrackedRun], rec: JournalRecord) -> None:
     ):
         return
     runs[rec.key] = current.model_copy(update={"result": rec.result})
+
+
+def _record_findings(
+    runs: dict[str, TrackedRun], retired: dict[str, tuple[RunResult, ...]], rec: JournalRecord
+) -> None:
+    """Attach findings to the recorded result of run ``test_run_id`` of ``key``: its current
+    run, or an earlier run in its history (or retired results). Later findings replace earlier
+    ones (``findings --reread`` after a triage); a run whose result is not recorded (it has not
+    ended, or the key no longer knows it) changes nothing."""
+    findings = rec.findings
+    if findings is None:
+        return
+
+    def attach(results: tuple[RunResult, ...]) -> tuple[RunResult, ...] | None:
+        for i, result in enumerate(results):
+            if result.test_run_id == rec.test_run_id:
+                if result.findings == findings:
+                    return None
+                updated = result.model_copy(update={"findings": findings})
+                return (*results[:i], updated, *results[i + 1 :])
+        return None
+
+    current = runs.get(rec.key)
+    if current is not None:
+        if current.result is not None and current.result.test_run_id == rec.test_run_id:
+            changed = attach((current.result,))
+            if changed is not None:
+                runs[rec.key] = current.model_copy(update={"result": changed[0]})
+            return
+        history = attach(current.history)
+        if history is not None:
+            runs[rec.key] = current.model_copy(update={"history": history})
+        return
+    kept = attach(retired.get(rec.key, ()))
+    if kept is not None:
+        retired[rec.key] = kept
 
 
 def _inherited(

@@ -162,7 +162,7 @@ def test_state_without_revision_keeps_its_bytes_and_one_with_revision_round_trip
     # Version 1 files gain only the new version number when rewritten.
     golden = GOLDEN_STATE.read_bytes()
     assert encode_state(decode_state(golden, "golden")) == golden.replace(
-        b'"version": 1', b'"version": 2'
+        b'"version": 1', b'"version": 3'
     )
     with_revision = state({"a": tracked(attrs(name="a", revision="r1"), 1)})
     data = encode_state(with_revision)

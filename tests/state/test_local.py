@@ -11,7 +11,7 @@ import pytest
 from reconciler.errors import LineageError, LockError, StateCorruptError, StateError
 from reconciler.state import LocalStateStore, open_store
 from reconciler.state.codec import decode_state, encode_header, encode_record, encode_state
-from reconciler.state.model import JournalRecord, State, TrackedRun
+from reconciler.state.model import STATE_VERSION, JournalRecord, State, TrackedRun
 from tests.factories import attrs, result_of, tracked
 from tests.state.contract import (
     DATA,
@@ -85,21 +85,20 @@ def golden_state_v2() -> State:
     ended = run.model_copy(
         update={"result": result_of(9001, failed=1), "history": (result_of(8000, failed=0),)}
     )
-    return state.model_copy(
-        update={"version": 2, "runs": {**state.runs, "chatbot-jailbreak": ended}}
-    )
+    return state.model_copy(update={"runs": {**state.runs, "chatbot-jailbreak": ended}})
 
 
-def test_a_version_1_state_reads_as_version_2_without_results() -> None:
+def test_a_version_1_state_reads_as_the_current_version_without_results() -> None:
     state = decode_state((DATA / "golden-v1.json").read_bytes(), "golden-v1")
-    assert state.version == 2
+    assert state.version == STATE_VERSION
     assert state == golden_state()
     assert all(run.result is None and run.history == () for run in state.runs.values())
 
 
 def test_results_round_trip_through_the_file_format(store: LocalStateStore, path: Path) -> None:
     golden = (DATA / "golden-v2.json").read_bytes()
-    assert encode_state(golden_state_v2()) == golden
+    # A version 2 file reads unchanged and is written back as version 3, nothing else moved.
+    assert encode_state(golden_state_v2()) == golden.replace(b'"version": 2', b'"version": 3')
     assert decode_state(golden, "golden-v2") == golden_state_v2()
     # A run without results keeps the exact shape version 1 wrote (no "result": null).
     assert b'"result"' not in encode_state(golden_state())
@@ -108,7 +107,7 @@ def test_results_round_trip_through_the_file_format(store: LocalStateStore, path
 def test_state_bytes_are_deterministic(store: LocalStateStore, path: Path) -> None:
     golden = encode_state(golden_state())
     assert golden == (DATA / "golden-v1.json").read_bytes().replace(
-        b'"version": 1', b'"version": 2'
+        b'"version": 1', b'"version": 3'
     )
     assert encode_state(decode_state(golden, "golden")) == golden
     with store.lock("test"):

@@ -1,0 +1,26 @@
+"""The model base the results' models share with the state document: frozen, strict about
+unknown fields, camelCase on the wire. Apart from ``model`` so that ``findings`` (which the
+result model holds) can build on it without a cycle."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic.alias_generators import to_camel
+
+Count = Annotated[StrictInt, Field(ge=0)]
+
+
+class CamelModel(BaseModel):
+    """Frozen, strict about unknown fields, camelCase on the wire: the results' models and the
+    gate share this shape with the rest of the state document."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )

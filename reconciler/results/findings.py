@@ -1,0 +1,274 @@
+"""Findings: the FAILED test cases behind a run's counts, as data.
+
+A *finding* is a test case whose result is FAILED. Its identity across runs is its probe, attack,
+variation, strategy and red teamer (``fingerprint``): the same attack getting through the same
+probe tonight and last night is one finding, *known*; one that was not there last time is *new*;
+one the previous run had and this run, having run that probe, does not, is *fixed*.
+
+Two shapes, on purpose:
+
+- ``FindingRecord`` is what state keeps (``RunResult.findings``): identity and where it was seen,
+  never the attack prompt or the target's answer. At most ``MAX_RECORDED`` a run, plus how many
+  more there were, so a run's record stays small however badly it went.
+- ``Finding`` is what a read gave now: the record plus the messages, held in memory only, shown
+  only when a user asks with ``--include-content``.
+
+Everything here is pure: ``diff`` compares a run's recorded findings with its key's previous ended
+run, and every view (text, JSON, Markdown, JUnit, SARIF, HTML) renders what it returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Final
+
+from pydantic import SerializerFunctionWrapHandler, StrictInt, model_serializer
+
+from reconciler.results.camel import CamelModel, Count
+
+#: At most this many findings of one run are recorded in state; the rest are counted.
+MAX_RECORDED: Final = 200
+#: The fingerprint scheme's version, part of SARIF's ``partialFingerprints`` key: a change of
+#: the scheme gets a new key, so code scanning never matches old alerts against new hashes.
+FINGERPRINT_VERSION: Final = "v1"
+#: The result value of a finding, as the export is asked for it.
+FAILED: Final = "FAILED"
+
+
+def _normal(value: str | int | None) -> str:
+    """One spelling per identity field: case, surrounding and repeated blanks do not count."""
+    if value is None:
+        return ""
+    return " ".join(str(value).split()).casefold()
+
+
+def fingerprint(
+    probe: int | str | None,
+    attack: str | None,
+    variation: str | None,
+    strategy: str | None,
+    red_teamer: str | None,
+) -> str:
+    """The identity of a finding across runs: sha256 over the five fields, each normalised
+    (case-insensitive, blanks collapsed) and separated by a unit separator so that no field's
+    text can run into the next; the first 20 hex digits (80 bits) are kept.
+
+    ``probe`` is the probe id, or its name when the status document gave no id. The scheme is
+    documented in docs/FINDINGS.md; changing it makes every known finding new once, so it
+    carries ``FINGERPRINT_VERSION``.
+    """
+    fields = (probe, attack, variation, strategy, red_teamer)
+    text = "\x1f".join(_normal(f) for f in fields)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+class FindingRecord(CamelModel):
+    """One finding as state keeps it: who got through where, never what was said."""
+
+    fingerprint: str
+    probe_id: StrictInt | None = None
+    probe_run_id: StrictInt | None = None
+    attack: str | None = None
+    variation: str | None = None
+    strategy: str | None = None
+    red_teamer: str | None = None
+    #: The platform's id of the (first) test case behind it, verbatim.
+    test_case_id: str | None = None
+    #: ``detectionTime`` as the API gave it.
+    detected_at: str | None = None
+    #: Test cases of the run with this identity (the export may list an attack twice).
+    occurrences: Count = 1
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Unknown fields and the usual single occurrence are left out: a state of 1,000 runs
+        # with their findings must stay a few megabytes (docs/PERFORMANCE.md).
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None and (k != "occurrences" or v != 1)}
+
+    @property
+    def identified(self) -> bool:
+        """The export named the attack: the finding can be recognised in another run."""
+        return self.attack is not None
+
+    def label(self) -> str:
+        """``CTLO-6-3 (variation base64, strategy multi-turn, red teamer x)``: attack first."""
+        parts = [
+            f"{name} {value}"
+            for name, value in (
+                ("variation", self.variation),
+                ("strategy", self.strategy),
+                ("red teamer", self.red_teamer),
+            )
+            if value is not None
+        ]
+        attack = self.attack if self.attack is not None else f"test case {self.test_case_id or '?'}"
+        return f"{attack} ({', '.join(parts)})" if parts else attack
+
+
+class RecordedFindings(CamelModel):
+    """A run's findings as recorded with its result: at most ``MAX_RECORDED`` records, sorted by
+    fingerprint (so two runs with the same findings keep the same ones), and the count of the
+    rest."""
+
+    records: tuple[FindingRecord, ...] = ()
+    #: Findings beyond ``MAX_RECORDED``, counted, not recorded.
+    more: Count = 0
+    #: When they were read (``utc_now`` format).
+    read_at: str
+
+    @property
+    def total(self) -> int:
+        return len(self.records) + self.more
+
+    @property
+    def identified(self) -> bool:
+        """Every recorded finding names its attack: new can be told from known."""
+        return all(r.identified for r in self.records)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message of a test case: the attack sent (``user``) or the target's answer
+    (``assistant``). Untrusted, sensitive text: kept in memory, shown only when asked for."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A finding as a read gave it now: its record, the probe's name, the result value as the
+    API spelled it (kept verbatim when nobody knows it) and the messages (content)."""
+
+    record: FindingRecord
+    probe_name: str | None = None
+    result: str = FAILED
+    messages: tuple[Message, ...] = ()
+
+
+def record_findings(findings: list[FindingRecord], read_at: str) -> RecordedFindings:
+    """Merge duplicates (one identity, several test cases) and cap what is kept."""
+    merged: dict[str, FindingRecord] = {}
+    for record in findings:
+        seen = merged.get(record.fingerprint)
+        if seen is None:
+            merged[record.fingerprint] = record
+        else:
+            merged[record.fingerprint] = seen.model_copy(
+                update={"occurrences": seen.occurrences + record.occurrences}
+            )
+    ordered = tuple(merged[k] for k in sorted(merged))
+    return RecordedFindings(
+        records=ordered[:MAX_RECORDED],
+        more=max(0, len(ordered) - MAX_RECORDED),
+        read_at=read_at,
+    )
+
+
+@dataclass(frozen=True)
+class FindingsDiff:
+    """A run's findings against its key's previous ended run.
+
+    ``determined`` is False when new cannot be told from known: the export named no attack for
+    some finding (of this run or the previous), or one of the two runs had more findings than
+    state keeps. Such a run's findings all count as new (a gate on new findings then fails
+    closed) and every view says why.
+    """
+
+    new: tuple[FindingRecord, ...]
+    known: tuple[FindingRecord, ...]
+    fixed: tuple[FindingRecord, ...]
+    #: Findings beyond the recorded ones (not listed; counted as new).
+    more: int = 0
+    #: False: new could not be told from known; ``undetermined_because`` says why.
+    determined: bool = True
+    undetermined_because: str | None = None
+    #: The previous ended run compared with, None when there was none.
+    previous_run_id: int | None = None
+
+    @property
+    def new_count(self) -> int:
+        return len(self.new) + self.more
+
+    @property
+    def total(self) -> int:
+        return self.new_count + len(self.known)
+
+    def describe(self) -> str:
+        """``3 new, 1 known; 2 fixed`` (the words ``status`` puts after "4 failed")."""
+        text = f"{self.new_count} new, {len(self.known)} known; {len(self.fixed)} fixed"
+        return text if self.determined else f"{text}; new and known not told apart"
+
+
+def _probe_key(record: FindingRecord) -> int | None:
+    return record.probe_id
+
+
+def diff(
+    current: RecordedFindings,
+    previous: RecordedFindings | None,
+    *,
+    ran_probes: frozenset[int | None],
+    previous_run_id: int | None = None,
+) -> FindingsDiff:
+    """New, known and fixed findings of ``current`` against ``previous`` (the findings of the
+    key's previous ended run; None when there was none: everything is new).
+
+    ``ran_probes`` are the probe ids of the current run's probe runs: a previous finding is
+    fixed only where this run ran its probe again and did not find it.
+    """
+    ordered = _new_first_order(current.records)
+    if previous is None:
+        return FindingsDiff(new=ordered, known=(), fixed=(), more=current.more)
+    why = _undetermined(current, previous)
+    if why is not None:
+        return FindingsDiff(
+            new=ordered,
+            known=(),
+            fixed=(),
+            more=current.more,
+            determined=False,
+            undetermined_because=why,
+            previous_run_id=previous_run_id,
+        )
+    before = {r.fingerprint for r in previous.records}
+    now = {r.fingerprint for r in current.records}
+    return FindingsDiff(
+        new=tuple(r for r in ordered if r.fingerprint not in before),
+        known=tuple(r for r in ordered if r.fingerprint in before),
+        fixed=_new_first_order(
+            tuple(
+                r
+                for r in previous.records
+                if r.fingerprint not in now and _probe_key(r) in ran_probes
+            )
+        ),
+        previous_run_id=previous_run_id,
+    )
+
+
+def _undetermined(current: RecordedFindings, previous: RecordedFindings) -> str | None:
+    if not current.identified or not previous.identified:
+        return "the export named no attack for some test cases"
+    if current.more or previous.more:
+        return f"more than {MAX_RECORDED} findings in a run: only {MAX_RECORDED} are recorded"
+    return None
+
+
+def _new_first_order(records: tuple[FindingRecord, ...]) -> tuple[FindingRecord, ...]:
+    """Grouped by probe, then by attack and the rest: the order every view lists them in."""
+    return tuple(
+        sorted(
+            records,
+            key=lambda r: (
+                r.probe_id if r.probe_id is not None else -1,
+                _normal(r.attack),
+                _normal(r.variation),
+                _normal(r.strategy),
+                _normal(r.red_teamer),
+                r.fingerprint,
+            ),
+        )
+    )
