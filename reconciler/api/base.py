@@ -6,7 +6,8 @@ import enum
 from typing import Protocol
 
 from reconciler.records import RunAttributes
-from reconciler.results.model import RunResult
+from reconciler.results.findings import Finding
+from reconciler.results.model import ProbeRunResult, RunResult
 
 
 class CancelOutcome(enum.Enum):
@@ -43,4 +44,19 @@ class StatusApi(Protocol):
         """The run's status as a ``RunResult`` stamped ``seen_at``; None when the API answers
         404 (the run no longer exists). Raises ``ApiError`` subclasses: ``fatal`` ones (401,
         403) end the command; others mean this one run could not be read."""
+        ...
+
+
+class FindingsApi(Protocol):
+    """The test-case export: a read, safe to repeat (``reconciler.results.reading`` uses it)."""
+
+    def export_findings(
+        self, workspace_id: int, test_run_id: int, probe_run: ProbeRunResult, *, key: str
+    ) -> list[Finding]:
+        """The FAILED test cases of ``probe_run`` (of run ``test_run_id`` of ``key``), parsed
+        tolerantly into ``Finding``s (identity fingerprinted from the probe run's probe id, or
+        its name when it has none). Raises ``ApiError`` subclasses: ``fatal`` ones (401, 403)
+        end the command; any other (404, 5xx after retries, an answer with no test cases in
+        it) means this one probe run could not be read, its message naming the key, the run,
+        the probe run and what to do."""
         ...

@@ -219,7 +219,7 @@ def diff(
     ``ran_probes`` are the probe ids of the current run's probe runs: a previous finding is
     fixed only where this run ran its probe again and did not find it.
     """
-    ordered = _new_first_order(current.records)
+    ordered = new_first_order(current.records)
     if previous is None:
         return FindingsDiff(new=ordered, known=(), fixed=(), more=current.more)
     why = _undetermined(current, previous)
@@ -238,7 +238,7 @@ def diff(
     return FindingsDiff(
         new=tuple(r for r in ordered if r.fingerprint not in before),
         known=tuple(r for r in ordered if r.fingerprint in before),
-        fixed=_new_first_order(
+        fixed=new_first_order(
             tuple(
                 r
                 for r in previous.records
@@ -257,7 +257,7 @@ def _undetermined(current: RecordedFindings, previous: RecordedFindings) -> str 
     return None
 
 
-def _new_first_order(records: tuple[FindingRecord, ...]) -> tuple[FindingRecord, ...]:
+def new_first_order(records: tuple[FindingRecord, ...]) -> tuple[FindingRecord, ...]:
     """Grouped by probe, then by attack and the rest: the order every view lists them in."""
     return tuple(
         sorted(
@@ -272,3 +272,23 @@ def _new_first_order(records: tuple[FindingRecord, ...]) -> tuple[FindingRecord,
             ),
         )
     )
+
+
+@dataclass(frozen=True)
+class FindingsRead:
+    """What reading one run's findings gave now: every finding read (with content, in memory
+    only), and why some probe runs could not be read. ``recorded`` is what goes into state, set
+    only when every probe run with failures was read: a partial read is shown, never recorded,
+    so the next command reads the run again."""
+
+    test_run_id: int
+    findings: tuple[Finding, ...] = ()
+    #: One sentence per probe run that could not be read (names the run and what to do).
+    errors: tuple[str, ...] = ()
+    recorded: RecordedFindings | None = None
+    #: Export requests sent.
+    requests: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return not self.errors

@@ -18,6 +18,7 @@ from typing import Annotated, Final
 from pydantic import Field, StrictFloat, StrictInt, field_validator
 from pydantic.alias_generators import to_camel
 
+from reconciler.results.findings import FindingsDiff
 from reconciler.results.model import (
     CANCELED,
     ENDED_STATUSES,
@@ -55,6 +56,11 @@ class Gate(CamelModel):
         default=None,
         description="more failed test cases than the key's previous ended run allowed; "
         "0 fails any regression",
+    )
+    max_new_findings: NonNegativeInt | None = Field(
+        default=None,
+        description="findings (failed test cases) not among the key's previous ended run's "
+        "allowed; 0 fails any new attack that got through",
     )
 
     @field_validator("fail_on", mode="before")
@@ -118,9 +124,18 @@ class Verdict:
         return self.outcome is Outcome.FAILED
 
 
-def evaluate(result: RunResult | None, gate: Gate, previous: RunResult | None = None) -> Verdict:
+def evaluate(
+    result: RunResult | None,
+    gate: Gate,
+    previous: RunResult | None = None,
+    *,
+    findings: FindingsDiff | None = None,
+    findings_unknown: str | None = None,
+) -> Verdict:
     """The verdict of ``gate`` on ``result``; ``previous`` is the key's last earlier ended run
-    (for ``maxFailedIncrease``). A run not ended (or never read) is PENDING."""
+    (for ``maxFailedIncrease``), ``findings`` the run's findings against it (for
+    ``maxNewFindings``; ``findings_unknown`` says why they are not known). A run not ended (or
+    never read) is PENDING."""
     if result is None or not result.ended:
         return Verdict(Outcome.PENDING)
     reasons: list[str] = []
@@ -148,8 +163,42 @@ def evaluate(result: RunResult | None, gate: Gate, previous: RunResult | None = 
                     f"{previous.test_run_id} ({previous.counts.failed}); at most "
                     f"{gate.max_failed_increase} more allowed"
                 )
+    if gate.max_new_findings is not None:
+        reasons += _new_findings(gate.max_new_findings, findings, findings_unknown)
     outcome = Outcome.FAILED if reasons else Outcome.PASSED
     return Verdict(outcome, tuple(reasons), tuple(notes))
+
+
+#: How many new attacks a gate's reason names before "and N more".
+NAMED_IN_REASON: Final = 5
+
+
+def _new_findings(limit: int, findings: FindingsDiff | None, unknown: str | None) -> list[str]:
+    """Why ``maxNewFindings`` fails, if it does. It fails closed: findings that could not be
+    read, or new ones that cannot be told from known ones, fail it, saying so."""
+    if findings is None:
+        why = unknown or "they were not read"
+        return [f"maxNewFindings {limit} cannot be checked: the findings are not known ({why})"]
+    if not findings.determined:
+        return [
+            f"maxNewFindings {limit} cannot be checked: new findings cannot be told from known "
+            f"ones ({findings.undetermined_because})"
+        ]
+    count = findings.new_count
+    if count <= limit:
+        return []
+    named = [r.label() for r in findings.new[:NAMED_IN_REASON]]
+    rest = count - len(named)
+    listed = "; ".join(named) + (f"; and {rest} more" if rest else "")
+    against = (
+        f"than the previous run {findings.previous_run_id}"
+        if findings.previous_run_id is not None
+        else "(no previous run: all are new)"
+    )
+    return [
+        f"{count} new finding{'s' if count != 1 else ''} {against}, at most {limit} allowed: "
+        f"{listed}"
+    ]
 
 
 def previous_result(history: tuple[RunResult, ...]) -> RunResult | None:

@@ -8,9 +8,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
+from reconciler.results.baseline import compare
+from reconciler.results.findings import Finding, FindingsDiff, FindingsRead
 from reconciler.results.gate import Gate, Outcome, Verdict, evaluate, previous_result
 from reconciler.results.links import run_url
 from reconciler.results.model import Counts, RunResult
@@ -19,6 +21,29 @@ from reconciler.results.refresh import Observation, Refresh
 EXIT_PASSED: Final = 0
 EXIT_GATE_FAILED: Final = 3
 EXIT_TIMED_OUT: Final = 4
+
+
+@dataclass(frozen=True)
+class RowFindings:
+    """What is known of an ended run's findings, for every view.
+
+    ``diff`` is None when they are not known: the run failed test cases and its findings are
+    neither recorded nor could be read now (``error`` says why, or ``not_read`` when nobody
+    tried: ``--no-findings``, no API key).
+    """
+
+    diff: FindingsDiff | None
+    #: Findings read now, with their messages (content), by fingerprint; empty when the
+    #: findings came from state (content is never recorded).
+    read: dict[str, Finding]
+    #: Why (some of) the findings could not be read now.
+    error: str | None = None
+    #: Why they were not read at all (no error: nobody asked).
+    not_read: str | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.diff is not None
 
 
 @dataclass(frozen=True)
@@ -43,6 +68,11 @@ class ResultRow:
     gone: bool = False
     #: Why the status could not be read now.
     error: str | None = None
+    #: The run's findings against the key's previous ended run; None while it has not ended.
+    findings: RowFindings | None = None
+    #: Where the specs declare the run (file as given, 1-based line); None when no spec does.
+    spec_file: str | None = None
+    spec_line: int | None = None
 
     @property
     def status(self) -> str:
@@ -108,28 +138,80 @@ class ResultSet:
         return sorted(self.rows, key=lambda r: (rank[r.verdict.outcome], r.key))
 
 
+@dataclass(frozen=True)
+class FindingsContext:
+    """What a command knows of findings beyond state: reads made now (by key), where each run
+    is declared, and why findings were not read when they were not."""
+
+    reads: Mapping[str, FindingsRead] = field(default_factory=dict)
+    #: key -> (spec file, line) of the run's declaration.
+    declared: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    #: Why runs whose findings are not recorded were not read ("--no-findings"); None: they
+    #: were meant to be read (a key missing from ``reads`` then means it could not be).
+    not_read: str | None = None
+
+
 def build_results(
-    refresh: Refresh, gates: Mapping[str, Gate], *, platform: str, read_at: str
+    refresh: Refresh,
+    gates: Mapping[str, Gate],
+    *,
+    platform: str,
+    read_at: str,
+    findings: FindingsContext | None = None,
 ) -> ResultSet:
     """Rows for every observation of ``refresh``; ``gates`` by key (a key without one gets
-    the default gate: only ``failOn``)."""
+    the default gate: only ``failOn``); ``findings`` adds what was read of findings now."""
+    context = findings if findings is not None else FindingsContext(not_read="not read")
     rows = tuple(
-        _row(observation, gates.get(key, Gate()), platform)
+        _row(observation, gates.get(key, Gate()), platform, context)
         for key, observation in sorted(refresh.observations.items())
     )
-    return ResultSet(rows=rows, read_at=read_at, requests=refresh.requests)
+    requests = refresh.requests + sum(r.requests for r in context.reads.values())
+    return ResultSet(rows=rows, read_at=read_at, requests=requests)
 
 
-def _row(observation: Observation, gate: Gate, platform: str) -> ResultRow:
+def row_findings(
+    result: RunResult, previous: RunResult | None, read: FindingsRead | None, not_read: str | None
+) -> RowFindings:
+    """An ended run's findings: recorded or read now, compared with the previous run."""
+    if read is not None and read.recorded is not None:
+        result = result.model_copy(update={"findings": read.recorded})
+    findings = {f.record.fingerprint: f for f in read.findings} if read is not None else {}
+    error = "; ".join(read.errors) if read is not None and read.errors else None
+    diff = compare(result, previous)
+    return RowFindings(
+        diff=diff,
+        read=findings,
+        error=error,
+        not_read=not_read if diff is None and error is None else None,
+    )
+
+
+def _row(
+    observation: Observation, gate: Gate, platform: str, context: FindingsContext
+) -> ResultRow:
     run = observation.run
     attributes = run.attributes
     previous = previous_result(run.history)
+    result = observation.result
+    findings = (
+        row_findings(result, previous, context.reads.get(observation.key), context.not_read)
+        if result is not None and result.ended
+        else None
+    )
     verdict = (
         # A run that vanished can never satisfy its gate, and waiting will not bring it back.
         Verdict(Outcome.FAILED, ("the run no longer exists on the platform",))
         if observation.gone
-        else evaluate(observation.result, gate, previous)
+        else evaluate(
+            result,
+            gate,
+            previous,
+            findings=findings.diff if findings is not None else None,
+            findings_unknown=_why_unknown(findings),
+        )
     )
+    declared = context.declared.get(observation.key)
     url = run_url(platform, attributes.workspace_id, attributes.target_id, observation.test_run_id)
     return ResultRow(
         key=observation.key,
@@ -145,4 +227,13 @@ def _row(observation: Observation, gate: Gate, platform: str) -> ResultRow:
         previous=previous,
         gone=observation.gone,
         error=observation.error,
+        findings=findings,
+        spec_file=declared[0] if declared is not None else None,
+        spec_line=declared[1] if declared is not None else None,
     )
+
+
+def _why_unknown(findings: RowFindings | None) -> str | None:
+    if findings is None or findings.diff is not None:
+        return None
+    return findings.error or findings.not_read or "not read"
