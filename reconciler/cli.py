@@ -163,6 +163,24 @@ def _no_findings_option(func: F) -> F:
     )(func)
 
 
+def _content_options(func: F) -> F:
+    """--include-content and --content-limit: declared once for `findings` and `report`."""
+    func = click.option(
+        "--content-limit",
+        type=click.IntRange(min=1),
+        default=500,
+        show_default=True,
+        metavar="N",
+        help="Cut each message at N characters (with --include-content).",
+    )(func)
+    return click.option(
+        "--include-content",
+        is_flag=True,
+        help="Show each finding's messages (the attack sent, the target's answer): sensitive, "
+        "read again from the API, never recorded.",
+    )(func)
+
+
 def _wait_options(func: F) -> F:
     """--timeout, --interval, --junit, --sarif and --no-findings: declared once for `wait`
     and `apply --wait`."""
@@ -680,20 +698,7 @@ def status(
     show_default=True,
 )
 @click.option("--out", metavar="FILE", default=None, help="Write to FILE instead of stdout.")
-@click.option(
-    "--include-content",
-    is_flag=True,
-    help="Show each finding's messages (the attack sent, the target's answer): sensitive, "
-    "read again from the API, never recorded.",
-)
-@click.option(
-    "--content-limit",
-    type=int,
-    default=500,
-    show_default=True,
-    metavar="N",
-    help="Cut each message at N characters (with --include-content).",
-)
+@_content_options
 @click.option(
     "--reread",
     is_flag=True,
@@ -758,6 +763,7 @@ def findings(
     help="Also download each ended run's PDF report from the platform into DIR, linked from "
     "the page.",
 )
+@_content_options
 @_refresh_options
 @_parallelism_option
 @_state_option
@@ -770,9 +776,12 @@ def report(
     out: str,
     pdf_dir: str | None,
     parallelism: int,
+    include_content: bool,
+    content_limit: int,
     **kwargs: Any,
 ) -> int:
-    """Write one self-contained HTML page of the latest results (a heat map and the runs)."""
+    """Write one self-contained HTML page of the latest results (a heat map, the runs and
+    their findings, each key's trend)."""
     from reconciler.commands.report import ReportOptions
     from reconciler.commands.report import report as run
 
@@ -783,6 +792,8 @@ def report(
         refresh=_refresh_wanted(kwargs),
         pdf_dir=pdf_dir,
         parallelism=parallelism,
+        include_content=include_content,
+        content_limit=content_limit,
     )
     return run(_session(**kwargs), options)
 
