@@ -88,6 +88,12 @@ class ProjectConfig(SpecModel):
         description="path template of the status endpoint, with {testRunId} and optionally "
         "{workspaceId}; default /api/v2/test-run/{testRunId}/status",
     )
+    findings_path: _Text | None = Field(
+        default=None,
+        description="path template of the test-case export (findings), with {probeRunId} and "
+        "optionally {workspaceId}; default "
+        "/api/workspaces/{workspaceId}/probe-run/{probeRunId}/test-cases/export",
+    )
     platform_url: _Text | None = Field(
         default=None, description="SPLX Probe web UI base URL, for links to runs"
     )

@@ -28,11 +28,18 @@ shared by the executor's worker threads; size ``max_connections`` to their numbe
 
 ``get_report`` (the run's PDF) is a read like status: retried the same way, 200 must carry
 ``application/pdf`` starting with ``%PDF-``, and every other answer is an ``ApiError``.
+
+``export_findings`` (a probe run's FAILED test cases) is a read like status, sent as ``POST``
+with the documented body and ``Content-Type: application/json-patch+json``: retried the same
+way; 200 is parsed tolerantly (``findings_wire``), and a 200 with no test cases in it (an HTML
+page, not JSON, no list) is a ``ServerError``; 404 and 405 are ``RequestRejectedError``s that
+point at ``findingsPath``; a probe run without ``probeRunId`` is a ``NotSentError``.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import shlex
 import ssl
@@ -47,15 +54,20 @@ import httpx
 from reconciler import __version__
 from reconciler.api.base import CancelOutcome
 from reconciler.api.endpoints import (
+    DEFAULT_FINDINGS_PATH,
     DEFAULT_STATUS_PATH,
+    FINDINGS_PATH_ENV,
     cancel_path,
+    check_findings_path,
     check_status_path,
+    findings_path,
     report_path,
     resolve_base_url,
     status_path,
     trigger_path,
     validate_base_url,
 )
+from reconciler.api.findings_wire import FindingsAnswerError, parse_export_answer
 from reconciler.api.retry import (
     Delivery,
     Failure,
@@ -85,7 +97,8 @@ from reconciler.errors import (
 )
 from reconciler.records import RunAttributes
 from reconciler.redact import RedactingFilter, Redactor
-from reconciler.results.model import RunResult
+from reconciler.results.findings import FAILED, Finding
+from reconciler.results.model import ProbeRunResult, RunResult
 
 LOGGER: Final = logging.getLogger("reconciler.api")
 USER_AGENT: Final = f"reconciler/{__version__}"
@@ -100,6 +113,22 @@ class _Kind(enum.Enum):
     CANCEL = "cancel"
     STATUS = "status"
     REPORT = "report"
+    FINDINGS = "findings"
+
+
+#: The export's body exactly as the vendor documents it: FAILED test cases, as JSON.
+FINDINGS_BODY: Final[dict[str, Any]] = {
+    "filters": {
+        "redTeam": None,
+        "result": [FAILED],
+        "search": None,
+        "strategy": None,
+        "variation": None,
+    },
+    "format": "json",
+}
+#: The export's documented request content type (the body is plain JSON nonetheless).
+FINDINGS_CONTENT_TYPE: Final = "application/json-patch+json"
 
 
 @dataclass(frozen=True)
@@ -112,6 +141,7 @@ class _Call:
     path: str
     body: dict[str, Any] | None = None
     test_run_id: int | None = None
+    probe_run: ProbeRunResult | None = None
 
     @property
     def idempotent(self) -> bool:
@@ -119,7 +149,13 @@ class _Call:
 
     @property
     def method(self) -> str:
-        return "GET" if self.read else "POST"
+        # The export is a read sent as POST: its filters travel in the body.
+        return "GET" if self.read and self.kind is not _Kind.FINDINGS else "POST"
+
+    @property
+    def content_type(self) -> str | None:
+        """The body's content type when it is not httpx's ``application/json``."""
+        return FINDINGS_CONTENT_TYPE if self.kind is _Kind.FINDINGS else None
 
     @property
     def accept(self) -> str:
@@ -129,6 +165,14 @@ class _Call:
     def what(self) -> str:
         if self.kind is _Kind.TRIGGER:
             return f"trigger of {self.key!r} (workspace {self.workspace_id})"
+        if self.probe_run is not None:
+            probe_run_id = self.probe_run.probe_run_id
+            return (
+                f"findings of {self.key!r} (run {self.test_run_id}, probe "
+                f"{self.probe_run.probe_name!r}, probe run "
+                f"{'without id' if probe_run_id is None else probe_run_id}, "
+                f"workspace {self.workspace_id})"
+            )
         return (
             f"{self.kind.value} of {self.key!r} (run {self.test_run_id}, "
             f"workspace {self.workspace_id})"
@@ -140,6 +184,8 @@ class _Call:
             return "its status was not read"
         if self.kind is _Kind.REPORT:
             return "its PDF report was not downloaded"
+        if self.kind is _Kind.FINDINGS:
+            return "its findings were not read"
         return "the run was not " + ("created" if self.kind is _Kind.TRIGGER else "cancelled")
 
     @property
@@ -153,7 +199,7 @@ class _Call:
 
     @property
     def read(self) -> bool:
-        return self.kind in (_Kind.STATUS, _Kind.REPORT)
+        return self.kind in (_Kind.STATUS, _Kind.REPORT, _Kind.FINDINGS)
 
     @property
     def unknown(self) -> str:
@@ -245,9 +291,11 @@ class ProbeClient:
         logger: logging.Logger | None = None,
         user_agent: str = USER_AGENT,
         status_path_template: str = DEFAULT_STATUS_PATH,
+        findings_path_template: str = DEFAULT_FINDINGS_PATH,
     ) -> None:
         self.base_url = validate_base_url(base_url, source="API URL")
         self.status_path = check_status_path(status_path_template, source="status path")
+        self.findings_path = check_findings_path(findings_path_template, source="findings path")
         # Every byte a server sends passes through this before we keep it: a server echoing
         # the key must not make us print or log it. Any length counts, unlike on the terminal.
         self._redact = Redactor([check_api_key(api_key)], shortest=1)
@@ -284,6 +332,7 @@ class ProbeClient:
         logger: logging.Logger | None = None,
         user_agent: str = USER_AGENT,
         status_path_template: str = DEFAULT_STATUS_PATH,
+        findings_path_template: str = DEFAULT_FINDINGS_PATH,
     ) -> ProbeClient:
         """A client for the server chosen by flags/``SPLX_API_URL`` and the key in ``env``.
 
@@ -302,6 +351,7 @@ class ProbeClient:
             logger=logger,
             user_agent=user_agent,
             status_path_template=status_path_template,
+            findings_path_template=findings_path_template,
         )
 
     def __repr__(self) -> str:
@@ -436,6 +486,64 @@ class ProbeClient:
             )
         raise self._refusal(call, answer)
 
+    def export_findings(
+        self, workspace_id: int, test_run_id: int, probe_run: ProbeRunResult, *, key: str
+    ) -> list[Finding]:
+        """The FAILED test cases of one probe run as ``Finding``s (``FindingsApi``).
+
+        ``POST`` to the export with the documented body; a read, so retried like ``get_status``.
+        Unlike status, a 404 is an error (the probe run of a run that exists is unknown, or the
+        path is wrong), and so is every 200 whose body holds no test cases (``findings_wire``).
+        A probe run without ``probeRunId`` is refused before anything is sent.
+        """
+        call = _Call(
+            _Kind.FINDINGS,
+            key,
+            workspace_id,
+            ""
+            if probe_run.probe_run_id is None
+            else findings_path(self.findings_path, workspace_id, probe_run.probe_run_id),
+            body=FINDINGS_BODY,
+            test_run_id=test_run_id,
+            probe_run=probe_run,
+        )
+        if probe_run.probe_run_id is None:
+            raise NotSentError(
+                f"{call.what}: the status document gave this probe run no probeRunId, so its "
+                f"test cases cannot be asked for; nothing was sent and {call.not_done}. Read the "
+                "run's status again later, or see the run in the SPLX Probe UI."
+            )
+        answer = self._exchange(call)
+        if answer.status == 200:
+            try:
+                parsed = parse_export_answer(
+                    answer.content, content_type=answer.content_type, probe_run=probe_run
+                )
+            except FindingsAnswerError as exc:
+                raise ServerError(
+                    f"{call.what}: the API answered 200 with {exc}; {call.not_done}. If the API "
+                    f"moved, check the findingsPath setting (reconciler.yaml or "
+                    f"{FINDINGS_PATH_ENV})."
+                ) from None
+            # Names only: the values are attack prompts, answers and other untrusted content.
+            self._log.debug(
+                "%s: %d test cases, %d FAILED (the status said %d), %d others dropped; "
+                "fields of the first: %s",
+                call.what,
+                parsed.test_cases,
+                len(parsed.findings),
+                probe_run.counts.failed,
+                parsed.dropped,
+                ", ".join(parsed.first_fields) or "none",
+            )
+            return parsed.findings
+        if 200 <= answer.status < 300:
+            raise ServerError(
+                f"{call.what}: the API answered {answer.status_text} instead of 200 with test "
+                f"cases; {call.not_done}."
+            )
+        raise self._refusal(call, answer)
+
     # --- sending with retries ----------------------------------------------------------------
 
     def _exchange(self, call: _Call) -> _Answer:
@@ -463,16 +571,26 @@ class ProbeClient:
             )
             self.retry.sleep(delay)
 
-    def _attempt(self, call: _Call) -> _Answer | Failure:
-        """One request. Returns plain data only: httpx objects carry the key in their headers."""
-        started = time.monotonic()
-        try:
-            response = self._http.request(
+    def _send(self, call: _Call) -> httpx.Response:
+        if call.content_type is None:
+            return self._http.request(
                 call.method,
                 self.base_url + call.path,
                 json=call.body,
                 headers={"Accept": call.accept},
             )
+        return self._http.request(
+            call.method,
+            self.base_url + call.path,
+            content=json.dumps(call.body).encode(),
+            headers={"Accept": call.accept, "Content-Type": call.content_type},
+        )
+
+    def _attempt(self, call: _Call) -> _Answer | Failure:
+        """One request. Returns plain data only: httpx objects carry the key in their headers."""
+        started = time.monotonic()
+        try:
+            response = self._send(call)
         except httpx.RequestError as exc:
             failure = classify_transport_error(exc)
             reason = self._redact(failure.reason)
@@ -521,7 +639,8 @@ class ProbeClient:
             # A read changes nothing, so whether it arrived does not matter: it just failed.
             return ServerError(
                 f"{call.what}: the API failed ({failure.reason}{said}){after}; "
-                f"{call.not_done}, and nothing is recorded for it."
+                f"{call.not_done}, and nothing is recorded for it. Try again later (a read is "
+                "safe to repeat)."
             )
         if failure.delivery is Delivery.ANSWERED:
             if call.kind is _Kind.TRIGGER:
@@ -571,8 +690,15 @@ class ProbeClient:
                 status=answer.status,
             )
         detail = body.summary()
+        if call.kind is _Kind.FINDINGS and answer.status in (404, 405):
+            return RequestRejectedError(_findings_refusal(call, answer), status=answer.status)
         if call.kind is _Kind.REPORT:
             next_step = "the platform has no report of it (a run has one once it has ended)"
+        elif call.kind is _Kind.FINDINGS:
+            next_step = (
+                "the request is the documented one, so the API may have changed; check the API "
+                f"URL and the findingsPath setting (reconciler.yaml or {FINDINGS_PATH_ENV})"
+            )
         elif call.read:
             next_step = (
                 "check the API URL and the statusPath setting (reconciler.yaml or "
@@ -590,6 +716,21 @@ class ProbeClient:
             status=answer.status,
             validation_errors=body.validation_errors,
         )
+
+
+def _findings_refusal(call: _Call, answer: _Answer) -> str:
+    """The message of a 404 or 405 to the export: both point at the path as much as the run."""
+    setting = f"findingsPath setting (reconciler.yaml or {FINDINGS_PATH_ENV})"
+    if answer.status == 404:
+        return (
+            f"{call.what}: the probe run is not known to the API ({answer.status_text}); "
+            f"{call.not_done}. If the run was deleted there is nothing to read; if the API "
+            f"moved, check the {setting}."
+        )
+    return (
+        f"{call.what}: the API does not accept POST at {call.path} ({answer.status_text}); "
+        f"{call.not_done}. The export may have moved: check the {setting}."
+    )
 
 
 def _unknown(call: _Call, cause: str) -> OutcomeUnknownError:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 from urllib.parse import SplitResult, urlsplit
 
@@ -115,38 +116,86 @@ def cancel_path(workspace_id: int, test_run_id: int) -> str:
 #: expected (``/api/workspaces/{workspaceId}/test-run/{testRunId}/status``) and not confirmed.
 DEFAULT_STATUS_PATH: Final = "/api/v2/test-run/{testRunId}/status"
 STATUS_PATH_ENV: Final = "RECONCILER_STATUS_PATH"
+#: The documented test-case export (``POST``). A template like the status path: it is shown in
+#: the vendor's examples only, so a deployment that moved it can be followed without a release.
+DEFAULT_FINDINGS_PATH: Final = (
+    "/api/workspaces/{workspaceId}/probe-run/{probeRunId}/test-cases/export"
+)
+FINDINGS_PATH_ENV: Final = "RECONCILER_FINDINGS_PATH"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_STATUS_PLACEHOLDERS: Final = ("testRunId", "workspaceId")
+
+
+@dataclass(frozen=True)
+class _Template:
+    """What a path template of one endpoint may hold."""
+
+    what: str
+    default: str
+    placeholders: tuple[str, ...]
+    #: The placeholder that tells one object from another: without it every call reads one.
+    required: str
+    #: What goes wrong without ``required``.
+    same: str
+
+
+_STATUS: Final = _Template(
+    "status path", DEFAULT_STATUS_PATH, ("testRunId", "workspaceId"), "testRunId", "status"
+)
+_FINDINGS: Final = _Template(
+    "findings path",
+    DEFAULT_FINDINGS_PATH,
+    ("workspaceId", "probeRunId"),
+    "probeRunId",
+    "test cases",
+)
 
 
 def check_status_path(template: str, *, source: str) -> str:
     """A status path template as given, or ``ApiConfigError`` naming ``source`` and the fix."""
-    example = f"e.g. {DEFAULT_STATUS_PATH}"
+    return _check_template(template, _STATUS, source=source)
+
+
+def check_findings_path(template: str, *, source: str) -> str:
+    """A findings (test-case export) path template as given, or ``ApiConfigError`` naming
+    ``source`` and the fix; ``{probeRunId}`` is required, ``{workspaceId}`` optional."""
+    return _check_template(template, _FINDINGS, source=source)
+
+
+def _check_template(template: str, kind: _Template, *, source: str) -> str:
+    example = f"e.g. {kind.default}"
     if not template.startswith("/") or any(ch.isspace() or ch in "?#" for ch in template):
         raise ApiConfigError(
-            f"{source}: the status path {template!r} must start with / and hold no spaces, "
+            f"{source}: the {kind.what} {template!r} must start with / and hold no spaces, "
             f"query or fragment; {example}"
         )
     names = _PLACEHOLDER.findall(template)
-    unknown = [name for name in names if name not in _STATUS_PLACEHOLDERS]
+    unknown = [name for name in names if name not in kind.placeholders]
     if unknown:
+        known = " and ".join(f"{{{name}}}" for name in kind.placeholders)
         raise ApiConfigError(
-            f"{source}: the status path has an unknown placeholder {{{unknown[0]}}}; the known "
-            f"ones are {{testRunId}} and {{workspaceId}}; {example}"
+            f"{source}: the {kind.what} has an unknown placeholder {{{unknown[0]}}}; the known "
+            f"ones are {known}; {example}"
         )
-    if "testRunId" not in names:
+    if kind.required not in names:
         raise ApiConfigError(
-            f"{source}: the status path {template!r} has no {{testRunId}} placeholder, so every "
-            f"run would read the same status; {example}"
+            f"{source}: the {kind.what} {template!r} has no {{{kind.required}}} placeholder, so "
+            f"every call would read the same {kind.same}; {example}"
         )
     if "{" in _PLACEHOLDER.sub("", template) or "}" in _PLACEHOLDER.sub("", template):
-        raise ApiConfigError(f"{source}: the status path {template!r} has an unmatched brace")
+        raise ApiConfigError(f"{source}: the {kind.what} {template!r} has an unmatched brace")
     return template
 
 
 def status_path(template: str, workspace_id: int, test_run_id: int) -> str:
     """``GET`` here for the status of run ``test_run_id`` (template already checked)."""
     return template.replace("{testRunId}", str(int(test_run_id))).replace(
+        "{workspaceId}", str(int(workspace_id))
+    )
+
+
+def findings_path(template: str, workspace_id: int, probe_run_id: int) -> str:
+    """``POST`` here for the test cases of probe run ``probe_run_id`` (template checked)."""
+    return template.replace("{probeRunId}", str(int(probe_run_id))).replace(
         "{workspaceId}", str(int(workspace_id))
     )
 

@@ -250,6 +250,7 @@ class Session:
             retry=self.settings.retry_policy(),
             timeout=self.settings.timeout(),
             status_path_template=self.status_path(),
+            findings_path_template=self.findings_path(),
         )
         log.info("API: %s (up to %d requests at once)", client.base_url, parallelism)
         return client
@@ -270,6 +271,25 @@ class Session:
         if config is not None and config.status_path is not None:
             return check_status_path(config.status_path, source=f"{config.display}: statusPath")
         return DEFAULT_STATUS_PATH
+
+    def findings_path(self) -> str:
+        """The test-case export's path template: RECONCILER_FINDINGS_PATH > the config's
+        ``findingsPath`` > the documented one; checked here so a bad one names its source."""
+        from reconciler.api.endpoints import (
+            DEFAULT_FINDINGS_PATH,
+            FINDINGS_PATH_ENV,
+            check_findings_path,
+        )
+
+        from_env = self.settings.env.get(FINDINGS_PATH_ENV, "")
+        if from_env:
+            return check_findings_path(from_env, source=FINDINGS_PATH_ENV)
+        config = self.settings.config
+        if config is not None and config.findings_path is not None:
+            return check_findings_path(
+                config.findings_path, source=f"{config.display}: findingsPath"
+            )
+        return DEFAULT_FINDINGS_PATH
 
     def platform_url(self) -> str:
         """The web UI base URL for run links (see ``reconciler.results.links``)."""
