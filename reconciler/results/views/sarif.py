@@ -127,14 +127,14 @@ def render_sarif(
         )
         note = (
             f"content left out: the file with it is {size / 1e6:.1f} MB gzip-compressed, over "
-            f"GitHub's {MAX_UPLOAD_BYTES / 1e6:.0f} MB; lower --content-limit to keep some"
+            f"GitHub's {MAX_UPLOAD_BYTES / 1e6:g} MB; lower --content-limit to keep some"
         )
         return _with_note(smaller, note, tool_version)
-    while size > MAX_UPLOAD_BYTES:
+    while size > MAX_UPLOAD_BYTES and any(keep):
         share = MAX_UPLOAD_BYTES / size * 0.9
         keep = [int(k * share) for k in keep]
         for run, kept in zip(runs, keep, strict=True):
-            run.limit_note(kept, f"GitHub takes at most {MAX_UPLOAD_BYTES / 1e6:.0f} MB a file")
+            run.limit_note(kept, f"GitHub takes at most {MAX_UPLOAD_BYTES / 1e6:g} MB a file")
         text = _dump(runs, keep, tool_version)
         size = _upload_size(text)
     for run, kept in zip(runs, keep, strict=True):
@@ -173,6 +173,10 @@ def _names(items: Iterable[str]) -> str:
     listed = list(items)
     shown = ", ".join(listed[:NOTE_KEYS])
     return shown if len(listed) <= NOTE_KEYS else f"{shown} and {len(listed) - NOTE_KEYS} more"
+
+
+def _runs(count: int) -> str:
+    return f"{count} run{'s' if count != 1 else ''}"
 
 
 def _notifications(run: dict[str, Any]) -> list[dict[str, Any]]:
@@ -303,7 +307,7 @@ class _Builder:
         built.results = new + known
         for why, keys in unknown.items():
             built.notes.append(
-                f"{len(keys)} runs without findings in the file ({_names(keys)}): {why}; "
+                f"{_runs(len(keys))} without findings in the file ({_names(keys)}): {why}; "
                 "code scanning closes their open alerts when this file is uploaded"
             )
         if fallback:
