@@ -41,7 +41,13 @@ _LINK_SYNTAX: Final = re.compile(r"([\\\[\]])")
 def _plain(text: str) -> bool:
     # Most names are printable ASCII without brackets: skip the regular expressions for them
     # (10,000 findings carry about 60,000 names).
-    return text.isascii() and text.isprintable() and not any(c in text for c in "\\[]")
+    return (
+        text.isascii()
+        and text.isprintable()
+        and "[" not in text
+        and "]" not in text
+        and "\\" not in text
+    )
 
 
 def one_line(value: object, limit: int = NAME_LIMIT) -> str:
@@ -76,6 +82,6 @@ def block(value: str, limit: int) -> tuple[str, bool]:
 
 def escape_links(text: str) -> str:
     """``\\``, ``[`` and ``]`` preceded by a backslash: SARIF's embedded-link syntax off."""
-    if not any(c in text for c in "\\[]"):
+    if "[" not in text and "]" not in text and "\\" not in text:
         return text
     return _LINK_SYNTAX.sub(r"\\\1", text)
