@@ -43,15 +43,8 @@ def run_url(platform: str, workspace_id: int, target_id: int, test_run_id: int) 
     return f"{platform}/w/{workspace_id}/target/{target_id}/test-runs/{test_run_id}"
 
 
-def probe_run_url(
-    platform: str, workspace_id: int, target_id: int, test_run_id: int, probe_run_id: int
-) -> str:
-    """A probe run's test cases in the web UI: the run's URL + ``/probe/{id}?tab=results``."""
-    return probe_run_link(run_url(platform, workspace_id, target_id, test_run_id), probe_run_id)
-
-
-def probe_run_link(run_link: str, probe_run_id: int) -> str:
-    """The probe run's page below a run's URL (``run_url``)."""
+def probe_run_url(run_link: str, probe_run_id: int) -> str:
+    """A probe run's results tab, from its run's ``run_url``: ``{run}/probe/{id}?tab=results``."""
     return f"{run_link}/probe/{probe_run_id}?tab=results"
 
 

@@ -14,7 +14,7 @@ from typing import Final
 from reconciler.results.baseline import compare
 from reconciler.results.findings import Finding, FindingRecord, FindingsDiff, FindingsRead
 from reconciler.results.gate import Gate, Outcome, Verdict, evaluate, previous_result
-from reconciler.results.links import probe_run_link, run_url
+from reconciler.results.links import probe_run_url, run_url
 from reconciler.results.model import Counts, RunResult
 from reconciler.results.refresh import Observation, Refresh
 
@@ -78,7 +78,7 @@ class ResultRow:
 
     def probe_url(self, probe_run_id: int | None) -> str:
         """The page of one of the run's probe runs (the run's page when the id is unknown)."""
-        return self.url if probe_run_id is None else probe_run_link(self.url, probe_run_id)
+        return self.url if probe_run_id is None else probe_run_url(self.url, probe_run_id)
 
     def probe_name(self, record: FindingRecord) -> str | None:
         """The name of the probe a finding came from, as the status document gave it."""
