@@ -667,18 +667,6 @@ def test_apply_triggers_the_runs_against_the_simulator_and_records_state(
     assert sim.trigger_count() == 2
 
 
-def apply_has_wait() -> bool:
-    done = subprocess.run(
-        [sys.executable, "-m", "reconciler", "apply", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
-    return "--wait" in done.stdout
-
-
-@pytest.mark.skipif(not apply_has_wait(), reason="apply --wait lands with issue 13")
 def test_apply_with_wait_writes_the_junit_report(
     tmp_path: Path, project: Path, install_env: dict[str, str]
 ) -> None:
@@ -702,18 +690,6 @@ def test_apply_with_wait_writes_the_junit_report(
     assert "reconciler" in run.summary
 
 
-def apply_has_sarif() -> bool:
-    done = subprocess.run(
-        [sys.executable, "-m", "reconciler", "apply", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
-    return "--sarif" in done.stdout
-
-
-@pytest.mark.skipif(not apply_has_sarif(), reason="apply --wait --sarif lands with issue 21")
 def test_apply_with_wait_and_sarif_writes_the_sarif_file(
     tmp_path: Path, project: Path, install_env: dict[str, str]
 ) -> None:
