@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -141,7 +142,7 @@ def test_reruns_of_a_name_share_most_findings_so_new_known_and_fixed_all_occur(
         history.append((probe_run, identities(cases(export(client, probe_run["probeRunId"])), 101)))
         # Another name in between does not move this name's window.
         ended_run(client, sim, clock, name="other")
-    for (_, before), (probe_run, after) in zip(history, history[1:], strict=False):
+    for (_, before), (probe_run, after) in pairwise(history):
         assert len(after & before) == 4  # known
         assert len(after - before) == 1  # new
         (fixed,) = before - after
