@@ -81,11 +81,14 @@ class ResultRow:
         return self.url if probe_run_id is None else probe_run_url(self.url, probe_run_id)
 
     def probe_name(self, record: FindingRecord) -> str | None:
-        """The name of the probe a finding came from, as the status document gave it."""
-        for probe in self.result.probe_runs if self.result is not None else ():
-            if probe.probe_run_id == record.probe_run_id or (
-                record.probe_run_id is None and probe.probe_id == record.probe_id
-            ):
+        """The name of the probe a finding came from, as the status document gave it (a fixed
+        finding's probe run belongs to the previous run: its probe id then finds the name)."""
+        probes = self.result.probe_runs if self.result is not None else ()
+        for probe in probes:
+            if record.probe_run_id is not None and probe.probe_run_id == record.probe_run_id:
+                return probe.probe_name
+        for probe in probes:
+            if record.probe_id is not None and probe.probe_id == record.probe_id:
                 return probe.probe_name
         return None
 

@@ -118,7 +118,7 @@ def _row_lines(row: ResultRow, view: FindingsView) -> list[str]:
         lines.append(f"  and {diff.more} more findings not recorded (only the first are kept)")
     if diff.fixed and not view.new_only:
         lines.append(f"  fixed since run {diff.previous_run_id}:")
-        lines += [f"    {plain(r.label())}, probe {_probe(row, r)}" for r in diff.fixed]
+        lines += [f"    {plain(r.label())}, {_probe(row, r)}" for r in diff.fixed]
     if not listed and not (diff.fixed and not view.new_only):
         lines.append("  no new findings" if view.new_only else "  no findings")
     return lines
