@@ -43,6 +43,14 @@ def run_url(platform: str, workspace_id: int, target_id: int, test_run_id: int) 
     return f"{platform}/w/{workspace_id}/target/{target_id}/test-runs/{test_run_id}"
 
 
+def probe_run_url(
+    platform: str, workspace_id: int, target_id: int, test_run_id: int, probe_run_id: int
+) -> str:
+    """A probe run's results tab: the run's link, then ``/probe/{probeRunId}?tab=results``."""
+    run = run_url(platform, workspace_id, target_id, test_run_id)
+    return f"{run}/probe/{probe_run_id}?tab=results"
+
+
 def _checked(url: str, source: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:

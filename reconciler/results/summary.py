@@ -73,6 +73,8 @@ class ResultRow:
     #: Where the specs declare the run (file as given, 1-based line); None when no spec does.
     spec_file: str | None = None
     spec_line: int | None = None
+    #: The key's recorded earlier results, oldest first (the report draws their trend).
+    history: tuple[RunResult, ...] = ()
 
     @property
     def status(self) -> str:
@@ -230,6 +232,7 @@ def _row(
         findings=findings,
         spec_file=declared[0] if declared is not None else None,
         spec_line=declared[1] if declared is not None else None,
+        history=run.history,
     )
 
 
