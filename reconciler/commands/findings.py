@@ -121,7 +121,12 @@ def _render(session: Session, results: ResultSet, fmt: str, view: FindingsView) 
     if fmt == "markdown":
         from reconciler.results.views.markdown import render_markdown
 
-        return render_markdown(results)
+        return render_markdown(
+            results,
+            title="reconciler findings",
+            include_content=view.include_content,
+            content_limit=view.content_limit,
+        )
     if fmt == "sarif":
         text, notes = sarif_text(
             session,

@@ -109,15 +109,15 @@ def report(session: Session, options: ReportOptions) -> int:
     if pdf_dir is not None:
         pdfs, pdf_notes = _download_pdfs(session, results, pdf_dir, out.parent, options)
         notes += pdf_notes
-    context = PageContext(
-        refreshed=options.refresh,
-        notes=tuple(notes),
-        pdfs=pdfs,
+    context = PageContext(refreshed=options.refresh, notes=tuple(notes), pdfs=pdfs)
+    # The page is made from data that never holds the key; redacting it anyway costs little.
+    page = render_report(
+        results,
+        context,
         include_content=options.include_content,
         content_limit=options.content_limit,
     )
-    # The page is made from data that never holds the key; redacting it anyway costs little.
-    page = session.redact(render_report(results, context))
+    page = session.redact(page)
     _write(out, page)
     session.console.out(
         f"Wrote the report of {len(results.rows)} run{'s' if len(results.rows) != 1 else ''} "

@@ -75,6 +75,8 @@ class ResultRow:
     #: Where the specs declare the run (file as given, 1-based line); None when no spec does.
     spec_file: str | None = None
     spec_line: int | None = None
+    #: The key's recorded earlier results, oldest first (the report draws their trend).
+    history: tuple[RunResult, ...] = ()
 
     def probe_url(self, probe_run_id: int | None) -> str:
         """The page of one of the run's probe runs (the run's page when the id is unknown)."""
@@ -264,6 +266,7 @@ def _row(
         findings=findings,
         spec_file=declared[0] if declared is not None else None,
         spec_line=declared[1] if declared is not None else None,
+        history=run.history,
     )
 
 
