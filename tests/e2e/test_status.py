@@ -74,8 +74,8 @@ def test_status_follows_runs_to_their_end_and_then_asks_no_more(
     assert ended.code == 0, ended.all
     jailbreak = runs["chatbot-jailbreak"]
     assert (
-        f"chatbot-jailbreak: Finished, run {jailbreak}, 36 passed, 4 failed, 0 errored of 40, "
-        "gate passed"
+        f"chatbot-jailbreak: Finished, run {jailbreak}, 36 passed, 4 failed (4 new, 0 known; "
+        "0 fixed), 0 errored of 40, gate passed"
     ) in ended.out
     assert f"  {PLATFORM}/w/1234/target/42/test-runs/{jailbreak}" in ended.out
     # The simulator really sent this fixture's spelling...
@@ -86,14 +86,19 @@ def test_status_follows_runs_to_their_end_and_then_asks_no_more(
     recorded = cli.state()["runs"]["chatbot-jailbreak"]["result"]  # type: ignore[index]
     assert recorded["status"] == "Finished"  # the product's spelling, whatever the API sent
     assert sum(p["counts"]["failed"] for p in recorded["probeRuns"]) == 4
+    # Its findings were read with it and recorded beside it: identities, never content.
+    assert len(recorded["findings"]["records"]) == 4
 
     shown = run("state", "show", "chatbot-jailbreak")
     assert "result             = Finished, 36 passed, 4 failed, 0 errored of 40" in shown.out
 
     before = len(status_reads(sim))
+    exports = len([r for r in sim.requests() if r.path.endswith("/test-cases/export")])
     again = run("status")
     assert again.code == 0
     assert len(status_reads(sim)) == before  # ended runs are never asked about again
+    # ...nor are their recorded findings.
+    assert len([r for r in sim.requests() if r.path.endswith("/test-cases/export")]) == exports
     assert "2 runs: 2 passed, 0 failed, 0 still going." in again.out
 
 
@@ -143,7 +148,10 @@ def test_json_from_the_simulator_is_valid_against_the_schema(
     assert ended["testRunId"] == runs["support-bot-injection"]
     assert by_key["chatbot-jailbreak"]["status"] == "Running"
     assert by_key["chatbot-jailbreak"]["verdict"]["outcome"] == "pending"
-    assert document["summary"]["requests"] == 2
+    # Two status reads and one export: the ended run's only probe run with failures.
+    assert document["summary"]["requests"] == 3
+    assert ended["findings"]["newCount"] == 2 and ended["findings"]["previousRunId"] is None
+    assert by_key["chatbot-jailbreak"]["findings"] is None  # not ended: nothing to say yet
 
 
 def test_server_errors_and_timeouts_name_the_run_and_exit_1(
