@@ -1,7 +1,8 @@
 """The aiohttp application: the Probe API endpoints, inspection and the admin (control) API.
 
 API endpoints: trigger and cancel (POST), the run status (GET, in the documented v2 form and a
-workspace-scoped form) and the run's PDF report (GET).
+workspace-scoped form), the run's PDF report (GET) and the test-case export of a probe run
+(POST).
 
 Order of checks of an API request, modelled on an ASP.NET Core pipeline (routing, then
 authentication, then authorization, then model binding):
@@ -12,17 +13,20 @@ authentication, then authorization, then model binding):
 4. a route parameter that is not an int32 → 400 with ``validationErrors`` (ASP.NET answers
    400 for a value that fails model binding of an unconstrained ``int`` parameter);
 5. a workspace the key may not use → 403;
-6. trigger only: a body over 1 MiB → 413; a content type other than the four documented
-   ones → 415; an invalid body → 400 with ``validationErrors``;
+6. trigger and export: a body over 1 MiB → 413; a content type other than the four
+   documented ones → 415; an invalid body → 400 with ``validationErrors``;
 7. the action: trigger → 200 ``{"testRunId": N}``; cancel → 200 empty, 404 for a run unknown
    in that workspace, 400 for a run that already ended; status → 200 document, 404 unknown
    (or not in the path's workspace), 403 when the key may not see the run's workspace; report
-   → like status, plus 400 ``TEST_RUN_NOT_ENDED`` while the run is Pending or Running.
+   → like status, plus 400 ``TEST_RUN_NOT_ENDED`` while the run is Pending or Running;
+   export → 200 the probe run's test cases (``export``), 404 for a probe run unknown in the
+   path's workspace, or the answer an export fault puts in its place.
 
 Unknown paths answer 404 with an empty body, as ASP.NET routing does. Paths under
 ``/_simulator/`` belong to the simulator, need no key, never see faults and are not logged:
-GET ones inspect, POST/DELETE ones control (the clock, outcome rules, cancel and delete "from
-the web UI"). Admin bodies are strict JSON objects: an unknown field is a 400 naming it.
+GET ones inspect, POST/DELETE ones control (the clock, outcome rules, export faults, cancel
+and delete "from the web UI"). Admin bodies are strict JSON objects: an unknown field is a 400
+naming it.
 """
 
 from __future__ import annotations
@@ -32,11 +36,20 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
+from reconciler.simulator.answers import (
+    UNAUTHORIZED_MESSAGE,
+    error_response,
+    fault_response,
+    json_response,
+    server_error,
+    validation_failed,
+)
 from reconciler.simulator.config import KeyGrant, SimulatorConfig
+from reconciler.simulator.export import FAULT_FIELDS, ExportFault, select, shaped
 from reconciler.simulator.outcomes import OutcomeError, OutcomeRule
 from reconciler.simulator.pdf import text_pdf
 from reconciler.simulator.store import (
@@ -48,11 +61,12 @@ from reconciler.simulator.store import (
     RunView,
     SimulatorStore,
 )
+from reconciler.simulator.testcases import RESULTS
 from reconciler.simulator.validation import (
-    TriggerRequest,
     is_accepted_content_type,
     parse_int32,
     path_errors,
+    validate_export_body,
     validate_trigger_body,
 )
 
@@ -64,12 +78,13 @@ STATUS_PATH = "/api/v2/test-run/{testRunId}/status"
 #: Not confirmed by the documentation; served so the client's ``statusPath`` can use it.
 WORKSPACE_STATUS_PATH = "/api/workspaces/{workspaceId}/test-run/{testRunId}/status"
 REPORT_PATH = "/api/v2/test-run/{testRunId}/report"
+EXPORT_PATH = "/api/workspaces/{workspaceId}/probe-run/{probeRunId}/test-cases/export"
 INSPECT_PREFIX = "/_simulator/"
 #: The documented request body is tiny; ASP.NET's own default limit is far larger, but
 #: nothing legitimate comes close to this.
 MAX_BODY = 1024 * 1024
 
-UNAUTHORIZED_MESSAGE = "Unauthorized: Authentication is required to access this resource."
+__all__ = ["UNAUTHORIZED_MESSAGE", "error_response", "make_app"]
 # Never copied into the request log.
 _SECRET_HEADERS = frozenset({"x-api-key", "authorization", "cookie", "proxy-authorization"})
 
@@ -88,6 +103,7 @@ class _Call:
 
 
 Action = Callable[[_Call, dict[str, int]], Awaitable[web.StreamResponse]]
+Body = TypeVar("Body")
 
 
 def make_app(store: SimulatorStore) -> web.Application:
@@ -102,6 +118,7 @@ def make_app(store: SimulatorStore) -> web.Application:
         "*", WORKSPACE_STATUS_PATH, _endpoint(_status, ("workspaceId", "testRunId"), method="GET")
     )
     router.add_route("*", REPORT_PATH, _endpoint(_report, ("testRunId",), method="GET"))
+    router.add_route("*", EXPORT_PATH, _endpoint(_export, ("workspaceId", "probeRunId")))
     router.add_get(INSPECT_PREFIX + "health", _health)
     router.add_get(INSPECT_PREFIX + "runs", _runs)
     router.add_get(INSPECT_PREFIX + "requests", _requests)
@@ -112,41 +129,15 @@ def make_app(store: SimulatorStore) -> web.Application:
     router.add_delete(INSPECT_PREFIX + "outcomes", _clear_outcomes)
     router.add_post(INSPECT_PREFIX + "runs/{testRunId}/cancel", _ui_cancel)
     router.add_delete(INSPECT_PREFIX + "runs/{testRunId}", _ui_delete)
+    router.add_get(INSPECT_PREFIX + "runs/{testRunId}/test-cases", _run_test_cases)
+    router.add_get(INSPECT_PREFIX + "export-faults", _export_faults)
+    router.add_post(INSPECT_PREFIX + "export-faults", _add_export_fault)
+    router.add_delete(INSPECT_PREFIX + "export-faults", _clear_export_faults)
     router.add_route("*", "/{tail:.*}", _unknown_path)
     return app
 
 
 # --- answers ---------------------------------------------------------------------------------
-
-
-def error_response(
-    status: int,
-    message: str,
-    code: str,
-    validation_errors: dict[str, list[str]] | None = None,
-    headers: dict[str, str] | None = None,
-) -> web.Response:
-    """An answer in the documented error shape ``{"error": {message, code, validationErrors?}}``."""
-    detail: dict[str, Any] = {"message": message, "code": code}
-    if validation_errors:
-        detail["validationErrors"] = validation_errors
-    return _json(status, {"error": detail}, headers)
-
-
-def _json(status: int, document: Any, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(document).encode(),
-        content_type="application/json",
-        charset="utf-8",
-        headers=headers,
-    )
-
-
-def _validation_failed(errors: dict[str, list[str]]) -> web.Response:
-    return error_response(
-        400, "One or more validation errors occurred.", "VALIDATION_ERROR", errors
-    )
 
 
 # --- API endpoints ---------------------------------------------------------------------------
@@ -211,7 +202,7 @@ def _admit(
         return refusal
     values, errors = path_errors(**{name: call.request.match_info[name] for name in params})
     if errors:
-        return _validation_failed(errors)
+        return validation_failed(errors)
     if "workspaceId" in values:
         refusal = _forbidden(call, values["workspaceId"])
         if refusal is not None:
@@ -242,32 +233,26 @@ def _gate(call: _Call, method: str) -> web.StreamResponse | None:
             headers={"Retry-After": str(call.config.retry_after)},
         )
     if call.entry.fault == "server_error":
-        return _server_error()
+        return server_error()
     if call.grant is None:
         return error_response(401, UNAUTHORIZED_MESSAGE, "UNAUTHORIZED")
     return None
 
 
-def _server_error() -> web.Response:
-    return error_response(
-        500, "Internal server error (injected by the simulator).", "INTERNAL_SERVER_ERROR"
-    )
-
-
 async def _trigger(call: _Call, values: dict[str, int]) -> web.StreamResponse:
-    trigger = _trigger_request(call)
+    trigger = _checked_body(call, validate_trigger_body)
     if isinstance(trigger, web.Response):
         return trigger
     try:
         run = call.store.trigger(values["workspaceId"], trigger)
     except RunIdsExhaustedError:
-        return _server_error()
+        return server_error()
     call.entry.test_run_id = run.test_run_id
     call.entry.fault = call.store.roll_after_trigger()
     if call.entry.fault == "dropped":
         return _drop(call.request)
     if call.entry.fault == "error_after_trigger":
-        return _server_error()
+        return server_error()
     return web.Response(
         body=b'{"testRunId":%d}' % run.test_run_id,
         content_type="application/json",
@@ -275,8 +260,10 @@ async def _trigger(call: _Call, values: dict[str, int]) -> web.StreamResponse:
     )
 
 
-def _trigger_request(call: _Call) -> TriggerRequest | web.Response:
-    """The checked trigger body, or the answer that refuses it (413, 415 or 400)."""
+def _checked_body(
+    call: _Call, validate: Callable[[bytes], tuple[Body | None, dict[str, list[str]]]]
+) -> Body | web.Response:
+    """The body as ``validate`` reads it, or the answer that refuses it (413, 415 or 400)."""
     if call.body is None:
         return error_response(
             413, f"The request body is larger than {MAX_BODY} bytes.", "PAYLOAD_TOO_LARGE"
@@ -287,8 +274,8 @@ def _trigger_request(call: _Call) -> TriggerRequest | web.Response:
             "Unsupported Media Type: send the body as application/json.",
             "UNSUPPORTED_MEDIA_TYPE",
         )
-    trigger, errors = validate_trigger_body(call.body)
-    return _validation_failed(errors) if trigger is None else trigger
+    checked, errors = validate(call.body)
+    return validation_failed(errors) if checked is None else checked
 
 
 def _drop(request: web.Request) -> web.StreamResponse:
@@ -339,7 +326,7 @@ def _visible_run(call: _Call, values: dict[str, int]) -> RunView | web.Response:
 
 async def _status(call: _Call, values: dict[str, int]) -> web.StreamResponse:
     view = _visible_run(call, values)
-    return view if isinstance(view, web.Response) else _json(200, view.document)
+    return view if isinstance(view, web.Response) else json_response(200, view.document)
 
 
 async def _report(call: _Call, values: dict[str, int]) -> web.StreamResponse:
@@ -385,30 +372,97 @@ def _report_pdf(view: RunView) -> bytes:
     return text_pdf(lines, title=f"Test run {document['testRunId']}")
 
 
+async def _export(call: _Call, values: dict[str, int]) -> web.StreamResponse:
+    request = _checked_body(call, validate_export_body)
+    if isinstance(request, web.Response):
+        return request
+    workspace_id, probe_run_id = values["workspaceId"], values["probeRunId"]
+    found = call.store.probe_run_cases(probe_run_id)
+    if found is None or found[0].workspace_id != workspace_id:
+        return error_response(
+            404,
+            f"Probe run {probe_run_id} was not found in workspace {workspace_id}.",
+            "NOT_FOUND",
+        )
+    probe_run, name = found
+    call.entry.test_run_id = probe_run.test_run_id
+    cases = select(probe_run.test_cases(request.results or RESULTS), request)
+    fault = call.store.export_fault(probe_run.test_run_id, name)
+    if fault is None:
+        return json_response(200, shaped(cases, call.config.findings_shape))
+    call.entry.fault = fault.label()
+    if fault.kind == "delay" and fault.seconds:
+        await asyncio.sleep(fault.seconds)
+    return fault_response(fault, cases, call.config.findings_shape, call.config.retry_after)
+
+
 # --- inspection ------------------------------------------------------------------------------
 
 
 async def _health(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
-    return _json(200, {"status": "ok", "triggers": store.trigger_count()})
+    return json_response(200, {"status": "ok", "triggers": store.trigger_count()})
 
 
 async def _runs(request: web.Request) -> web.Response:
-    return _json(200, {"runs": request.app[STORE_KEY].runs()})
+    return json_response(200, {"runs": request.app[STORE_KEY].runs()})
 
 
 async def _requests(request: web.Request) -> web.Response:
     entries = request.app[STORE_KEY].requests()
-    return _json(200, {"requests": [entry.to_json() for entry in entries]})
+    return json_response(200, {"requests": [entry.to_json() for entry in entries]})
 
 
 async def _clock(request: web.Request) -> web.Response:
-    return _json(200, request.app[STORE_KEY].clock_json())
+    return json_response(200, request.app[STORE_KEY].clock_json())
+
+
+async def _run_test_cases(request: web.Request) -> web.Response:
+    test_run_id = _admin_run_id(request)
+    if isinstance(test_run_id, web.Response):
+        return test_run_id
+    probe_runs = request.app[STORE_KEY].run_cases(test_run_id)
+    if probe_runs is None:
+        return _run_not_found(test_run_id)
+    document = {
+        "testRunId": test_run_id,
+        "probeRuns": [
+            {
+                "probeRunId": cases.probe_run_id,
+                "probeId": cases.probe_id,
+                "counts": cases.counts,
+                "testCases": cases.test_cases(),
+            }
+            for cases in probe_runs
+        ],
+    }
+    return json_response(200, document)
+
+
+async def _export_faults(request: web.Request) -> web.Response:
+    return json_response(200, {"exportFaults": request.app[STORE_KEY].export_faults()})
+
+
+async def _add_export_fault(request: web.Request) -> web.Response:
+    document = await _admin_body(request, FAULT_FIELDS)
+    if isinstance(document, web.Response):
+        return document
+    try:
+        fault = ExportFault.from_json(document)
+    except OutcomeError as err:
+        return _admin_error(err.field, err.message)
+    request.app[STORE_KEY].add_export_fault(fault)
+    return json_response(200, {"exportFault": fault.to_json()})
+
+
+async def _clear_export_faults(request: web.Request) -> web.Response:
+    request.app[STORE_KEY].clear_export_faults()
+    return web.Response(status=204)
 
 
 async def _outcomes(request: web.Request) -> web.Response:
     rules = request.app[STORE_KEY].outcomes()
-    return _json(200, {"outcomes": [rule.to_json() for rule in rules]})
+    return json_response(200, {"outcomes": [rule.to_json() for rule in rules]})
 
 
 # --- admin (control) -------------------------------------------------------------------------
@@ -446,14 +500,24 @@ async def _advance_clock(request: web.Request) -> web.Response:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         return _admin_error("advance", f"advance must be a number of seconds, got {seconds!r}")
     try:
-        return _json(200, request.app[STORE_KEY].advance_clock(float(seconds)))
+        return json_response(200, request.app[STORE_KEY].advance_clock(float(seconds)))
     except ValueError as err:
         return _admin_error("advance", str(err))
 
 
 async def _add_outcome(request: web.Request) -> web.Response:
     body = await _admin_body(
-        request, ("name", "testRunId", "status", "failed", "errored", "finishAfter")
+        request,
+        (
+            "name",
+            "testRunId",
+            "status",
+            "failed",
+            "errored",
+            "finishAfter",
+            "failAttacks",
+            "omitProbeRunId",
+        ),
     )
     if isinstance(body, web.Response):
         return body
@@ -471,7 +535,7 @@ async def _add_outcome(request: web.Request) -> web.Response:
             f"Test run {body['testRunId']} has already ended; an ended run never changes.",
             "TEST_RUN_ENDED",
         )
-    return _json(200, {"outcome": rule.to_json(), "run": run})
+    return json_response(200, {"outcome": rule.to_json(), "run": run})
 
 
 async def _clear_outcomes(request: web.Request) -> web.Response:
@@ -500,7 +564,7 @@ async def _ui_cancel(request: web.Request) -> web.Response:
             f"Test run {test_run_id} cannot be canceled: its status is {status}.",
             "TEST_RUN_NOT_CANCELABLE",
         )
-    return _json(200, {"testRunId": test_run_id, "status": str(status)})
+    return json_response(200, {"testRunId": test_run_id, "status": str(status)})
 
 
 async def _ui_delete(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from reconciler.errors import UsageError
 from reconciler.limits import INT32_MAX, INT32_MIN
+from reconciler.simulator.export import SHAPES, ExportFault
 from reconciler.simulator.outcomes import OutcomeRule
 
 #: The key the simulator accepts when none is configured. Public on purpose: it only ever
@@ -66,6 +67,8 @@ class SimulatorConfig:
 
     Results: each probe run has ``test_cases_per_probe`` test cases (more if a rule asks for
     more failed and errored ones); ``probe_names`` names probe ids (default ``Probe <id>``).
+    The test-case export answers in ``findings_shape``, with ``content_marker`` appended to
+    every message when set, and ``export_faults`` in force.
     ``status_case="upper"`` spells statuses ``FINISHED`` in the status document.
 
     Faults (shares are 0..1 and drawn from one ``random.Random(seed)``, so a seed makes a
@@ -99,6 +102,12 @@ class SimulatorConfig:
     default_probe_ids: tuple[int, ...] = DEFAULT_PROBE_IDS
     probe_names: Mapping[int, str] = field(default_factory=dict)
     outcomes: tuple[OutcomeRule, ...] = ()
+    #: How the test-case export wraps its list (``export.SHAPES``).
+    findings_shape: str = "object"
+    #: Appended to every message of every test case, for tests that look for content.
+    content_marker: str | None = None
+    #: Faults of the test-case export in force at start (``export.ExportFault``).
+    export_faults: tuple[ExportFault, ...] = ()
     #: Oldest entries of the request log are forgotten beyond this many.
     request_log_limit: int = 10_000
 
@@ -107,6 +116,7 @@ class SimulatorConfig:
         object.__setattr__(self, "keys", dict(self.keys))
         object.__setattr__(self, "probe_names", dict(self.probe_names))
         object.__setattr__(self, "outcomes", tuple(self.outcomes))
+        object.__setattr__(self, "export_faults", tuple(self.export_faults))
         object.__setattr__(self, "default_probe_ids", tuple(self.default_probe_ids))
         self._check()
 
@@ -176,6 +186,11 @@ class SimulatorConfig:
             )
         for probe in (*self.default_probe_ids, *self.probe_names):
             _check_int32("probe id", probe)
+        if self.findings_shape not in SHAPES:
+            raise UsageError(
+                f"simulator: findings_shape must be one of {', '.join(SHAPES)}, "
+                f"got {self.findings_shape!r}"
+            )
         for rule in self.outcomes:
             if rule.name is None:
                 raise UsageError(

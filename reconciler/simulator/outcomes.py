@@ -3,8 +3,11 @@
 A rule selects runs by name (a glob, ``fnmatch`` syntax, case-sensitive: run names are) or by
 test run id, and says any of: the ended status (Finished or Error), the failed and errored test
 cases (a total for the run, shared out over its probe runs by ``share``, or a count per probe
-id), and after how many seconds the run ends (``finishAfter``, from its trigger). Parts left
-out keep their default (name rules) or the run's current plan (id rules).
+id), after how many seconds the run ends (``finishAfter``, from its trigger), attacks of the
+catalogue that must be among its FAILED test cases (``failAttacks``, see ``catalogue``), and
+whether its status document leaves out the ``probeRunId`` of its probe runs
+(``omitProbeRunId``, a fault for clients). Parts left out keep their default (name rules) or
+the run's current plan (id rules).
 
 Two spellings, one model: the admin JSON body (``POST /_simulator/outcomes``) and the
 ``--outcome`` option of ``reconciler simulator``. Both are parsed strictly: an unknown field or
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.limits import INT32_MAX, INT32_MIN
+from reconciler.simulator.catalogue import parse_attack_id
 
 #: Statuses a run may be made to end as; Canceled comes from a cancel, not from a rule.
 ENDED_STATUSES = ("Finished", "Error")
@@ -26,8 +30,17 @@ ENDED_STATUSES = ("Finished", "Error")
 #: A count of test cases: one number for the whole run, or one per probe id.
 CaseCount = int | Mapping[int, int]
 
-_JSON_FIELDS = ("name", "testRunId", "status", "failed", "errored", "finishAfter")
-_OPTION_KEYS = ("status", "failed", "errored", "finishAfter")
+_JSON_FIELDS = (
+    "name",
+    "testRunId",
+    "status",
+    "failed",
+    "errored",
+    "finishAfter",
+    "failAttacks",
+    "omitProbeRunId",
+)
+_OPTION_KEYS = ("status", "failed", "errored", "finishAfter", "failAttack", "omitProbeRunId")
 
 
 class OutcomeError(ValueError):
@@ -49,6 +62,9 @@ class OutcomeRule:
     failed: CaseCount | None = None
     errored: CaseCount | None = None
     finish_after: float | None = None
+    #: Attack ids (``CTLO-101-7``) that fail in every run the rule applies to.
+    fail_attacks: tuple[str, ...] | None = None
+    omit_probe_run_id: bool | None = None
 
     def __post_init__(self) -> None:
         if (self.name is None) == (self.test_run_id is None):
@@ -71,6 +87,21 @@ class OutcomeRule:
             raise OutcomeError(
                 "finishAfter", f"finishAfter must be seconds >= 0, got {self.finish_after!r}"
             )
+        if self.fail_attacks is not None:
+            object.__setattr__(self, "fail_attacks", _check_attacks(self.fail_attacks))
+        if self.omit_probe_run_id is not None and not isinstance(self.omit_probe_run_id, bool):
+            raise OutcomeError(
+                "omitProbeRunId",
+                f"omitProbeRunId must be true or false, got {self.omit_probe_run_id!r}",
+            )
+
+    def forced_attacks(self) -> dict[int, list[int]]:
+        """``fail_attacks`` as probe id to attack indexes (see ``catalogue.parse_attack_id``)."""
+        forced: dict[int, list[int]] = {}
+        for attack in self.fail_attacks or ():
+            probe_id, index = parse_attack_id(attack)
+            forced.setdefault(probe_id, []).append(index)
+        return forced
 
     def matches(self, name: str) -> bool:
         """True when this is a name rule whose glob matches ``name``."""
@@ -87,6 +118,8 @@ class OutcomeRule:
             ("failed", self.failed),
             ("errored", self.errored),
             ("finishAfter", self.finish_after),
+            ("failAttacks", list(self.fail_attacks) if self.fail_attacks is not None else None),
+            ("omitProbeRunId", self.omit_probe_run_id),
         ):
             if isinstance(value, Mapping):
                 document[key] = {str(probe): count for probe, count in value.items()}
@@ -118,15 +151,18 @@ class OutcomeRule:
             failed=counts["failed"],
             errored=counts["errored"],
             finish_after=document.get("finishAfter"),
+            fail_attacks=document.get("failAttacks"),
+            omit_probe_run_id=document.get("omitProbeRunId"),
         )
 
 
 def parse_outcome_option(text: str) -> OutcomeRule:
     """``GLOB=part,part`` as given to ``--outcome``; ``OutcomeError`` naming the bad part.
 
-    Parts: ``status:Finished|Error``, ``failed:N``, ``errored:N``, ``finishAfter:SECONDS``, and
-    per probe ``failed@PROBE_ID:N`` / ``errored@PROBE_ID:N``. The glob is everything before
-    the last ``=``, so names containing ``=`` still work.
+    Parts: ``status:Finished|Error``, ``failed:N``, ``errored:N``, ``finishAfter:SECONDS``,
+    per probe ``failed@PROBE_ID:N`` / ``errored@PROBE_ID:N``, ``failAttack:ATTACK_ID``
+    (repeatable) and ``omitProbeRunId:true|false``. The glob is everything before the last
+    ``=``, so names containing ``=`` still work.
     """
     glob, sep, tail = text.rpartition("=")
     if not sep or not glob or not tail:
@@ -142,10 +178,17 @@ def parse_outcome_option(text: str) -> OutcomeRule:
             raise OutcomeError(
                 "--outcome",
                 f"{part!r} is not one of status:Finished|Error, failed:N, errored:N, "
-                "failed@PROBE_ID:N, errored@PROBE_ID:N, finishAfter:SECONDS",
+                "failed@PROBE_ID:N, errored@PROBE_ID:N, finishAfter:SECONDS, "
+                "failAttack:ATTACK_ID, omitProbeRunId:true|false",
             )
         if key == "status":
             fields["status"] = value
+        elif key == "failAttack":
+            fields["fail_attacks"] = (*fields.get("fail_attacks", ()), value.strip())
+        elif key == "omitProbeRunId":
+            if value not in ("true", "false"):
+                raise OutcomeError("--outcome", f"{part!r}: omitProbeRunId is true or false")
+            fields["omit_probe_run_id"] = value == "true"
         elif key == "finishAfter":
             fields["finish_after"] = _number(part, value)
         elif probe:
@@ -185,6 +228,19 @@ def _number(part: str, value: str) -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise OutcomeError("--outcome", f"{part!r}: finishAfter must be seconds >= 0")
     return seconds
+
+
+def _check_attacks(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise OutcomeError(
+            "failAttacks", f"failAttacks must be a list of attack ids, got {value!r}"
+        )
+    for attack in value:
+        try:
+            parse_attack_id(attack)
+        except ValueError as err:
+            raise OutcomeError("failAttacks", f"failAttacks: {err}") from None
+    return tuple(dict.fromkeys(value))
 
 
 def _check_count(field: str, value: Any) -> CaseCount:

@@ -21,6 +21,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from reconciler.errors import UsageError
 from reconciler.simulator.app import error_response, make_app
 from reconciler.simulator.config import FAULT_FIELDS, SimulatorConfig
+from reconciler.simulator.export import ExportFault
 from reconciler.simulator.outcomes import OutcomeRule
 from reconciler.simulator.store import (
     CancelResult,
@@ -29,6 +30,7 @@ from reconciler.simulator.store import (
     RunStatus,
     SimulatorStore,
 )
+from reconciler.simulator.testcases import RESULTS
 
 #: How long stopping waits for requests still being handled (e.g. sleeping in ``latency``).
 SHUTDOWN_TIMEOUT = 0.5
@@ -309,6 +311,21 @@ class SimulatorServer:
     def clear_outcomes(self) -> None:
         self._store.clear_outcomes()
 
+    def set_export_fault(self, kind: str, **selection: Any) -> None:
+        """Make the export answer badly (as ``POST /_simulator/export-faults``): ``kind`` one of
+        ``html``, ``not-json``, ``no-list``, ``no-attack``, ``duplicates``, ``status`` (with
+        ``status=429``...), ``delay`` (with ``seconds=``); for runs selected by ``name`` (a glob)
+        or ``test_run_id``, else all; ``times=N`` for the next N exports only. The latest
+        matching fault wins. Raises ``OutcomeError`` for a bad fault."""
+        self._store.add_export_fault(ExportFault(kind=kind, **selection))
+
+    def clear_export_faults(self) -> None:
+        self._store.clear_export_faults()
+
+    def export_faults(self) -> list[dict[str, Any]]:
+        """The export faults in force, as ``GET /_simulator/export-faults`` lists them."""
+        return self._store.export_faults()
+
     def cancel_from_ui(self, test_run_id: int) -> CancelResult:
         """Cancel a run as someone in the web UI would (no key, any workspace)."""
         return self._store.cancel(None, test_run_id)[0]
@@ -377,6 +394,17 @@ class SimulatorServer:
 
     def run_status(self, test_run_id: int) -> RunStatus | None:
         return self._store.run_status(test_run_id)
+
+    def test_cases(
+        self, test_run_id: int, result: str | None = None
+    ) -> dict[int, list[dict[str, Any]]] | None:
+        """Every test case of the run now (only ``result`` ones if given), by probe run id: what
+        the export answers, unfiltered and without faults; None for an unknown run."""
+        probe_runs = self._store.run_cases(test_run_id)
+        if probe_runs is None:
+            return None
+        results = RESULTS if result is None else (result,)
+        return {cases.probe_run_id: cases.test_cases(results) for cases in probe_runs}
 
     def status_document(self, test_run_id: int) -> dict[str, Any] | None:
         """What ``GET /api/v2/test-run/{id}/status`` answers now; None for an unknown run."""

@@ -14,12 +14,14 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.limits import INT32_MAX
+from reconciler.simulator.catalogue import assign_slots, attack_id, window_start
 from reconciler.simulator.config import SimulatorConfig
+from reconciler.simulator.export import ExportFault
 from reconciler.simulator.outcomes import (
     CaseCount,
     OutcomeError,
@@ -27,6 +29,7 @@ from reconciler.simulator.outcomes import (
     probe_weights,
     share,
 )
+from reconciler.simulator.testcases import ERROR, FAILED, PASSED, ProbeRunCases, iso
 from reconciler.simulator.validation import TriggerRequest
 
 
@@ -84,6 +87,12 @@ class SimulatedRun:
     failed_spec: CaseCount | None = None
     errored_spec: CaseCount | None = None
     canceled_at: float | None = None
+    #: How many runs of the same name were triggered before this one (its test cases slide).
+    run_number: int = 0
+    #: Attacks a rule made fail: probe id to attack indexes of its catalogue.
+    forced: dict[int, list[int]] = field(default_factory=dict)
+    #: The status document leaves out ``probeRunId`` (a fault a rule asks for).
+    omit_probe_run_id: bool = False
 
     @property
     def started_at(self) -> float:
@@ -109,48 +118,79 @@ class SimulatedRun:
             return min(_OPEN_ENDED_CAP, (at - self.started_at) / _OPEN_ENDED_SECONDS)
         return (at - self.started_at) / (self.ends_at - self.started_at)
 
+    def _moment(self, now: float) -> float:
+        """The moment the counts are frozen at: the cancel, else now."""
+        return self.canceled_at if self.canceled_at is not None else now
+
+    def counts(self, probe: ProbePlan, now: float) -> tuple[int, int, int, int]:
+        """``(total, passed, failed, errored)`` of ``probe`` as the status document gives them."""
+        at = self._moment(now)
+        progress = self.progress(at)
+        passed = probe.total - probe.failed - probe.errored
+        if progress >= 1.0:
+            return (probe.total, passed, probe.failed, probe.errored)
+        if at >= self.started_at:
+            return (
+                probe.total,
+                math.floor(passed * progress),
+                math.floor(probe.failed * progress),
+                math.floor(probe.errored * progress),
+            )
+        return (0, 0, 0, 0)
+
     def status_document(self, now: float, config: SimulatorConfig, wall: float) -> dict[str, Any]:
         """The ``GET .../status`` answer as of ``now``; ``wall`` maps clock to epoch seconds."""
         status = self.status(now)
-        at = self.canceled_at if self.canceled_at is not None else now
-        progress = self.progress(at)
-        started = at >= self.started_at
+        started = self._moment(now) >= self.started_at
         probe_runs = []
         for probe in self.probes:
-            passed = probe.total - probe.failed - probe.errored
-            if progress >= 1.0:
-                counts = (probe.total, passed, probe.failed, probe.errored)
-            elif started:
-                counts = (
-                    probe.total,
-                    math.floor(passed * progress),
-                    math.floor(probe.failed * progress),
-                    math.floor(probe.errored * progress),
-                )
-            else:
-                counts = (0, 0, 0, 0)
+            total, passed, failed, errored = self.counts(probe, now)
             if status is RunStatus.ERROR:
                 probe_status = RunStatus.ERROR if probe.errored else RunStatus.FINISHED
             else:
                 probe_status = status
-            probe_runs.append(
-                {
-                    "probeName": config.probe_name(probe.probe_id),
-                    "probeRunId": probe.probe_run_id,
-                    "probeId": probe.probe_id,
-                    "totalCount": counts[0],
-                    "errorCount": counts[3],
-                    "passedCount": counts[1],
-                    "failedCount": counts[2],
-                    "status": config.spell(str(probe_status)),
-                }
-            )
+            probe_run: dict[str, Any] = {
+                "probeName": config.probe_name(probe.probe_id),
+                "probeRunId": probe.probe_run_id,
+                "probeId": probe.probe_id,
+                "totalCount": total,
+                "errorCount": errored,
+                "passedCount": passed,
+                "failedCount": failed,
+                "status": config.spell(str(probe_status)),
+            }
+            if self.omit_probe_run_id:
+                del probe_run["probeRunId"]
+            probe_runs.append(probe_run)
         return {
             "testRunId": self.test_run_id,
-            "executionDate": _iso(self.started_at + wall) if started else None,
+            "executionDate": iso(self.started_at + wall) if started else None,
             "status": config.spell(str(status)),
             "probeRuns": probe_runs,
         }
+
+    def cases(self, probe: ProbePlan, now: float, wall: float, marker: str | None) -> ProbeRunCases:
+        """The test cases of ``probe`` as of ``now`` (a snapshot; content is built later)."""
+        _, passed, failed, errored = self.counts(probe, now)
+        final_passed = probe.total - probe.failed - probe.errored
+        start = window_start(self.request.name, probe.probe_id, self.run_number)
+        slots = assign_slots(
+            start, probe.failed, probe.errored, final_passed, self.forced.get(probe.probe_id, ())
+        )
+        until = self._moment(now)
+        if self.ends_at is not None:
+            until = min(until, self.ends_at)
+        return ProbeRunCases(
+            workspace_id=self.workspace_id,
+            test_run_id=self.test_run_id,
+            probe_id=probe.probe_id,
+            probe_run_id=probe.probe_run_id,
+            slots=slots,
+            counts={FAILED: failed, ERROR: errored, PASSED: passed},
+            started=self.started_at + wall,
+            until=max(until, self.started_at) + wall,
+            marker=marker,
+        )
 
     def to_json(self, now: float, wall: float) -> dict[str, Any]:
         return {
@@ -162,13 +202,20 @@ class SimulatedRun:
             "notifyWhenFinished": self.request.notify_when_finished,
             "runAiAnalysis": self.request.run_ai_analysis,
             "status": str(self.status(now)),
-            "createdAt": _iso(self.created_at + wall),
+            "createdAt": iso(self.created_at + wall),
             "canceled": self.canceled_at is not None,
-            "endsAt": None if self.ends_at is None else _iso(self.ends_at + wall),
+            "endsAt": None if self.ends_at is None else iso(self.ends_at + wall),
             "endsAs": str(self.end_status),
             "failed": sum(probe.failed for probe in self.probes),
             "errored": sum(probe.errored for probe in self.probes),
             "total": sum(probe.total for probe in self.probes),
+            "runNumber": self.run_number,
+            "failAttacks": [
+                attack_id(probe_id, index)
+                for probe_id, indexes in sorted(self.forced.items())
+                for index in indexes
+            ],
+            "omitProbeRunId": self.omit_probe_run_id,
         }
 
 
@@ -181,6 +228,7 @@ def plan_probes(
     failed: CaseCount | None,
     errored: CaseCount | None,
     end_status: RunStatus,
+    forced: Mapping[int, Sequence[int]] | None = None,
 ) -> list[ProbePlan]:
     """Each probe run's final counts under an outcome; ids run on from ``first_probe_run_id``.
 
@@ -191,8 +239,14 @@ def plan_probes(
     ``cases_per_probe`` test cases, or more when the failed and errored ones asked for do not
     fit. An Error run with no errored count given has its first probe run errored (every case
     not failed).
+
+    ``forced`` (probe id to attack indexes a rule makes fail) sets a floor: a probe run fails at
+    least as many test cases as attacks are forced on it. A run total keeps its number when it
+    is at least the forced ones (those are taken out first, the rest shared out), else it
+    becomes their number.
     """
     weights = probe_weights(test_run_id, len(probe_ids))
+    floor = [len(set((forced or {}).get(probe, ()))) for probe in probe_ids]
 
     def counts(spec: CaseCount | None, taken: list[int]) -> list[int]:
         if spec is None:
@@ -201,7 +255,12 @@ def plan_probes(
             return share(spec, weights, [cases_per_probe - used for used in taken])
         return [spec.get(probe, 0) for probe in probe_ids]
 
-    failed_counts = counts(failed, [0] * len(probe_ids))
+    if isinstance(failed, int):
+        rest = counts(max(0, failed - sum(floor)), floor)
+        failed_counts = [least + more for least, more in zip(floor, rest, strict=True)]
+    else:
+        given = counts(failed, [0] * len(probe_ids))
+        failed_counts = [max(least, n) for least, n in zip(floor, given, strict=True)]
     errored_counts = counts(errored, failed_counts)
     if end_status is RunStatus.ERROR and errored is None and probe_ids:
         errored_counts[0] = max(1, cases_per_probe - failed_counts[0])
@@ -247,7 +306,7 @@ class ReceivedRequest:
     def to_json(self) -> dict[str, Any]:
         return {
             "seq": self.seq,
-            "receivedAt": _iso(self.received_wall),
+            "receivedAt": iso(self.received_wall),
             "method": self.method,
             "path": self.path,
             "query": self.query,
@@ -288,6 +347,18 @@ class RunView:
     document: dict[str, Any]
 
 
+@dataclass(slots=True)
+class _ArmedFault:
+    """An export fault in force, with the exports it still has to spoil (None: no limit)."""
+
+    fault: ExportFault
+    left: int | None
+
+
+def _armed(faults: Sequence[ExportFault]) -> list[_ArmedFault]:
+    return [_ArmedFault(fault, fault.times) for fault in faults]
+
+
 @dataclass
 class SimulatorStore:
     """Runs, outcome rules, the simulated clock, request log and fault randomness.
@@ -303,6 +374,11 @@ class SimulatorStore:
 
     def __post_init__(self) -> None:
         self._runs: dict[int, SimulatedRun] = {}
+        #: probeRunId to the testRunId it belongs to.
+        self._probe_runs: dict[int, int] = {}
+        #: Runs triggered so far under each name: the next one's ``run_number``.
+        self._name_runs: dict[str, int] = {}
+        self._export_faults = _armed(self.config.export_faults)
         self._requests: deque[ReceivedRequest] = deque(maxlen=self.config.request_log_limit)
         self._next_id = self.config.first_run_id
         self._next_probe_run_id = 1
@@ -356,6 +432,8 @@ class SimulatorStore:
                 self._wall = time.time() - self._sim_base
             if config.outcomes != self.config.outcomes:
                 self._rules = list(config.outcomes)
+            if config.export_faults != self.config.export_faults:
+                self._export_faults = _armed(config.export_faults)
             if not self._runs:
                 self._next_id = config.first_run_id
             self.config = config
@@ -367,6 +445,9 @@ class SimulatorStore:
         """
         with self._lock:
             self._runs.clear()
+            self._probe_runs.clear()
+            self._name_runs.clear()
+            self._export_faults = _armed(self.config.export_faults)
             self._requests.clear()
             self._next_id = self.config.first_run_id
             self._next_probe_run_id = 1
@@ -427,6 +508,12 @@ class SimulatorStore:
             )
             failed = rule.failed if rule else None
             errored = rule.errored if rule else None
+            # Attacks of probes the run does not have are ignored, as per-probe counts are.
+            forced = {
+                probe: indexes
+                for probe, indexes in (rule.forced_attacks() if rule else {}).items()
+                if probe in probe_ids
+            }
             now = self.now()
             run = SimulatedRun(
                 test_run_id=self._next_id,
@@ -444,12 +531,19 @@ class SimulatorStore:
                     failed=failed,
                     errored=errored,
                     end_status=end_status,
+                    forced=forced,
                 ),
                 cases_per_probe=config.test_cases_per_probe,
                 failed_spec=failed,
                 errored_spec=errored,
+                run_number=self._name_runs.get(request.name, 0),
+                forced=forced,
+                omit_probe_run_id=bool(rule and rule.omit_probe_run_id),
             )
             self._runs[run.test_run_id] = run
+            self._name_runs[request.name] = run.run_number + 1
+            for probe in run.probes:
+                self._probe_runs[probe.probe_run_id] = run.test_run_id
             self._next_id += 1
             self._next_probe_run_id += len(probe_ids)
             self._triggers += 1
@@ -473,7 +567,10 @@ class SimulatorStore:
     def delete(self, test_run_id: int) -> bool:
         """Forget a run, as if deleted on the platform; False when there was none."""
         with self._lock:
-            return self._runs.pop(test_run_id, None) is not None
+            run = self._runs.pop(test_run_id, None)
+            for probe in run.probes if run else ():
+                self._probe_runs.pop(probe.probe_run_id, None)
+            return run is not None
 
     def view(self, test_run_id: int) -> RunView | None:
         """The run's status document as of now, with what the handlers check; None if unknown."""
@@ -511,7 +608,12 @@ class SimulatorStore:
                 # An ended run never changes: the client records its result once.
                 return RuleResult.ALREADY_ENDED, None
             probe_ids = [probe.probe_id for probe in run.probes]
-            for field_name, spec in (("failed", rule.failed), ("errored", rule.errored)):
+            forced = rule.forced_attacks()
+            for field_name, spec in (
+                ("failed", rule.failed),
+                ("errored", rule.errored),
+                ("failAttacks", forced),
+            ):
                 if isinstance(spec, dict):
                     strangers = sorted(set(spec) - set(probe_ids))
                     if strangers:
@@ -526,6 +628,10 @@ class SimulatorStore:
                 run.failed_spec = rule.failed
             if rule.errored is not None:
                 run.errored_spec = rule.errored
+            if rule.fail_attacks is not None:
+                run.forced = forced
+            if rule.omit_probe_run_id is not None:
+                run.omit_probe_run_id = rule.omit_probe_run_id
             if rule.finish_after is not None:
                 # Never in the past: what a client has already seen stays true.
                 run.ends_at = max(run.created_at + rule.finish_after, now)
@@ -537,8 +643,58 @@ class SimulatorStore:
                 failed=run.failed_spec,
                 errored=run.errored_spec,
                 end_status=run.end_status,
+                forced=run.forced,
             )
             return RuleResult.APPLIED, run.to_json(now, self._wall)
+
+    # --- test cases and the export ---------------------------------------------------------
+
+    def probe_run_cases(self, probe_run_id: int) -> tuple[ProbeRunCases, str] | None:
+        """The test cases of a probe run as of now, and its run's name; None if unknown."""
+        with self._lock:
+            run = self._runs.get(self._probe_runs.get(probe_run_id, -1))
+            if run is None:
+                return None
+            probe = next(p for p in run.probes if p.probe_run_id == probe_run_id)
+            cases = run.cases(probe, self.now(), self._wall, self.config.content_marker)
+            return cases, run.request.name
+
+    def run_cases(self, test_run_id: int) -> list[ProbeRunCases] | None:
+        """The test cases of every probe run of a run as of now; None if unknown."""
+        with self._lock:
+            run = self._runs.get(test_run_id)
+            if run is None:
+                return None
+            now, marker = self.now(), self.config.content_marker
+            return [run.cases(probe, now, self._wall, marker) for probe in run.probes]
+
+    def export_fault(self, test_run_id: int, name: str) -> ExportFault | None:
+        """The latest export fault selecting this run, counted as used once; None if none."""
+        with self._lock:
+            for armed in reversed(self._export_faults):
+                if armed.fault.matches(test_run_id, name):
+                    if armed.left is not None:
+                        armed.left -= 1
+                        if not armed.left:
+                            self._export_faults.remove(armed)
+                    return armed.fault
+            return None
+
+    def add_export_fault(self, fault: ExportFault) -> None:
+        with self._lock:
+            self._export_faults.append(_ArmedFault(fault, fault.times))
+
+    def export_faults(self) -> list[dict[str, Any]]:
+        """The export faults in force, oldest first, with the exports each has ``left``."""
+        with self._lock:
+            return [
+                armed.fault.to_json() | ({} if armed.left is None else {"left": armed.left})
+                for armed in self._export_faults
+            ]
+
+    def clear_export_faults(self) -> None:
+        with self._lock:
+            self._export_faults.clear()
 
     def outcomes(self) -> list[OutcomeRule]:
         """The name rules in force, oldest first (the latest matching one wins)."""
@@ -580,7 +736,3 @@ class SimulatorStore:
         with self._lock:
             # Copies: the server thread still fills in ``status`` of entries in flight.
             return [dataclasses.replace(entry) for entry in self._requests]
-
-
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1000):03d}Z"

@@ -203,3 +203,157 @@ def _not_int32(path: str, value: object) -> str:
 def _show(value: object) -> str:
     text = json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+# --- the test-case export ----------------------------------------------------------------
+
+_EXPORT_TYPE = "ExportTestCasesRequest"
+_FILTERS_TYPE = "TestCaseFilters"
+#: Result values the export's filter knows (the documented example sends ``["FAILED"]``).
+EXPORT_RESULTS = ("PASSED", "FAILED", "ERROR")
+EXPORT_FORMATS = ("json",)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    """An export body that passed every check. None means "no filter"; text filters are kept
+    case-folded, to match without regard to case."""
+
+    results: frozenset[str] | None
+    red_team: frozenset[str] | None
+    strategy: frozenset[str] | None
+    variation: frozenset[str] | None
+    search: str | None
+    format: str
+
+
+def validate_export_body(raw: bytes) -> tuple[ExportRequest | None, dict[str, list[str]]]:
+    """Parse and check an export body; exactly one of the two results is empty.
+
+    Required, like the documented example: ``filters`` (an object with all five of ``redTeam``,
+    ``result``, ``search``, ``strategy``, ``variation``) and ``format`` (``"json"``). ``result``
+    is null or an array of ``PASSED``/``FAILED``/``ERROR``; ``redTeam``, ``strategy`` and
+    ``variation`` are null, a string or an array of strings; ``search`` is null or a string.
+    An empty array filters nothing out, as null does.
+    """
+    document, errors = _json_object(raw, _EXPORT_TYPE)
+    if document is None:
+        return None, errors
+    errors = _unknown_and_missing(document, ("filters", "format"), "", _EXPORT_TYPE)
+    if "format" in document and document["format"] not in EXPORT_FORMATS:
+        errors["format"] = [
+            f"The JSON value {_show(document['format'])} is not a known format; "
+            f"the formats are {', '.join(EXPORT_FORMATS)}."
+        ]
+    filters = document.get("filters")
+    if "filters" in document and not isinstance(filters, dict):
+        errors["filters"] = [f"The JSON value could not be converted to {_FILTERS_TYPE}."]
+        filters = None
+    values: dict[str, Any] = {}
+    if isinstance(filters, dict):
+        errors.update(
+            _unknown_and_missing(filters, tuple(_FILTER_CHECKS), "filters.", _FILTERS_TYPE)
+        )
+        for name, check in _FILTER_CHECKS.items():
+            if name in filters:
+                value, problems = check(f"filters.{name}", filters[name])
+                errors.update(problems)
+                values[name] = value
+    if errors:
+        return None, errors
+    return (
+        ExportRequest(
+            results=values["result"],
+            red_team=values["redTeam"],
+            strategy=values["strategy"],
+            variation=values["variation"],
+            search=values["search"],
+            format=document["format"],
+        ),
+        {},
+    )
+
+
+def _json_object(raw: bytes, type_name: str) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """The body as a JSON object (no repeated properties, no NaN), or the errors saying why not."""
+    if not raw:
+        return None, {"$": ["A non-empty request body is required."]}
+    try:
+        document = json.loads(
+            raw, object_pairs_hook=_pairs_without_repeats, parse_constant=_refuse_constant
+        )
+    except _DuplicatePropertyError as dup:
+        return None, {dup.name: [f"The JSON property '{dup.name}' is given more than once."]}
+    except (ValueError, RecursionError) as err:
+        return None, {"$": [f"The request body is not valid JSON: {err}"]}
+    if not isinstance(document, dict):
+        return None, {"$": [f"The JSON value could not be converted to {type_name}."]}
+    return document, {}
+
+
+def _unknown_and_missing(
+    document: dict[str, Any], fields: tuple[str, ...], path: str, type_name: str
+) -> dict[str, list[str]]:
+    errors = {
+        path + name: [
+            f"The JSON property '{name}' could not be mapped to any member of {type_name}."
+        ]
+        for name in document.keys() - set(fields)
+    }
+    for name in fields:
+        if name not in document:
+            errors[path + name] = [f"The {name} field is required."]
+    return errors
+
+
+FilterCheck = Callable[[str, Any], tuple[Any, dict[str, list[str]]]]
+
+
+def _results_filter(path: str, value: Any) -> tuple[frozenset[str] | None, dict[str, list[str]]]:
+    if value is None:
+        return None, {}
+    if not isinstance(value, list):
+        return None, {path: ["The JSON value could not be converted to an array of results."]}
+    errors = {
+        f"{path}[{index}]": [
+            f"The JSON value {_show(item)} is not a result; the results are "
+            f"{', '.join(EXPORT_RESULTS)}."
+        ]
+        for index, item in enumerate(value)
+        if item not in EXPORT_RESULTS
+    }
+    return (frozenset(value) or None) if not errors else None, errors
+
+
+def _texts_filter(path: str, value: Any) -> tuple[frozenset[str] | None, dict[str, list[str]]]:
+    if value is None:
+        return None, {}
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        return None, {
+            path: [f"The JSON value {_show(value)} is not a string or an array of strings."]
+        }
+    errors = {
+        f"{path}[{index}]": [f"The JSON value {_show(item)} is not a string."]
+        for index, item in enumerate(items)
+        if not isinstance(item, str)
+    }
+    if errors:
+        return None, errors
+    return frozenset(item.casefold() for item in items) or None, {}
+
+
+def _search_filter(path: str, value: Any) -> tuple[str | None, dict[str, list[str]]]:
+    if value is None or isinstance(value, str):
+        return value or None, {}
+    return None, {path: [f"The JSON value {_show(value)} is not a string or null."]}
+
+
+#: The properties of ``filters``, in documented order, with their checks.
+_FILTER_CHECKS: dict[str, FilterCheck] = {
+    "redTeam": _texts_filter,
+    "result": _results_filter,
+    "search": _search_filter,
+    "strategy": _texts_filter,
+    "variation": _texts_filter,
+}

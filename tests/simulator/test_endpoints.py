@@ -65,7 +65,11 @@ def test_trigger_answers_increasing_ids_and_records_the_run(
         "failed": 0,
         "errored": 0,
         "total": 40,
+        "runNumber": 0,
+        "failAttacks": [],
+        "omitProbeRunId": False,
     }
+    assert runs[1]["runNumber"] == 0  # another name
     assert sim.trigger_count() == 2
 
 
