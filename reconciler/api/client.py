@@ -723,7 +723,8 @@ def _findings_refusal(call: _Call, answer: _Answer) -> str:
     setting = f"findingsPath setting (reconciler.yaml or {FINDINGS_PATH_ENV})"
     if answer.status == 404:
         return (
-            f"{call.what}: the probe run is not known to the API ({answer.status_text}); "
+            f"{call.what}: the probe run is not known to the API ({answer.status_text} to "
+            f"POST {call.path}); "
             f"{call.not_done}. If the run was deleted there is nothing to read; if the API "
             f"moved, check the {setting}."
         )

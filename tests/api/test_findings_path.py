@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -54,39 +55,54 @@ def test_the_status_path_keeps_its_own_placeholders() -> None:
         check_status_path("/s/{probeRunId}/{testRunId}", source="x")
 
 
-def session(tmp_path: Path, env: dict[str, str], config: str | None = None) -> Session:
-    loaded = None
-    if config is not None:
-        (tmp_path / "reconciler.yaml").write_text(config)
-        loaded = load_project_config(tmp_path / "reconciler.yaml", env)
-    return Session(Settings(env={"SPLX_API_KEY": API_KEY, **env}, config=loaded))
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[Callable[..., Session]]:
+    """``sessions(env, config_text)`` → a CLI session; each gives the logging back at the end."""
+    made: list[Session] = []
+
+    def make(env: dict[str, str], config: str | None = None) -> Session:
+        loaded = None
+        if config is not None:
+            (tmp_path / "reconciler.yaml").write_text(config)
+            loaded = load_project_config(tmp_path / "reconciler.yaml", env)
+        made.append(Session(Settings(env={"SPLX_API_KEY": API_KEY, **env}, config=loaded)))
+        return made[-1]
+
+    yield make
+    # Each gives back what the one before it set: last made, first closed.
+    for session in reversed(made):
+        session.close()
 
 
-def test_the_environment_beats_the_config_which_beats_the_default(tmp_path: Path) -> None:
+def test_the_environment_beats_the_config_which_beats_the_default(
+    sessions: Callable[..., Session],
+) -> None:
     config = "findingsPath: /from-config/{probeRunId}\n"
-    assert session(tmp_path, {}).findings_path() == DEFAULT_FINDINGS_PATH
-    assert session(tmp_path, {}, config).findings_path() == "/from-config/{probeRunId}"
-    from_env = session(tmp_path, {"RECONCILER_FINDINGS_PATH": "/env/{probeRunId}"}, config)
+    assert sessions({}).findings_path() == DEFAULT_FINDINGS_PATH
+    assert sessions({}, config).findings_path() == "/from-config/{probeRunId}"
+    from_env = sessions({"RECONCILER_FINDINGS_PATH": "/env/{probeRunId}"}, config)
     assert from_env.findings_path() == "/env/{probeRunId}"
-    assert session(tmp_path, {"RECONCILER_FINDINGS_PATH": ""}, config).findings_path() == (
+    assert sessions({"RECONCILER_FINDINGS_PATH": ""}, config).findings_path() == (
         "/from-config/{probeRunId}"
     )
 
 
-def test_the_client_is_built_with_the_chosen_template(tmp_path: Path) -> None:
-    chosen = session(tmp_path, {}, "findingsPath: /x/{workspaceId}/{probeRunId}\n")
+def test_the_client_is_built_with_the_chosen_template(sessions: Callable[..., Session]) -> None:
+    chosen = sessions({}, "findingsPath: /x/{workspaceId}/{probeRunId}\n")
     with chosen.client(parallelism=2) as client:
         assert client.findings_path == "/x/{workspaceId}/{probeRunId}"
 
 
-def test_a_bad_template_names_the_config_key_or_the_variable(tmp_path: Path) -> None:
-    bad = session(tmp_path, {}, "findingsPath: /x/{testRunId}\n")
+def test_a_bad_template_names_the_config_key_or_the_variable(
+    sessions: Callable[..., Session],
+) -> None:
+    bad = sessions({}, "findingsPath: /x/{testRunId}\n")
     with pytest.raises(
         ApiConfigError, match=r"reconciler.yaml: findingsPath: the findings path has"
     ):
         bad.findings_path()
     with pytest.raises(ApiConfigError, match=r"^RECONCILER_FINDINGS_PATH: the findings path"):
-        session(tmp_path, {"RECONCILER_FINDINGS_PATH": "/nothing"}).findings_path()
+        sessions({"RECONCILER_FINDINGS_PATH": "/nothing"}).findings_path()
 
 
 def test_the_config_schema_documents_the_key() -> None:
