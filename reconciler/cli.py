@@ -155,8 +155,43 @@ def _output_options(func: F) -> F:
     return click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR=1).")(func)
 
 
+def _no_findings_option(func: F) -> F:
+    return click.option(
+        "--no-findings",
+        is_flag=True,
+        help="Do not read the findings (failed test cases) of runs that ended with failures.",
+    )(func)
+
+
+def _content_options(func: F) -> F:
+    """--include-content and --content-limit: declared once for `findings` and `report`."""
+    func = click.option(
+        "--content-limit",
+        type=click.IntRange(min=1),
+        default=500,
+        show_default=True,
+        metavar="N",
+        help="Cut each message at N characters (with --include-content).",
+    )(func)
+    return click.option(
+        "--include-content",
+        is_flag=True,
+        help="Show each finding's messages (the attack sent, the target's answer): sensitive, "
+        "read again from the API, never recorded.",
+    )(func)
+
+
 def _wait_options(func: F) -> F:
-    """--timeout, --interval and --junit: declared once for `wait` and `apply --wait`."""
+    """--timeout, --interval, --junit, --sarif and --no-findings: declared once for `wait`
+    and `apply --wait`."""
+    func = _no_findings_option(func)
+    func = click.option(
+        "--sarif",
+        metavar="FILE",
+        default=None,
+        help="Write the findings as SARIF 2.1.0, for GitHub code scanning (checked before "
+        "waiting).",
+    )(func)
     func = click.option(
         "--junit",
         metavar="FILE",
@@ -189,6 +224,8 @@ def _wait_settings(kwargs: dict[str, Any], *, fmt: str = "text", parallelism: in
         junit=kwargs.get("junit") or None,
         fmt=fmt,
         parallelism=parallelism,
+        sarif=kwargs.get("sarif") or None,
+        findings=not kwargs.get("no_findings"),
     )
 
 
@@ -526,11 +563,12 @@ def apply(
     ctx = click.get_current_context()
     given = [
         f"--{name}"
-        for name in ("timeout", "interval", "junit")
+        for name in ("timeout", "interval", "junit", "sarif", "no_findings")
         if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
     ]
     if given and not wait_after:
-        raise UsageError(f"{given[0]} only applies with --wait: add --wait, or drop {given[0]}")
+        option = given[0].replace("_", "-")
+        raise UsageError(f"{option} only applies with --wait: add --wait, or drop {option}")
     return run(
         _session(**kwargs),
         _plan_opts(paths, kwargs),
@@ -614,12 +652,19 @@ def destroy(paths: tuple[str, ...], auto_approve: bool, parallelism: int, **kwar
     default="text",
     show_default=True,
 )
+@_no_findings_option
 @_parallelism_option
 @_state_option
 @_api_options
 @_output_options
 def status(
-    paths: tuple[str, ...], targets: tuple[str, ...], fmt: str, parallelism: int, **kwargs: Any
+    paths: tuple[str, ...],
+    *,
+    targets: tuple[str, ...],
+    fmt: str,
+    parallelism: int,
+    no_findings: bool,
+    **kwargs: Any,
 ) -> int:
     """Each tracked run: status, test cases passed/failed/errored, gate verdict, link.
 
@@ -629,7 +674,73 @@ def status(
     from reconciler.commands.results import StatusOptions
     from reconciler.commands.results import status as run
 
-    options = StatusOptions(paths=paths, targets=targets, fmt=fmt, parallelism=parallelism)
+    options = StatusOptions(
+        paths=paths,
+        targets=targets,
+        fmt=fmt,
+        parallelism=parallelism,
+        findings=not no_findings,
+    )
+    return run(_session(**kwargs), options)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--target", "targets", multiple=True, metavar="KEY", help="Show only this run (repeatable)."
+)
+@click.option("--new", "new_only", is_flag=True, help="Show only new findings.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "sarif"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--out", metavar="FILE", default=None, help="Write to FILE instead of stdout.")
+@_content_options
+@click.option(
+    "--reread",
+    is_flag=True,
+    help="Read the findings again even where they are recorded (after a triage in the web UI).",
+)
+@_parallelism_option
+@_state_option
+@_api_options
+@_output_options
+def findings(
+    paths: tuple[str, ...],
+    *,
+    targets: tuple[str, ...],
+    new_only: bool,
+    fmt: str,
+    out: str | None,
+    include_content: bool,
+    content_limit: int,
+    reread: bool,
+    parallelism: int,
+    **kwargs: Any,
+) -> int:
+    """Each ended run's findings (failed test cases): new first, then known, then fixed.
+
+    New: not among the findings of the key's previous ended run. Exit 0, 3 when a gate fails,
+    1 when something needed could not be read. PATH: the specs (gates and, for SARIF, where
+    each run is declared; default as for plan).
+    """
+    from reconciler.commands.findings import FindingsOptions
+    from reconciler.commands.findings import findings as run
+
+    options = FindingsOptions(
+        paths=paths,
+        targets=targets,
+        fmt=fmt,
+        out=out,
+        new_only=new_only,
+        include_content=include_content,
+        content_limit=content_limit,
+        reread=reread,
+        parallelism=parallelism,
+    )
     return run(_session(**kwargs), options)
 
 
@@ -652,6 +763,7 @@ def status(
     help="Also download each ended run's PDF report from the platform into DIR, linked from "
     "the page.",
 )
+@_content_options
 @_refresh_options
 @_parallelism_option
 @_state_option
@@ -664,9 +776,12 @@ def report(
     out: str,
     pdf_dir: str | None,
     parallelism: int,
+    include_content: bool,
+    content_limit: int,
     **kwargs: Any,
 ) -> int:
-    """Write one self-contained HTML page of the latest results (a heat map and the runs)."""
+    """Write one self-contained HTML page of the latest results (a heat map, the runs and
+    their findings, each key's trend)."""
     from reconciler.commands.report import ReportOptions
     from reconciler.commands.report import report as run
 
@@ -677,6 +792,8 @@ def report(
         refresh=_refresh_wanted(kwargs),
         pdf_dir=pdf_dir,
         parallelism=parallelism,
+        include_content=include_content,
+        content_limit=content_limit,
     )
     return run(_session(**kwargs), options)
 

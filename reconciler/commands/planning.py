@@ -280,7 +280,8 @@ def _wait_after_apply(
         return _wait_for_nothing(session, wait)
     desired = load_desired(list(the_plan.options.paths), session.settings, missing_ok=True)
     session.console.out("")
-    return wait_for(session, store, runs, gates_of(session.settings, desired, runs), wait)
+    gates = gates_of(session.settings, desired, runs)
+    return wait_for(session, store, runs, gates, wait, desired=desired)
 
 
 def _record_refreshed(store: StateStore, state: State, the_plan: Plan) -> State:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reconciler.defaults import API_KEY_ENV
@@ -13,7 +14,9 @@ from reconciler.errors import UsageError
 if TYPE_CHECKING:
     from reconciler.commands.common import Session
     from reconciler.results.refresh import Refresh
-    from reconciler.state.model import State, TrackedRun
+    from reconciler.results.summary import FindingsContext
+    from reconciler.spec.model import DesiredSet
+    from reconciler.state.model import JournalRecord, State, TrackedRun
     from reconciler.state.store import StateStore
 
 log = logging.getLogger("reconciler.cli")
@@ -73,27 +76,91 @@ def read_statuses(session: Session, runs: dict[str, TrackedRun], parallelism: in
 
 
 def record_learned(
-    session: Session, store: StateStore, refreshed: Refresh, *, operation: str
+    session: Session,
+    store: StateStore,
+    refreshed: Refresh,
+    *,
+    operation: str,
+    findings: Sequence[JournalRecord] = (),
 ) -> str | None:
-    """Record newly ended results when the lock is free. Otherwise warn that they were not
-    (and return the warning, for a page to show): a look must never wait for an apply."""
+    """Record newly ended results (and the findings read, after them) when the lock is free.
+    Otherwise warn that they were not (and return the warning, for a page to show): a look
+    must never wait for an apply."""
     from reconciler.results.refresh import record_results
 
-    records = refreshed.records
+    records = [*refreshed.records, *findings]
     recorded = record_results(store, records, operation=operation)
     if recorded.skipped_because is None:
         if recorded.count:
             log.info("recorded %d final result(s) in state", recorded.count)
+        if findings:
+            log.info("recorded the findings of %d run(s) in state", len(findings))
         return None
     holder = store.lock_holder()
     who = holder.describe() if holder is not None else "another command"
-    count = len(records)
+    count = len(refreshed.records)
+    what = f"{count} newly ended result{'s' if count != 1 else ''}"
+    if findings:
+        what += f" and the findings of {len(findings)} run{'s' if len(findings) != 1 else ''}"
     note = (
-        f"the state is locked by {who}: {count} newly ended result{'s' if count != 1 else ''} "
-        "shown but not recorded; a later status, wait, report or plan records them."
+        f"the state is locked by {who}: {what} shown but not recorded; a later status, wait, "
+        "report or plan records them."
     )
     session.console.warn(note)
     return note
+
+
+#: Why findings were not read when the user said not to.
+NO_FINDINGS = "not read (--no-findings)"
+
+
+@dataclass(frozen=True)
+class FindingsWanted:
+    """How a command reads findings: at all, again (``--reread``), and for the content."""
+
+    enabled: bool = True
+    again: bool = False
+
+
+def read_findings_of(
+    session: Session,
+    refreshed: Refresh,
+    desired: DesiredSet | None,
+    parallelism: int,
+    wanted: FindingsWanted,
+) -> tuple[FindingsContext, list[JournalRecord]]:
+    """Read the findings the ended runs of ``refreshed`` need (``reconciler.results.
+    findings_reader``), warn about each probe run that could not be read, and return what the
+    views need with the journal records to write. Without an API key, or with
+    ``--no-findings``, nothing is sent and the runs say why."""
+    from reconciler.results.findings_reader import journal_records, read_findings
+    from reconciler.results.findings_reader import wanted as pick
+    from reconciler.results.summary import FindingsContext
+
+    declared = (
+        {key: (run.file, run.line) for key, run in desired.runs.items()}
+        if desired is not None
+        else {}
+    )
+    if not wanted.enabled:
+        return FindingsContext(declared=declared, not_read=NO_FINDINGS), []
+    runs = pick(
+        ((o.key, o.run, o.result) for o in refreshed.observations.values()), again=wanted.again
+    )
+    if not runs:
+        return FindingsContext(declared=declared), []
+    if session.settings.api_key is None:
+        return FindingsContext(declared=declared, not_read=NO_KEY), []
+    session.check_api_settings()
+    client = session.client(parallelism=parallelism)
+    try:
+        reads = read_findings(client, runs, parallelism=parallelism)
+    finally:
+        client.close()
+    for read in reads.values():
+        for problem in read.errors:
+            session.console.warn(problem)
+    return FindingsContext(reads=reads, declared=declared), journal_records(reads)
 
 
 class NoReads:

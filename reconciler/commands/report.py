@@ -27,6 +27,8 @@ from reconciler.commands.common import Session, gates_of, load_desired
 from reconciler.commands.planning import report_store_notes
 from reconciler.commands.reading import (
     NO_KEY,
+    FindingsWanted,
+    read_findings_of,
     read_statuses,
     record_learned,
     select_tracked,
@@ -59,6 +61,9 @@ class ReportOptions:
     refresh: bool = True
     pdf_dir: str | None = None
     parallelism: int = DEFAULT_PARALLELISM
+    #: ``--include-content``: each finding's messages, escaped, read again (never recorded).
+    include_content: bool = False
+    content_limit: int = 500
 
 
 def report(session: Session, options: ReportOptions) -> int:
@@ -91,17 +96,28 @@ def report(session: Session, options: ReportOptions) -> int:
             f"{API_KEY_ENV} is not set: {unread_count} run{'s' if unread_count != 1 else ''} "
             "not ended could not be read and show as not read (ended ones are shown from state)."
         )
-    recording = record_learned(session, store, refreshed, operation="report")
+    # Offline (--refresh=false), the findings recorded in state are all there is.
+    wanted = FindingsWanted(enabled=options.refresh, again=options.include_content)
+    findings, found = read_findings_of(session, refreshed, desired, options.parallelism, wanted)
+    recording = record_learned(session, store, refreshed, operation="report", findings=found)
     notes += [recording] if recording else []
     gates = gates_of(session.settings, desired, runs)
-    results = build_results(refreshed, gates, platform=session.platform_url(), read_at=utc_now())
+    results = build_results(
+        refreshed, gates, platform=session.platform_url(), read_at=utc_now(), findings=findings
+    )
     pdfs: dict[str, Pdf] = {}
     if pdf_dir is not None:
         pdfs, pdf_notes = _download_pdfs(session, results, pdf_dir, out.parent, options)
         notes += pdf_notes
     context = PageContext(refreshed=options.refresh, notes=tuple(notes), pdfs=pdfs)
     # The page is made from data that never holds the key; redacting it anyway costs little.
-    page = session.redact(render_report(results, context))
+    page = render_report(
+        results,
+        context,
+        include_content=options.include_content,
+        content_limit=options.content_limit,
+    )
+    page = session.redact(page)
     _write(out, page)
     session.console.out(
         f"Wrote the report of {len(results.rows)} run{'s' if len(results.rows) != 1 else ''} "

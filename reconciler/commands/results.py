@@ -18,6 +18,8 @@ from reconciler.commands.common import Session, gates_of, load_desired
 from reconciler.commands.planning import report_store_notes
 from reconciler.commands.reading import (
     NO_KEY,
+    FindingsWanted,
+    read_findings_of,
     read_statuses,
     record_learned,
     select_tracked,
@@ -28,6 +30,7 @@ from reconciler.errors import UsageError
 
 if TYPE_CHECKING:
     from reconciler.results.summary import ResultSet
+    from reconciler.ui import Console
 
 log = logging.getLogger("reconciler.cli")
 
@@ -43,6 +46,8 @@ class StatusOptions:
     targets: Sequence[str] = ()
     fmt: str = "text"
     parallelism: int = DEFAULT_PARALLELISM
+    #: Read the findings of ended runs whose findings are not recorded (``--no-findings``).
+    findings: bool = True
 
 
 def status(session: Session, options: StatusOptions) -> int:
@@ -65,9 +70,14 @@ def status(session: Session, options: StatusOptions) -> int:
     if warning:
         session.console.warn(warning)
     refreshed = read_statuses(session, runs, options.parallelism)
-    record_learned(session, store, refreshed, operation="status")
+    context, found = read_findings_of(
+        session, refreshed, desired, options.parallelism, FindingsWanted(options.findings)
+    )
+    record_learned(session, store, refreshed, operation="status", findings=found)
     gates = gates_of(session.settings, desired, runs)
-    results = build_results(refreshed, gates, platform=platform, read_at=utc_now())
+    results = build_results(
+        refreshed, gates, platform=platform, read_at=utc_now(), findings=context
+    )
     _show(session, results, options.fmt)
     return _exit_code(session, results)
 
@@ -91,6 +101,8 @@ def _show(session: Session, results: ResultSet, fmt: str) -> None:
 
 def _exit_code(session: Session, results: ResultSet) -> int:
     code = results.exit_code()
+    if code == EXIT_ERROR:
+        say_undecided(session.console, results)
     unread = results.unreadable
     if code != EXIT_OK or not unread:
         return code
@@ -107,3 +119,13 @@ def _exit_code(session: Session, results: ResultSet) -> int:
             "(the reasons are above); try again later."
         )
     return EXIT_ERROR
+
+
+def say_undecided(console: Console, results: ResultSet) -> None:
+    """The error line of gates that failed closed for want of findings."""
+    rows = results.undecided
+    names = ", ".join(row.key for row in rows[:10]) + (" ..." if len(rows) > 10 else "")
+    console.error(
+        f"the gate of {len(rows)} run{'s' if len(rows) != 1 else ''} needs findings that could "
+        f"not be read: {names} (the reasons are above); run `reconciler findings` again later."
+    )

@@ -26,7 +26,14 @@ from types import FrameType
 from typing import TYPE_CHECKING, Final
 
 from reconciler.commands.common import Session, gates_of, load_desired
-from reconciler.commands.reading import NoReads, select_tracked, unknown_outcomes
+from reconciler.commands.reading import (
+    FindingsWanted,
+    NoReads,
+    read_findings_of,
+    record_learned,
+    select_tracked,
+    unknown_outcomes,
+)
 from reconciler.errors import UsageError
 from reconciler.ui import Console, format_seconds
 
@@ -34,6 +41,7 @@ if TYPE_CHECKING:
     from reconciler.results.gate import Gate
     from reconciler.results.summary import ResultSet
     from reconciler.results.wait import StatusChange, WaitOutcome, WaitProgress
+    from reconciler.spec.model import DesiredSet
     from reconciler.state.model import TrackedRun
     from reconciler.state.store import StateStore
 
@@ -54,6 +62,10 @@ class WaitSettings:
     junit: str | None = None
     fmt: str = "text"
     parallelism: int = 10
+    #: ``--sarif FILE``: the findings as SARIF 2.1.0 (GitHub code scanning).
+    sarif: str | None = None
+    #: Read the findings of runs that ended with failures (``--no-findings``: do not).
+    findings: bool = True
 
     def check(self) -> None:
         """Refuse what cannot work before anything is sent or waited for."""
@@ -65,6 +77,8 @@ class WaitSettings:
             raise UsageError(f"--parallelism must be at least 1, got {self.parallelism}")
         if self.junit is not None:
             check_writable(self.junit, "--junit")
+        if self.sarif is not None:
+            check_writable(self.sarif, "--sarif")
 
 
 def check_writable(given: str, option: str) -> Path:
@@ -110,7 +124,8 @@ def wait(session: Session, paths: Sequence[str], targets: Sequence[str], opts: W
     warning = unknown_outcomes(unknown)
     if warning:
         session.console.warn(warning)
-    return wait_for(session, store, runs, gates_of(session.settings, desired, runs), opts)
+    gates = gates_of(session.settings, desired, runs)
+    return wait_for(session, store, runs, gates, opts, desired=desired)
 
 
 def wait_for(
@@ -120,6 +135,7 @@ def wait_for(
     gates: Mapping[str, Gate],
     opts: WaitSettings,
     *,
+    desired: DesiredSet | None = None,
     nothing: str = "No tracked runs to wait for.",
 ) -> int:
     """Wait for ``runs``, record their results, gate them, report; the exit code.
@@ -139,7 +155,14 @@ def wait_for(
     if to_read:
         session.check_api_settings()
     outcome = _poll(session, store, runs, opts, to_read=to_read)
-    results = build_results(outcome.refresh, gates, platform=platform, read_at=utc_now())
+    context, found = read_findings_of(
+        session, outcome.refresh, desired, opts.parallelism, FindingsWanted(opts.findings)
+    )
+    if found:
+        record_learned(session, store, Refresh(), operation="wait", findings=found)
+    results = build_results(
+        outcome.refresh, gates, platform=platform, read_at=utc_now(), findings=context
+    )
     _show(console, results, opts.fmt, outcome)
     code = _exit_code(console, results, outcome, opts)
     failed_write = _write_reports(session, results, opts)
@@ -299,6 +322,11 @@ def _exit_code(
         console.err("Interrupted: the results read so far are recorded; nothing was cancelled.")
         return EXIT_INTERRUPTED
     code = results.exit_code(waiting=True)
+    if results.undecided and code == EXIT_ERROR:
+        from reconciler.commands.results import say_undecided
+
+        say_undecided(console, results)
+        return code
     if code != EXIT_OK and results.failed:
         return code
     unread = results.unreadable
@@ -337,6 +365,8 @@ def _write_reports(session: Session, results: ResultSet, opts: WaitSettings) -> 
             failed = True
         else:
             log.info("wrote the JUnit report to %s", opts.junit)
+    if opts.sarif is not None:
+        failed = write_sarif(session, results, opts.sarif) or failed
     summary = session.settings.env.get(STEP_SUMMARY_ENV)
     if summary:
         append_step_summary(console, summary, results)
@@ -356,3 +386,20 @@ def append_step_summary(console: Console, path: str, results: ResultSet) -> None
             f"{STEP_SUMMARY_ENV}={path}: could not append the summary ({exc.strerror or exc}); "
             "the verdict and exit code are unaffected."
         )
+
+
+def write_sarif(session: Session, results: ResultSet, path: str) -> bool:
+    """Write the findings as SARIF (notes of what was left out on stderr); True on failure."""
+    from reconciler.commands.findings import sarif_text
+    from reconciler.files import atomic_write
+
+    text, notes = sarif_text(session, results, include_content=False, content_limit=0)
+    for note in notes:
+        session.console.warn(note)
+    try:
+        atomic_write(Path(path), text.encode("utf-8"))
+    except OSError as exc:
+        session.console.error(f"--sarif {path}: could not write it ({exc.strerror or exc}).")
+        return True
+    log.info("wrote the SARIF findings to %s", path)
+    return False

@@ -60,7 +60,8 @@ def fingerprint(
     """
     fields = (probe, attack, variation, strategy, red_teamer)
     text = "\x1f".join(_normal(f) for f in fields)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+    # surrogatepass: a lone surrogate from a JSON "\ud800" must hash, not crash.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
 class FindingRecord(CamelModel):

@@ -114,6 +114,9 @@ class Verdict:
     #: Things worth saying that are not failures ("no previous result: maxFailedIncrease does
     #: not apply yet").
     notes: tuple[str, ...] = ()
+    #: Failed only because something the gate needs could not be known (findings not read):
+    #: failed closed, and an error (exit 1) rather than a verdict on the run (exit 3).
+    undecided: bool = False
 
     @property
     def passed(self) -> bool:
@@ -163,30 +166,38 @@ def evaluate(
                     f"{previous.test_run_id} ({previous.counts.failed}); at most "
                     f"{gate.max_failed_increase} more allowed"
                 )
+    undecided = False
     if gate.max_new_findings is not None:
-        reasons += _new_findings(gate.max_new_findings, findings, findings_unknown)
+        why, missing = _new_findings(gate.max_new_findings, findings, findings_unknown)
+        undecided = missing and not reasons
+        reasons += why
     outcome = Outcome.FAILED if reasons else Outcome.PASSED
-    return Verdict(outcome, tuple(reasons), tuple(notes))
+    return Verdict(outcome, tuple(reasons), tuple(notes), undecided=undecided)
 
 
 #: How many new attacks a gate's reason names before "and N more".
 NAMED_IN_REASON: Final = 5
 
 
-def _new_findings(limit: int, findings: FindingsDiff | None, unknown: str | None) -> list[str]:
-    """Why ``maxNewFindings`` fails, if it does. It fails closed: findings that could not be
-    read, or new ones that cannot be told from known ones, fail it, saying so."""
+def _new_findings(
+    limit: int, findings: FindingsDiff | None, unknown: str | None
+) -> tuple[list[str], bool]:
+    """Why ``maxNewFindings`` fails, if it does, and whether for want of data. It fails
+    closed: findings that could not be read fail it, saying so; new ones that cannot be told
+    from known ones count as new."""
     if findings is None:
         why = unknown or "they were not read"
-        return [f"maxNewFindings {limit} cannot be checked: the findings are not known ({why})"]
-    if not findings.determined:
         return [
-            f"maxNewFindings {limit} cannot be checked: new findings cannot be told from known "
-            f"ones ({findings.undetermined_because})"
-        ]
+            f"maxNewFindings {limit} cannot be checked: the findings are not known ({why})"
+        ], True
     count = findings.new_count
     if count <= limit:
-        return []
+        return [], False
+    if not findings.determined:
+        return [
+            f"{count} findings that cannot be told from known ones "
+            f"({findings.undetermined_because}), counted as new; at most {limit} new allowed"
+        ], False
     named = [r.label() for r in findings.new[:NAMED_IN_REASON]]
     rest = count - len(named)
     listed = "; ".join(named) + (f"; and {rest} more" if rest else "")
@@ -198,7 +209,7 @@ def _new_findings(limit: int, findings: FindingsDiff | None, unknown: str | None
     return [
         f"{count} new finding{'s' if count != 1 else ''} {against}, at most {limit} allowed: "
         f"{listed}"
-    ]
+    ], False
 
 
 def previous_result(history: tuple[RunResult, ...]) -> RunResult | None:

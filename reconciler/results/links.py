@@ -43,6 +43,11 @@ def run_url(platform: str, workspace_id: int, target_id: int, test_run_id: int) 
     return f"{platform}/w/{workspace_id}/target/{target_id}/test-runs/{test_run_id}"
 
 
+def probe_run_url(run_link: str, probe_run_id: int) -> str:
+    """A probe run's results tab, from its run's ``run_url``: ``{run}/probe/{id}?tab=results``."""
+    return f"{run_link}/probe/{probe_run_id}?tab=results"
+
+
 def _checked(url: str, source: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:

@@ -12,15 +12,17 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from reconciler.results.baseline import compare
-from reconciler.results.findings import Finding, FindingsDiff, FindingsRead
+from reconciler.results.findings import Finding, FindingRecord, FindingsDiff, FindingsRead
 from reconciler.results.gate import Gate, Outcome, Verdict, evaluate, previous_result
-from reconciler.results.links import run_url
+from reconciler.results.links import probe_run_url, run_url
 from reconciler.results.model import Counts, RunResult
 from reconciler.results.refresh import Observation, Refresh
 
 EXIT_PASSED: Final = 0
 EXIT_GATE_FAILED: Final = 3
 EXIT_TIMED_OUT: Final = 4
+#: A gate needed findings that could not be read: an error, not a verdict on the run.
+EXIT_UNDECIDED: Final = 1
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,24 @@ class ResultRow:
     #: Where the specs declare the run (file as given, 1-based line); None when no spec does.
     spec_file: str | None = None
     spec_line: int | None = None
+    #: The key's recorded earlier results, oldest first (the report draws their trend).
+    history: tuple[RunResult, ...] = ()
+
+    def probe_url(self, probe_run_id: int | None) -> str:
+        """The page of one of the run's probe runs (the run's page when the id is unknown)."""
+        return self.url if probe_run_id is None else probe_run_url(self.url, probe_run_id)
+
+    def probe_name(self, record: FindingRecord) -> str | None:
+        """The name of the probe a finding came from, as the status document gave it (a fixed
+        finding's probe run belongs to the previous run: its probe id then finds the name)."""
+        probes = self.result.probe_runs if self.result is not None else ()
+        for probe in probes:
+            if record.probe_run_id is not None and probe.probe_run_id == record.probe_run_id:
+                return probe.probe_name
+        for probe in probes:
+            if record.probe_id is not None and probe.probe_id == record.probe_id:
+                return probe.probe_name
+        return None
 
     @property
     def status(self) -> str:
@@ -119,11 +139,18 @@ class ResultSet:
     def unreadable(self) -> list[ResultRow]:
         return [r for r in self.rows if r.error is not None]
 
+    @property
+    def undecided(self) -> list[ResultRow]:
+        """Runs whose gate failed closed only because data it needs could not be read."""
+        return [r for r in self.rows if r.verdict.failed and r.verdict.undecided]
+
     def exit_code(self, *, waiting: bool = False) -> int:
-        """3 when a run failed its gate; else 4 when ``waiting`` and runs have not ended;
-        else 0. (Errors, exit 1, are raised, not returned.)"""
-        if self.failed:
+        """3 when a run failed its gate; else 1 when a gate could not be decided (findings it
+        needs not read); else 4 when ``waiting`` and runs have not ended; else 0."""
+        if any(not r.verdict.undecided for r in self.failed):
             return EXIT_GATE_FAILED
+        if self.failed:
+            return EXIT_UNDECIDED
         if waiting and self.pending:
             return EXIT_TIMED_OUT
         return EXIT_PASSED
@@ -143,7 +170,7 @@ class FindingsContext:
     """What a command knows of findings beyond state: reads made now (by key), where each run
     is declared, and why findings were not read when they were not."""
 
-    reads: Mapping[str, FindingsRead] = field(default_factory=dict)
+    reads: Mapping[tuple[str, int], FindingsRead] = field(default_factory=dict)
     #: key -> (spec file, line) of the run's declaration.
     declared: Mapping[str, tuple[str, int]] = field(default_factory=dict)
     #: Why runs whose findings are not recorded were not read ("--no-findings"); None: they
@@ -171,11 +198,14 @@ def build_results(
 
 
 def row_findings(
-    result: RunResult, previous: RunResult | None, read: FindingsRead | None, not_read: str | None
+    key: str, result: RunResult, previous: RunResult | None, context: FindingsContext
 ) -> RowFindings:
-    """An ended run's findings: recorded or read now, compared with the previous run."""
-    if read is not None and read.recorded is not None:
-        result = result.model_copy(update={"findings": read.recorded})
+    """An ended run's findings: recorded or read now, compared with the previous run's (also
+    recorded or read now)."""
+    read = context.reads.get((key, result.test_run_id))
+    result = _with_read(result, read)
+    if previous is not None:
+        previous = _with_read(previous, context.reads.get((key, previous.test_run_id)))
     findings = {f.record.fingerprint: f for f in read.findings} if read is not None else {}
     error = "; ".join(read.errors) if read is not None and read.errors else None
     diff = compare(result, previous)
@@ -183,8 +213,14 @@ def row_findings(
         diff=diff,
         read=findings,
         error=error,
-        not_read=not_read if diff is None and error is None else None,
+        not_read=context.not_read if diff is None and error is None else None,
     )
+
+
+def _with_read(result: RunResult, read: FindingsRead | None) -> RunResult:
+    if read is None or read.recorded is None:
+        return result
+    return result.model_copy(update={"findings": read.recorded})
 
 
 def _row(
@@ -195,7 +231,7 @@ def _row(
     previous = previous_result(run.history)
     result = observation.result
     findings = (
-        row_findings(result, previous, context.reads.get(observation.key), context.not_read)
+        row_findings(observation.key, result, previous, context)
         if result is not None and result.ended
         else None
     )
@@ -230,6 +266,7 @@ def _row(
         findings=findings,
         spec_file=declared[0] if declared is not None else None,
         spec_line=declared[1] if declared is not None else None,
+        history=run.history,
     )
 
 

@@ -4,6 +4,10 @@
 - ``outcomes``:   ``OutcomeRule``: what runs end as, from the admin API or ``--outcome``
 - ``pdf``:        the one-page PDF of a run's report, written by hand
 - ``validation``: the request checks of the documented contract (hand-written, fast)
+- ``catalogue``:  the attacks of each probe and which of them a probe run's test cases are
+- ``testcases``:  a probe run's test cases as the export answers them
+- ``export``:     the export's filters, answer shapes and faults (``ExportFault``)
+- ``answers``:    error answers and the bad answers of export faults
 - ``store``:      runs and their results, the simulated clock, the request log, the fault dice
 - ``app``:        the aiohttp application and its handlers
 - ``server``:     ``SimulatorServer`` (background thread, for tests) and ``serve_forever``

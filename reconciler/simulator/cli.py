@@ -15,6 +15,7 @@ from reconciler.api.endpoints import is_loopback
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.limits import INT32_MAX, INT32_MIN
 from reconciler.simulator.config import DEMO_KEY, STATUS_CASES, KeyGrant, SimulatorConfig
+from reconciler.simulator.export import SHAPES, ExportFault, parse_fault_option
 from reconciler.simulator.outcomes import OutcomeError, OutcomeRule, parse_outcome_option
 
 _SHARE = click.FloatRange(0.0, 1.0)
@@ -51,6 +52,17 @@ def parse_outcomes(values: tuple[str, ...]) -> tuple[OutcomeRule, ...]:
         except OutcomeError as err:
             raise UsageError(f"simulator: --outcome {value!r}: {err.message}") from None
     return tuple(rules)
+
+
+def parse_export_faults(values: tuple[str, ...]) -> tuple[ExportFault, ...]:
+    """``--export-fault`` values; a ``UsageError`` naming the option and what is wrong."""
+    faults = []
+    for value in values:
+        try:
+            faults.append(parse_fault_option(value))
+        except OutcomeError as err:
+            raise UsageError(f"simulator: --export-fault {err.message}") from None
+    return tuple(faults)
 
 
 def _workspaces(label: str, tail: str) -> frozenset[int]:
@@ -187,7 +199,32 @@ def _workspaces(label: str, tail: str) -> frozenset[int]:
     metavar="GLOB=PART,...",
     help="What runs whose name matches GLOB end as; repeatable, the last match wins. Parts: "
     "status:Finished|Error, failed:N, errored:N (per run), failed@PROBE:N, errored@PROBE:N "
-    "(per probe id), finishAfter:SECONDS. E.g. --outcome 'Nightly*=failed:4,errored:1'.",
+    "(per probe id), finishAfter:SECONDS, failAttack:ATTACK_ID (repeatable), "
+    "omitProbeRunId:true. E.g. --outcome 'Nightly*=failed:4,errored:1,failAttack:CTLO-101-7'.",
+)
+@click.option(
+    "--findings-shape",
+    type=click.Choice(tuple(SHAPES)),
+    default="object",
+    show_default=True,
+    help='How the test-case export wraps its list: object ({"testCases": [...], "totalCount"}), '
+    "array (bare), or an items/data/testCaseResults key. The real shape is undocumented.",
+)
+@click.option(
+    "--export-fault",
+    "export_faults",
+    multiple=True,
+    metavar="[GLOB=]KIND[:ARG]",
+    help="Make the test-case export of runs whose name matches GLOB (default: all) answer "
+    "badly; repeatable, the last match wins. KIND: html, not-json, no-list, no-attack, "
+    "duplicates, status:CODE, delay:SECONDS.",
+)
+@click.option(
+    "--content-marker",
+    default=None,
+    metavar="TEXT",
+    help="Append TEXT to every prompt and response of every test case (to look for content "
+    "where it must not be).",
 )
 def simulator_command(
     *,
@@ -210,6 +247,9 @@ def simulator_command(
     status_case: str,
     test_cases: int,
     outcomes: tuple[str, ...],
+    findings_shape: str,
+    export_faults: tuple[str, ...],
+    content_marker: str | None,
 ) -> None:
     """Serve a strict local simulator of the SPLX Probe API, to try specs and pipelines
     without spending probe credits. Point the tool at it with --api-url or SPLX_API_URL.
@@ -246,6 +286,9 @@ def simulator_command(
             status_case=status_case,
             test_cases_per_probe=test_cases,
             outcomes=parse_outcomes(outcomes),
+            findings_shape=findings_shape,
+            export_faults=parse_export_faults(export_faults),
+            content_marker=content_marker or None,
         )
         # A server lives long and makes garbage cycles: the collector runs again.
         from reconciler import collector

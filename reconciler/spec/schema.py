@@ -227,6 +227,9 @@ class GateSpec(SpecModel):
     max_failed_increase: GateCount | None = Field(
         default=None, description=_gate_doc("max_failed_increase")
     )
+    max_new_findings: GateCount | None = Field(
+        default=None, description=_gate_doc("max_new_findings")
+    )
 
     def to_gate(self) -> Gate:
         """The fields this block sets; the others stay unset, for ``Gate.over`` to fill."""

@@ -31,6 +31,9 @@ fi
 if [ -n "${INPUT_JUNIT:-}" ] && [ "$wait" != true ]; then
   fail "input 'junit' needs command: apply and wait: true (the report is of finished runs)"
 fi
+if [ -n "${INPUT_SARIF:-}" ] && [ "$wait" != true ]; then
+  fail "input 'sarif' needs command: apply and wait: true (findings are those of ended runs)"
+fi
 duration_pattern='^[0-9]+([.][0-9]+)?(ms|s|m|h)?$'
 for input in timeout interval; do
   variable="INPUT_${input^^}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Action's main step: plan (always, as markdown: the PR comment and the step summary),
-# then, for command: apply, apply with --auto-approve (and --wait/--junit when asked).
-# Writes the outputs exitcode, has-changes, plan-markdown and junit, also when it fails.
+# then, for command: apply, apply with --auto-approve (and --wait/--junit/--sarif when asked).
+# Writes the outputs exitcode, has-changes, plan-markdown, junit and sarif, also when it fails.
 set -euo pipefail
 
 command="${INPUT_COMMAND:-plan}"
@@ -30,6 +30,7 @@ if [ "$plan_status" -eq 2 ]; then output has-changes true; else output has-chang
 
 if [ "$plan_status" -ne 0 ] && [ "$plan_status" -ne 2 ]; then
   output exitcode "$plan_status"
+  output sarif ""
   printf '### reconciler %s\n\nThe plan failed (exit code %s); see the job log.\n' \
     "$command" "$plan_status" | summary
   exit "$plan_status"
@@ -43,19 +44,29 @@ fi
 if [ "$command" = plan ]; then
   output exitcode "$plan_status"
   output junit ""
+  output sarif ""
   exit 0
 fi
 
 apply_args=(--auto-approve)
 if [ -n "$junit" ]; then
   apply_args+=(--wait --junit "$junit")
+  # The findings of the ended runs for code scanning; written also when a gate fails (exit 3).
+  if [ -n "${INPUT_SARIF:-}" ]; then apply_args+=(--sarif "$INPUT_SARIF"); fi
   if [ -n "${INPUT_TIMEOUT:-}" ]; then apply_args+=(--timeout "$INPUT_TIMEOUT"); fi
   if [ -n "${INPUT_INTERVAL:-}" ]; then apply_args+=(--interval "$INPUT_INTERVAL"); fi
 fi
+# A file left at that path by an earlier step must not pass for this apply's.
+if [ -n "${INPUT_SARIF:-}" ]; then rm -f -- "$INPUT_SARIF"; fi
 status=0
 reconciler apply "${paths[@]}" "${common[@]}" "${apply_args[@]}" || status=$?
 output exitcode "$status"
 if [ -n "$junit" ] && [ -f "$junit" ]; then output junit "$junit"; else output junit ""; fi
+if [ -n "${INPUT_SARIF:-}" ] && [ -f "$INPUT_SARIF" ]; then
+  output sarif "$INPUT_SARIF"
+else
+  output sarif ""
+fi
 case "$status" in
   0) verdict="succeeded" ;;
   3) verdict="finished, and at least one run failed its gate (exit code 3)" ;;

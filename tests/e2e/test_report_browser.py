@@ -193,3 +193,46 @@ def test_in_ci_a_missing_browser_fails_the_test_instead_of_skipping_it(
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
         _unavailable("no Chromium at /nowhere")
+
+
+def test_findings_content_stays_inert_under_the_pages_policy(browser: Any, tmp_path: Path) -> None:
+    """A prompt that is itself a script and an image with an error handler, shown with content
+    included: text on the page, no dialog, no element added."""
+    from reconciler.results.views.html import render_report
+    from tests.results.findings_rows import IMG, MARKER, SCRIPT, findings_set
+
+    out = tmp_path / "report.html"
+    out.write_text(render_report(findings_set(), include_content=True), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watch = Watch(page)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(out.as_uri())
+    elements = page.evaluate("document.getElementsByTagName('*').length")
+    page.eval_on_selector_all("details.drill", "all => all.forEach(d => { d.open = true; })")
+    page.wait_for_timeout(300)  # time for an onerror handler to have fired, had one been made
+
+    drill = page.locator("#f2001")
+    assert drill.is_visible()
+    text = drill.inner_text()
+    assert SCRIPT in text and IMG in text and MARKER in text
+    assert page.locator("script").count() == 1 and page.locator("img").count() == 0
+    assert page.evaluate("document.getElementsByTagName('*').length") == elements
+    assert dialogs == []
+    # New first, then known, then fixed; each group links to its probe run.
+    states = page.eval_on_selector_all(
+        "#f2001 tbody[class]", "groups => groups.map(g => g.className)"
+    )
+    assert states == ["new", "new", "known", "known", "fixed"]
+    links = page.eval_on_selector_all("#f2001 tbody[class] a", "links => links.map(a => a.href)")
+    assert all("/probe/" in link and link.endswith("?tab=results") for link in links)
+    # The trend: an SVG of two lines and its numbers as text.
+    assert page.locator("#f2001 .trend polyline").count() == 2
+    assert "1001" in page.inner_text("#f2001 .trend table")
+    # The runs table links to the drill-down; following it works without a script.
+    page.click('#runs a.drill-link[href="#f2001"]')
+    assert page.evaluate("location.hash") == "#f2001"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report-findings.png"), full_page=True)
+    assert watch.errors == [] and watch.outside(out.as_uri()) == []
+    page.close()

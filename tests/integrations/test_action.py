@@ -41,13 +41,14 @@ INPUTS = (
     "state",
     "wait",
     "junit",
+    "sarif",
     "timeout",
     "interval",
     "comment",
     "version",
     "github-token",
 )
-OUTPUTS = ("exitcode", "has-changes", "plan-markdown", "junit")
+OUTPUTS = ("exitcode", "has-changes", "plan-markdown", "junit", "sarif")
 
 SPEC = """\
 workspaceId: 1234
@@ -179,8 +180,9 @@ def test_actionlint_passes_on_the_action_and_every_example_workflow(tmp_path: Pa
     for path in sorted((ROOT / "examples" / "ci").glob("github*.yml")):
         files[str(path.relative_to(ROOT))] = path
     docs = github_workflows_in_docs()
-    # docs/CI.md's ten-line adoption snippet and its workflow without the Action.
-    assert len([name for name in docs if name.startswith("CI.md#")]) == 2, list(docs)
+    # docs/CI.md's ten-line adoption snippet, its SARIF upload and its workflow without the
+    # Action.
+    assert len([name for name in docs if name.startswith("CI.md#")]) == 3, list(docs)
     for name, block in docs.items():
         files[name] = tmp_path / name.replace("#", "-")
         files[name].write_text(block, encoding="utf-8")
@@ -500,6 +502,10 @@ PULL_REQUEST = {"pull_request": {"number": 5, "head": {"sha": "abcdef0123456789"
         ({"comment": "yes"}, "input 'comment' must be one of: true, false"),
         ({"wait": "true"}, "input 'wait' is for command: apply"),
         ({"junit": "out.xml"}, "input 'junit' needs command: apply and wait: true"),
+        (
+            {"command": "apply", "sarif": "out.sarif"},
+            "input 'sarif' needs command: apply and wait: true",
+        ),
         ({"version": "--index-url=http://evil"}, "input 'version' must be a version"),
         ({"timeout": "5m"}, "input 'timeout' needs command: apply and wait: true"),
         (
@@ -661,18 +667,6 @@ def test_apply_triggers_the_runs_against_the_simulator_and_records_state(
     assert sim.trigger_count() == 2
 
 
-def apply_has_wait() -> bool:
-    done = subprocess.run(
-        [sys.executable, "-m", "reconciler", "apply", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
-    return "--wait" in done.stdout
-
-
-@pytest.mark.skipif(not apply_has_wait(), reason="apply --wait lands with issue 13")
 def test_apply_with_wait_writes_the_junit_report(
     tmp_path: Path, project: Path, install_env: dict[str, str]
 ) -> None:
@@ -694,3 +688,29 @@ def test_apply_with_wait_writes_the_junit_report(
     assert re.search(r'<testsuite [^>]*name="chatbot-jailbreak"', report)
     assert re.search(r'<testsuite [^>]*name="support-bot-injection"', report)
     assert "reconciler" in run.summary
+
+
+def test_apply_with_wait_and_sarif_writes_the_sarif_file(
+    tmp_path: Path, project: Path, install_env: dict[str, str]
+) -> None:
+    config = SimulatorConfig(keys={API_KEY: KeyGrant(label="action")}, finish_after=0.5)
+    sarif = tmp_path / "out" / "reconciler.sarif"
+    sarif.parent.mkdir()
+    sarif.write_text("left by an earlier step")
+    with SimulatorServer(config) as sim:
+        env = {**install_env, "SPLX_API_KEY": API_KEY, "SPLX_API_URL": sim.url}
+        inputs = {
+            "command": "apply",
+            "wait": "true",
+            "sarif": str(sarif),
+            "interval": "250ms",
+            "timeout": "60s",
+        }
+        run = run_action(tmp_path, inputs, env=env)
+    assert run.outputs["exitcode"] in ("0", "3"), run.log
+    assert run.outputs["sarif"] == str(sarif)
+    document = json.loads(sarif.read_text(encoding="utf-8"))
+    assert document["version"] == "2.1.0"
+    assert [r["automationDetails"]["id"] for r in document["runs"]] == [
+        "reconciler/workspace-1234/"
+    ]

@@ -308,3 +308,48 @@ def test_pdf_names_differ_for_keys_that_clean_up_alike() -> None:
     names = {pdf_name(key, 5) for key in ("a/b", "a=b", "a[b", "a_b", "a b")}
     assert len(names) == 5
     assert pdf_name("plain-key", 5) == "plain-key-5.pdf"
+
+
+def test_findings_drill_down_new_then_known_then_fixed_with_probe_run_links() -> None:
+    from tests.results.findings_rows import MARKER, findings_set
+
+    page = render_report(findings_set())
+    assert MARKER not in page  # content read now, not asked for
+    drill = page[page.index('<details class="drill" id="f2001">') : page.index("</details>")]
+    states = re.findall(r'<tbody class="(\w+)">', drill)
+    assert states == ["new", "new", "known", "known", "fixed"]
+    attacks = re.findall(r"<tr><td>([^<]+)<td>", drill)
+    assert [a for a in attacks if len(a) <= 3] == ["N00", "N01", "N02", "K1", "K2", "F1"]
+    assert "6 failed (4 new, 2 known; 1 fixed)" in drill
+    links = re.findall(r'<a href="([^"]+)">', drill)
+    assert (
+        links[0] == "https://probe.splx.ai/w/1234/target/42/test-runs/2001/probe/20010?tab=results"
+    )
+    assert links[-1].endswith("/test-runs/1001/probe/10010?tab=results")  # fixed: the previous run
+    # The hostile attack name is text.
+    assert "&lt;b&gt;bold&lt;/b&gt;" in drill and "<b>" not in drill
+    assert 'href="#f2001"' in page and 'id="f2002"' not in page  # a clean run has none
+
+
+def test_trend_draws_the_history_and_says_its_numbers() -> None:
+    from tests.results.findings_rows import findings_set
+
+    page = render_report(findings_set())
+    start = page.index('<div class="trend">')
+    trend = page[start : page.index("</div>", start)]
+    assert trend.count("<polyline") == 2 and "<script" not in trend
+    cells = re.findall(r"<td>([^<]+)", trend)
+    assert cells == ["501", "1001", "2001", "1", "3", "6", "1", "2", "4"]
+
+
+def test_content_is_escaped_preformatted_text_and_cut() -> None:
+    from tests.results.findings_rows import IMG, MARKER, SCRIPT, findings_set
+
+    page = render_report(findings_set(), include_content=True, content_limit=100)
+    assert MARKER in page
+    assert SCRIPT not in page and IMG not in page
+    assert html.escape(SCRIPT, quote=False) in page
+    assert "[cut: 1900 more characters]" in page and "x" * 101 not in page
+    # The policy is the same strict one, content or not.
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    assert csp is not None and csp.group(1).startswith("default-src &#39;none&#39;; ")

@@ -16,6 +16,7 @@ from reconciler.api.endpoints import is_loopback
 from reconciler.errors import UsageError
 from reconciler.simulator.cli import parse_keys, simulator_command
 from reconciler.simulator.config import DEMO_KEY, KeyGrant, SimulatorConfig
+from reconciler.simulator.export import ExportFault, parse_fault_option
 from reconciler.simulator.outcomes import OutcomeError, OutcomeRule, parse_outcome_option
 from reconciler.simulator.server import SimulatorServer, bind_socket
 
@@ -235,6 +236,15 @@ def test_results_options_shape_what_the_served_runs_answer() -> None:
             "*=failed@101:2,failed@102:1,finishAfter:1.5",
             OutcomeRule(name="*", failed={101: 2, 102: 1}, finish_after=1.5),
         ),
+        (
+            "demo=failed:2,failAttack:CTLO-101-7,failAttack:JAIL-102-1,omitProbeRunId:true",
+            OutcomeRule(
+                name="demo",
+                failed=2,
+                fail_attacks=("CTLO-101-7", "JAIL-102-1"),
+                omit_probe_run_id=True,
+            ),
+        ),
     ],
 )
 def test_outcome_option_spelling(text: str, rule: OutcomeRule) -> None:
@@ -256,6 +266,9 @@ def test_outcome_option_spelling(text: str, rule: OutcomeRule) -> None:
         "x=failed@abc:1",
         "x=finishAfter:soon",
         "x=failed:1,failed@101:2",
+        "x=failAttack:CTLO-101-99",
+        "x=failAttack:JAIL-101-1",
+        "x=omitProbeRunId:yes",
     ],
 )
 def test_bad_outcome_options_are_refused(text: str) -> None:
@@ -269,3 +282,84 @@ def test_command_reports_a_bad_outcome_naming_the_option() -> None:
     assert "--outcome 'Nightly*=failed:lots'" in result.output
     assert "whole number" in result.output
     assert "Traceback" not in result.output
+
+
+# --- findings options ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "fault"),
+    [
+        ("html", ExportFault(kind="html")),
+        ("Nightly*=status:429", ExportFault(kind="status", name="Nightly*", status=429)),
+        ("delay:40", ExportFault(kind="delay", seconds=40.0)),
+        ("a=b=no-attack", ExportFault(kind="no-attack", name="a=b")),
+    ],
+)
+def test_export_fault_option_spelling(text: str, fault: ExportFault) -> None:
+    assert parse_fault_option(text) == fault
+
+
+@pytest.mark.parametrize(
+    "text", ["", "teapot", "status", "status:418", "status:x", "delay", "delay:-1", "html:1"]
+)
+def test_bad_export_fault_options_are_refused(text: str) -> None:
+    result = CliRunner().invoke(simulator_command, ["--export-fault", text])
+    assert result.exit_code == 1
+    assert f"--export-fault {text!r}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_findings_options_shape_what_the_export_answers() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SPLX_API_KEY"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reconciler.simulator",
+            "--port",
+            "0",
+            "--finish-after",
+            "36000",
+            "--findings-shape",
+            "array",
+            "--content-marker",
+            "MARK-cli",
+            "--outcome",
+            "*=failAttack:CTLO-101-7",
+            "--export-fault",
+            "broken*=status:503",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        match = re.search(r"http://127\.0\.0\.1:\d+", proc.stdout.readline())
+        assert match
+        url = match.group(0)
+        headers = {"X-Api-Key": DEMO_KEY}
+        for name in ("nightly", "broken one"):
+            httpx.post(url + trigger_path(1), json=BODY | {"name": name}, headers=headers)
+        httpx.post(url + "/_simulator/clock", json={"advance": 36000}).raise_for_status()
+        body = {
+            "filters": {
+                "redTeam": None,
+                "result": ["FAILED"],
+                "search": None,
+                "strategy": None,
+                "variation": None,
+            },
+            "format": "json",
+        }
+        export = "/api/workspaces/1/probe-run/{}/test-cases/export"
+        found = httpx.post(url + export.format(1), json=body, headers=headers).json()
+        assert [case["attack"] for case in found] == ["CTLO-101-7"]
+        assert found[0]["messages"][0]["content"].endswith(" MARK-cli")
+        assert httpx.post(url + export.format(3), json=body, headers=headers).status_code == 503
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err

@@ -10,6 +10,11 @@ from anywhere: it can be mailed or attached to a CI run and opened offline.
 Everything the page says is in its HTML (numbers, verdicts, reasons, hover texts as SVG
 ``<title>``), so it reads with JavaScript off; the script only sorts and filters the table.
 
+Below the table, each run with findings has a collapsed drill-down (``drill.py``): new, then
+known, then fixed findings by probe run, and its key's trend over the recorded history. Test
+case content only with ``include_content``: autoescaped ``<pre>`` text, cut at
+``content_limit`` characters a message.
+
 The heat map aggregates: one cell per (target, probe) pair, so 1,000 runs over 50 targets and
 40 probes draw at most 2,000 cells, never a row per run. A cell shows the worst of what every
 key covering the pair found in its latest result (when ended): two keys may test the same
@@ -31,6 +36,8 @@ from typing import TYPE_CHECKING, Final
 from reconciler import __version__
 from reconciler.results.gate import Outcome
 from reconciler.results.model import Counts
+from reconciler.results.views.drill import TREND_HEIGHT, TREND_WIDTH, drills
+from reconciler.results.views.listing import DEFAULT_CONTENT_LIMIT, cut
 
 if TYPE_CHECKING:
     import jinja2
@@ -330,8 +337,15 @@ def legend() -> Legend:
     return Legend(stops, ticks)
 
 
-def render_report(results: ResultSet, context: PageContext | None = None) -> str:
-    """The whole page, as text (UTF-8 when written)."""
+def render_report(
+    results: ResultSet,
+    context: PageContext | None = None,
+    *,
+    include_content: bool = False,
+    content_limit: int = DEFAULT_CONTENT_LIMIT,
+) -> str:
+    """The whole page, as text (UTF-8 when written); test case content (messages of findings
+    read now) only with ``include_content``, each message cut at ``content_limit``."""
     context = context or PageContext()
     assets = _assets()
     lines = table_lines(results, context.pdfs)
@@ -342,6 +356,7 @@ def render_report(results: ResultSet, context: PageContext | None = None) -> str
             for name in ("total", "passed", "failed", "errored")
         }
     )
+    drilled = drills([line.row for line in lines])
     template = _environment().get_template("report.html.j2")
     return template.render(
         results=results,
@@ -354,6 +369,12 @@ def render_report(results: ResultSet, context: PageContext | None = None) -> str
         read_at=_readable_time(results.read_at),
         read_at_iso=results.read_at,
         heat=heat_map(results),
+        drills=drilled,
+        drilled={drill.row.test_run_id for drill in drilled},
+        content_limit=content_limit if include_content else None,
+        cut=cut,
+        trend_width=TREND_WIDTH,
+        trend_height=TREND_HEIGHT,
         legend=legend(),
         cell=CELL,
         label_width=LABEL_WIDTH,

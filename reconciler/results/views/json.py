@@ -14,9 +14,11 @@ from typing import Any, Final
 from reconciler.results.gate import Gate
 from reconciler.results.model import Counts, RunResult
 from reconciler.results.summary import ResultRow, ResultSet
+from reconciler.results.views.findings_json import findings_counts
 from reconciler.results.views.tally import tally
 
-FORMAT_VERSION: Final = "1.0"
+#: 1.1 added ``findings`` to each run.
+FORMAT_VERSION: Final = "1.1"
 
 
 def status_document(results: ResultSet) -> dict[str, Any]:
@@ -85,6 +87,7 @@ def _run(row: ResultRow) -> dict[str, Any]:
         "previous": _previous(row.previous),
         "gone": row.gone,
         "error": row.error,
+        "findings": findings_counts(row) if row.findings is not None else None,
     }
 
 
@@ -104,6 +107,7 @@ def _gate(gate: Gate) -> dict[str, Any]:
         "maxFailedRate": gate.max_failed_rate,
         "maxErrored": gate.max_errored,
         "maxFailedIncrease": gate.max_failed_increase,
+        "maxNewFindings": gate.max_new_findings,
         "failOn": list(gate.fail_on_statuses),
     }
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from reconciler.results.gate import Outcome
 from reconciler.results.model import CANCELED, ERROR, FINISHED
 from reconciler.results.summary import ResultRow, ResultSet
+from reconciler.results.views.findings_text import failed_words
 from reconciler.results.views.tally import Tally, tally
 
 Paint = Callable[[str, str], str]
@@ -66,7 +67,9 @@ def summary_line(counts: Tally) -> str:
 def _row_lines(row: ResultRow, paint: Paint) -> list[str]:
     head = f"{row.key}: {_status_word(row, paint)}, run {row.test_run_id}"
     if row.result is not None:
-        head += f", {row.counts.describe()}"
+        counts = row.counts
+        head += f", {counts.passed} passed, {failed_words(row)}, {counts.errored} errored of "
+        head += f"{counts.total}"
     verdict = _verdict_word(row, paint)
     if verdict:
         head += f", {verdict}"
@@ -75,6 +78,8 @@ def _row_lines(row: ResultRow, paint: Paint) -> list[str]:
         lines.append("  the run no longer exists on the platform (the API answered 404)")
     elif row.error is not None:
         lines.append(f"  not read: {_strip_prefix(row.error)}")
+    if row.findings is not None and row.findings.error is not None:
+        lines.append(f"  findings not read: {row.findings.error}")
     if row.verdict.failed and not row.gone:
         lines += [f"  - {reason}" for reason in row.verdict.reasons]
     lines += [f"  note: {note}" for note in row.verdict.notes]

@@ -1,0 +1,201 @@
+"""``findings``: which test cases of each ended run got through, new first, as a function
+returning an exit code.
+
+Exit codes as ``status``: 3 when an ended run fails its gate; otherwise 1 when something needed
+could not be read (a status, or the findings of a run with failures); otherwise 0.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from reconciler.commands.common import Session, gates_of, load_desired
+from reconciler.commands.reading import (
+    FindingsWanted,
+    read_findings_of,
+    read_statuses,
+    record_learned,
+    select_tracked,
+    unknown_outcomes,
+)
+from reconciler.defaults import DEFAULT_PARALLELISM
+from reconciler.errors import UsageError
+
+if TYPE_CHECKING:
+    from reconciler.results.summary import ResultSet
+    from reconciler.results.views.findings_text import FindingsView
+
+log = logging.getLogger("reconciler.cli")
+
+EXIT_OK: Final = 0
+EXIT_ERROR: Final = 1
+FORMATS: Final = ("text", "json", "markdown", "sarif")
+#: Environment variable naming the repository root in GitHub Actions (SARIF locations).
+WORKSPACE_ENV: Final = "GITHUB_WORKSPACE"
+
+
+@dataclass(frozen=True)
+class FindingsOptions:
+    """What ``findings`` reads and shows."""
+
+    paths: Sequence[str] = ()
+    targets: Sequence[str] = ()
+    fmt: str = "text"
+    out: str | None = None
+    new_only: bool = False
+    include_content: bool = False
+    content_limit: int = 500
+    reread: bool = False
+    parallelism: int = DEFAULT_PARALLELISM
+
+    def check(self) -> None:
+        if self.parallelism < 1:
+            raise UsageError(f"--parallelism must be at least 1, got {self.parallelism}")
+        if self.fmt not in FORMATS:
+            raise UsageError(f"--format {self.fmt}: use {', '.join(FORMATS)}")
+        if self.content_limit < 1:
+            raise UsageError(f"--content-limit must be at least 1, got {self.content_limit}")
+        if self.out is not None:
+            from reconciler.commands.waiting import check_writable
+
+            check_writable(self.out, "--out")
+
+
+def findings(session: Session, options: FindingsOptions) -> int:
+    from reconciler.results.summary import build_results
+    from reconciler.results.views.findings_text import FindingsView
+    from reconciler.state.model import utc_now
+
+    options.check()
+    platform = session.platform_url()
+    desired = load_desired(options.paths, session.settings, missing_ok=True)
+    store = session.store()
+    state = store.read()
+    from reconciler.commands.planning import report_store_notes
+
+    report_store_notes(session, store)
+    runs, unknown = select_tracked(state, options.targets)
+    warning = unknown_outcomes(unknown)
+    if warning:
+        session.console.warn(warning)
+    refreshed = read_statuses(session, runs, options.parallelism)
+    # Content is never recorded: showing it means reading the test cases again.
+    again = options.reread or options.include_content
+    context, found = read_findings_of(
+        session, refreshed, desired, options.parallelism, FindingsWanted(again=again)
+    )
+    record_learned(session, store, refreshed, operation="findings", findings=found)
+    gates = gates_of(session.settings, desired, runs)
+    results = build_results(
+        refreshed, gates, platform=platform, read_at=utc_now(), findings=context
+    )
+    view = FindingsView(
+        new_only=options.new_only,
+        include_content=options.include_content,
+        content_limit=options.content_limit,
+    )
+    text = _render(session, results, options.fmt, view)
+    if options.out is None:
+        session.console.out(text, nl=False)
+    else:
+        from reconciler.files import atomic_write
+
+        try:
+            atomic_write(Path(options.out), text.encode("utf-8"))
+        except OSError as exc:
+            session.console.error(f"--out {options.out}: could not write it ({exc.strerror}).")
+            return EXIT_ERROR
+        session.console.info(f"Wrote the findings ({options.fmt}) to {options.out}.")
+    return _exit_code(session, results)
+
+
+def _render(session: Session, results: ResultSet, fmt: str, view: FindingsView) -> str:
+    if fmt == "json":
+        from reconciler.results.views.findings_json import render_findings_json
+
+        return render_findings_json(results, view, indent=session.console.out_is_terminal())
+    if fmt == "markdown":
+        from reconciler.results.views.markdown import render_markdown
+
+        return render_markdown(
+            results,
+            title="reconciler findings",
+            include_content=view.include_content,
+            content_limit=view.content_limit,
+        )
+    if fmt == "sarif":
+        text, notes = sarif_text(
+            session,
+            results,
+            include_content=view.include_content,
+            content_limit=view.content_limit,
+            new_only=view.new_only,
+        )
+        for note in notes:
+            session.console.warn(note)
+        return text
+    from reconciler.results.views.findings_text import render_findings_text
+
+    return render_findings_text(results, view)
+
+
+def repository_root(env: Mapping[str, str]) -> Path | None:
+    """The root SARIF locations are relative to: ``GITHUB_WORKSPACE`` in GitHub Actions, else
+    the nearest directory above the current one that holds ``.git``; None when neither."""
+    given = env.get(WORKSPACE_ENV)
+    if given:
+        return Path(given).resolve()
+    here = Path.cwd().resolve()
+    for directory in (here, *here.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
+def sarif_text(
+    session: Session,
+    results: ResultSet,
+    *,
+    include_content: bool,
+    content_limit: int,
+    new_only: bool = False,
+) -> tuple[str, list[str]]:
+    """The SARIF document of ``results`` and the notes of what it left out."""
+    from reconciler import __version__
+    from reconciler.results.views.sarif import render_sarif
+
+    document = render_sarif(
+        results,
+        repo_root=repository_root(session.settings.env),
+        tool_version=__version__,
+        include_content=include_content,
+        content_limit=content_limit or 500,
+        new_only=new_only,
+    )
+    return document.text, list(document.notes)
+
+
+def _exit_code(session: Session, results: ResultSet) -> int:
+    from reconciler.commands.results import say_undecided
+
+    code = results.exit_code()
+    if code == EXIT_ERROR:
+        say_undecided(session.console, results)
+        return code
+    if code != EXIT_OK:
+        return code
+    unread = [r for r in results.rows if r.error is not None]
+    unknown = [r for r in results.rows if r.findings is not None and r.findings.error is not None]
+    if not unread and not unknown:
+        return EXIT_OK
+    names = [r.key for r in unread + unknown]
+    shown = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
+    session.console.error(
+        f"could not read everything needed for {len(names)} run{'s' if len(names) != 1 else ''}:"
+        f" {shown} (the reasons are above); try `reconciler findings` again later."
+    )
+    return EXIT_ERROR
