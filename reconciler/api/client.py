@@ -67,7 +67,11 @@ from reconciler.api.endpoints import (
     trigger_path,
     validate_base_url,
 )
-from reconciler.api.findings_wire import FindingsAnswerError, parse_export_answer
+from reconciler.api.findings_wire import (
+    ExportAnswer,
+    FindingsAnswerError,
+    parse_export_answer,
+)
 from reconciler.api.retry import (
     Delivery,
     Failure,
@@ -520,29 +524,36 @@ class ProbeClient:
                     answer.content, content_type=answer.content_type, probe_run=probe_run
                 )
             except FindingsAnswerError as exc:
-                raise ServerError(
-                    f"{call.what}: the API answered 200 with {exc}; {call.not_done}. If the API "
-                    f"moved, check the findingsPath setting (reconciler.yaml or "
-                    f"{FINDINGS_PATH_ENV})."
-                ) from None
-            # Names only: the values are attack prompts, answers and other untrusted content.
-            self._log.debug(
-                "%s: %d test cases, %d FAILED (the status said %d), %d others dropped; "
-                "fields of the first: %s",
-                call.what,
-                parsed.test_cases,
-                len(parsed.findings),
-                probe_run.counts.failed,
-                parsed.dropped,
-                ", ".join(parsed.first_fields) or "none",
+                problem = str(exc)
+            else:
+                return self._parsed(call, probe_run, parsed)
+            # Raised outside the except block, so no parse error hangs on ours as context.
+            raise ServerError(
+                f"{call.what}: the API answered 200 with {problem}; {call.not_done}. If the API "
+                f"moved, check the findingsPath setting (reconciler.yaml or {FINDINGS_PATH_ENV})."
             )
-            return parsed.findings
         if 200 <= answer.status < 300:
             raise ServerError(
                 f"{call.what}: the API answered {answer.status_text} instead of 200 with test "
                 f"cases; {call.not_done}."
             )
         raise self._refusal(call, answer)
+
+    def _parsed(
+        self, call: _Call, probe_run: ProbeRunResult, parsed: ExportAnswer
+    ) -> list[Finding]:
+        # Names only: the values are attack prompts, answers and other untrusted content.
+        self._log.debug(
+            "%s: %d test cases, %d FAILED (the status said %d), %d others dropped; "
+            "fields of the first: %s",
+            call.what,
+            parsed.test_cases,
+            len(parsed.findings),
+            probe_run.counts.failed,
+            parsed.dropped,
+            ", ".join(parsed.first_fields) or "none",
+        )
+        return parsed.findings
 
     # --- sending with retries ----------------------------------------------------------------
 
@@ -615,7 +626,7 @@ class ProbeClient:
             content=self._redact.redact_bytes(response.content),
             retry_after=response.headers.get("Retry-After"),
             location=self._redact(response.headers.get("Location", "")) or None,
-            content_type=sanitise(response.headers.get("Content-Type", "")),
+            content_type=self._redact(sanitise(response.headers.get("Content-Type", ""))),
         )
 
     # --- mapping answers to errors -----------------------------------------------------------
@@ -723,7 +734,8 @@ def _findings_refusal(call: _Call, answer: _Answer) -> str:
     setting = f"findingsPath setting (reconciler.yaml or {FINDINGS_PATH_ENV})"
     if answer.status == 404:
         return (
-            f"{call.what}: the probe run is not known to the API ({answer.status_text}); "
+            f"{call.what}: the probe run is not known to the API ({answer.status_text} to "
+            f"POST {call.path}); "
             f"{call.not_done}. If the run was deleted there is nothing to read; if the API "
             f"moved, check the {setting}."
         )

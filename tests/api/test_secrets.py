@@ -16,10 +16,16 @@ import pytest
 
 from reconciler.api.client import ProbeClient
 from reconciler.errors import ApiError
+from reconciler.results.model import ProbeRunResult
 
 from .conftest import API_KEY, ClientFactory, Step, cancel, error_body, reply, trigger
 
 ECHO = f"your key {API_KEY} is wrong"
+
+
+def findings(client: ProbeClient) -> Any:
+    probe_run = ProbeRunResult(probe_name="Jailbreak", probe_run_id=77, probe_id=7, status="X")
+    return client.export_findings(1234, 5678, probe_run, key="chatbot-jailbreak")
 
 
 def _echo_headers(request: httpx.Request) -> httpx.Response:
@@ -49,6 +55,11 @@ RESPONSES: list[Step] = [
     reply(202, error_body(ECHO)),
     _echo_headers,
     _echo_everywhere,
+    # Answers that the export's tolerant parse describes: by keys, size, content type.
+    reply(200, {API_KEY: [1], "items": API_KEY}),
+    reply(200, f"<html>{ECHO}</html>".encode(), **{"Content-Type": "text/html"}),
+    reply(200, ECHO.encode(), **{"Content-Type": f"text/{API_KEY}"}),
+    reply(405, error_body(ECHO)),
 ]
 ERRORS: list[Step] = [
     error_type(message)
@@ -86,7 +97,7 @@ def _texts_of_logs(records: list[logging.LogRecord]) -> list[str]:
 
 
 @pytest.mark.parametrize("step", RESPONSES + ERRORS, ids=repr)
-@pytest.mark.parametrize("call", [trigger, cancel], ids=["trigger", "cancel"])
+@pytest.mark.parametrize("call", [trigger, cancel, findings], ids=["trigger", "cancel", "findings"])
 def test_no_failure_path_reveals_the_key(
     make_client: ClientFactory,
     caplog: pytest.LogCaptureFixture,
