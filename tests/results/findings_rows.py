@@ -79,7 +79,7 @@ def findings_set(*, content: bool = True, new_on_101: int = 3) -> ResultSet:
     reads = {}
     if content:
         assert current.findings is not None
-        reads["leaky"] = FindingsRead(
+        reads[("leaky", 2001)] = FindingsRead(
             test_run_id=2001,
             findings=tuple(
                 Finding(

@@ -49,7 +49,7 @@ def result_set(*runs: Run, read_now: bool = True) -> ResultSet:
     """The rows of ``runs``; ``read_now``: their findings come from a read (with messages,
     when given), else from state only (no content)."""
     observations: dict[str, Observation] = {}
-    reads: dict[str, FindingsRead] = {}
+    reads: dict[tuple[str, int], FindingsRead] = {}
     declared: dict[str, tuple[str, int]] = {}
     for run in runs:
         records = with_probe_runs(run.run_id, run.findings)
@@ -78,7 +78,7 @@ def result_set(*runs: Run, read_now: bool = True) -> ResultSet:
             key=run.key, run=tracked_run, result=result, source="api"
         )
         if ended and read_now:
-            reads[run.key] = FindingsRead(
+            reads[(run.key, run.run_id)] = FindingsRead(
                 test_run_id=run.run_id,
                 findings=tuple(
                     Finding(record=r, messages=run.messages.get(r.fingerprint, ())) for r in records

@@ -72,8 +72,9 @@ def run_status(
             env["SPLX_API_KEY"] = key
         settings = Settings(state=str(state_path), env=env)
         capsys.readouterr()
-        # No spec files in tmp_path: every run gets the default gate.
-        options = StatusOptions(paths=(), targets=targets, fmt=fmt, parallelism=4)
+        # No spec files in tmp_path: every run gets the default gate. The scripted server
+        # answers status only: findings are tested against the simulator (tests/e2e).
+        options = StatusOptions(paths=(), targets=targets, fmt=fmt, parallelism=4, findings=False)
         monkeypatch.chdir(tmp_path)
         with ScriptedSession(settings, server) as session:
             code = status(session, options)
@@ -391,7 +392,7 @@ def test_json_is_indented_on_a_terminal_and_compact_in_a_file_or_pipe(
     stdout = Terminal() if terminal else io.StringIO()
     with ScriptedSession(settings, StatusServer({})) as session:
         session.console.out_stream = stdout
-        assert status(session, StatusOptions(fmt="json")) == 0
+        assert status(session, StatusOptions(fmt="json", findings=False)) == 0
     out = stdout.getvalue()
     jsonschema.validate(json.loads(out), schema())
     if terminal:

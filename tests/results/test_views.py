@@ -71,8 +71,8 @@ def test_the_compact_json_is_the_indented_document_field_for_field_in_the_same_o
     results = build_results(_refresh(), {"leaky": Gate(max_failed=0)}, platform="p", read_at="t")
     indented = render_status_json(results, indent=True)
     compact = render_status_json(results, indent=False)
-    assert indented.startswith('{\n  "format_version": "1.0",\n  "read_at": "t",\n  "runs": [\n')
-    assert compact.startswith('{"format_version":"1.0","read_at":"t","runs":[{"key":"leaky",')
+    assert indented.startswith('{\n  "format_version": "1.1",\n  "read_at": "t",\n  "runs": [\n')
+    assert compact.startswith('{"format_version":"1.1","read_at":"t","runs":[{"key":"leaky",')
     assert compact.count("\n") == 1 and compact.endswith("}\n")
 
     def pairs(text: str) -> Any:  # keeps every object's key order, which == on dicts ignores
