@@ -396,9 +396,9 @@ def test_json_is_indented_on_a_terminal_and_compact_in_a_file_or_pipe(
     out = stdout.getvalue()
     jsonschema.validate(json.loads(out), schema())
     if terminal:
-        assert out.startswith('{\n  "format_version": "1.0",\n')
+        assert out.startswith('{\n  "format_version": "1.1",\n')
     else:
-        assert out.startswith('{"format_version":"1.0","read_at":')
+        assert out.startswith('{"format_version":"1.1","read_at":')
         assert out.count("\n") == 1
 
 
