@@ -7,28 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
 import pytest
 
-from reconciler.cli import cli as root
+from tests.cli.test_main import command_paths
 from tests.e2e.conftest import Runner
 
 RECORDED = Path(__file__).resolve().parents[1] / "data" / "cli" / "help"
 #: The copies were recorded at this width (click caps it at the group's max_content_width).
 COLUMNS = "100"
-
-
-def command_paths(group: click.Group = root, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Every command and subcommand, asked of click the way --help asks (lazy ones included)."""
-    ctx = click.Context(group)
-    paths: list[tuple[str, ...]] = []
-    for name in group.list_commands(ctx):
-        command = group.get_command(ctx, name)
-        assert command is not None, name
-        paths.append((*prefix, name))
-        if isinstance(command, click.Group):
-            paths.extend(command_paths(command, (*prefix, name)))
-    return paths
 
 
 def copy_of(path: tuple[str, ...]) -> Path:
