@@ -19,12 +19,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def command_paths(group: click.Group = root, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and subcommand, asked of click the way --help asks: the root's commands
+    are imported on demand (``reconciler/cli/lazy.py``), so ``group.commands`` lists none."""
+    ctx = click.Context(group)
     paths: list[tuple[str, ...]] = []
-    for name, command in sorted(group.commands.items()):
-        path = (*prefix, name)
-        paths.append(path)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
+        paths.append((*prefix, name))
         if isinstance(command, click.Group):
-            paths.extend(command_paths(command, path))
+            paths.extend(command_paths(command, (*prefix, name)))
     return paths
 
 

@@ -98,9 +98,14 @@ def surface_from_click(command: click.Command) -> CommandSurface:
             kind = ANY
         for name in (*param.opts, *param.secondary_opts):
             options[name] = kind
-    subcommands = {}
+    subcommands: dict[str, CommandSurface] = {}
     if isinstance(command, click.Group):
-        subcommands = {name: surface_from_click(sub) for name, sub in command.commands.items()}
+        # Asked the way --help asks: the root's commands are imported on demand, so
+        # ``command.commands`` lists none of them.
+        for name in command.list_commands(context):
+            sub = command.get_command(context, name)
+            assert sub is not None, name
+            subcommands[name] = surface_from_click(sub)
     return CommandSurface(options, subcommands)
 
 
