@@ -33,6 +33,7 @@ from pydantic import (
 from reconciler.config_lookup import CONFIG_NAME
 from reconciler.defaults import DEFAULT_MAX_MATRIX_RUNS
 from reconciler.errors import SpecError
+from reconciler.locations import is_postgres_url
 from reconciler.records import Int32, normalise_probe_ids
 from reconciler.results.gate import Gate
 from reconciler.spec.messages import ConfigValidationError, validation_errors
@@ -54,7 +55,6 @@ from reconciler.spec.yaml_loader import (
     locate,
     parse_yaml,
 )
-from reconciler.state import is_postgres_url
 
 _Text = Annotated[StrictStr, StringConstraints(min_length=1)]
 

@@ -43,3 +43,13 @@ def format_age(seconds: float) -> str:
         if whole >= scale or unit == "s":
             return f"{whole // scale}{unit}"
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def format_seconds(seconds: float) -> str:
+    """``7s``, ``2m05s``, ``1h02m``: short enough for a status line."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"

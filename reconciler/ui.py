@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
+from reconciler.durations import format_seconds
 from reconciler.redact import REDACTED, RedactingFilter, Redactor
 
 if TYPE_CHECKING:
@@ -126,16 +127,6 @@ def live_progress_wanted(stream: TextIO, env: Mapping[str, str]) -> bool:
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
-
-
-def format_seconds(seconds: float) -> str:
-    """``7s``, ``2m05s``, ``1h02m``: short enough for a status line."""
-    whole = max(0, round(seconds))
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
 #: By the name of the ``reconciler.apply.Outcome``.

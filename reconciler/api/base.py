@@ -36,7 +36,7 @@ class ProbeApi(Protocol):
 
 
 class StatusApi(Protocol):
-    """The status endpoint: a read, safe to repeat (``reconciler.results.refresh`` uses it)."""
+    """The status endpoint: a read, safe to repeat (``reconciler.reading.refresh`` uses it)."""
 
     def get_status(
         self, workspace_id: int, test_run_id: int, *, key: str, seen_at: str

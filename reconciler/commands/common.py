@@ -223,7 +223,7 @@ class Session:
     def state_identity(self) -> str:
         """Which state this is, for a saved plan to check it is applied to the same one: the
         absolute path of a file, or the (password-free) location of a PostgreSQL state."""
-        from reconciler.state import is_postgres_url
+        from reconciler.locations import is_postgres_url
 
         location = self.store().location
         return location if is_postgres_url(self.settings.state) else str(Path(location).resolve())
@@ -366,3 +366,15 @@ def gates_of(settings: Settings, desired: DesiredSet, keys: Iterable[str]) -> di
         elif fallback is not None:
             gates[key] = fallback
     return gates
+
+
+def report_store_notes(session: Session, store: StateStore) -> None:
+    """Tell the user what the store repaired or noticed on the way: a stale lock taken over
+    (after ``lock``), a torn journal line dropped (after ``read`` / ``recover``)."""
+    if store.stale_lock is not None:
+        session.console.warn(
+            f"took over a stale lock: {store.stale_lock.describe()}; that process is gone. "
+            "Any work it left in the journal has been recovered."
+        )
+    for note in store.notes:
+        session.console.warn(note)

@@ -8,12 +8,13 @@ could not be read (a status, or the findings of a run with failures); otherwise 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from reconciler.commands.common import Session, gates_of, load_desired
+from reconciler.commands.common import Session, gates_of, load_desired, report_store_notes
+from reconciler.commands.outputs import sarif_text, say_undecided
 from reconciler.commands.reading import (
     FindingsWanted,
     read_findings_of,
@@ -34,8 +35,6 @@ log = logging.getLogger("reconciler.cli")
 EXIT_OK: Final = 0
 EXIT_ERROR: Final = 1
 FORMATS: Final = ("text", "json", "markdown", "sarif")
-#: Environment variable naming the repository root in GitHub Actions (SARIF locations).
-WORKSPACE_ENV: Final = "GITHUB_WORKSPACE"
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ class FindingsOptions:
         if self.content_limit < 1:
             raise UsageError(f"--content-limit must be at least 1, got {self.content_limit}")
         if self.out is not None:
-            from reconciler.commands.waiting import check_writable
+            from reconciler.commands.outputs import check_writable
 
             check_writable(self.out, "--out")
 
@@ -75,8 +74,6 @@ def findings(session: Session, options: FindingsOptions) -> int:
     desired = load_desired(options.paths, session.settings, missing_ok=True)
     store = session.store()
     state = store.read()
-    from reconciler.commands.planning import report_store_notes
-
     report_store_notes(session, store)
     runs, unknown = select_tracked(state, options.targets)
     warning = unknown_outcomes(unknown)
@@ -143,45 +140,7 @@ def _render(session: Session, results: ResultSet, fmt: str, view: FindingsView) 
     return render_findings_text(results, view)
 
 
-def repository_root(env: Mapping[str, str]) -> Path | None:
-    """The root SARIF locations are relative to: ``GITHUB_WORKSPACE`` in GitHub Actions, else
-    the nearest directory above the current one that holds ``.git``; None when neither."""
-    given = env.get(WORKSPACE_ENV)
-    if given:
-        return Path(given).resolve()
-    here = Path.cwd().resolve()
-    for directory in (here, *here.parents):
-        if (directory / ".git").exists():
-            return directory
-    return None
-
-
-def sarif_text(
-    session: Session,
-    results: ResultSet,
-    *,
-    include_content: bool,
-    content_limit: int,
-    new_only: bool = False,
-) -> tuple[str, list[str]]:
-    """The SARIF document of ``results`` and the notes of what it left out."""
-    from reconciler import __version__
-    from reconciler.results.views.sarif import render_sarif
-
-    document = render_sarif(
-        results,
-        repo_root=repository_root(session.settings.env),
-        tool_version=__version__,
-        include_content=include_content,
-        content_limit=content_limit or 500,
-        new_only=new_only,
-    )
-    return document.text, list(document.notes)
-
-
 def _exit_code(session: Session, results: ResultSet) -> int:
-    from reconciler.commands.results import say_undecided
-
     code = results.exit_code()
     if code == EXIT_ERROR:
         say_undecided(session.console, results)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import Session, gates_of, load_desired
+from reconciler.commands.common import Session, gates_of, load_desired, report_store_notes
 from reconciler.defaults import DEFAULT_PARALLELISM
 from reconciler.errors import AbortedError, StalePlanError, UnsafePlanError, UsageError
 from reconciler.plan.model import Action
@@ -409,18 +409,6 @@ class _NoApi:
 
     def close(self) -> None:
         """Nothing to close."""
-
-
-def report_store_notes(session: Session, store: StateStore) -> None:
-    """Tell the user what the store repaired or noticed on the way: a stale lock taken over
-    (after ``lock``), a torn journal line dropped (after ``read`` / ``recover``)."""
-    if store.stale_lock is not None:
-        session.console.warn(
-            f"took over a stale lock: {store.stale_lock.describe()}; that process is gone. "
-            "Any work it left in the journal has been recovered."
-        )
-    for note in store.notes:
-        session.console.warn(note)
 
 
 def _load_saved(plan_file: str, state: State, session: Session) -> Plan:

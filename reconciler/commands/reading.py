@@ -13,7 +13,7 @@ from reconciler.errors import UsageError
 
 if TYPE_CHECKING:
     from reconciler.commands.common import Session
-    from reconciler.results.refresh import Refresh
+    from reconciler.results.observation import Refresh
     from reconciler.results.summary import FindingsContext
     from reconciler.spec.model import DesiredSet
     from reconciler.state.model import JournalRecord, State, TrackedRun
@@ -28,7 +28,7 @@ NO_KEY = f"not read: {API_KEY_ENV} is not set"
 def select_tracked(state: State, targets: Sequence[str]) -> tuple[dict[str, TrackedRun], list[str]]:
     """The triggered runs of ``targets`` (default: all), and the selected keys whose trigger
     has an unknown outcome (no run id to ask about). A target not in state is a usage error."""
-    from reconciler.results.refresh import observable
+    from reconciler.reading.refresh import observable
 
     missing = [key for key in targets if key not in state.runs]
     if missing:
@@ -56,7 +56,7 @@ def unknown_outcomes(unknown: Sequence[str]) -> str | None:
 def read_statuses(session: Session, runs: dict[str, TrackedRun], parallelism: int) -> Refresh:
     """Ended runs from state, the others from the API (a progress line on a terminal);
     without an API key, those are marked not read instead."""
-    from reconciler.results.refresh import needs_read, refresh, unread
+    from reconciler.reading.refresh import needs_read, refresh, unread
     from reconciler.ui import RefreshProgress, live_progress_wanted
 
     to_read = sum(1 for run in runs.values() if needs_read(run))
@@ -86,9 +86,10 @@ def record_learned(
     """Record newly ended results (and the findings read, after them) when the lock is free.
     Otherwise warn that they were not (and return the warning, for a page to show): a look
     must never wait for an apply."""
-    from reconciler.results.refresh import record_results
+    from reconciler.reading.refresh import record_results, result_records
 
-    records = [*refreshed.records, *findings]
+    results = result_records(refreshed)
+    records = [*results, *findings]
     recorded = record_results(store, records, operation=operation)
     if recorded.skipped_because is None:
         if recorded.count:
@@ -98,7 +99,7 @@ def record_learned(
         return None
     holder = store.lock_holder()
     who = holder.describe() if holder is not None else "another command"
-    count = len(refreshed.records)
+    count = len(results)
     what = f"{count} newly ended result{'s' if count != 1 else ''}"
     if findings:
         what += f" and the findings of {len(findings)} run{'s' if len(findings) != 1 else ''}"
@@ -133,8 +134,8 @@ def read_findings_of(
     findings_reader``), warn about each probe run that could not be read, and return what the
     views need with the journal records to write. Without an API key, or with
     ``--no-findings``, nothing is sent and the runs say why."""
-    from reconciler.results.findings_reader import journal_records, read_findings
-    from reconciler.results.findings_reader import wanted as pick
+    from reconciler.reading.findings import journal_records, read_findings
+    from reconciler.reading.findings import wanted as pick
     from reconciler.results.summary import FindingsContext
 
     declared = (

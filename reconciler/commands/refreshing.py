@@ -2,7 +2,7 @@
 known to have ended, so the plan can see runs cancelled outside reconciler, ended in Error, gone
 from the platform, or come due (``rerunAfter``), and apply sends no cancel to a run that ended.
 
-The reading itself is ``reconciler.results.refresh``; this module decides whether to read
+The reading itself is ``reconciler.reading.refresh``; this module decides whether to read
 (``--refresh``, an API key), shows progress, reports the runs it could not read, and hands the
 planner what was read, by test run id. Nothing here is imported (nor httpx) when
 ``--refresh=false`` or when no tracked run needs reading.
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.defaults import API_KEY_ENV
 from reconciler.plan.model import Observed
-from reconciler.results.refresh import needs_read, observable
+from reconciler.reading.refresh import needs_read, observable
 
 if TYPE_CHECKING:
     from reconciler.commands.common import Session
@@ -55,7 +55,7 @@ def refresh_for_plan(
             "skip the refresh on purpose."
         )
         return None
-    from reconciler.results.refresh import refresh
+    from reconciler.reading.refresh import refresh
     from reconciler.ui import RefreshProgress, live_progress_wanted
 
     console = session.console

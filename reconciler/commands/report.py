@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import Session, gates_of, load_desired
-from reconciler.commands.planning import report_store_notes
+from reconciler.commands.common import Session, gates_of, load_desired, report_store_notes
 from reconciler.commands.reading import (
     NO_KEY,
     FindingsWanted,
@@ -67,7 +66,7 @@ class ReportOptions:
 
 
 def report(session: Session, options: ReportOptions) -> int:
-    from reconciler.results.refresh import unread
+    from reconciler.reading.refresh import unread
     from reconciler.results.summary import build_results
     from reconciler.results.views.html import PageContext, render_report
     from reconciler.state.model import utc_now

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import Session, gates_of, load_desired
-from reconciler.commands.planning import report_store_notes
+from reconciler.commands.common import Session, gates_of, load_desired, report_store_notes
+from reconciler.commands.outputs import say_undecided
 from reconciler.commands.reading import (
     NO_KEY,
     FindingsWanted,
@@ -30,7 +30,6 @@ from reconciler.errors import UsageError
 
 if TYPE_CHECKING:
     from reconciler.results.summary import ResultSet
-    from reconciler.ui import Console
 
 log = logging.getLogger("reconciler.cli")
 
@@ -119,13 +118,3 @@ def _exit_code(session: Session, results: ResultSet) -> int:
             "(the reasons are above); try again later."
         )
     return EXIT_ERROR
-
-
-def say_undecided(console: Console, results: ResultSet) -> None:
-    """The error line of gates that failed closed for want of findings."""
-    rows = results.undecided
-    names = ", ".join(row.key for row in rows[:10]) + (" ..." if len(rows) > 10 else "")
-    console.error(
-        f"the gate of {len(rows)} run{'s' if len(rows) != 1 else ''} needs findings that could "
-        f"not be read: {names} (the reasons are above); run `reconciler findings` again later."
-    )

@@ -12,11 +12,8 @@ missing or read-only directory fails at once, not after two hours.
 from __future__ import annotations
 
 import logging
-import os
-import shlex
 import signal
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +22,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Final
 
-from reconciler.commands.common import Session, gates_of, load_desired
+from reconciler.commands.common import Session, gates_of, load_desired, report_store_notes
+from reconciler.commands.outputs import check_writable, say_undecided, write_sarif
 from reconciler.commands.reading import (
     FindingsWanted,
     NoReads,
@@ -34,13 +32,14 @@ from reconciler.commands.reading import (
     select_tracked,
     unknown_outcomes,
 )
+from reconciler.durations import format_seconds
 from reconciler.errors import UsageError
-from reconciler.ui import Console, format_seconds
+from reconciler.ui import Console
 
 if TYPE_CHECKING:
+    from reconciler.reading.wait import StatusChange, WaitOutcome, WaitProgress
     from reconciler.results.gate import Gate
     from reconciler.results.summary import ResultSet
-    from reconciler.results.wait import StatusChange, WaitOutcome, WaitProgress
     from reconciler.spec.model import DesiredSet
     from reconciler.state.model import TrackedRun
     from reconciler.state.store import StateStore
@@ -81,44 +80,12 @@ class WaitSettings:
             check_writable(self.sarif, "--sarif")
 
 
-def check_writable(given: str, option: str) -> Path:
-    """``given`` can be written atomically (a temporary file beside it, then a rename): its
-    directory exists and takes a new file. Tried for real, since permission bits do not tell
-    (a read-only mount, an ACL, root)."""
-    path = Path(given)
-    directory = path.parent
-    if path.is_dir():
-        raise UsageError(
-            f"{option} {given}: is a directory; give a file name, e.g. {given}/junit.xml"
-        )
-    if not directory.is_dir():
-        what = "is not a directory" if directory.exists() else "does not exist"
-        raise UsageError(
-            f"{option} {given}: the directory {directory} {what}; create it first "
-            f"(mkdir -p {shlex.quote(str(directory))}) or choose another path. Nothing was "
-            "waited for."
-        )
-    probe = directory / f".{path.name}.{uuid.uuid4().hex[:8]}.probe"
-    try:
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(fd)
-        probe.unlink()
-    except OSError as exc:
-        raise UsageError(
-            f"{option} {given}: cannot write in {directory} ({exc.strerror or exc}); choose a "
-            "writable directory. Nothing was waited for."
-        ) from None
-    return path
-
-
 def wait(session: Session, paths: Sequence[str], targets: Sequence[str], opts: WaitSettings) -> int:
     """``reconciler wait``: every selected tracked run (default: all) until it ends."""
     opts.check()
     desired = load_desired(paths, session.settings, missing_ok=True)
     store = session.store()
     state = store.read()
-    from reconciler.commands.planning import report_store_notes
-
     report_store_notes(session, store)
     runs, unknown = select_tracked(state, targets)
     warning = unknown_outcomes(unknown)
@@ -141,7 +108,8 @@ def wait_for(
     """Wait for ``runs``, record their results, gate them, report; the exit code.
     ``nothing`` is said when ``runs`` is empty (the reports are written all the same: a CI
     job that publishes the JUnit file must find one)."""
-    from reconciler.results.refresh import Refresh, needs_read
+    from reconciler.reading.refresh import needs_read
+    from reconciler.results.observation import Refresh
     from reconciler.results.summary import build_results
     from reconciler.state.model import utc_now
 
@@ -184,7 +152,7 @@ def _poll(
     to_read: int,
 ) -> WaitOutcome:
     from reconciler import collector
-    from reconciler.results.wait import Waiter, WaitOptions
+    from reconciler.reading.wait import Waiter, WaitOptions
     from reconciler.ui import live_progress_wanted
 
     # A wait may poll for hours: its requests make cycles that must be collected.
@@ -323,8 +291,6 @@ def _exit_code(
         return EXIT_INTERRUPTED
     code = results.exit_code(waiting=True)
     if results.undecided and code == EXIT_ERROR:
-        from reconciler.commands.results import say_undecided
-
         say_undecided(console, results)
         return code
     if code != EXIT_OK and results.failed:
@@ -386,20 +352,3 @@ def append_step_summary(console: Console, path: str, results: ResultSet) -> None
             f"{STEP_SUMMARY_ENV}={path}: could not append the summary ({exc.strerror or exc}); "
             "the verdict and exit code are unaffected."
         )
-
-
-def write_sarif(session: Session, results: ResultSet, path: str) -> bool:
-    """Write the findings as SARIF (notes of what was left out on stderr); True on failure."""
-    from reconciler.commands.findings import sarif_text
-    from reconciler.files import atomic_write
-
-    text, notes = sarif_text(session, results, include_content=False, content_limit=0)
-    for note in notes:
-        session.console.warn(note)
-    try:
-        atomic_write(Path(path), text.encode("utf-8"))
-    except OSError as exc:
-        session.console.error(f"--sarif {path}: could not write it ({exc.strerror or exc}).")
-        return True
-    log.info("wrote the SARIF findings to %s", path)
-    return False

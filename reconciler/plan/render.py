@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reconciler import __version__
+from reconciler.markdown import MARKDOWN_LIMIT, longest_backtick_run, md_code, md_html, md_text
 from reconciler.plan.model import Action, Change, Observed, Plan
 from reconciler.records import show_probe_ids
 from reconciler.results.links import run_url
@@ -26,7 +27,6 @@ GITHUB_COMMENT_LIMIT = 65536
 #: Default budget of ``render_markdown``, in UTF-16 code units. It leaves room under
 #: ``GITHUB_COMMENT_LIMIT`` for what the CI workflow puts around the plan (a hidden marker and a
 #: "Plan for <commit>" line), so the workflow never has to cut reconciler's output itself.
-MARKDOWN_LIMIT = 60_000
 
 NO_CHANGES = "No changes. The test runs match the specs."
 
@@ -402,11 +402,11 @@ def render_markdown(
     head = ["### reconciler plan", "", f"**{summary_line(plan)}**", ""]
     targets = plan.options.targets
     if targets:
-        keys = ", ".join(_md_code(key) for key in targets)
+        keys = ", ".join(md_code(key) for key in targets)
         head += [f"_Only the targeted keys were planned (`--target`): {keys}._", ""]
     unreadable = plan.unreadable
     if unreadable:
-        head += [f"_{_unreadable_line(unreadable, _md_code)}._", ""]
+        head += [f"_{_unreadable_line(unreadable, md_code)}._", ""]
     unknown = plan.by_action(Action.UNKNOWN)
     if unknown:
         head += _md_unknown(unknown, state_args, paths_args)
@@ -492,7 +492,7 @@ def _md_unknown(unknown: list[Change], state_args: str, paths_args: str) -> list
             f"{situation}: `{command}`"
             for situation, command in _next_steps(change, state_args, paths_args)
         )
-        lines.append(f"> - {_md_code(change.key)}: {steps}")
+        lines.append(f"> - {md_code(change.key)}: {steps}")
     return [*lines, ""]
 
 
@@ -501,23 +501,23 @@ def _md_row(change: Change, platform: str | None) -> str:
         emoji, action = "🔀", "move"
     else:
         emoji, action = _EMOJI[change.action], change.action.value
-    reason = _md_text(change.reason)
+    reason = md_text(change.reason)
     if change.moved_from is not None and not _only_moved(change):
-        reason += f"; moved from {_md_code(change.moved_from)}"
+        reason += f"; moved from {md_code(change.moved_from)}"
     ending = change.before if change.action in (Action.REPLACE, Action.CANCEL) else None
     if platform is not None and ending is not None and ending.test_run_id is not None:
         attrs = ending.attributes
         url = run_url(platform, attrs.workspace_id, attrs.target_id, ending.test_run_id)
         reason += f"; [run {ending.test_run_id}]({url})"
-    cells = [emoji, action, _md_code(change.key), reason]
+    cells = [emoji, action, md_code(change.key), reason]
     return "| " + " | ".join(cells) + " |"
 
 
 def _md_details(change: Change) -> str:
-    where = f" ({_md_html(change.source)})" if change.source else ""
-    summary = f"<code>{_md_html(change.key)}</code>: {change.action.value}{where}"
+    where = f" ({md_html(change.source)})" if change.source else ""
+    summary = f"<code>{md_html(change.key)}</code>: {change.action.value}{where}"
     body = "\n".join(_diff_lines(change))
-    fence = "`" * max(3, _longest_backtick_run(body) + 1)
+    fence = "`" * max(3, longest_backtick_run(body) + 1)
     return f"<details><summary>{summary}</summary>\n\n{fence}diff\n{body}\n{fence}\n</details>\n"
 
 
@@ -539,29 +539,3 @@ def _diff_lines(change: Change) -> list[str]:
         if name in before and name in after and old == new:
             lines.append(f"  {name}: {_value(new, name)}")
     return lines
-
-
-def _longest_backtick_run(text: str) -> int:
-    longest = run = 0
-    for char in text:
-        run = run + 1 if char == "`" else 0
-        longest = max(longest, run)
-    return longest
-
-
-def _md_code(text: str) -> str:
-    # Pipes break table cells even inside code spans; backticks need a longer delimiter.
-    text = text.replace("|", "\\|")
-    ticks = "`" * (_longest_backtick_run(text) + 1)
-    pad = " " if "`" in text else ""
-    return f"{ticks}{pad}{text}{pad}{ticks}"
-
-
-def _md_text(text: str) -> str:
-    return _md_html(text).replace("|", "\\|")
-
-
-def _md_html(text: str) -> str:
-    import html  # only the Markdown rendering needs it
-
-    return html.escape(text, quote=False)

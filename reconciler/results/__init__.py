@@ -1,9 +1,10 @@
-"""What the runs found: the result model, reading it from the API, and what is made of it.
+"""What the runs found, as data, and the views made of it.
 
 - ``model``: ``RunResult`` and ``ProbeRunResult`` (recorded in state), status spelling rules;
-- ``refresh``: which tracked runs to read, reading them in parallel, the journal records of
-  what was learned;
-- ``links``: the platform URL of a run.
+- ``findings`` and ``baseline``: the failed test cases behind the counts, new / known / fixed;
+- ``observation``: what a refresh saw of each tracked run;
+- ``gate``, ``summary``, ``links`` and ``views``: verdicts, the rows every view renders, URLs.
 
-Gates, waiting and the views (text, JSON, JUnit, Markdown, HTML) build on these.
+Reading results from the API (refresh, wait, findings) is ``reconciler.reading``, a layer
+above the API client; this package sits below it (docs/ARCHITECTURE.md, "Layers").
 """

@@ -16,7 +16,7 @@ from reconciler.results.findings import Finding, FindingRecord, FindingsDiff, Fi
 from reconciler.results.gate import Gate, Outcome, Verdict, evaluate, previous_result
 from reconciler.results.links import probe_run_url, run_url
 from reconciler.results.model import Counts, RunResult
-from reconciler.results.refresh import Observation, Refresh
+from reconciler.results.observation import Observation, Refresh
 
 EXIT_PASSED: Final = 0
 EXIT_GATE_FAILED: Final = 3

@@ -26,9 +26,10 @@ from pydantic import ValidationError
 
 from reconciler.errors import SpecError, SpecValidationError
 from reconciler.spec.merge import merge_file
-from reconciler.spec.messages import ConfigValidationError, describe, validation_errors
+from reconciler.spec.messages import ConfigValidationError, validation_errors
 from reconciler.spec.model import DesiredRun, DesiredSet, MatrixLimit, Move, ProbeSet
 from reconciler.spec.schema import SpecFile
+from reconciler.spec.values import describe
 from reconciler.spec.yaml_loader import ParsedYaml, key_lines, locate, parse_yaml
 
 if TYPE_CHECKING:

@@ -27,6 +27,7 @@ from reconciler.spec.schema import (
     SpecFile,
     yaml_fields,
 )
+from reconciler.spec.values import describe
 from reconciler.spec.yaml_loader import ParsedYaml, locate
 from reconciler.validation import Loc, field_path
 
@@ -58,26 +59,6 @@ _WHAT = {
 }
 _RUN_EXAMPLE = "e.g.\n    my-run:\n      targetId: 42\n      probeIds: [101, 102]"
 _KEY_CHARSET = "letters, digits and -_.:/[]=,"
-
-
-_KINDS: tuple[tuple[type, str], ...] = (
-    # bool before int: True is an int to Python, not to a spec file.
-    (bool, "a boolean"),
-    (int, "an integer"),
-    (float, "a number with a fraction"),
-    (str, "a string"),
-)
-
-
-def describe(value: Any) -> str:
-    """A value as the user wrote it in YAML, with its type: ``true (a boolean)``."""
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, list | dict):
-        return "a list" if isinstance(value, list) else "a mapping"
-    shown = ("true" if value else "false") if isinstance(value, bool) else repr(value)
-    kind = next((label for kind, label in _KINDS if isinstance(value, kind)), "a value")
-    return f"{shown} ({kind})"
 
 
 def _field_name(loc: Loc) -> str | None:

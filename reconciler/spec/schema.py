@@ -32,6 +32,7 @@ from pydantic_core import PydanticCustomError, core_schema
 from reconciler.records import Int32
 from reconciler.results.gate import Gate
 from reconciler.results.model import ENDED_STATUSES, canonical_status
+from reconciler.spec.values import describe
 
 
 class _JsonNull:
@@ -177,9 +178,6 @@ EndedStatus = Annotated[
 
 
 def _describe(value: Any) -> str:
-    # Imported lazily: messages imports this module.
-    from reconciler.spec.messages import describe
-
     return describe(value)
 
 

@@ -9,19 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler.locations import is_postgres_url
 from reconciler.state.local import LocalStateStore
 from reconciler.state.store import StateStore
-
-_POSTGRES_SCHEMES = ("postgres://", "postgresql://")
-
-
-def is_postgres_url(location: str) -> bool:
-    """True when ``--state LOCATION`` names a PostgreSQL state rather than a file.
-
-    The one test of it everywhere (the CLI, the project config, the stores); importable without
-    psycopg.
-    """
-    return location.lower().startswith(_POSTGRES_SCHEMES)
 
 
 def open_store(location: str) -> StateStore:

@@ -50,8 +50,9 @@ from reconciler.errors import (
     StateVersionError,
     UsageError,
 )
+from reconciler.locations import is_postgres_url
 from reconciler.redact import Redactor
-from reconciler.state import common, is_postgres_url
+from reconciler.state import common
 from reconciler.state.codec import decode_record, decode_state, encode_record, encode_state
 from reconciler.state.common import Site, fold_journal, lock_info_now, successor
 from reconciler.state.model import JournalRecord, State

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.commands.waiting import WaitSettings, WaitView, check_writable
+from reconciler.commands.outputs import check_writable
+from reconciler.commands.waiting import WaitSettings, WaitView
 from reconciler.errors import UsageError
-from reconciler.results.refresh import Observation
-from reconciler.results.wait import StatusChange, WaitProgress
+from reconciler.reading.wait import StatusChange, WaitProgress
+from reconciler.results.observation import Observation
 from reconciler.ui import Console
 from tests.factories import attrs, result_of, tracked
 

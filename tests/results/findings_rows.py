@@ -6,7 +6,7 @@ from __future__ import annotations
 from reconciler.results.findings import Finding, FindingRecord, FindingsRead, Message
 from reconciler.results.gate import Gate
 from reconciler.results.model import Counts, ProbeRunResult, RunResult
-from reconciler.results.refresh import Observation, Refresh
+from reconciler.results.observation import Observation, Refresh
 from reconciler.results.summary import FindingsContext, ResultSet, build_results
 from reconciler.state.model import TrackedRun
 from tests.factories import attrs, finding, recorded

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from reconciler.results.findings import Finding, FindingRecord, FindingsRead, Message
 from reconciler.results.gate import Gate
 from reconciler.results.model import RunResult
-from reconciler.results.refresh import Observation, Refresh
+from reconciler.results.observation import Observation, Refresh
 from reconciler.results.summary import FindingsContext, ResultSet, build_results
 from tests.factories import attrs, recorded, result_of, tracked
 

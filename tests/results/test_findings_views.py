@@ -11,7 +11,7 @@ import jsonschema
 
 from reconciler.results.findings import Finding, FindingsRead, Message
 from reconciler.results.gate import Gate
-from reconciler.results.refresh import Observation, Refresh
+from reconciler.results.observation import Observation, Refresh
 from reconciler.results.summary import FindingsContext, ResultSet, build_results
 from reconciler.results.views.findings_json import findings_document
 from reconciler.results.views.findings_text import FindingsView, render_findings_text

@@ -17,7 +17,7 @@ import pytest
 from reconciler.commands.report import pdf_name
 from reconciler.results.gate import Gate
 from reconciler.results.model import Counts, ProbeRunResult, RunResult
-from reconciler.results.refresh import Observation, Refresh
+from reconciler.results.observation import Observation, Refresh
 from reconciler.results.summary import ResultSet, build_results
 from reconciler.results.views.html import (
     RAMP,

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from reconciler.results.gate import Gate
-from reconciler.results.refresh import Observation, Refresh
+from reconciler.results.observation import Observation, Refresh
 from reconciler.results.summary import build_results
 from reconciler.results.views.json import render_status_json
 from reconciler.results.views.tally import Tally

@@ -16,7 +16,7 @@ import xmlschema
 
 from reconciler.results.gate import Gate
 from reconciler.results.model import Counts, ProbeRunResult, RunResult
-from reconciler.results.refresh import Observation, Refresh
+from reconciler.results.observation import Observation, Refresh
 from reconciler.results.summary import ResultSet, build_results
 from reconciler.results.views.junit import render_junit
 from reconciler.results.views.markdown import render_markdown, verdict_line

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from reconciler.plan.render import MARKDOWN_LIMIT, _md_code, _md_text
+from reconciler.markdown import MARKDOWN_LIMIT, md_code, md_text
 from reconciler.results.gate import Outcome
 from reconciler.results.summary import ResultRow, ResultSet
 from reconciler.results.views.inert import md_inert, md_pre
@@ -61,7 +61,7 @@ def render_markdown(
     run within ``limit`` UTF-16 code units (the table itself is never cut)."""
     icon = "❌" if results.failed else "⏳" if results.pending else "✅"
     heading = title or "reconciler results"
-    lines = [f"### {heading}", "", f"{icon} **{_md_text(verdict_line(results, waiting=waiting))}**"]
+    lines = [f"### {heading}", "", f"{icon} **{md_text(verdict_line(results, waiting=waiting))}**"]
     if results.rows:
         lines += [
             "",
@@ -152,14 +152,14 @@ def _content(item: Listed, limit: int) -> str:
 
 
 def _cell(text: str) -> str:
-    return _md_text(text.replace("\r\n", "\n")).replace("\n", "<br>")
+    return md_text(text.replace("\r\n", "\n")).replace("\n", "<br>")
 
 
 def _row(row: ResultRow) -> str:
     counts = row.counts
     failed = f"{counts.failed}/{counts.total}" if row.result is not None else "–"
     cells = [
-        _md_code(row.key.replace("\n", " ")),
+        md_code(row.key.replace("\n", " ")),
         _cell(row.status),
         failed,
         _gate(row),

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import Final
 
+from reconciler.durations import format_seconds
 from reconciler.results.summary import ResultSet
 from reconciler.results.views.markdown import verdict_line
 from reconciler.results.views.text import _painter, _row_lines
-from reconciler.ui import format_seconds
 
 #: Passed runs are named one by one up to this many; beyond, counted.
 PASSED_LISTED: Final = 50

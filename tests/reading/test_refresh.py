@@ -14,10 +14,10 @@ from collections.abc import Callable
 import pytest
 
 from reconciler.errors import AuthenticationError, ServerError, UsageError
+from reconciler.reading.refresh import observable, record_results, refresh, result_records
 from reconciler.results.gate import Gate, Outcome
 from reconciler.results.links import resolve_platform_url, run_url
 from reconciler.results.model import RunResult
-from reconciler.results.refresh import observable, record_results, refresh
 from reconciler.results.summary import build_results
 from reconciler.state import LocalStateStore
 from reconciler.state.model import State, fold
@@ -79,7 +79,7 @@ def test_only_runs_not_ended_are_read_and_failures_stay_per_run() -> None:
     assert outcome.observations["ended"].source == "state"
     assert [o.key for o in outcome.gone] == ["gone"]
     assert [o.key for o in outcome.unreadable] == ["broken"]
-    assert [(r.key, r.test_run_id) for r in outcome.records] == [("finishing", 3)]
+    assert [(r.key, r.test_run_id) for r in result_records(outcome)] == [("finishing", 3)]
 
 
 def test_a_fatal_error_ends_the_refresh() -> None:
@@ -102,11 +102,11 @@ def test_results_are_recorded_when_the_lock_is_free(tmp_path) -> None:  # type: 
         store.recover()
         store.persist(_state())
     outcome = refresh(_api(), observable(store.read()))
-    assert record_results(store, outcome.records, operation="status").count == 1
+    assert record_results(store, result_records(outcome), operation="status").count == 1
     recorded = store.read().runs["finishing"].result
     assert recorded is not None and recorded.status == "Finished"
     with store.lock("apply"):
-        skipped = record_results(store, outcome.records, operation="status")
+        skipped = record_results(store, result_records(outcome), operation="status")
     assert skipped.count == 0 and skipped.skipped_because is not None
     # Who holds it, not the writing commands' advice (status and wait take no --lock-timeout).
     assert "'apply'" in skipped.skipped_because and "--lock-timeout" not in skipped.skipped_because
@@ -155,7 +155,7 @@ def test_platform_url_precedence() -> None:
 
 def test_fold_of_refresh_records_is_what_state_keeps() -> None:
     state = _state()
-    after = fold(state, refresh(_api(), observable(state)).records)
+    after = fold(state, result_records(refresh(_api(), observable(state))))
     assert after.runs["finishing"].ended and not after.runs["running"].ended
 
 

@@ -22,7 +22,8 @@ from reconciler.errors import ApiError
 from reconciler.results.findings import Finding, FindingsRead, record_findings
 from reconciler.results.gate import previous_result
 from reconciler.results.model import ProbeRunResult, RunResult
-from reconciler.state.model import JournalRecord, TrackedRun, utc_now
+from reconciler.results.observation import Tracked
+from reconciler.state.model import JournalRecord, utc_now
 
 if TYPE_CHECKING:
     from reconciler.api.base import FindingsApi
@@ -42,7 +43,7 @@ class Wanted:
 
 
 def wanted(
-    results: Iterable[tuple[str, TrackedRun, RunResult | None]], *, again: bool = False
+    results: Iterable[tuple[str, Tracked, RunResult | None]], *, again: bool = False
 ) -> list[Wanted]:
     """The runs to read for ``results`` (key, tracked run, its current result if known):
     ended runs with failures whose findings are not recorded (all of them with ``again``),

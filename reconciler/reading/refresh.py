@@ -14,74 +14,25 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from reconciler.errors import ApiError, LockError
+from reconciler.results.observation import Observation, Refresh
 from reconciler.state.model import JournalRecord, State, TrackedRun, fold, utc_now
 
 if TYPE_CHECKING:
     from reconciler.api.base import StatusApi
-    from reconciler.results.model import RunResult
     from reconciler.state.store import StateStore
 
 
-@dataclass(frozen=True)
-class Observation:
-    """What is known about one tracked run after a refresh.
-
-    ``source`` says where ``result`` came from: ``state`` (a recorded final result, not read
-    again), ``api`` (read now), or ``none`` (nothing known: gone, unreadable, or not read).
-    """
-
-    key: str
-    run: TrackedRun
-    result: RunResult | None
-    source: Literal["state", "api", "none"]
-    #: The API answered 404: the run no longer exists on the platform.
-    gone: bool = False
-    #: Why the run could not be read (an ``ApiError`` message), when it could not.
-    error: str | None = None
-
-    @property
-    def test_run_id(self) -> int:
-        assert self.run.test_run_id is not None  # only triggered runs are observed
-        return self.run.test_run_id
-
-    @property
-    def ended(self) -> bool:
-        return self.result is not None and self.result.ended
-
-    @property
-    def newly_ended(self) -> bool:
-        """Read now and found ended: a result to record."""
-        return self.source == "api" and self.ended
-
-
-@dataclass
-class Refresh:
-    """The outcome of reading the selected runs: one observation per key, in key order."""
-
-    observations: dict[str, Observation] = field(default_factory=dict)
-    #: Status requests sent (ended runs in state cost none).
-    requests: int = 0
-
-    @property
-    def records(self) -> list[JournalRecord]:
-        """The journal records of the final results learned: what to record in state."""
-        return [
-            JournalRecord(op="result", key=o.key, test_run_id=o.test_run_id, result=o.result)
-            for o in self.observations.values()
-            if o.newly_ended
-        ]
-
-    @property
-    def unreadable(self) -> list[Observation]:
-        return [o for o in self.observations.values() if o.error is not None]
-
-    @property
-    def gone(self) -> list[Observation]:
-        return [o for o in self.observations.values() if o.gone]
+def result_records(refreshed: Refresh) -> list[JournalRecord]:
+    """The journal records of the final results ``refreshed`` learned: what to record."""
+    return [
+        JournalRecord(op="result", key=o.key, test_run_id=o.test_run_id, result=o.result)
+        for o in refreshed.observations.values()
+        if o.newly_ended
+    ]
 
 
 def observable(state: State, keys: Iterable[str] | None = None) -> dict[str, TrackedRun]:

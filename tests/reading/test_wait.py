@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import AuthenticationError, RateLimitedError, ServerError
+from reconciler.reading.wait import MAX_SLOWDOWN, StatusChange, Waiter, WaitOptions
 from reconciler.results.model import RunResult
-from reconciler.results.wait import MAX_SLOWDOWN, StatusChange, Waiter, WaitOptions
 from reconciler.state import LocalStateStore
 from reconciler.state.model import State, TrackedRun
 from tests.factories import attrs, result_of, tracked

@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from reconciler.errors import RateLimitedError
-from reconciler.results.refresh import Observation, Refresh, record_results, refresh
+from reconciler.reading.refresh import record_results, refresh
+from reconciler.results.observation import Observation, Refresh
 from reconciler.state.model import JournalRecord, TrackedRun, utc_now
 
 if TYPE_CHECKING:
