@@ -11,8 +11,10 @@ Every value shown is stripped of control characters (``shown``), which a browser
 as boxes. Everything the page says is in its HTML (numbers, verdicts, reasons, hover texts as SVG
 ``<title>``), so it reads with JavaScript off; the script only sorts and filters the table.
 
-Below the table, each run with findings has a collapsed drill-down (``drill.py``): new, then
-known, then fixed findings by probe run, and its key's trend over the recorded history. Test
+Below the table, each run with findings has a collapsed drill-down (``drill.py``): its findings
+by probe, new then known then fixed within each, and its key's trend over the recorded history.
+The markup is compact (no redundant attributes, optional end tags left out): 1,000 runs with
+10,000 findings must stay under 3 MB (docs/PERFORMANCE.md). Test
 case content only with ``include_content``: autoescaped ``<pre>`` text, cut at
 ``content_limit`` characters a message.
 
