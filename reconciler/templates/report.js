@@ -1,11 +1,14 @@
 // reconciler report: sort the runs table by a header, filter it by text. Optional: the page
-// shows everything without it. Numbers sort by their data-sort attribute, not their text.
+// shows everything without it. A cell sorts by its data-sort attribute when it has one (a
+// rank, or -1 for "–"), else by its text; ties keep the page's own order (failing first).
 (function () {
   "use strict";
   var table = document.getElementById("runs");
   if (!table) { return; }
   var body = table.tBodies[0];
   var headers = Array.prototype.slice.call(table.tHead.rows[0].cells);
+  var order = new Map();
+  Array.prototype.forEach.call(body.rows, function (row, index) { order.set(row, index); });
 
   function value(row, index, numeric) {
     var cell = row.cells[index];
@@ -22,9 +25,9 @@
     rows.sort(function (a, b) {
       var x = value(a, index, numeric);
       var y = value(b, index, numeric);
-      var order = numeric ? x - y : x.localeCompare(y);
+      var by = numeric ? x - y : x.localeCompare(y);
       // Ties keep the page's own order (failing first), whichever the direction.
-      return order !== 0 ? sign * order : a.getAttribute("data-order") - b.getAttribute("data-order");
+      return by !== 0 ? sign * by : order.get(a) - order.get(b);
     });
     headers.forEach(function (other) {
       if (other.hasAttribute("aria-sort")) { other.setAttribute("aria-sort", "none"); }

@@ -108,9 +108,9 @@ def test_one_cell_per_target_and_probe_the_worst_of_the_keys_that_cover_it() -> 
     both = by_keys["a-old", "b-new"]  # worst first: a-old's 50% over b-new's newer 20%
     assert both.text == "50%" and both.url.endswith("/test-runs/100")
     assert both.title.splitlines() == [
-        "target 7 × p1: 50% failed, the worst of 2 keys",
-        "a-old: 5 of 10 failed (50%), run 100",
-        "b-new: 2 of 10 failed (20%), run 200",
+        "target 7 × p1: 50% failed",
+        "a-old: 5 of 10 failed, run 100",
+        "+1 more key: 20%",
     ]
     assert by_keys["a-old",].title.splitlines()[0] == "target 7 × p2: 10% failed"
     assert not any("run 400" in c.title for c in heat.cells)  # still running: not on the map
@@ -133,9 +133,9 @@ def test_a_newer_passing_run_of_one_key_does_not_hide_another_keys_failures() ->
     assert (cell.text, cell.fill) == ("30%", colour(0.3))
     assert cell.keys == ("nightly", "smoke")
     assert cell.url.endswith("/test-runs/11")
-    assert "nightly: " in cell.title and "smoke: " in cell.title
+    assert "nightly: 3 of 10 failed, run 11\n+1 more key: 0%" in cell.title
     page = read(render_report(results))
-    assert "target 42 × p1: 30% failed, the worst of 2 keys" in "".join(page.parts)
+    assert "target 42 × p1: 30% failed\nnightly: " in "".join(page.parts)
 
 
 def test_keys_tied_on_the_rate_rank_by_failures_then_by_having_cases_then_newest() -> None:
@@ -193,9 +193,25 @@ def test_a_key_line_says_errored_cases_and_an_end_other_than_finished_only_when_
     )
     (cell,) = heat_map(results).cells
     assert cell.title.splitlines()[1:] == [
-        "broke: 3 of 20 failed (15%), 1 errored, run 5, Error",
-        "idle: no test cases, run 6",
+        "broke: 3 of 20 failed, 1 errored, run 5, Error",
+        "+1 more key: –",  # no test cases: no rate
     ]
+    (alone,) = heat_map(result_set(("idle", tracked(attrs(target_id=1), 6), empty))).cells
+    assert alone.title.splitlines()[1:] == ["idle: no test cases, run 6"]
+
+
+def test_a_cell_shared_by_many_keys_names_the_worst_and_counts_the_others() -> None:
+    entries = [
+        (f"k{n}", tracked(attrs(target_id=1), n), probe_result(n, "2026-12-01", p1=n))
+        for n in range(1, 9)
+    ]
+    (cell,) = heat_map(result_set(*entries)).cells
+    assert cell.title.splitlines() == [
+        "target 1 × p1: 80% failed",
+        "k8: 8 of 10 failed, run 8",
+        "+7 more keys: 70%, 60%, 50%, 40%, 30%, …",
+    ]
+    assert cell.keys == tuple(f"k{n}" for n in range(8, 0, -1))  # every key, worst first
 
 
 def test_the_ramp_gets_darker_with_the_failure_rate_and_text_stays_readable() -> None:
@@ -252,9 +268,10 @@ def test_the_table_is_failing_first_and_every_number_is_in_the_html() -> None:
         ("c-going", tracked(attrs(), 3), result_of(3, status="Running")),
     )
     page = render_report(results)
-    keys = re.findall(r'<tr class="\w+" data-outcome="(\w+)" data-key="([^"]+)"', page)
+    keys = re.findall(r'<tr class=\w+ data-outcome=(\w+) data-key="([^"]+)"', page)
     assert keys == [("failed", "b-fail"), ("pending", "c-going"), ("passed", "a-pass")]
-    assert '<td class="num bad" data-sort="3">3</td>' in page
+    assert "<td class=bad>3\n" in page  # sorted by its text: no data-sort to repeat it
+    assert "<td data-sort=-1>–" in page  # the run not ended: no counts, sorted first
     assert "3 failed test cases, at most 0 allowed" in page
     assert 'aria-sort="ascending"' in page  # the gate column: the default order
 
@@ -265,7 +282,7 @@ def test_previous_result_and_pdf_links_are_shown() -> None:
     results = result_set(("k", run, result_of(11, failed=0)))
     page = render_report(results, PageContext(pdfs={"k": Pdf(href="pdfs/k-11.pdf")}))
     assert "2 failed of 10, Finished, run 10" in page
-    assert '<a class="pdf-link" href="pdfs/k-11.pdf">PDF</a>' in page
+    assert '<a class=pdf-link href="pdfs/k-11.pdf">PDF</a>' in page
 
 
 def test_no_runs_says_so_instead_of_an_empty_table() -> None:
@@ -310,25 +327,77 @@ def test_pdf_names_differ_for_keys_that_clean_up_alike() -> None:
     assert pdf_name("plain-key", 5) == "plain-key-5.pdf"
 
 
-def test_findings_drill_down_new_then_known_then_fixed_with_probe_run_links() -> None:
+def test_findings_drill_down_one_heading_per_probe_new_then_known_then_fixed() -> None:
     from tests.results.findings_rows import MARKER, findings_set
 
     page = render_report(findings_set())
     assert MARKER not in page  # content read now, not asked for
-    drill = page[page.index('<details class="drill" id="f2001">') : page.index("</details>")]
-    states = re.findall(r'<tbody class="(\w+)">', drill)
-    assert states == ["new", "new", "known", "known", "fixed"]
-    attacks = re.findall(r"<tr><td>([^<]+)<td>", drill)
-    assert [a for a in attacks if len(a) <= 3] == ["N00", "N01", "N02", "K1", "K2", "F1"]
+    drill = page[page.index("<details class=drill id=f2001>") : page.index("</details>")]
     assert "6 failed (4 new, 2 known; 1 fixed)" in drill
-    links = re.findall(r'<a href="([^"]+)">', drill)
-    assert (
-        links[0] == "https://probe.splx.ai/w/1234/target/42/test-runs/2001/probe/20010?tab=results"
+    # One heading per probe, each linking to this run's probe run of it.
+    headings = re.findall(r'<tbody><tr><th colspan=5><a href="([^"]+)">([^<]+)</a>', drill)
+    assert headings == [
+        (
+            "https://probe.splx.ai/w/1234/target/42/test-runs/2001/probe/20010?tab=results",
+            "Probe 101",
+        ),
+        (
+            "https://probe.splx.ai/w/1234/target/42/test-runs/2001/probe/20011?tab=results",
+            "Probe 102",
+        ),
+    ]
+    # Within a probe, new first, then known, then fixed; the state is the row's first cell.
+    rows = re.findall(r"<tr><td>(<b>new</b>|known|fixed)<td>([^<]{1,3})<td>", drill)
+    assert rows == [
+        ("<b>new</b>", "N00"),
+        ("<b>new</b>", "N01"),
+        ("<b>new</b>", "N02"),
+        ("known", "K1"),
+        ("fixed", "F1"),
+        ("known", "K2"),
+    ]
+    assert drill.count("<a href=") == 3  # two probes and the previous run: no link a finding
+    # Fixed ones were seen in the previous run: linked once.
+    assert '<a href="https://probe.splx.ai/w/1234/target/42/test-runs/1001">run 1001</a>' in drill
+    # The hostile attack name is text, its control character dropped (no box glyph).
+    assert "&lt;b&gt;bold&lt;/b&gt;" in drill and "<b>bold" not in drill
+    assert "line2<td>" in drill and "\x07" not in page
+    assert 'href="#f2001"' in page and "id=f2002" not in page  # a clean run has none
+
+
+def test_a_probe_with_only_fixed_findings_links_where_they_were_seen() -> None:
+    from tests.results.findings_rows import attacks, run_with
+
+    # Both runs ran probes 101 and 102; F1 on 101 is gone this time, K2 on 102 is still there.
+    older = run_with(1001, [*attacks(101, "F1"), *attacks(102, "K2")])
+    current = run_with(2001, attacks(102, "K2"))
+    run = tracked(attrs(target_id=42), 2001).model_copy(update={"history": (older,)})
+    page = render_report(result_set(("k", run, current)))
+    drill = page[page.index("<details class=drill id=f2001>") : page.index("</details>")]
+    headings = re.findall(r'<tbody><tr><th colspan=5><a href="([^"]+)">([^<]+)</a>', drill)
+    assert [name for _, name in headings] == ["Probe 102", "Probe 101"]  # findings of now first
+    assert headings[0][0].endswith("/test-runs/2001/probe/20011?tab=results")
+    assert headings[1][0].endswith("/test-runs/1001/probe/10010?tab=results")
+    assert re.findall(r"<tr><td>(\w+)<td>(\w+)<td>", drill) == [("known", "K2"), ("fixed", "F1")]
+    assert ">run 1001</a>" in drill
+
+
+def test_control_characters_from_the_api_and_specs_are_not_drawn() -> None:
+    probe = ProbeRunResult(
+        probe_name="probe\x1b[31m red\x00\u202eevil",
+        probe_id=1,
+        status="Finished",
+        counts=Counts(total=4, failed=1, passed=3),
     )
-    assert links[-1].endswith("/test-runs/1001/probe/10010?tab=results")  # fixed: the previous run
-    # The hostile attack name is text.
-    assert "&lt;b&gt;bold&lt;/b&gt;" in drill and "<b>" not in drill
-    assert 'href="#f2001"' in page and 'id="f2002"' not in page  # a clean run has none
+    result = RunResult(
+        test_run_id=77, status="Finished", probe_runs=(probe,), seen_at="2026-12-02T14:00:00Z"
+    )
+    run = tracked(attrs(name="name\x07 with\tbell", target_id=42), 77)
+    page = render_report(result_set(("key\x08", run, result)))
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e]", page)
+    text = "".join(read(page).parts)
+    assert "probe[31m redevil" in text and "name with\tbell" in text
+    assert "<th scope=row>key<span class=name>" in page
 
 
 def test_trend_draws_the_history_and_says_its_numbers() -> None:

@@ -1,11 +1,12 @@
-"""The report's drill-down of each run: its findings grouped new, known, fixed and by probe run,
-and its key's trend over the recorded history, as data for the template.
+"""The report's drill-down of each run: its findings grouped by probe, new then known then
+fixed within each, and its key's trend over the recorded history, as data for the template.
 
-Findings are grouped under one heading per (state, probe run), which carries the probe's name
-and the probe run's link: a link per finding would cost 10,000 URLs on a page of 1,000 runs,
-the size the page must keep under 3 MB (docs/PERFORMANCE.md). The trend is an inline SVG of two
-polylines (failed test cases, new findings) with the same numbers in a table beside it: no
-colour and no script needed to read it.
+One heading per probe, carrying its name and the link to this run's probe run; each finding's
+state (new, known, fixed) is a short cell of its row. A heading (and so a link) per state and
+probe run, or a link per finding, would cost thousands of URLs on a page of 1,000 runs, which
+must stay under 3 MB (docs/PERFORMANCE.md). Fixed findings were seen in the previous run: the
+drill-down links that run once. The trend is an inline SVG of two polylines (failed test cases,
+new findings) with the same numbers in a table beside it: no colour and no script needed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from reconciler.results.baseline import compare
 from reconciler.results.gate import previous_result
 from reconciler.results.model import RunResult
 from reconciler.results.summary import ResultRow
-from reconciler.results.views.listing import Listed, listed, run_line
+from reconciler.results.views.listing import FIXED, Listed, listed, previous_run_url, run_line
 
 TREND_WIDTH: Final = 180
 TREND_HEIGHT: Final = 48
@@ -26,10 +27,10 @@ _PAD: Final = 6
 
 @dataclass(frozen=True)
 class Group:
-    """Findings of one state (new, known, fixed) seen in one probe run."""
+    """One probe's findings in a run: new, then known, then fixed."""
 
-    state: str
     probe: str
+    #: This run's probe run of the probe (the previous run's when it has only fixed findings).
     url: str
     items: tuple[Listed, ...]
 
@@ -72,6 +73,8 @@ class Drill:
     groups: tuple[Group, ...]
     notes: tuple[str, ...]
     trend: Trend | None
+    #: (run id, link) of the previous run, where the fixed findings were seen; None if none.
+    fixed_in: tuple[int, str] | None = None
 
     @property
     def anchor(self) -> str:
@@ -82,30 +85,36 @@ def drills(rows: list[ResultRow]) -> list[Drill]:
     """A drill-down for every row with findings, something to say about them, or a trend."""
     out = []
     for row in rows:
-        groups = _groups(listed(row))
+        items = listed(row)
+        groups = _groups(items)
         notes = _notes(row)
         trend = trend_of(row)
         if groups or notes or trend is not None:
-            out.append(Drill(row, run_line(row), groups, notes, trend))
+            out.append(Drill(row, run_line(row), groups, notes, trend, _fixed_in(row, items)))
     return out
 
 
 def _groups(items: list[Listed]) -> tuple[Group, ...]:
-    groups: list[Group] = []
-    bucket: list[Listed] = []
+    """By probe, in the order the probes first appear (those with new findings first); within
+    a probe the items keep their order, new then known then fixed."""
+    buckets: dict[tuple[int | None, str], list[Listed]] = {}
     for item in items:
-        if bucket and (bucket[0].state, bucket[0].url) != (item.state, item.url):
-            groups.append(_group(bucket))
-            bucket = []
-        bucket.append(item)
-    if bucket:
-        groups.append(_group(bucket))
-    return tuple(groups)
+        probe_id = item.record.probe_id
+        buckets.setdefault((probe_id, "" if probe_id is not None else item.probe), []).append(item)
+    return tuple(_group(bucket) for bucket in buckets.values())
 
 
 def _group(bucket: list[Listed]) -> Group:
-    first = bucket[0]
-    return Group(first.state, first.probe, first.url, tuple(bucket))
+    # The newest name and this run's link, from a finding of this run when there is one.
+    first = next((item for item in bucket if item.state != FIXED), bucket[0])
+    return Group(first.probe, first.url, tuple(bucket))
+
+
+def _fixed_in(row: ResultRow, items: list[Listed]) -> tuple[int, str] | None:
+    url = previous_run_url(row)
+    if url is None or row.previous is None or not any(i.state == FIXED for i in items):
+        return None
+    return row.previous.test_run_id, url
 
 
 def _notes(row: ResultRow) -> tuple[str, ...]:

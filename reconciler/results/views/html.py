@@ -7,11 +7,14 @@ user input. Its CSS and JS are inlined from the files beside the template, and a
 Content-Security-Policy allowing only those (by hash) makes the page unable to fetch anything
 from anywhere: it can be mailed or attached to a CI run and opened offline.
 
-Everything the page says is in its HTML (numbers, verdicts, reasons, hover texts as SVG
+Every value shown is stripped of control characters (``shown``), which a browser would draw
+as boxes. Everything the page says is in its HTML (numbers, verdicts, reasons, hover texts as SVG
 ``<title>``), so it reads with JavaScript off; the script only sorts and filters the table.
 
-Below the table, each run with findings has a collapsed drill-down (``drill.py``): new, then
-known, then fixed findings by probe run, and its key's trend over the recorded history. Test
+Below the table, each run with findings has a collapsed drill-down (``drill.py``): its findings
+by probe, new then known then fixed within each, and its key's trend over the recorded history.
+The markup is compact (no redundant attributes, optional end tags left out): 1,000 runs with
+10,000 findings must stay under 3 MB (docs/PERFORMANCE.md). Test
 case content only with ``include_content``: autoescaped ``<pre>`` text, cut at
 ``content_limit`` characters a message.
 
@@ -27,6 +30,7 @@ import base64
 import functools
 import hashlib
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -67,6 +71,7 @@ LABEL_WIDTH: Final = 120  # room for the target labels on the left
 LABEL_RISE: Final = 5.2
 DISPLAY_WIDTH: Final = 900  # a small map is zoomed towards this width
 PROBE_LABEL_CHARS: Final = 24  # longer probe names are cut in the label (whole in the title)
+MORE_RATES: Final = 5  # a cell's hover text gives the rates of this many more keys, then "…"
 _OUTCOME_RANK: Final = {Outcome.FAILED: 0, Outcome.PENDING: 1, Outcome.PASSED: 2}
 
 
@@ -93,7 +98,8 @@ class PageContext:
 @dataclass(frozen=True)
 class Cell:
     """One heat map cell: the worst of the keys' latest ended results with this (target,
-    probe) pair; its colour, text and link are the worst one's, its title names every key."""
+    probe) pair; its colour, text, link and title are the worst one's, the title counts the
+    others."""
 
     x: int
     y: int
@@ -215,27 +221,27 @@ def heat_map(results: ResultSet) -> HeatMap:
 
 
 def _cell_title(target: int, probe: str, parts: list[_Covered]) -> str:
-    """The hover text: the cell's figure, then one line per key covering it, worst first.
+    """The hover text: the cell's figure, the worst key's line, then how many more keys cover
+    the pair and their rates (each key's own line is its row in the table).
 
-    Short lines: a dense report (1,000 runs over 2,000 pairs, four keys a pair) carries 8,000
-    of them, and the page must stay small enough to mail (docs/PERFORMANCE.md, target 9).
+    Short on purpose: a dense report (1,000 runs over 2,000 pairs, four keys a pair) carries
+    2,000 of them, and the page must stay small enough to mail (docs/PERFORMANCE.md).
     """
     worst = parts[0].counts
-    several = f", the worst of {len(parts)} keys" if len(parts) > 1 else ""
-    lines = [f"target {target} × {probe}: {percent(worst.failed_rate)} failed{several}"]
-    lines.extend(_key_line(part) for part in parts)
+    lines = [f"target {target} × {probe}: {percent(worst.failed_rate)} failed", _key_line(parts[0])]
+    others = parts[1:]
+    if others:
+        rates = [percent(p.counts.failed_rate) if p.counts.total else "–" for p in others]
+        shown = ", ".join(rates[:MORE_RATES]) + (", …" if len(rates) > MORE_RATES else "")
+        lines.append(f"+{len(others)} more key{'s' if len(others) > 1 else ''}: {shown}")
     return "\n".join(lines)
 
 
 def _key_line(part: _Covered) -> str:
-    """``nightly: 3 of 20 failed (15%), 1 errored, run 1001, Error``: what is not the rule
-    (errored test cases, an end other than Finished) only when it is there."""
+    """``nightly: 3 of 20 failed, 1 errored, run 1001, Error``: what is not the rule (errored
+    test cases, an end other than Finished) only when it is there."""
     counts, row = part.counts, part.row
-    found = (
-        f"{counts.failed} of {counts.total} failed ({percent(counts.failed_rate)})"
-        if counts.total
-        else "no test cases"
-    )
+    found = f"{counts.failed} of {counts.total} failed" if counts.total else "no test cases"
     errored = f", {counts.errored} errored" if counts.errored else ""
     ended = "" if row.status.casefold() == "finished" else f", {row.status}"
     return f"{row.key}: {found}{errored}, run {row.test_run_id}{ended}"
@@ -412,6 +418,20 @@ def _hash(text: str) -> str:
     return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
 
 
+#: C0 and C1 controls but tab and line breaks, and the bidirectional formatting characters: a
+#: browser draws a control as a box (or, for the latter, reorders the text around it). Dropped
+#: from every value the page shows; names and attacks come from the API and spec files.
+_UNSHOWN: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown(value: object) -> object:
+    """A value as the page shows it: text without control characters (``_UNSHOWN``); anything
+    else, and markup the template marked safe (the page's own CSS and JS), as it is."""
+    if type(value) is str:  # not Markup, a subclass: the page's own code is left alone
+        return _UNSHOWN.sub("", value)
+    return value
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
     import jinja2
@@ -420,6 +440,8 @@ def _environment() -> jinja2.Environment:
         loader=jinja2.PackageLoader("reconciler", "templates"),
         # Keys, names and probe names are user input: everything is escaped unless marked.
         autoescape=True,
+        # Applied to every {{ value }} before it is escaped.
+        finalize=shown,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -85,6 +85,13 @@ def run_line(row: ResultRow) -> str:
     return f"{failed} (findings not known: {why})"
 
 
+def previous_run_url(row: ResultRow) -> str | None:
+    """The link of the run ``row``'s findings were compared with (where fixed ones were seen)."""
+    if row.previous is None:
+        return None
+    return run_url(_platform(row), row.workspace_id, row.target_id, row.previous.test_run_id)
+
+
 def cut(text: str, limit: int) -> str:
     """``text`` within ``limit`` characters, saying how much was left out when it was cut."""
     if len(text) <= limit:
@@ -105,9 +112,7 @@ class _Probes:
         runs = result.probe_runs if result is not None else ()
         self.by_run = {p.probe_run_id: p for p in runs if p.probe_run_id is not None}
         self.by_probe = {p.probe_id: p for p in runs if p.probe_id is not None}
-        # The row carries the run's link, not the platform: take the platform back off it.
-        suffix = run_url("", row.workspace_id, row.target_id, row.test_run_id)
-        self.platform = row.url.removesuffix(suffix)
+        self.platform = _platform(row)
 
     def name_and_url(self, record: FindingRecord) -> tuple[str, str]:
         probe_run = (
@@ -126,3 +131,8 @@ class _Probes:
             return name, run_url(self.platform, workspace, target, self.run_id)
         run = run_url(self.platform, workspace, target, self.run_id)
         return name, probe_run_url(run, probe_run_id)
+
+
+def _platform(row: ResultRow) -> str:
+    # The row carries the run's link, not the platform: take the platform back off it.
+    return row.url.removesuffix(run_url("", row.workspace_id, row.target_id, row.test_run_id))
