@@ -38,9 +38,9 @@ from reconciler.errors import (
 )
 from reconciler.state import open_store
 from reconciler.state.codec import decode_state, encode_state
-from reconciler.state.model import STATE_VERSION, JournalRecord, State, TrackedRun
+from reconciler.state.model import STATE_VERSION, JournalRecord, State, TrackedRun, fold
 from reconciler.state.store import StateStore
-from tests.factories import attrs, result_of, tracked
+from tests.factories import attrs, finding, recorded, result_of, tracked
 from tests.polling import wait_until
 
 StoreFactory = Callable[[], StateStore]
@@ -223,6 +223,53 @@ class StateStoreContract:
         assert run == recovered.runs["a"]
         assert run.result is not None and run.result.test_run_id == 12
         assert [(r.test_run_id, r.counts.failed) for r in run.history] == [(11, 2)]
+
+    def test_findings_survive_the_journal_a_crash_and_a_persist(
+        self, store: StateStore, make_store: StoreFactory, location: str
+    ) -> None:
+        # status records a result and then its findings; the findings of an earlier run (now
+        # history) come in later. A crash before the persist loses neither, and no content
+        # (prompts, answers) can reach the stored document: records hold identities only.
+        earlier = recorded(finding(attack="A", probe_run_id=1100), finding(attack="B"))
+        latest = recorded(finding(attack="A", probe_run_id=1200), finding(attack="C"))
+        run = tracked(attrs(target_id=1), 12).model_copy(
+            update={"history": (result_of(11, failed=2),)}
+        )
+        persisted(store, a=run)
+        with store.lock("status"):
+            store.recover()
+            for record in [
+                JournalRecord(op="result", key="a", test_run_id=12, result=result_of(12, failed=2)),
+                JournalRecord(op="findings", key="a", test_run_id=12, findings=latest),
+                JournalRecord(op="findings", key="a", test_run_id=11, findings=earlier),
+            ]:
+                store.append(record)
+            # Seen by a reader before anything is folded into the document.
+            seen = make_store().read().runs["a"]
+            assert seen.result is not None and seen.result.findings == latest
+            # The command "crashes" here: the next one recovers the journal.
+        survivor = make_store()
+        with survivor.lock("status"):
+            recovered = survivor.recover()
+            assert survivor.journal() == []
+        stored = make_store().read().runs["a"]
+        assert stored == recovered.runs["a"]
+        assert stored.result is not None and stored.result.findings == latest
+        assert [r.findings for r in stored.history] == [earlier]
+        raw = self.read_raw(location)
+        assert raw is not None
+        document = json.loads(raw)["runs"]["a"]
+        assert sorted(r["attack"] for r in document["result"]["findings"]["records"]) == ["A", "C"]
+        # A reread replaces what was recorded, through the journal again.
+        fewer = recorded(finding(attack="A", probe_run_id=1200))
+        reread = JournalRecord(op="findings", key="a", test_run_id=12, findings=fewer)
+        with store.lock("findings"):
+            base = store.recover()
+            store.append(reread)
+            store.persist(fold(base, [reread]))
+        final = make_store().read().runs["a"]
+        assert final.result is not None and final.result.findings == fewer
+        assert [r.findings for r in final.history] == [earlier]
 
     def test_cancel_done_removes_the_run(self, store: StateStore) -> None:
         persisted(store, a=tracked(attrs(target_id=1), 11), b=tracked(attrs(target_id=2), 22))
