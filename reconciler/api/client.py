@@ -514,8 +514,8 @@ class ProbeClient:
         if probe_run.probe_run_id is None:
             raise NotSentError(
                 f"{call.what}: the status document gave this probe run no probeRunId, so its "
-                f"test cases cannot be asked for; nothing was sent and {call.not_done}. Read the "
-                "run's status again later, or see the run in the SPLX Probe UI."
+                f"test cases cannot be asked for; nothing was sent and {call.not_done}. The ended "
+                "run's status is not read again: see its test cases in the SPLX Probe UI."
             )
         answer = self._exchange(call)
         if answer.status == 200:

@@ -193,15 +193,18 @@ def _finding(case: Mapping[str, object], probe_run: ProbeRunResult) -> Finding:
     attack, variation = read("attack"), read("variation")
     strategy, red_teamer = read("strategy"), read("red_teamer")
     probe = probe_run.probe_id if probe_run.probe_id is not None else probe_run.probe_name
+    test_case_id = read("id")
     record = FindingRecord(
-        fingerprint=fingerprint(probe, attack, variation, strategy, red_teamer),
+        fingerprint=fingerprint(
+            probe, attack, variation, strategy, red_teamer, unnamed=test_case_id
+        ),
         probe_id=probe_run.probe_id,
         probe_run_id=probe_run.probe_run_id,
         attack=attack,
         variation=variation,
         strategy=strategy,
         red_teamer=red_teamer,
-        test_case_id=read("id"),
+        test_case_id=test_case_id,
         detected_at=read("detected_at"),
     )
     return Finding(

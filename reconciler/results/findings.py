@@ -32,6 +32,8 @@ MAX_RECORDED: Final = 200
 #: The fingerprint scheme's version, part of SARIF's ``partialFingerprints`` key: a change of
 #: the scheme gets a new key, so code scanning never matches old alerts against new hashes.
 FINGERPRINT_VERSION: Final = "v1"
+#: Why new cannot be told from known when the export names no attack.
+UNNAMED: Final = "the export named no attack for some test cases"
 #: The result value of a finding, as the export is asked for it.
 FAILED: Final = "FAILED"
 
@@ -49,6 +51,8 @@ def fingerprint(
     variation: str | None,
     strategy: str | None,
     red_teamer: str | None,
+    *,
+    unnamed: str | None = None,
 ) -> str:
     """The identity of a finding across runs: sha256 over the five fields, each normalised
     (case-insensitive, blanks collapsed) and separated by a unit separator so that no field's
@@ -57,8 +61,14 @@ def fingerprint(
     ``probe`` is the probe id, or its name when the status document gave no id. The scheme is
     documented in docs/FINDINGS.md; changing it makes every known finding new once, so it
     carries ``FINGERPRINT_VERSION``.
+
+    ``unnamed``: the test case id of a finding whose attack the export did not name. Two such
+    test cases are not known to be one attack, so the id, as a sixth field, keeps them apart
+    (each its own finding, never merged); fingerprints of named attacks are unchanged.
     """
-    fields = (probe, attack, variation, strategy, red_teamer)
+    fields: tuple[int | str | None, ...] = (probe, attack, variation, strategy, red_teamer)
+    if unnamed is not None and attack is None:
+        fields += (unnamed,)
     text = "\x1f".join(_normal(f) for f in fields)
     # surrogatepass: a lone surrogate from a JSON "\ud800" must hash, not crash.
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
@@ -221,8 +231,19 @@ def diff(
     fixed only where this run ran its probe again and did not find it.
     """
     ordered = new_first_order(current.records)
-    if previous is None:
+    if previous is None and current.identified:
         return FindingsDiff(new=ordered, known=(), fixed=(), more=current.more)
+    if previous is None:
+        # All new (no previous run), but say that they cannot be recognised in another run
+        # either, rather than counting them as new silently.
+        return FindingsDiff(
+            new=ordered,
+            known=(),
+            fixed=(),
+            more=current.more,
+            determined=False,
+            undetermined_because=UNNAMED,
+        )
     why = _undetermined(current, previous)
     if why is not None:
         return FindingsDiff(
@@ -252,7 +273,7 @@ def diff(
 
 def _undetermined(current: RecordedFindings, previous: RecordedFindings) -> str | None:
     if not current.identified or not previous.identified:
-        return "the export named no attack for some test cases"
+        return UNNAMED
     if current.more or previous.more:
         return f"more than {MAX_RECORDED} findings in a run: only {MAX_RECORDED} are recorded"
     return None

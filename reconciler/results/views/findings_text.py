@@ -100,12 +100,13 @@ def _row_lines(row: ResultRow, view: FindingsView) -> list[str]:
     if findings is None:
         lines.append("  not ended: no findings yet" if row.error is None else "  not read")
         return lines
-    if findings.error is not None:
-        lines.append(f"  could not read all findings: {findings.error}")
     diff = findings.diff
     if diff is None:
-        lines.append(f"  findings not known: {findings.not_read or findings.error or 'not read'}")
+        # One line: the read's error is the reason they are not known, said once.
+        lines.append(f"  findings not known: {findings.error or findings.not_read or 'not read'}")
         return lines
+    if findings.error is not None:
+        lines.append(f"  could not read all findings: {findings.error}")
     if not diff.determined:
         lines.append(f"  new and known cannot be told apart: {diff.undetermined_because}")
     if diff.previous_run_id is not None:
