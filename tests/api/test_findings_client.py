@@ -177,8 +177,8 @@ def test_a_probe_run_without_id_is_refused_before_anything_is_sent(
         f"findings of {RUN_KEY!r} (run {run.test_run_id}, probe {probe_run.probe_name!r}, "
         f"probe run without id, workspace {WORKSPACE}): the status document gave this probe "
         "run no probeRunId, so its test cases cannot be asked for; nothing was sent and its "
-        "findings were not read. Read the run's status again later, or see the run in the "
-        "SPLX Probe UI."
+        "findings were not read. The ended run's status is not read again: see its test "
+        "cases in the SPLX Probe UI."
     )
     assert exports(sim) == []
 
