@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 from reconciler.commands.common import Session, gates_of, load_desired, report_store_notes
 from reconciler.commands.outputs import sarif_text, say_undecided
 from reconciler.commands.reading import (
+    NO_KEY,
     FindingsWanted,
     read_findings_of,
     read_statuses,
@@ -23,7 +24,7 @@ from reconciler.commands.reading import (
     select_tracked,
     unknown_outcomes,
 )
-from reconciler.defaults import DEFAULT_PARALLELISM
+from reconciler.defaults import API_KEY_ENV, DEFAULT_PARALLELISM
 from reconciler.errors import UsageError
 
 if TYPE_CHECKING:
@@ -149,6 +150,21 @@ def _exit_code(session: Session, results: ResultSet) -> int:
         return code
     unread = [r for r in results.rows if r.error is not None]
     unknown = [r for r in results.rows if r.findings is not None and r.findings.error is not None]
+    # Findings neither recorded nor readable for want of a key: what this command is for, so
+    # not shown is an error, as for a status status cannot read without the key.
+    keyless = [
+        r
+        for r in results.rows
+        if r.findings is not None and r.findings.diff is None and r.findings.not_read == NO_KEY
+    ]
+    if not unread and not unknown and keyless:
+        shown = ", ".join(r.key for r in keyless[:10]) + (" ..." if len(keyless) > 10 else "")
+        session.console.error(
+            f"the findings of {len(keyless)} run{'s' if len(keyless) != 1 else ''} are not "
+            f"recorded and could not be read without {API_KEY_ENV}: {shown}. Set it to read "
+            "them (recorded findings are shown from state)."
+        )
+        return EXIT_ERROR
     if not unread and not unknown:
         return EXIT_OK
     names = [r.key for r in unread + unknown]

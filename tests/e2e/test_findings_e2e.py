@@ -172,8 +172,19 @@ def test_a_version_2_state_reads_and_is_upgraded_on_the_next_write(
     cli.state_path.parent.mkdir(parents=True)
     shutil.copy(DATA / "golden-v2.json", cli.state_path)
     golden = cli.state_path.read_bytes()
+    status = run("status", env={"SPLX_API_KEY": None})
+    assert status.code == 0, status.all
+    assert "chatbot-jailbreak: Finished, run 9001, 9 passed, 1 failed" in status.out
+    # Its run failed a test case and no findings are recorded: findings, whose whole point
+    # they are, says it cannot read them without the key, and what to do (exit 1).
     shown = run("findings", env={"SPLX_API_KEY": None})
-    assert "Traceback" not in shown.all and "chatbot-jailbreak" in shown.out, shown.all
+    assert shown.code == 1, shown.all
+    assert "findings not known: not read: SPLX_API_KEY is not set" in shown.out
+    assert (
+        "Error: the findings of 1 run are not recorded and could not be read without "
+        "SPLX_API_KEY: chatbot-jailbreak. Set it to read them"
+    ) in shown.err
+    assert "Traceback" not in shown.all
     assert cli.state_path.read_bytes() == golden
 
     # A state an older reconciler left: results recorded, no findings, version 2.
