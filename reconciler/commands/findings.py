@@ -18,9 +18,8 @@ from reconciler.commands.outputs import sarif_text, say_undecided
 from reconciler.commands.reading import (
     NO_KEY,
     FindingsWanted,
-    read_findings_of,
+    read_and_record,
     read_statuses,
-    record_learned,
     select_tracked,
     unknown_outcomes,
 )
@@ -83,10 +82,15 @@ def findings(session: Session, options: FindingsOptions) -> int:
     refreshed = read_statuses(session, runs, options.parallelism)
     # Content is never recorded: showing it means reading the test cases again.
     again = options.reread or options.include_content
-    context, found = read_findings_of(
-        session, refreshed, desired, options.parallelism, FindingsWanted(again=again)
+    context, _ = read_and_record(
+        session,
+        store,
+        refreshed,
+        desired,
+        parallelism=options.parallelism,
+        wanted=FindingsWanted(again=again),
+        operation="findings",
     )
-    record_learned(session, store, refreshed, operation="findings", findings=found)
     gates = gates_of(session.settings, desired, runs)
     results = build_results(
         refreshed, gates, platform=platform, read_at=utc_now(), findings=context

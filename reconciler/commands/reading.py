@@ -164,6 +164,32 @@ def read_findings_of(
     return FindingsContext(reads=reads, declared=declared), journal_records(reads)
 
 
+def read_and_record(
+    session: Session,
+    store: StateStore,
+    refreshed: Refresh,
+    desired: DesiredSet | None,
+    *,
+    parallelism: int,
+    wanted: FindingsWanted,
+    operation: str,
+) -> tuple[FindingsContext, str | None]:
+    """The findings ``refreshed`` needs (``read_findings_of``), then every result and finding
+    learned recorded in one go (``record_learned``; its warning is returned). When the export
+    refuses the key (401, 403), the results already read are recorded before the error ends
+    the command, so the next command need not read them again."""
+    from reconciler.errors import ApiError
+
+    try:
+        context, found = read_findings_of(session, refreshed, desired, parallelism, wanted)
+    except ApiError as exc:
+        if exc.fatal:
+            record_learned(session, store, refreshed, operation=operation)
+        raise
+    note = record_learned(session, store, refreshed, operation=operation, findings=found)
+    return context, note
+
+
 class NoReads:
     """The StatusApi of a command in which every run has already ended: reading one is a bug."""
 

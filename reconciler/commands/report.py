@@ -27,9 +27,8 @@ from reconciler.commands.common import Session, gates_of, load_desired, report_s
 from reconciler.commands.reading import (
     NO_KEY,
     FindingsWanted,
-    read_findings_of,
+    read_and_record,
     read_statuses,
-    record_learned,
     select_tracked,
     unknown_outcomes,
 )
@@ -97,8 +96,15 @@ def report(session: Session, options: ReportOptions) -> int:
         )
     # Offline (--refresh=false), the findings recorded in state are all there is.
     wanted = FindingsWanted(enabled=options.refresh, again=options.include_content)
-    findings, found = read_findings_of(session, refreshed, desired, options.parallelism, wanted)
-    recording = record_learned(session, store, refreshed, operation="report", findings=found)
+    findings, recording = read_and_record(
+        session,
+        store,
+        refreshed,
+        desired,
+        parallelism=options.parallelism,
+        wanted=wanted,
+        operation="report",
+    )
     notes += [recording] if recording else []
     gates = gates_of(session.settings, desired, runs)
     results = build_results(

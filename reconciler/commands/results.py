@@ -19,9 +19,8 @@ from reconciler.commands.outputs import say_undecided
 from reconciler.commands.reading import (
     NO_KEY,
     FindingsWanted,
-    read_findings_of,
+    read_and_record,
     read_statuses,
-    record_learned,
     select_tracked,
     unknown_outcomes,
 )
@@ -69,10 +68,15 @@ def status(session: Session, options: StatusOptions) -> int:
     if warning:
         session.console.warn(warning)
     refreshed = read_statuses(session, runs, options.parallelism)
-    context, found = read_findings_of(
-        session, refreshed, desired, options.parallelism, FindingsWanted(options.findings)
+    context, _ = read_and_record(
+        session,
+        store,
+        refreshed,
+        desired,
+        parallelism=options.parallelism,
+        wanted=FindingsWanted(options.findings),
+        operation="status",
     )
-    record_learned(session, store, refreshed, operation="status", findings=found)
     gates = gates_of(session.settings, desired, runs)
     results = build_results(
         refreshed, gates, platform=platform, read_at=utc_now(), findings=context
