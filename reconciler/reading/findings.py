@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from reconciler.errors import ApiError
+from reconciler.reading.pool import run_all
 from reconciler.results.findings import Finding, FindingsRead, record_findings
 from reconciler.results.gate import previous_result
 from reconciler.results.model import ProbeRunResult, RunResult
@@ -104,8 +105,7 @@ def read_findings(
             with lock:
                 on_read()
 
-    if jobs:
-        _run_all(read, jobs, parallelism)
+    run_all([partial(read, run, probe) for run, probe in jobs], parallelism)
     reads: dict[tuple[str, int], FindingsRead] = {}
     for run in runs:
         where = (run.key, run.result.test_run_id)
@@ -119,28 +119,6 @@ def read_findings(
             requests=len(run.probe_runs),
         )
     return reads
-
-
-def _run_all(
-    read: Callable[[Wanted, ProbeRunResult], None],
-    jobs: list[tuple[Wanted, ProbeRunResult]],
-    parallelism: int,
-) -> None:
-    with ThreadPoolExecutor(max_workers=min(parallelism, len(jobs))) as pool:
-        futures = [pool.submit(read, run, probe) for run, probe in jobs]
-        try:
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        except BaseException:
-            # Ctrl-C: drop the reads not started, or leaving the pool would send them all.
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        failed = next((f for f in done if f.exception() is not None), None)
-        if failed is not None:
-            for future in futures:
-                future.cancel()
-            error = failed.exception()
-            assert error is not None
-            raise error
 
 
 def journal_records(reads: dict[tuple[str, int], FindingsRead]) -> list[JournalRecord]:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from reconciler.errors import ApiError, LockError
+from reconciler.reading.pool import run_all
 from reconciler.results.observation import Observation, Refresh
 from reconciler.state.model import JournalRecord, State, TrackedRun, fold, utc_now
 
@@ -101,22 +102,7 @@ def refresh(
             if on_observed is not None:
                 on_observed(observation)
 
-    if to_read:
-        with ThreadPoolExecutor(max_workers=min(parallelism, len(to_read))) as pool:
-            futures = [pool.submit(read, key, run) for key, run in to_read]
-            try:
-                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            except BaseException:
-                # Ctrl-C: drop the reads not started, or leaving the pool would send them all.
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-            failed = next((f for f in done if f.exception() is not None), None)
-            if failed is not None:
-                for future in futures:
-                    future.cancel()
-                error = failed.exception()
-                assert error is not None
-                raise error
+    run_all([partial(read, key, run) for key, run in to_read], parallelism)
     outcome.requests = len(observed)
     outcome.observations.update(observed)
     outcome.observations = dict(sorted(outcome.observations.items()))

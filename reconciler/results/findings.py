@@ -231,29 +231,19 @@ def diff(
     fixed only where this run ran its probe again and did not find it.
     """
     ordered = new_first_order(current.records)
-    if previous is None and current.identified:
-        return FindingsDiff(new=ordered, known=(), fixed=(), more=current.more)
-    if previous is None:
-        # All new (no previous run), but say that they cannot be recognised in another run
-        # either, rather than counting them as new silently.
-        return FindingsDiff(
-            new=ordered,
-            known=(),
-            fixed=(),
-            more=current.more,
-            determined=False,
-            undetermined_because=UNNAMED,
-        )
     why = _undetermined(current, previous)
-    if why is not None:
+    if previous is None or why is not None:
+        # No previous run: all are new. Not told apart: all count as new, and the diff says
+        # why rather than calling them new silently (even with no previous run, an unnamed
+        # finding could never be recognised in the next one).
         return FindingsDiff(
             new=ordered,
             known=(),
             fixed=(),
             more=current.more,
-            determined=False,
+            determined=why is None,
             undetermined_because=why,
-            previous_run_id=previous_run_id,
+            previous_run_id=previous_run_id if previous is not None else None,
         )
     before = {r.fingerprint for r in previous.records}
     now = {r.fingerprint for r in current.records}
@@ -271,10 +261,10 @@ def diff(
     )
 
 
-def _undetermined(current: RecordedFindings, previous: RecordedFindings) -> str | None:
-    if not current.identified or not previous.identified:
+def _undetermined(current: RecordedFindings, previous: RecordedFindings | None) -> str | None:
+    if not current.identified or (previous is not None and not previous.identified):
         return UNNAMED
-    if current.more or previous.more:
+    if previous is not None and (current.more or previous.more):
         return f"more than {MAX_RECORDED} findings in a run: only {MAX_RECORDED} are recorded"
     return None
 
