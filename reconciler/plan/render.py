@@ -13,7 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 from reconciler import __version__
-from reconciler.markdown import MARKDOWN_LIMIT, longest_backtick_run, md_code, md_html, md_text
+from reconciler.markdown import (
+    MARKDOWN_LIMIT,
+    fit_blocks,
+    longest_backtick_run,
+    md_code,
+    md_html,
+    md_text,
+    utf16_units,
+)
 from reconciler.plan.model import Action, Change, Observed, Plan
 from reconciler.records import show_probe_ids
 from reconciler.results.links import run_url
@@ -420,30 +428,21 @@ def render_markdown(
 
     text = "\n".join([*head, *rows]) + "\n"
     # Room for the cut note, whatever numbers end up in it.
-    budget = limit - _units(cut.text(len(listed), len(details)))
-    used = _units(text)
-    if used > budget:
+    budget = limit - utf16_units(cut.text(len(listed), len(details)))
+    if utf16_units(text) > budget:
         return _md_cut_rows(head, rows, cut, limit)
-    # Sizes are summed as blocks are added: measuring the growing text again would be quadratic.
-    parts = [text]
-    for block in details:
-        size = 1 + _units(block)
-        if used + size > budget:
-            break
-        parts.append("\n" + block)
-        used += size
-    kept = len(parts) - 1
+    fitted, kept = fit_blocks(text, details, budget)
     if kept < len(details):
-        parts.append("\n" + cut.text(len(listed), kept))
-    return _fit("".join(parts), limit)
+        fitted += "\n" + cut.text(len(listed), kept)
+    return _fit(fitted, limit)
 
 
 def _md_cut_rows(head: list[str], rows: list[str], cut: _CutNote, limit: int) -> str:
-    budget = limit - _units(cut.text(cut.total_rows, 0))
+    budget = limit - utf16_units(cut.text(cut.total_rows, 0))
     parts = ["\n".join(head) + "\n"]
-    used = _units(parts[0])
+    used = utf16_units(parts[0])
     for row in rows:
-        size = _units(row) + 1
+        size = utf16_units(row) + 1
         if used + size > budget:
             break
         parts.append(row + "\n")
@@ -468,15 +467,10 @@ class _CutNote:
         )
 
 
-def _units(text: str) -> int:
-    """Length in UTF-16 code units: what GitHub's limit and JavaScript's ``length`` count."""
-    return len(text.encode("utf-16-le")) // 2
-
-
 def _fit(text: str, limit: int) -> str:
     # Last resort for absurdly small limits: never hand back more than was allowed. A surrogate
     # pair split by the cut is dropped whole (``ignore``), not left half.
-    if _units(text) <= limit:
+    if utf16_units(text) <= limit:
         return text
     return text.encode("utf-16-le")[: 2 * limit].decode("utf-16-le", errors="ignore")
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from reconciler.markdown import MARKDOWN_LIMIT, md_code, md_text
+from reconciler.markdown import MARKDOWN_LIMIT, fit_blocks, md_code, md_text, utf16_units
 from reconciler.results.gate import Outcome
 from reconciler.results.summary import ResultRow, ResultSet
 from reconciler.results.views.inert import md_inert, md_pre
@@ -83,24 +83,11 @@ def _within(text: str, blocks: list[str], limit: int) -> str:
         "\n> **Findings cut to fit:** the new findings of {kept} of {total} failing runs are "
         "shown; `reconciler findings` lists them all.\n"
     )
-    budget = limit - _units(note.format(kept=len(blocks), total=len(blocks)))
-    used = _units(text)
-    parts = [text]
-    for block in blocks:
-        size = 1 + _units(block)
-        if used + size > budget:
-            break
-        parts.append("\n" + block)
-        used += size
-    kept = len(parts) - 1
+    budget = limit - utf16_units(note.format(kept=len(blocks), total=len(blocks)))
+    fitted, kept = fit_blocks(text, blocks, budget)
     if kept < len(blocks):
-        parts.append(note.format(kept=kept, total=len(blocks)))
-    return "".join(parts)
-
-
-def _units(text: str) -> int:
-    """Length in UTF-16 code units, as GitHub counts a comment's."""
-    return len(text.encode("utf-16-le")) // 2
+        fitted += note.format(kept=kept, total=len(blocks))
+    return fitted
 
 
 def _details(row: ResultRow, include_content: bool, content_limit: int) -> str:
