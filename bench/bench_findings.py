@@ -1,7 +1,7 @@
 """The findings targets of docs/PERFORMANCE.md ("Findings"): reading them, their size in state,
 and ``status`` over recorded ones.
 
-    python bench/bench_findings.py [--repeat 3] [--only read,size,status]
+    python bench/bench_findings.py [--repeat 3] [--only read,size,status] [--keep DIR]
     python bench/run_all.py --only findings      # the same, from the installed package
 
 - ``read``: 1,000 runs on a simulator answering every request after 50 ms, each run ending
@@ -276,11 +276,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default=",".join(BENCHES), help=", ".join(BENCHES))
+    parser.add_argument(
+        "--keep", type=Path, help="build the data in this directory and keep it (for profiling)"
+    )
     args = parser.parse_args()
     # As run_all: the checkout's bytecode compiled, as an installed package has it.
     compileall.compile_dir(ROOT / "reconciler", quiet=1)
-    with tempfile.TemporaryDirectory(prefix="reconciler-bench-findings-") as name:
-        targets = run(Path(name), set(args.only.split(",")), args.repeat)
+    only = set(args.only.split(","))
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        targets = run(args.keep.resolve(), only, args.repeat)
+    else:
+        with tempfile.TemporaryDirectory(prefix="reconciler-bench-findings-") as name:
+            targets = run(Path(name), only, args.repeat)
     print()
     print(f"{'target':<34} {'measured (median)':<30} {'limit':<10} met")
     for t in targets:
