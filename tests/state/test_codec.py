@@ -201,3 +201,21 @@ def test_one_record_decodes_alone_with_the_shared_wording() -> None:
     assert str(caught.value).endswith("; inspect row 7")
     with pytest.raises(StateCorruptError, match=r"row 8: invalid JSON"):
         codec.decode_record(b"{", "row 8")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | int32 | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=6).filter(lambda k: k != "findings"), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@given(json_values)
+def test_the_state_is_indented_exactly_as_json_dumps_would(document: Any) -> None:
+    # The state file's layout predates the codec's own writer: files written before it must
+    # not change on the next write (findings rows aside, which are new).
+    expected = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert codec._pretty(document) == expected.encode()
