@@ -23,7 +23,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pydantic import SerializerFunctionWrapHandler, StrictInt, model_serializer
+from pydantic import (
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    StrictInt,
+    field_validator,
+    model_serializer,
+)
 
 from reconciler.results.camel import CamelModel, Count
 
@@ -36,6 +42,9 @@ FINGERPRINT_VERSION: Final = "v1"
 UNNAMED: Final = "the export named no attack for some test cases"
 #: The result value of a finding, as the export is asked for it.
 FAILED: Final = "FAILED"
+#: The serialisation context under which ``RecordedFindings`` writes its records as rows
+#: (``ROW_FIELDS``): what the state codec asks for, for the state file and the journal.
+AS_ROWS: Final = "findingsAsRows"
 
 
 def _normal(value: str | int | None) -> str:
@@ -93,10 +102,29 @@ class FindingRecord(CamelModel):
 
     @model_serializer(mode="wrap")
     def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Unknown fields and the usual single occurrence are left out: a state of 1,000 runs
-        # with their findings must stay a few megabytes (docs/PERFORMANCE.md).
+        # Unknown fields and the usual single occurrence are left out.
         data: dict[str, Any] = handler(self)
         return {k: v for k, v in data.items() if v is not None and (k != "occurrences" or v != 1)}
+
+    def row(self) -> list[str | int | None]:
+        """The record as a row of ``ROW_FIELDS``, trailing unknowns and a single occurrence
+        left out (the state's form, see ``RecordedFindings``)."""
+        row: list[str | int | None] = [
+            self.fingerprint,
+            self.probe_id,
+            self.probe_run_id,
+            self.attack,
+            self.variation,
+            self.strategy,
+            self.red_teamer,
+            self.test_case_id,
+            self.detected_at,
+        ]
+        if self.occurrences != 1:
+            row.append(self.occurrences)
+        while row[-1] is None:
+            row.pop()
+        return row
 
     @property
     def identified(self) -> bool:
@@ -129,6 +157,29 @@ class RecordedFindings(CamelModel):
     #: When they were read (``utc_now`` format).
     read_at: str
 
+    @field_validator("records", mode="before")
+    @classmethod
+    def _from_rows(cls, value: Any) -> Any:
+        # The state's rows become records; records written as objects read as well.
+        if not isinstance(value, list):
+            return value
+        return [_from_row(item) if isinstance(item, list) else item for item in value]
+
+    @model_serializer(mode="wrap")
+    def _rows(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        # In state, each record is a row of ``ROW_FIELDS``: as objects, the field names were
+        # half of a state of 1,000 runs with 10 findings each (docs/PERFORMANCE.md, "Findings").
+        if not (info.context and info.context.get(AS_ROWS)):
+            data: dict[str, Any] = handler(self)
+            return data
+        return {
+            "more": self.more,
+            "readAt": self.read_at,
+            "records": [record.row() for record in self.records],
+        }
+
     @property
     def total(self) -> int:
         return len(self.records) + self.more
@@ -137,6 +188,30 @@ class RecordedFindings(CamelModel):
     def identified(self) -> bool:
         """Every recorded finding names its attack: new can be told from known."""
         return all(r.identified for r in self.records)
+
+
+#: A record's fields in the order of its row in state (``FindingRecord.row``).
+ROW_FIELDS: Final = (
+    "fingerprint",
+    "probe_id",
+    "probe_run_id",
+    "attack",
+    "variation",
+    "strategy",
+    "red_teamer",
+    "test_case_id",
+    "detected_at",
+    "occurrences",
+)
+
+
+def _from_row(row: list[Any]) -> dict[str, Any]:
+    if not row or len(row) > len(ROW_FIELDS):
+        raise ValueError(
+            f"a findings row holds 1 to {len(ROW_FIELDS)} values "
+            f"({', '.join(ROW_FIELDS)}), not {len(row)}"
+        )
+    return dict(zip(ROW_FIELDS, row, strict=False))
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reconciler.errors import StateCorruptError, StateVersionError
+from reconciler.results.findings import AS_ROWS
 from reconciler.state.model import STATE_VERSION, JournalRecord, State
 from reconciler.validation import describe_validation_error
 
@@ -32,6 +33,9 @@ JOURNAL_VERSION = 3
 
 Document = dict[str, Any]
 
+#: Findings as rows in the state file and the journal (``RecordedFindings``).
+_AS_ROWS: Final = {AS_ROWS: True}
+
 _UPGRADE_HINT = "upgrade reconciler to a version that knows this format"
 
 
@@ -40,7 +44,7 @@ _UPGRADE_HINT = "upgrade reconciler to a version that knows this format"
 
 def encode_state(state: State) -> bytes:
     """The state file's bytes: the same state always gives the same bytes."""
-    return _pretty(state.model_dump(mode="json", by_alias=True))
+    return _pretty(state.model_dump(mode="json", by_alias=True, context=_AS_ROWS))
 
 
 def decode_state(data: bytes, location: str) -> State:
@@ -193,7 +197,7 @@ def encode_header(lineage: str, serial: int) -> bytes:
 
 def encode_record(record: JournalRecord) -> bytes:
     """One journal line: compact JSON, sorted keys, newline-terminated."""
-    return _line(record.model_dump(mode="json", by_alias=True, exclude_none=True))
+    return _line(record.model_dump(mode="json", by_alias=True, exclude_none=True, context=_AS_ROWS))
 
 
 def decode_journal(data: bytes, location: str) -> Journal | None:
