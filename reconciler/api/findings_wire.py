@@ -252,7 +252,12 @@ def _identity(value: object) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str | int | float):
-        return sanitise(str(value), MAX_IDENTITY) or None
+        text = str(value)
+        # The usual value (an attack id, a name) is short and printable: what sanitise would
+        # return, without its walk character by character (ten fields of every test case).
+        if len(text) <= MAX_IDENTITY and text.isprintable():
+            return text.strip() or None
+        return sanitise(text, MAX_IDENTITY) or None
     return None
 
 

@@ -6,13 +6,17 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reconciler.api.findings_wire import (
     MAX_IDENTITY,
     ExportAnswer,
     FindingsAnswerError,
+    _identity,
     parse_export_answer,
 )
+from reconciler.api.wire import sanitise
 from reconciler.results.findings import FAILED, Finding, Message, fingerprint
 from reconciler.results.model import ProbeRunResult
 
@@ -337,3 +341,10 @@ def test_many_keys_are_summed_up_and_strange_ones_cleaned() -> None:
     assert "k0, k1," in message and "k11 and 9 more)" in message
     assert problem({}) == "a JSON object with no list of test cases in it (top-level keys: none)"
     assert "\x1b" not in problem({"\x1b[31mred": 1})
+
+
+@given(
+    st.text(max_size=MAX_IDENTITY + 5) | st.sampled_from(["  padded  ", " ", "x" * MAX_IDENTITY])
+)
+def test_the_fast_path_for_printable_identities_cleans_as_sanitise_does(text: str) -> None:
+    assert _identity(text) == (sanitise(text, MAX_IDENTITY) or None)
