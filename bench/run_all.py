@@ -274,8 +274,11 @@ def apply_once(
 
 
 def ended_state(path: Path, runs: int) -> None:
-    """A state of ``runs`` runs that have all ended, each with its recorded result."""
+    """A state of ``runs`` runs that have all ended, each with its recorded result and the
+    findings behind its failed test cases (one a probe run): without them, ``status`` would read
+    the findings of every run."""
     from reconciler.records import RunAttributes
+    from reconciler.results.findings import FindingRecord, fingerprint, record_findings
     from reconciler.results.model import Counts, ProbeRunResult, RunResult
 
     entries = {}
@@ -305,6 +308,16 @@ def ended_state(path: Path, runs: int) -> None:
             ),
             seen_at="2024-05-01T13:00:00Z",
         )
+        found = [
+            FindingRecord(
+                fingerprint=fingerprint(p.probe_id, f"ATK-{p.probe_id}-{i % 50}", None, None, None),
+                probe_id=p.probe_id,
+                probe_run_id=p.probe_run_id,
+                attack=f"ATK-{p.probe_id}-{i % 50}",
+            )
+            for p in result.probe_runs
+        ]
+        result = result.model_copy(update={"findings": record_findings(found, result.seen_at)})
         entries[f"run-{i:05d}"] = TrackedRun(
             test_run_id=run_id,
             attributes=attributes,
@@ -544,9 +557,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--only",
-        default="startup,plan,apply,latency,status,simulator,report,wait,terraform",
+        default="startup,plan,apply,latency,status,simulator,report,wait,findings,terraform",
         help="comma-separated: startup, plan, apply, latency, status, simulator, report, "
-        "wait, terraform",
+        "wait, findings, terraform",
     )
     parser.add_argument(
         "--runs", type=int, default=1_000, help="runs (resources) of the terraform comparison"
@@ -661,6 +674,12 @@ def main() -> None:
             import bench_wait
 
             targets += bench_wait.run(set(bench_wait.BENCHES))
+        if "findings" in only:
+            # Reading findings, their size in state, status over recorded ones
+            # (bench/bench_findings.py), with the CLI measured here.
+            import bench_findings
+
+            targets += bench_findings.run(tmp, set(bench_findings.BENCHES), args.repeat)
         if "terraform" in only:
             print(f"side by side with Terraform, {args.runs:,} runs / resources", flush=True)
             ratios = bench_terraform(tmp, args.runs, args.repeat)
