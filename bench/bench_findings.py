@@ -165,7 +165,7 @@ def bench_read(tmp: Path, times: int) -> tuple[list[Target], Path, Path]:
 def _bare_read(url: str, state_path: Path) -> float:
     """Seconds of one ``read_findings`` of every run of ``state_path``, in this process."""
     from reconciler.api.client import ProbeClient
-    from reconciler.results.findings_reader import read_findings, wanted
+    from reconciler.reading.findings import read_findings, wanted
 
     state = decode_state(state_path.read_bytes(), str(state_path))
     runs = wanted((key, run, run.result) for key, run in state.runs.items())

@@ -90,7 +90,7 @@ def test_recorded_findings_are_never_read_twice_and_reread_records_the_new_answe
     line = next(line for line in shown.out.splitlines() if line.startswith("sweep:"))
     assert f"run {second}" in line and "4 failed (" in line and "known;" in line
     recorded = sweep(cli)["result"]["findings"]
-    assert FORCED in {r.get("attack") for r in recorded["records"]}
+    assert FORCED in {r.attack for r in RecordedFindings.model_validate(recorded).records}
 
     # Recorded: no command sends an export request for it again, in any format.
     for args in (("status",), ("status", "--format", "json"), ("findings",), ("wait",)):
@@ -106,11 +106,10 @@ def test_recorded_findings_are_never_read_twice_and_reread_records_the_new_answe
     reread = run("findings", "--reread")
     assert reread.code == 0, reread.all
     assert exports(sim) == before + 2  # night 2 only: night 1's findings are recorded
-    now = sweep(cli)["result"]["findings"]
-    assert [r["fingerprint"] for r in now["records"]] == [
-        r["fingerprint"] for r in recorded["records"]
-    ]
-    assert all(r["occurrences"] == 2 for r in now["records"])
+    now = RecordedFindings.model_validate(sweep(cli)["result"]["findings"])
+    before_reread = RecordedFindings.model_validate(recorded)
+    assert [r.fingerprint for r in now.records] == [r.fingerprint for r in before_reread.records]
+    assert all(r.occurrences == 2 for r in now.records)
     assert run("findings").code == 0 and exports(sim) == before + 2
 
 

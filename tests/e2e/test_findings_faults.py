@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.results.findings import RecordedFindings
 from reconciler.simulator.config import KeyGrant, SimulatorConfig
 from reconciler.simulator.server import SimulatorServer
 from tests.e2e.conftest import API_KEY, Cli, Result, Runner
@@ -217,8 +218,8 @@ def test_duplicates_are_merged_and_counted(cli: Cli, run: Runner, sim: Simulator
     shown = run("status")
     assert shown.code == 0, shown.all
     assert "3 failed (3 new, 0 known; 0 fixed)" in shown.out
-    records = state_runs(cli)["alpha"]["result"]["findings"]["records"]
-    assert len(records) == 3 and all(r["occurrences"] == 2 for r in records)
+    findings = RecordedFindings.model_validate(state_runs(cli)["alpha"]["result"]["findings"])
+    assert len(findings.records) == 3 and all(r.occurrences == 2 for r in findings.records)
     listed = run("findings", "--target", "alpha")
     assert listed.code == 0, listed.all
     assert listed.out.count(", 2 test cases") == 3

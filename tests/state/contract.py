@@ -36,6 +36,7 @@ from reconciler.errors import (
     StateError,
     StateVersionError,
 )
+from reconciler.results.findings import ROW_FIELDS
 from reconciler.state import open_store
 from reconciler.state.codec import decode_state, encode_state
 from reconciler.state.model import STATE_VERSION, JournalRecord, State, TrackedRun, fold
@@ -259,7 +260,8 @@ class StateStoreContract:
         raw = self.read_raw(location)
         assert raw is not None
         document = json.loads(raw)["runs"]["a"]
-        assert sorted(r["attack"] for r in document["result"]["findings"]["records"]) == ["A", "C"]
+        rows = document["result"]["findings"]["records"]  # rows of ROW_FIELDS
+        assert sorted(r[ROW_FIELDS.index("attack")] for r in rows) == ["A", "C"]
         # A reread replaces what was recorded, through the journal again.
         fewer = recorded(finding(attack="A", probe_run_id=1200))
         reread = JournalRecord(op="findings", key="a", test_run_id=12, findings=fewer)
