@@ -31,11 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reconciler.reading.refresh import Refresh  # noqa: E402
 from reconciler.records import RunAttributes  # noqa: E402
 from reconciler.results.gate import Gate  # noqa: E402
 from reconciler.results.model import Counts, ProbeRunResult, RunResult  # noqa: E402
-from reconciler.results.observation import Observation  # noqa: E402
+from reconciler.results.observation import Observation, Refresh  # noqa: E402
 from reconciler.results.summary import ResultSet, build_results  # noqa: E402
 from reconciler.results.views.html import heat_map, render_report  # noqa: E402
 from reconciler.state.codec import encode_state  # noqa: E402

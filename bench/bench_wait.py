@@ -32,12 +32,11 @@ from run_all import KEY, Target, simulator  # noqa: E402  (bench/ is the script'
 
 from reconciler.api.client import ProbeClient  # noqa: E402
 from reconciler.files import atomic_write  # noqa: E402
-from reconciler.reading.refresh import Refresh  # noqa: E402
 from reconciler.reading.wait import Waiter, WaitOptions  # noqa: E402
 from reconciler.records import RunAttributes  # noqa: E402
 from reconciler.results.gate import Gate  # noqa: E402
 from reconciler.results.model import Counts, ProbeRunResult, RunResult  # noqa: E402
-from reconciler.results.observation import Observation  # noqa: E402
+from reconciler.results.observation import Observation, Refresh  # noqa: E402
 from reconciler.results.summary import build_results  # noqa: E402
 from reconciler.results.views.junit import render_junit  # noqa: E402
 from reconciler.simulator.config import KeyGrant, SimulatorConfig  # noqa: E402

@@ -695,8 +695,8 @@ def main() -> None:
                 )
     print()
     print(f"{'target':<34} {'measured (median)':<26} {'limit':<14} met")
-    for t in targets:
-        print(f"{t.name:<34} {t.figure:<26} {t.limit:<14} {'yes' if t.met else 'NO'}")
+    for row in targets:
+        print(f"{row.name:<34} {row.figure:<26} {row.limit:<14} {'yes' if row.met else 'NO'}")
     sys.exit(0 if all(t.met for t in targets) else 1)
 
 
