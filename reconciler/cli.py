@@ -778,13 +778,17 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI and turn every outcome into an exit code.
 
     Without ``argv`` this is the process's own command line, and the process ends when the
-    command does: the cycle collector is paused for it (``reconciler.collector``). With
-    ``argv`` the caller lives on, so the command's logging set-up is undone when it ends.
+    command does: the cycle collector is paused for it (``reconciler.collector``), and so is
+    pydantic's plugin lookup when no plugin is installed (``reconciler.pydantic_plugins``).
+    With ``argv`` the caller lives on, so the command's logging set-up is undone when it ends.
     """
     from reconciler import collector
 
     if argv is None:
         collector.pause()
+        from reconciler.pydantic_plugins import skip_lookup_when_none_installed
+
+        skip_lookup_when_none_installed()
     try:
         rv = _run(sys.argv[1:]) if argv is None else _run_in_process(argv)
     finally:
