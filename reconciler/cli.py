@@ -828,7 +828,7 @@ def _report_error(exc: Exception, args: list[str]) -> int:
     from reconciler.errors import ReconcilerError
     from reconciler.redact import Redactor
 
-    redact = Redactor([os.environ.get(API_KEY_ENV, "").strip()])
+    redact = Redactor([os.environ.get(n, "").strip() for n in (API_KEY_ENV, "SPLXAI_API_KEY")])
     if isinstance(exc, ReconcilerError):
         click.echo(redact(f"Error: {exc}"), err=True)
         return exc.exit_code

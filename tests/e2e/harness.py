@@ -167,9 +167,10 @@ def run_command(
 
 def process_env(settings: Mapping[str, str | None]) -> dict[str, str]:
     """The environment of a real ``reconciler`` process: the caller's without its own
-    ``SPLX_*``/``RECONCILER_*`` settings, then ``settings`` (None removes a variable), and this
-    checkout on ``PYTHONPATH``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPLX_", "RECONCILER_"))}
+    ``SPLX_*``/``SPLXAI_*``/``RECONCILER_*`` settings, then ``settings`` (None removes a
+    variable), and this checkout on ``PYTHONPATH``."""
+    own = ("SPLX_", "SPLXAI_", "RECONCILER_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(own)}
     for key, value in settings.items():
         if value is None:
             env.pop(key, None)
