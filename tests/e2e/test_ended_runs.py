@@ -244,6 +244,46 @@ def test_destroy_without_a_key_skips_the_refresh_as_apply_does(
     assert cli.state_path.read_text() == before
 
 
+def test_destroy_needs_no_key_when_every_run_is_known_to_have_ended(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    ids = applied(cli, run)
+    finish(sim, ids[JAILBREAK])
+    finish(sim, ids[INJECTION], failed=1)
+    assert run("status").code == 0  # records both final results in state
+    requests = len(sim.requests())
+    done = run("destroy", "--auto-approve", env={"SPLX_API_KEY": None})
+    assert done.code == 0, done.all
+    assert "0 cancelled, 2 already ended" in done.out
+    assert len(sim.requests()) == requests  # nothing sent, nothing needed the key
+    state = cli.state()
+    assert state["runs"] == {}
+    assert set(state["retired"]) == {JAILBREAK, INJECTION}  # type: ignore[arg-type]
+
+
+def test_apply_retires_an_ended_removed_key_without_a_key(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    ids = applied(cli, run)
+    finish(sim, ids[JAILBREAK], failed=3)
+    assert run("status").code == 0
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS.split(f"  {JAILBREAK}:")[0] + _injection_only())
+    requests = len(sim.requests())
+    plan = run("plan", "--format", "json", env={"SPLX_API_KEY": None})
+    (cancel,) = [c for c in json.loads(plan.out)["runs"] if c["action"] == "cancel"]
+    line = f"test run {ids[JAILBREAK]} has ended (Finished): nothing to cancel, it leaves the state"
+    assert cancel["nothing_to_cancel"] == line
+    markdown = run("plan", "--format", "markdown", env={"SPLX_API_KEY": None})
+    assert line in markdown.out
+    done = run("apply", "--auto-approve", env={"SPLX_API_KEY": None})
+    assert done.code == 0, done.all
+    # The running run could not be read without the key: said, and left as it is.
+    assert "status of 1 tracked run was not read" in done.err
+    assert "0 cancelled, 1 already ended" in done.out
+    assert len(sim.requests()) == requests
+    assert set(cli.state()["runs"]) == {INJECTION}  # type: ignore[call-overload]
+
+
 def test_destroy_help_lists_the_refresh_options(run: Runner) -> None:
     shown = run("destroy", "--help")
     assert shown.code == 0
