@@ -16,7 +16,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "reconciler"
 
-#: Lowest first: (layer name, module prefixes). The longest matching prefix places a module.
+#: Lowest first: (layer name, modules or packages). The longest match places a module; the
+#: package ``reconciler`` itself matches only itself, so a new module must be placed here.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "foundation",
@@ -34,6 +35,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "reconciler.config_lookup",
             "reconciler.locations",
             "reconciler.markdown",
+            "reconciler.older_env",
+            "reconciler.pydantic_plugins",
         ),
     ),
     ("results data", ("reconciler.results",)),
@@ -93,7 +96,9 @@ def layer_of(module: str) -> int:
     best: tuple[int, int] | None = None
     for index, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            inside = module == prefix or module.startswith(prefix + ".")
+            inside = module == prefix or (
+                prefix != "reconciler" and module.startswith(prefix + ".")
+            )
             if inside and (best is None or len(prefix) > best[1]):
                 best = (index, len(prefix))
     if best is None:

@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> None:
 
     if argv is None:
         collector.pause()
+        from reconciler.pydantic_plugins import skip_lookup_when_none_installed
+
+        skip_lookup_when_none_installed()
     try:
         rv = _run(sys.argv[1:]) if argv is None else _run_in_process(argv)
     finally:
@@ -112,7 +115,7 @@ def _report_error(exc: Exception, args: list[str]) -> int:
     from reconciler.errors import ReconcilerError
     from reconciler.redact import Redactor
 
-    redact = Redactor([os.environ.get(API_KEY_ENV, "").strip()])
+    redact = Redactor([os.environ.get(n, "").strip() for n in (API_KEY_ENV, "SPLXAI_API_KEY")])
     if isinstance(exc, ReconcilerError):
         click.echo(redact(f"Error: {exc}"), err=True)
         return exc.exit_code

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from reconciler.defaults import API_KEY_ENV, DEFAULT_SPEC_PATHS, DEFAULT_STATE
 from reconciler.errors import UsageError
+from reconciler.older_env import older_names_note, with_older_names
 from reconciler.redact import RedactingFilter, Redactor
 from reconciler.ui import Console, should_color
 
@@ -167,6 +168,9 @@ class Session:
     """
 
     def __init__(self, settings: Settings) -> None:
+        env, older = with_older_names(settings.env)
+        if older:
+            settings.env = env  # SPLXAI_ names stand in for unset SPLX_ ones (older_env)
         self.settings = settings
         self._store: StateStore | None = None
         secrets = [s for s in (settings.api_key,) if s]
@@ -180,6 +184,9 @@ class Session:
         )
         self._logging_before = _LoggerSnapshot()
         self._configure_logging()
+        note = older_names_note(older)
+        if note is not None:
+            self.console.info(note)
 
     def __enter__(self) -> Self:
         return self

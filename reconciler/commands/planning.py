@@ -211,8 +211,9 @@ def apply(
         the_plan = _plan_under_lock(session, options, state, plan_file, parallelism)
         state = _record_refreshed(store, state, the_plan)
         # A missing key fails before the plan is shown or anything is asked: nothing could be
-        # sent without it. A plan of moves alone changes only the state and needs no key.
-        client = session.client(parallelism=parallelism) if the_plan.actionable else _NoApi()
+        # sent without it. A plan that sends nothing (moves, cancels of runs known to have
+        # ended) changes only the state and needs no key.
+        client = session.client(parallelism=parallelism) if the_plan.sends_requests else _NoApi()
         try:
             # --quiet keeps results only; a plan someone must approve is always shown.
             if not plan_file and not (session.settings.quiet and auto_approve):
@@ -399,7 +400,7 @@ def _resolve_unknown(session: Session, paths: Sequence[str]) -> str:
 
 
 class _NoApi:
-    """Stands in for the API client when a plan sends nothing (moves only)."""
+    """Stands in for the API client when a plan sends nothing (moves, cancels of ended runs)."""
 
     def trigger(self, attributes: RunAttributes, *, key: str) -> int:
         raise AssertionError(f"internal error: trigger of {key!r} in a plan that sends nothing")

@@ -171,6 +171,12 @@ class Plan:
         ]
 
     @property
+    def sends_requests(self) -> bool:
+        """True when apply would call the API: a trigger, a replace, or a cancel of a run not
+        known to have ended. The cancel of an ended run only takes it out of the state."""
+        return any(c.action is not Action.CANCEL or not c.run_ended for c in self.actionable)
+
+    @property
     def moves(self) -> list[Change]:
         """Changes whose run moves to a new key in state (``moved:``)."""
         return [c for c in self.changes if c.moved_from is not None]

@@ -145,6 +145,16 @@ def _ended(change: Change, run: TrackedRun) -> str | None:
     return None
 
 
+def _ended_cancel_note(change: Change) -> str | None:
+    """``test run 1001 has ended (Finished): nothing to cancel, it leaves the state`` for the
+    cancel of a run the plan knows has ended (apply sends nothing for it); None otherwise.
+    Every format carries it: a reviewer of any of them learns that no request is sent."""
+    if change.action is not Action.CANCEL or change.before is None:
+        return None
+    ended = _ended(change, change.before)
+    return None if ended is None else f"{ended}: nothing to cancel, it leaves the state"
+
+
 def _unknown_note(run: TrackedRun) -> str:
     why = run.note or "no answer came back"
     return f"trigger sent at {run.triggered_at}: {why}"
@@ -243,10 +253,8 @@ def _text_change(change: Change, paint: _Painter) -> list[str]:
         change.action is Action.TRIGGER and change.before is not None
     ):
         lines.append(paint(f"  # {_old_run_note(change)}", _DIM))
-    elif change.action is Action.CANCEL and change.before is not None:
-        ended = _ended(change, change.before)
-        if ended is not None:
-            lines.append(paint(f"  # {ended}: nothing to cancel, it leaves the state", _DIM))
+    elif (note := _ended_cancel_note(change)) is not None:
+        lines.append(paint(f"  # {note}", _DIM))
     lines.append(f"{marker} {paint(change.key, _BOLD)}")
     if change.action is Action.TRIGGER and change.after is not None:
         lines += _text_fields(change.after.wire(), "+", code, paint)
@@ -346,6 +354,10 @@ def _json_change(change: Change) -> dict[str, Any]:
     # Present only when a refresh read the run: plans made without one keep their shape.
     if change.observed is not None:
         document["refreshed"] = _json_observed(change.observed)
+    # Present only for the cancel of a run known to have ended, as in the text plan.
+    note = _ended_cancel_note(change)
+    if note is not None:
+        document["nothing_to_cancel"] = note
     return document
 
 
@@ -498,6 +510,9 @@ def _md_row(change: Change, platform: str | None) -> str:
     reason = md_text(change.reason)
     if change.moved_from is not None and not _only_moved(change):
         reason += f"; moved from {md_code(change.moved_from)}"
+    note = _ended_cancel_note(change)
+    if note is not None:
+        reason += f"; {md_text(note)}"
     ending = change.before if change.action in (Action.REPLACE, Action.CANCEL) else None
     if platform is not None and ending is not None and ending.test_run_id is not None:
         attrs = ending.attributes

@@ -82,6 +82,8 @@ class _ChangeDoc(_Doc):
     changed_fields: list[_FieldChangeDoc]
     moved_from: str | None = None
     refreshed: _ObservedDoc | None = None
+    #: For people reading the file: derived from the rest when the plan is loaded.
+    nothing_to_cancel: str | None = None
 
 
 class _StateRefDoc(_Doc):

@@ -136,9 +136,10 @@ _SCALARS: dict[str, Callable[[str], Any]] = {
 _PLACEHOLDER_RE = re.compile(r"\$\$\{|\$\{([^}]*)(\}?)")
 _VARIABLE_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?\Z", re.DOTALL)
 _INTERPOLATION_HINT = "write ${NAME} or ${NAME:-default}; write $${ for a literal ${"
-#: Variables holding credentials (the Probe API key, libpq's password). A value read from a
-#: spec is shown in plans and written to plan files and state, so these are never interpolated.
-SECRET_VARIABLES = ("SPLX_API_KEY", "PGPASSWORD")
+#: Variables holding credentials (the Probe API key by both its names, libpq's password). A
+#: value read from a spec is shown in plans and written to plan files and state, so these are
+#: never interpolated.
+SECRET_VARIABLES = ("SPLX_API_KEY", "SPLXAI_API_KEY", "PGPASSWORD")
 
 
 def node_line(node: Node) -> int:

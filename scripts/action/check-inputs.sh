@@ -52,7 +52,8 @@ if [ -n "${INPUT_VERSION:-}" ] && ! [[ "${INPUT_VERSION}" =~ $version_pattern ]]
   fail "input 'version' must be a version of splx-reconciler such as 0.1.0 (got '${INPUT_VERSION}')"
 fi
 
-if [ -z "${SPLX_API_KEY:-}" ]; then
+# SPLXAI_API_KEY: the vendor's older name, which reconciler reads when SPLX_API_KEY is unset.
+if [ -z "${SPLX_API_KEY:-}" ] && [ -z "${SPLXAI_API_KEY:-}" ]; then
   if [ "$command" = apply ]; then
     fail "SPLX_API_KEY is not set: apply needs it. Pass it to this step as env: SPLX_API_KEY: \${{ secrets.SPLX_API_KEY }}"
   fi

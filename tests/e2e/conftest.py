@@ -13,12 +13,18 @@ from typing import Protocol
 import pytest
 
 from reconciler.cli import main
+from reconciler.older_env import OLDER_NAMES
 from reconciler.simulator.config import KeyGrant, SimulatorConfig
 from reconciler.simulator.server import SimulatorServer
 from reconciler.simulator.store import ReceivedRequest
+from tests.e2e.harness import SPEC_TWO_RUNS as TWO_RUNS
 from tests.e2e.harness import process_env
 
 API_KEY = "e2e-secret-key-0123456789"
+#: The two-run spec most e2e tests start from (kept with the helpers that apply it).
+SPEC_TWO_RUNS = TWO_RUNS
+#: What a developer's shell may set that would change a command run in-process.
+OWN_VARIABLES = (*OLDER_NAMES, *OLDER_NAMES.values())
 LIMITED_KEY = "e2e-limited-key-9876543210"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -100,7 +106,7 @@ class Cli:
         merged = {**self.env, **(env or {})}
         with monkeypatch.context() as m:
             m.chdir(self.root)
-            for key in ("SPLX_API_KEY", "SPLX_API_URL", "RECONCILER_STATE", "NO_COLOR"):
+            for key in (*OWN_VARIABLES, "RECONCILER_STATE", "NO_COLOR"):
                 m.delenv(key, raising=False)
             for key, value in merged.items():
                 if value is not None:
@@ -178,19 +184,3 @@ def api_changes(sim: SimulatorServer) -> list[ReceivedRequest]:
     """The API requests that change something on the platform (triggers and cancels), not
     the status reads of a refresh."""
     return [r for r in api_requests(sim) if r.method != "GET"]
-
-
-SPEC_TWO_RUNS = """\
-workspaceId: 1234
-defaults:
-  notifyWhenFinished: true
-testRuns:
-  chatbot-jailbreak:
-    targetId: 42
-    probeIds: [102, 101, 101]
-    name: Nightly jailbreak sweep
-    runAiAnalysis: true
-  support-bot-injection:
-    targetId: 43
-    probeIds: [103]
-"""

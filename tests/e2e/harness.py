@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import signal
 import subprocess
@@ -23,8 +24,9 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.commands.common import Session, Settings
 from reconciler.commands.planning import PlanOptions
@@ -33,8 +35,61 @@ from reconciler.simulator.server import SimulatorServer
 from reconciler.state.local import LocalStateStore
 from reconciler.state.model import State
 
+if TYPE_CHECKING:
+    from tests.e2e.conftest import Cli, Runner
+
 REPO = Path(__file__).resolve().parents[2]
 WORKSPACE = 1234
+
+
+# --- two runs applied, read and aged: shared by the refresh and ended-run tests --------------
+
+SPEC_TWO_RUNS = """\
+workspaceId: 1234
+defaults:
+  notifyWhenFinished: true
+testRuns:
+  chatbot-jailbreak:
+    targetId: 42
+    probeIds: [102, 101, 101]
+    name: Nightly jailbreak sweep
+    runAiAnalysis: true
+  support-bot-injection:
+    targetId: 43
+    probeIds: [103]
+"""
+JAILBREAK, INJECTION = "chatbot-jailbreak", "support-bot-injection"
+#: ``SPEC_TWO_RUNS`` with ``rerunAfter: 7d`` for both runs.
+RERUN_SPEC = SPEC_TWO_RUNS.replace(
+    "  notifyWhenFinished: true", "  notifyWhenFinished: true\n  rerunAfter: 7d"
+)
+
+
+def applied(cli: Cli, run: Runner, spec: str = SPEC_TWO_RUNS) -> dict[str, int]:
+    """Write ``spec`` and apply it; each tracked key's test run id."""
+    cli.write_spec("runs.yaml", spec)
+    done = run("apply", "--auto-approve")
+    assert done.code == 0, done.all
+    runs = cli.state()["runs"]
+    assert isinstance(runs, dict)
+    return {key: entry["testRunId"] for key, entry in runs.items()}
+
+
+def status_reads(sim: SimulatorServer) -> int:
+    """How many status reads (a refresh's or a wait's requests) the simulator has answered."""
+    return sum(1 for r in sim.requests() if r.method == "GET" and r.path.endswith("/status"))
+
+
+def age_runs(cli: Cli, days: int) -> None:
+    """Make every tracked run look triggered ``days`` ago (a state file edited in place; the
+    plan's clock is the real one here, so the runs must be older instead)."""
+    data = cli.state()
+    when = datetime.now(UTC) - timedelta(days=days)
+    runs = data["runs"]
+    assert isinstance(runs, dict)
+    for entry in runs.values():
+        entry["triggeredAt"] = when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    cli.state_path.write_text(json.dumps(data))
 
 
 def many_runs_spec(count: int, *, prefix: str = "run", target: int = 42) -> str:
@@ -167,9 +222,10 @@ def run_command(
 
 def process_env(settings: Mapping[str, str | None]) -> dict[str, str]:
     """The environment of a real ``reconciler`` process: the caller's without its own
-    ``SPLX_*``/``RECONCILER_*`` settings, then ``settings`` (None removes a variable), and this
-    checkout on ``PYTHONPATH``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPLX_", "RECONCILER_"))}
+    ``SPLX_*``/``SPLXAI_*``/``RECONCILER_*`` settings, then ``settings`` (None removes a
+    variable), and this checkout on ``PYTHONPATH``."""
+    own = ("SPLX_", "SPLXAI_", "RECONCILER_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(own)}
     for key, value in settings.items():
         if value is None:
             env.pop(key, None)

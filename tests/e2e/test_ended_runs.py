@@ -7,18 +7,23 @@ from __future__ import annotations
 
 import json
 import signal
-from datetime import UTC, datetime, timedelta
 
 from reconciler.simulator.server import SimulatorServer
 from reconciler.state.local import LocalStateStore
-from tests.e2e.conftest import SPEC_TWO_RUNS, Cli, Runner, api_changes
-from tests.e2e.harness import many_runs_spec, runs_by_key, settle
-from tests.polling import wait_until
-
-JAILBREAK, INJECTION = "chatbot-jailbreak", "support-bot-injection"
-RERUN_SPEC = SPEC_TWO_RUNS.replace(
-    "  notifyWhenFinished: true", "  notifyWhenFinished: true\n  rerunAfter: 7d"
+from tests.e2e.conftest import Cli, Runner, api_changes
+from tests.e2e.harness import (
+    INJECTION,
+    JAILBREAK,
+    RERUN_SPEC,
+    SPEC_TWO_RUNS,
+    age_runs,
+    applied,
+    many_runs_spec,
+    runs_by_key,
+    settle,
+    status_reads,
 )
+from tests.polling import wait_until
 
 
 def cancels(sim: SimulatorServer) -> list[str]:
@@ -26,30 +31,8 @@ def cancels(sim: SimulatorServer) -> list[str]:
     return [r.path for r in api_changes(sim) if r.path.endswith("/cancel")]
 
 
-def status_reads(sim: SimulatorServer) -> int:
-    return sum(1 for r in sim.requests() if r.method == "GET" and r.path.endswith("/status"))
-
-
-def applied(cli: Cli, run: Runner, spec: str = SPEC_TWO_RUNS) -> dict[str, int]:
-    cli.write_spec("runs.yaml", spec)
-    done = run("apply", "--auto-approve")
-    assert done.code == 0, done.all
-    runs = cli.state()["runs"]
-    assert isinstance(runs, dict)
-    return {key: entry["testRunId"] for key, entry in runs.items()}
-
-
 def finish(sim: SimulatorServer, test_run_id: int, *, failed: int = 0) -> None:
     sim.set_outcome(test_run_id=test_run_id, status="Finished", failed=failed, finish_after=0)
-
-
-def age_runs(cli: Cli, days: int) -> None:
-    """Make every tracked run look triggered ``days`` ago (the plan's clock is the real one)."""
-    data = cli.state()
-    when = datetime.now(UTC) - timedelta(days=days)
-    for entry in data["runs"].values():  # type: ignore[union-attr]
-        entry["triggeredAt"] = when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    cli.state_path.write_text(json.dumps(data))
 
 
 def history(cli: Cli, key: str) -> list[tuple[int, str]]:
@@ -259,6 +242,46 @@ def test_destroy_without_a_key_skips_the_refresh_as_apply_does(
     assert "Error: SPLX_API_KEY is not set" in refused.err
     assert len(sim.requests()) == requests
     assert cli.state_path.read_text() == before
+
+
+def test_destroy_needs_no_key_when_every_run_is_known_to_have_ended(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    ids = applied(cli, run)
+    finish(sim, ids[JAILBREAK])
+    finish(sim, ids[INJECTION], failed=1)
+    assert run("status").code == 0  # records both final results in state
+    requests = len(sim.requests())
+    done = run("destroy", "--auto-approve", env={"SPLX_API_KEY": None})
+    assert done.code == 0, done.all
+    assert "0 cancelled, 2 already ended" in done.out
+    assert len(sim.requests()) == requests  # nothing sent, nothing needed the key
+    state = cli.state()
+    assert state["runs"] == {}
+    assert set(state["retired"]) == {JAILBREAK, INJECTION}  # type: ignore[arg-type]
+
+
+def test_apply_retires_an_ended_removed_key_without_a_key(
+    cli: Cli, run: Runner, sim: SimulatorServer
+) -> None:
+    ids = applied(cli, run)
+    finish(sim, ids[JAILBREAK], failed=3)
+    assert run("status").code == 0
+    cli.write_spec("runs.yaml", SPEC_TWO_RUNS.split(f"  {JAILBREAK}:")[0] + _injection_only())
+    requests = len(sim.requests())
+    plan = run("plan", "--format", "json", env={"SPLX_API_KEY": None})
+    (cancel,) = [c for c in json.loads(plan.out)["runs"] if c["action"] == "cancel"]
+    line = f"test run {ids[JAILBREAK]} has ended (Finished): nothing to cancel, it leaves the state"
+    assert cancel["nothing_to_cancel"] == line
+    markdown = run("plan", "--format", "markdown", env={"SPLX_API_KEY": None})
+    assert line in markdown.out
+    done = run("apply", "--auto-approve", env={"SPLX_API_KEY": None})
+    assert done.code == 0, done.all
+    # The running run could not be read without the key: said, and left as it is.
+    assert "status of 1 tracked run was not read" in done.err
+    assert "0 cancelled, 1 already ended" in done.out
+    assert len(sim.requests()) == requests
+    assert set(cli.state()["runs"]) == {INJECTION}  # type: ignore[call-overload]
 
 
 def test_destroy_help_lists_the_refresh_options(run: Runner) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import jsonschema
 import pytest
@@ -14,9 +13,16 @@ import pytest
 from reconciler.simulator.config import KeyGrant, SimulatorConfig
 from reconciler.simulator.server import SimulatorServer
 from tests.cli.test_plan_cmd import plan_schema
-from tests.e2e.conftest import API_KEY, SPEC_TWO_RUNS, Cli, Runner
-
-JAILBREAK, INJECTION = "chatbot-jailbreak", "support-bot-injection"
+from tests.e2e.conftest import API_KEY, Cli, Runner
+from tests.e2e.harness import (
+    INJECTION,
+    JAILBREAK,
+    RERUN_SPEC,
+    SPEC_TWO_RUNS,
+    age_runs,
+    applied,
+    status_reads,
+)
 
 
 @pytest.fixture(params=["product", "upper"])
@@ -30,19 +36,6 @@ def sim(request: pytest.FixtureRequest) -> Iterator[SimulatorServer]:
     )
     with SimulatorServer(config) as server:
         yield server
-
-
-def status_reads(sim: SimulatorServer) -> int:
-    return sum(1 for r in sim.requests() if r.method == "GET" and r.path.endswith("/status"))
-
-
-def applied(cli: Cli, run: Runner, spec: str = SPEC_TWO_RUNS) -> dict[str, int]:
-    cli.write_spec("runs.yaml", spec)
-    done = run("apply", "--auto-approve")
-    assert done.code == 0, done.all
-    runs = cli.state()["runs"]
-    assert isinstance(runs, dict)
-    return {key: entry["testRunId"] for key, entry in runs.items()}
 
 
 def test_a_run_cancelled_in_the_ui_is_triggered_again_with_the_reason(
@@ -186,29 +179,14 @@ def test_a_saved_refreshed_plan_applies_what_was_read_without_reading_again(
     assert refused.code == 1 and "--refresh" in refused.err
 
 
-def _age_runs(cli: Cli, days: int) -> None:
-    """Make every tracked run look triggered ``days`` ago (a state file edited in place; the
-    plan's clock is the real one here, so the runs must be older instead)."""
-    data = cli.state()
-    when = datetime.now(UTC) - timedelta(days=days)
-    for entry in data["runs"].values():  # type: ignore[union-attr]
-        entry["triggeredAt"] = when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    cli.state_path.write_text(json.dumps(data))
-
-
-RERUN_SPEC = SPEC_TWO_RUNS.replace(
-    "  notifyWhenFinished: true", "  notifyWhenFinished: true\n  rerunAfter: 7d"
-)
-
-
 def test_a_finished_run_comes_due_and_a_running_one_does_not(
     cli: Cli, run: Runner, sim: SimulatorServer
 ) -> None:
     ids = applied(cli, run, RERUN_SPEC)
     sim.set_outcome(test_run_id=ids[JAILBREAK], status="Finished", failed=1, finish_after=0)
-    _age_runs(cli, 3)
+    age_runs(cli, 3)
     assert run("plan", "--detailed-exitcode").code == 0  # finished, but only 3d old
-    _age_runs(cli, 8)
+    age_runs(cli, 8)
     plan = run("plan", "--detailed-exitcode")
     assert plan.code == 2, plan.all
     assert f"# {JAILBREAK} must be replaced (due: triggered 8d ago, rerunAfter 7d)" in plan.out
@@ -228,7 +206,7 @@ def test_rerun_after_from_reconciler_yaml_and_bad_values(
 ) -> None:
     ids = applied(cli, run)
     sim.set_outcome(test_run_id=ids[INJECTION], status="Finished", finish_after=0)
-    _age_runs(cli, 2)
+    age_runs(cli, 2)
     (cli.root / "reconciler.yaml").write_text("rerunAfter: 1d\n")
     plan = run("plan", "--detailed-exitcode")
     assert plan.code == 2, plan.all

@@ -96,7 +96,8 @@ REFRESH_NOW = datetime(2024, 5, 9, 13, 0, tzinfo=UTC)
 def refreshed_plan() -> Plan:
     """A refreshed plan: a run cancelled outside, one ended in Error, one gone, one finished and
     due (rerunAfter 7d), one finished and not due, one still running though old enough, one
-    whose status could not be read."""
+    whose status could not be read, and one no longer in the specs that has finished (its
+    cancel sends nothing)."""
     keys = ("cancelled", "errored", "gone", "due", "fresh", "running", "unreadable")
     week = 7 * 86_400
     want = desired(
@@ -111,7 +112,8 @@ def refreshed_plan() -> Plan:
         )
     )
     ids = {key: 7001 + index for index, key in enumerate(keys)}
-    have = state({key: tracked(attrs(name=key), ids[key]) for key in keys})
+    ids["removed"] = 7008
+    have = state({key: tracked(attrs(name=key), ids[key]) for key in (*keys, "removed")})
     # One ended result recorded in state already: it is not read again.
     have = have.model_copy(
         update={
@@ -127,6 +129,7 @@ def refreshed_plan() -> Plan:
         ids["cancelled"]: Observed(result=result_of(ids["cancelled"], status="CANCELED")),
         ids["errored"]: Observed(result=result_of(ids["errored"], status="Error", errored=3)),
         ids["gone"]: Observed(gone=True),
+        ids["removed"]: Observed(result=result_of(ids["removed"], status="Finished")),
         ids["due"]: Observed(result=result_of(ids["due"], status="FINISHED", failed=2)),
         ids["running"]: Observed(result=result_of(ids["running"], status="Running")),
         ids["unreadable"]: Observed(

@@ -179,6 +179,7 @@ def test_result_records_are_the_ended_reads_keyed_as_state_knows_them() -> None:
         ("cancelled", 7001, "Canceled"),
         ("due", 7004, "Finished"),
         ("errored", 7002, "Error"),
+        ("removed", 7008, "Finished"),
     ]
 
 

@@ -119,6 +119,22 @@ def test_one_cell_per_target_and_probe_the_worst_of_the_keys_that_cover_it() -> 
     assert all(c.url.startswith("https://probe.splx.ai/w/1234/target/") for c in heat.cells)
 
 
+def test_a_keys_latest_ended_result_counts_while_its_next_run_is_going() -> None:
+    ended = probe_result(100, "2026-12-01T10:00:00Z", p1=4)
+    going = tracked(attrs(target_id=7), 101).model_copy(update={"history": (ended,)})
+    results = result_set(("nightly", going, result_of(101, status="Running", probes=(1,))))
+
+    (cell,) = heat_map(results).cells
+
+    assert (cell.text, cell.keys) == ("40%", ("nightly",))
+    assert cell.url == "https://probe.splx.ai/w/1234/target/7/test-runs/100"
+    assert cell.title.splitlines()[1] == (
+        "nightly: 4 of 10 failed (40%), run 100 (now run 101, Running)"
+    )
+    page = read(render_report(results))
+    assert "target 7 × p1: 40% failed" in "".join(page.parts)
+
+
 def test_a_newer_passing_run_of_one_key_does_not_hide_another_keys_failures() -> None:
     # Two keys test target 42 with probe 1; the clean one ran last.
     nightly = probe_result(11, "2026-12-01T00:00:00Z", p1=3)

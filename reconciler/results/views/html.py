@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Final
 
 from reconciler import __version__
 from reconciler.results.gate import Outcome
-from reconciler.results.model import Counts
+from reconciler.results.model import Counts, RunResult
 from reconciler.results.views.drill import TREND_HEIGHT, TREND_WIDTH, drills
 from reconciler.results.views.listing import DEFAULT_CONTENT_LIMIT, cut
 
@@ -152,6 +152,16 @@ class _Covered:
     row: ResultRow
     probe_name: str
     counts: Counts
+    #: The key's latest ended result: its run's, or the one before while its run is going.
+    result: RunResult
+
+    @property
+    def url(self) -> str:
+        """The link to the run of ``result`` (the row's links to the row's run)."""
+        row, run_id = self.row, self.result.test_run_id
+        if run_id == row.test_run_id:
+            return row.url
+        return f"{row.url.removesuffix(f'/{row.test_run_id}')}/{run_id}"
 
     @property
     def severity(self) -> tuple[float, int, bool, tuple[str, str, int]]:
@@ -163,12 +173,14 @@ class _Covered:
 
 
 def heat_map(results: ResultSet) -> HeatMap:
-    """Targets by probes; each cell the worst of the latest result of every key that covers
-    that pair and has ended (a key's latest result that has not ended is in the table only)."""
+    """Targets by probes; each cell the worst of the latest ended result of every key that
+    covers that pair: while a key's next run is going, the ended run before it (``previous``)
+    still counts, and the run going is in the table only."""
     covered: dict[tuple[int, str], list[_Covered]] = {}
     for row in results.rows:
-        result = row.result
-        if result is None or not row.ended:
+        # While a key's next run is going (or unknown), its ended run before still counts.
+        result = row.result if row.ended else row.previous
+        if result is None:
             continue
         order = (result.execution_date or "", result.seen_at, result.test_run_id)
         for probe_run in result.probe_runs:
@@ -178,7 +190,7 @@ def heat_map(results: ResultSet) -> HeatMap:
                 else f"name:{probe_run.probe_name}"
             )
             covered.setdefault((row.target_id, column), []).append(
-                _Covered(order, row, probe_run.probe_name, probe_run.counts)
+                _Covered(order, row, probe_run.probe_name, probe_run.counts, result)
             )
     target_ids = sorted({target for target, _ in covered})
     names: dict[str, str] = {}
@@ -204,7 +216,7 @@ def heat_map(results: ResultSet) -> HeatMap:
                 ink=ink_for(fill),
                 text=percent(rate) if worst.counts.total else "–",
                 title=_cell_title(target, names[column], parts),
-                url=worst.row.url,
+                url=worst.url,
                 keys=tuple(part.row.key for part in parts),
             )
         )
@@ -239,12 +251,14 @@ def _cell_title(target: int, probe: str, parts: list[_Covered]) -> str:
 
 def _key_line(part: _Covered) -> str:
     """``nightly: 3 of 20 failed, 1 errored, run 1001, Error``: what is not the rule (errored
-    test cases, an end other than Finished) only when it is there."""
-    counts, row = part.counts, part.row
+    test cases, an end other than Finished) only when it is there; a key whose next run is
+    going names it."""
+    counts, row, result = part.counts, part.row, part.result
     found = f"{counts.failed} of {counts.total} failed" if counts.total else "no test cases"
     errored = f", {counts.errored} errored" if counts.errored else ""
-    ended = "" if row.status.casefold() == "finished" else f", {row.status}"
-    return f"{row.key}: {found}{errored}, run {row.test_run_id}{ended}"
+    ended = "" if result.status.casefold() == "finished" else f", {result.status}"
+    going = "" if result is row.result else f" (now run {row.test_run_id}, {row.status})"
+    return f"{row.key}: {found}{errored}, run {result.test_run_id}{ended}{going}"
 
 
 def colour(rate: float) -> str:
