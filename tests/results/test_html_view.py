@@ -128,9 +128,7 @@ def test_a_keys_latest_ended_result_counts_while_its_next_run_is_going() -> None
 
     assert (cell.text, cell.keys) == ("40%", ("nightly",))
     assert cell.url == "https://probe.splx.ai/w/1234/target/7/test-runs/100"
-    assert cell.title.splitlines()[1] == (
-        "nightly: 4 of 10 failed, run 100 (now run 101, Running)"
-    )
+    assert cell.title.splitlines()[1] == ("nightly: 4 of 10 failed, run 100 (now run 101, Running)")
     page = read(render_report(results))
     assert "target 7 × p1: 40% failed" in "".join(page.parts)
 
