@@ -25,14 +25,17 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from pydantic import (
+    Field,
     SerializationInfo,
     SerializerFunctionWrapHandler,
     StrictInt,
+    ValidationError,
     field_validator,
     model_serializer,
 )
 
 from reconciler.results.camel import CamelModel, Count
+from reconciler.validation import describe_validation_error
 
 #: At most this many findings of one run are recorded in state; the rest are counted.
 MAX_RECORDED: Final = 200
@@ -147,24 +150,51 @@ class FindingRecord(CamelModel):
         return f"{attack} ({', '.join(parts)})" if parts else attack
 
 
+#: A record as state keeps it: the values of ``ROW_FIELDS`` in order, trailing unknowns and a
+#: single occurrence left out (``FindingRecord.row``).
+Row = tuple[str | int | None, ...]
+
+
 class RecordedFindings(CamelModel):
     """A run's findings as recorded with its result: at most ``MAX_RECORDED`` records, sorted by
     fingerprint (so two runs with the same findings keep the same ones), and the count of the
-    rest."""
+    rest.
 
-    records: tuple[FindingRecord, ...] = ()
+    The findings are held as rows (``rows``, ``"records"`` in every document), checked when
+    read; ``records`` builds the ``FindingRecord``s from them when something first asks. A
+    ``status`` of 10,000 recorded runs only counts their fingerprints, and building 100,000
+    models it never looks at was a third of its time (docs/PERFORMANCE.md, "Findings").
+    """
+
+    #: Dumped by ``_rows``, as rows or as objects.
+    rows: tuple[Row, ...] = Field(default=(), alias="records", exclude=True)
     #: Findings beyond ``MAX_RECORDED``, counted, not recorded.
     more: Count = 0
     #: When they were read (``utc_now`` format).
     read_at: str
 
-    @field_validator("records", mode="before")
+    @field_validator("rows", mode="plain")
     @classmethod
-    def _from_rows(cls, value: Any) -> Any:
-        # The state's rows become records; records written as objects read as well.
-        if not isinstance(value, list):
-            return value
-        return [_from_row(item) if isinstance(item, list) else item for item in value]
+    def _to_rows(cls, value: Any) -> tuple[Row, ...]:
+        # The state's rows, records written as objects (older states, other documents) and
+        # ``FindingRecord``s (``records=`` in code) all become canonical rows: equal findings,
+        # equal rows, whichever form they came in.
+        if not isinstance(value, list | tuple):
+            raise ValueError("a list of findings was expected")
+        rows: list[Row] = []
+        for index, item in enumerate(value):
+            if type(item) is list or type(item) is tuple:
+                row = tuple(item)
+                # The usual row checks by the types of its values alone; anything else
+                # (a count, trailing unknowns, a wrong value) takes the model's validation.
+                if tuple(map(type, row)) not in _CANONICAL:
+                    row = _checked_row(row, index)
+            elif isinstance(item, FindingRecord):
+                row = tuple(item.row())
+            else:
+                row = tuple(_validated(item, index).row())
+            rows.append(row)
+        return tuple(rows)
 
     @model_serializer(mode="wrap")
     def _rows(
@@ -172,23 +202,42 @@ class RecordedFindings(CamelModel):
     ) -> dict[str, Any]:
         # In state, each record is a row of ``ROW_FIELDS``: as objects, the field names were
         # half of a state of 1,000 runs with 10 findings each (docs/PERFORMANCE.md, "Findings").
-        if not (info.context and info.context.get(AS_ROWS)):
-            data: dict[str, Any] = handler(self)
-            return data
-        return {
-            "more": self.more,
-            "readAt": self.read_at,
-            "records": [record.row() for record in self.records],
-        }
+        # Every other document (``state show --json``, plan JSON) names the fields.
+        if info.context and info.context.get(AS_ROWS):
+            return {
+                "more": self.more,
+                "readAt": self.read_at,
+                "records": [list(row) for row in self.rows],
+            }
+        data: dict[str, Any] = handler(self)
+        records = [r.model_dump(mode=info.mode, by_alias=info.by_alias) for r in self.records]
+        return {"records": records, **data}
+
+    @property
+    def records(self) -> tuple[FindingRecord, ...]:
+        """The recorded findings as models, built on first use and kept.
+
+        Kept outside the fields (pydantic compares and dumps fields only) and with the rows
+        they were built from, so a ``model_copy`` with other rows never sees stale ones.
+        """
+        kept: tuple[tuple[Row, ...], tuple[FindingRecord, ...]] | None = self.__dict__.get(_RECORDS)
+        if kept is None or kept[0] is not self.rows:
+            kept = (self.rows, tuple(_record_of(row) for row in self.rows))
+            self.__dict__[_RECORDS] = kept
+        return kept[1]
+
+    @property
+    def fingerprints(self) -> frozenset[str]:
+        return frozenset(str(row[0]) for row in self.rows)
 
     @property
     def total(self) -> int:
-        return len(self.records) + self.more
+        return len(self.rows) + self.more
 
     @property
     def identified(self) -> bool:
         """Every recorded finding names its attack: new can be told from known."""
-        return all(r.identified for r in self.records)
+        return all(len(row) > _ATTACK and row[_ATTACK] is not None for row in self.rows)
 
 
 #: A record's fields in the order of its row in state (``FindingRecord.row``).
@@ -204,15 +253,50 @@ ROW_FIELDS: Final = (
     "detected_at",
     "occurrences",
 )
+_PROBE: Final = ROW_FIELDS.index("probe_id")
+_ATTACK: Final = ROW_FIELDS.index("attack")
+#: Where ``RecordedFindings.records`` keeps the models it built (not a field).
+_RECORDS: Final = "_records_of_rows"
 
 
-def _from_row(row: list[Any]) -> dict[str, Any]:
+def _canonical_types() -> frozenset[tuple[type, ...]]:
+    """The value types of every row ``FindingRecord.row`` can write without a count: a string
+    fingerprint, integer or unknown ids, string or unknown texts, the last value known."""
+    options: list[tuple[type, ...]] = [(str,)]
+    for name in ROW_FIELDS[1:-1]:
+        known = int if name in ("probe_id", "probe_run_id") else str
+        options.append((known, type(None)))
+    canonical: set[tuple[type, ...]] = set()
+    prefixes: list[tuple[type, ...]] = [()]
+    for choices in options:
+        prefixes = [(*prefix, choice) for prefix in prefixes for choice in choices]
+        canonical.update(p for p in prefixes if p[-1] is not type(None))
+    return frozenset(canonical)
+
+
+_CANONICAL: Final = _canonical_types()
+
+
+def _checked_row(row: Row, index: int) -> Row:
+    """A row that is not plainly canonical: refused with what is wrong, or made canonical."""
     if not row or len(row) > len(ROW_FIELDS):
         raise ValueError(
             f"a findings row holds 1 to {len(ROW_FIELDS)} values "
             f"({', '.join(ROW_FIELDS)}), not {len(row)}"
         )
-    return dict(zip(ROW_FIELDS, row, strict=False))
+    return tuple(_validated(dict(zip(ROW_FIELDS, row, strict=False)), index).row())
+
+
+def _validated(item: Any, index: int) -> FindingRecord:
+    try:
+        return FindingRecord.model_validate(item)
+    except ValidationError as exc:
+        # One line, naming the row: pydantic would print a nested error over several.
+        raise ValueError(f"finding {index}: {describe_validation_error(exc)}") from None
+
+
+def _record_of(row: Row) -> FindingRecord:
+    return FindingRecord.model_validate(dict(zip(ROW_FIELDS, row, strict=False)))
 
 
 @dataclass(frozen=True)
@@ -248,7 +332,7 @@ def record_findings(findings: list[FindingRecord], read_at: str) -> RecordedFind
             )
     ordered = tuple(merged[k] for k in sorted(merged))
     return RecordedFindings(
-        records=ordered[:MAX_RECORDED],
+        rows=tuple(tuple(record.row()) for record in ordered[:MAX_RECORDED]),
         more=max(0, len(ordered) - MAX_RECORDED),
         read_at=read_at,
     )
@@ -262,35 +346,94 @@ class FindingsDiff:
     some finding (of this run or the previous), or one of the two runs had more findings than
     state keeps. Such a run's findings all count as new (a gate on new findings then fails
     closed) and every view says why.
+
+    The counts come from fingerprints alone; ``new``, ``known`` and ``fixed`` (records in the
+    order every view lists them) are built when first asked for. ``status`` shows only the
+    counts, of every run it lists.
     """
 
-    new: tuple[FindingRecord, ...]
-    known: tuple[FindingRecord, ...]
-    fixed: tuple[FindingRecord, ...]
-    #: Findings beyond the recorded ones (not listed; counted as new).
-    more: int = 0
+    #: The run's own findings.
+    current: RecordedFindings
+    #: The previous ended run's findings to compare with; None when every finding of
+    #: ``current`` counts as new (no previous run, or new not told from known).
+    previous: RecordedFindings | None = None
+    #: The probe ids the current run ran: a previous finding is fixed only where its probe ran.
+    ran_probes: frozenset[int | None] = frozenset()
     #: False: new could not be told from known; ``undetermined_because`` says why.
     determined: bool = True
     undetermined_because: str | None = None
     #: The previous ended run compared with, None when there was none.
     previous_run_id: int | None = None
 
+    @functools.cached_property
+    def _counts(self) -> tuple[int, int, int]:
+        """Recorded new, known and fixed findings, counted by fingerprint."""
+        rows = self.current.rows
+        if self.previous is None:
+            return len(rows), 0, 0
+        before = self.previous.fingerprints
+        known = sum(1 for row in rows if row[0] in before)
+        now = self.current.fingerprints
+        fixed = sum(
+            1
+            for row in self.previous.rows
+            if row[0] not in now and (row[_PROBE] if len(row) > _PROBE else None) in self.ran_probes
+        )
+        return len(rows) - known, known, fixed
+
+    @functools.cached_property
+    def new(self) -> tuple[FindingRecord, ...]:
+        ordered = new_first_order(self.current.records)
+        if self.previous is None:
+            return ordered
+        before = self.previous.fingerprints
+        return tuple(r for r in ordered if r.fingerprint not in before)
+
+    @functools.cached_property
+    def known(self) -> tuple[FindingRecord, ...]:
+        if self.previous is None:
+            return ()
+        before = self.previous.fingerprints
+        return tuple(r for r in new_first_order(self.current.records) if r.fingerprint in before)
+
+    @functools.cached_property
+    def fixed(self) -> tuple[FindingRecord, ...]:
+        if self.previous is None:
+            return ()
+        now = self.current.fingerprints
+        return new_first_order(
+            tuple(
+                r
+                for r in self.previous.records
+                if r.fingerprint not in now and r.probe_id in self.ran_probes
+            )
+        )
+
+    @property
+    def more(self) -> int:
+        """Findings beyond the recorded ones (not listed; counted as new)."""
+        return self.current.more
+
     @property
     def new_count(self) -> int:
-        return len(self.new) + self.more
+        return self._counts[0] + self.more
+
+    @property
+    def known_count(self) -> int:
+        return self._counts[1]
+
+    @property
+    def fixed_count(self) -> int:
+        return self._counts[2]
 
     @property
     def total(self) -> int:
-        return self.new_count + len(self.known)
+        return self.new_count + self.known_count
 
     def describe(self) -> str:
         """``3 new, 1 known; 2 fixed`` (the words ``status`` puts after "4 failed")."""
-        text = f"{self.new_count} new, {len(self.known)} known; {len(self.fixed)} fixed"
+        text = f"{self.new_count} new, {self.known_count} known; {self.fixed_count} fixed"
         return text if self.determined else f"{text}; new and known not told apart"
-
-
-def _probe_key(record: FindingRecord) -> int | None:
-    return record.probe_id
 
 
 def diff(
@@ -306,35 +449,18 @@ def diff(
     ``ran_probes`` are the probe ids of the current run's probe runs: a previous finding is
     fixed only where this run ran its probe again and did not find it.
     """
-    ordered = new_first_order(current.records)
     why = _undetermined(current, previous)
     if previous is None or why is not None:
         # No previous run: all are new. Not told apart: all count as new, and the diff says
         # why rather than calling them new silently (even with no previous run, an unnamed
         # finding could never be recognised in the next one).
         return FindingsDiff(
-            new=ordered,
-            known=(),
-            fixed=(),
-            more=current.more,
+            current,
             determined=why is None,
             undetermined_because=why,
             previous_run_id=previous_run_id if previous is not None else None,
         )
-    before = {r.fingerprint for r in previous.records}
-    now = {r.fingerprint for r in current.records}
-    return FindingsDiff(
-        new=tuple(r for r in ordered if r.fingerprint not in before),
-        known=tuple(r for r in ordered if r.fingerprint in before),
-        fixed=new_first_order(
-            tuple(
-                r
-                for r in previous.records
-                if r.fingerprint not in now and _probe_key(r) in ran_probes
-            )
-        ),
-        previous_run_id=previous_run_id,
-    )
+    return FindingsDiff(current, previous, ran_probes=ran_probes, previous_run_id=previous_run_id)
 
 
 def _undetermined(current: RecordedFindings, previous: RecordedFindings | None) -> str | None:
