@@ -21,14 +21,19 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import operator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Annotated, Any, Final, cast
 
 from pydantic import (
     Field,
+    GetPydanticSchema,
+    PlainValidator,
     SerializationInfo,
     SerializerFunctionWrapHandler,
+    Strict,
     StrictInt,
+    StrictStr,
     ValidationError,
     field_validator,
     model_serializer,
@@ -155,6 +160,81 @@ class FindingRecord(CamelModel):
 Row = tuple[str | int | None, ...]
 
 
+#: A record's fields in the order of its row in state (``FindingRecord.row``).
+ROW_FIELDS: Final = (
+    "fingerprint",
+    "probe_id",
+    "probe_run_id",
+    "attack",
+    "variation",
+    "strategy",
+    "red_teamer",
+    "test_case_id",
+    "detected_at",
+    "occurrences",
+)
+_PROBE: Final = ROW_FIELDS.index("probe_id")
+_ATTACK: Final = ROW_FIELDS.index("attack")
+#: Where ``RecordedFindings.records`` keeps the models it built (not a field).
+_RECORDS: Final = "_records_of_rows"
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A finding of a document that is not one: why (the index is added by the model)."""
+
+    why: str
+
+
+def _odd_row(item: Any) -> Row | _Refused:
+    """Any finding that is not a canonical row: a row with trailing unknowns, a count of 1 or a
+    wrong value, a record written as an object, a ``FindingRecord`` (``records=`` in code).
+    Made a canonical row, so that equal findings are equal rows whatever form they came in."""
+    try:
+        if isinstance(item, FindingRecord):
+            return tuple(item.row())
+        if isinstance(item, list | tuple):
+            if not item or len(item) > len(ROW_FIELDS):
+                return _Refused(
+                    f"a findings row holds 1 to {len(ROW_FIELDS)} values "
+                    f"({', '.join(ROW_FIELDS)}), not {len(item)}"
+                )
+            item = dict(zip(ROW_FIELDS, item, strict=False))
+        return tuple(FindingRecord.model_validate(item).row())
+    except ValidationError as exc:
+        # One line: pydantic would print a nested error over several.
+        return _Refused(describe_validation_error(exc))
+
+
+def _rows_type() -> Any:
+    """The type pydantic-core checks each row against: the canonical rows, as strict tuples
+    of each length ``FindingRecord.row`` writes (the last value known, a count only when not
+    1), tried longest first (most rows have all nine values); anything else goes to
+    ``_odd_row``."""
+    text: Any = StrictStr
+    known: list[Any] = [StrictStr]
+    for name in ROW_FIELDS[1:-1]:
+        known.append(StrictInt if name in ("probe_id", "probe_run_id") else text)
+    known.append(Annotated[StrictInt, Field(ge=2)])
+    nullable = [known[0], *(t | None for t in known[1:])]
+    lengths = [len(ROW_FIELDS) - 1, len(ROW_FIELDS), *range(len(ROW_FIELDS) - 2, 0, -1)]
+    canonical = [
+        Annotated[tuple.__class_getitem__((*nullable[: n - 1], known[n - 1])), Strict()]
+        for n in lengths
+    ]
+    row: Any = functools.reduce(
+        operator.or_, [*canonical, Annotated[Any, PlainValidator(_odd_row)]]
+    )
+    return tuple[Annotated[row, Field(union_mode="left_to_right")], ...]
+
+
+_ROWS: Final = _rows_type()
+
+
+def _record_of(row: Row) -> FindingRecord:
+    return FindingRecord.model_validate(dict(zip(ROW_FIELDS, row, strict=False)))
+
+
 class RecordedFindings(CamelModel):
     """A run's findings as recorded with its result: at most ``MAX_RECORDED`` records, sorted by
     fingerprint (so two runs with the same findings keep the same ones), and the count of the
@@ -166,35 +246,26 @@ class RecordedFindings(CamelModel):
     models it never looks at was a third of its time (docs/PERFORMANCE.md, "Findings").
     """
 
-    #: Dumped by ``_rows``, as rows or as objects.
-    rows: tuple[Row, ...] = Field(default=(), alias="records", exclude=True)
+    #: Dumped by ``_rows``, as rows or as objects. Checked row by row in pydantic-core
+    #: (``_ROWS``), without a Python call for a row that is already canonical.
+    rows: Annotated[
+        tuple[Row, ...],
+        GetPydanticSchema(lambda _source, handler: handler.generate_schema(_ROWS)),
+    ] = Field(default=(), alias="records", exclude=True)
     #: Findings beyond ``MAX_RECORDED``, counted, not recorded.
     more: Count = 0
     #: When they were read (``utc_now`` format).
     read_at: str
 
-    @field_validator("rows", mode="plain")
+    @field_validator("rows", mode="after")
     @classmethod
-    def _to_rows(cls, value: Any) -> tuple[Row, ...]:
-        # The state's rows, records written as objects (older states, other documents) and
-        # ``FindingRecord``s (``records=`` in code) all become canonical rows: equal findings,
-        # equal rows, whichever form they came in.
-        if not isinstance(value, list | tuple):
-            raise ValueError("a list of findings was expected")
-        rows: list[Row] = []
-        for index, item in enumerate(value):
-            if type(item) is list or type(item) is tuple:
-                row = tuple(item)
-                # The usual row checks by the types of its values alone; anything else
-                # (a count, trailing unknowns, a wrong value) takes the model's validation.
-                if tuple(map(type, row)) not in _CANONICAL:
-                    row = _checked_row(row, index)
-            elif isinstance(item, FindingRecord):
-                row = tuple(item.row())
-            else:
-                row = tuple(_validated(item, index).row())
-            rows.append(row)
-        return tuple(rows)
+    def _refuse_bad_rows(cls, rows: tuple[Row | _Refused, ...]) -> tuple[Row, ...]:
+        # One look at the types of all rows; a row that was refused is named by its index.
+        if _Refused in set(map(type, rows)):
+            for index, row in enumerate(rows):
+                if isinstance(row, _Refused):
+                    raise ValueError(f"finding {index}: {row.why}")
+        return cast("tuple[Row, ...]", rows)
 
     @model_serializer(mode="wrap")
     def _rows(
@@ -238,65 +309,6 @@ class RecordedFindings(CamelModel):
     def identified(self) -> bool:
         """Every recorded finding names its attack: new can be told from known."""
         return all(len(row) > _ATTACK and row[_ATTACK] is not None for row in self.rows)
-
-
-#: A record's fields in the order of its row in state (``FindingRecord.row``).
-ROW_FIELDS: Final = (
-    "fingerprint",
-    "probe_id",
-    "probe_run_id",
-    "attack",
-    "variation",
-    "strategy",
-    "red_teamer",
-    "test_case_id",
-    "detected_at",
-    "occurrences",
-)
-_PROBE: Final = ROW_FIELDS.index("probe_id")
-_ATTACK: Final = ROW_FIELDS.index("attack")
-#: Where ``RecordedFindings.records`` keeps the models it built (not a field).
-_RECORDS: Final = "_records_of_rows"
-
-
-def _canonical_types() -> frozenset[tuple[type, ...]]:
-    """The value types of every row ``FindingRecord.row`` can write without a count: a string
-    fingerprint, integer or unknown ids, string or unknown texts, the last value known."""
-    options: list[tuple[type, ...]] = [(str,)]
-    for name in ROW_FIELDS[1:-1]:
-        known = int if name in ("probe_id", "probe_run_id") else str
-        options.append((known, type(None)))
-    canonical: set[tuple[type, ...]] = set()
-    prefixes: list[tuple[type, ...]] = [()]
-    for choices in options:
-        prefixes = [(*prefix, choice) for prefix in prefixes for choice in choices]
-        canonical.update(p for p in prefixes if p[-1] is not type(None))
-    return frozenset(canonical)
-
-
-_CANONICAL: Final = _canonical_types()
-
-
-def _checked_row(row: Row, index: int) -> Row:
-    """A row that is not plainly canonical: refused with what is wrong, or made canonical."""
-    if not row or len(row) > len(ROW_FIELDS):
-        raise ValueError(
-            f"a findings row holds 1 to {len(ROW_FIELDS)} values "
-            f"({', '.join(ROW_FIELDS)}), not {len(row)}"
-        )
-    return tuple(_validated(dict(zip(ROW_FIELDS, row, strict=False)), index).row())
-
-
-def _validated(item: Any, index: int) -> FindingRecord:
-    try:
-        return FindingRecord.model_validate(item)
-    except ValidationError as exc:
-        # One line, naming the row: pydantic would print a nested error over several.
-        raise ValueError(f"finding {index}: {describe_validation_error(exc)}") from None
-
-
-def _record_of(row: Row) -> FindingRecord:
-    return FindingRecord.model_validate(dict(zip(ROW_FIELDS, row, strict=False)))
 
 
 @dataclass(frozen=True)
