@@ -88,7 +88,9 @@ class ProbeRunResult(CamelModel):
 
     @property
     def ended(self) -> bool:
-        return is_ended(self.status)
+        # ``status`` is stored in its canonical spelling (``Status``): no need to normalise
+        # it again on each of the tens of thousands of calls a view over many runs makes.
+        return self.status in ENDED_STATUSES
 
 
 class RunResult(CamelModel):
@@ -114,7 +116,9 @@ class RunResult(CamelModel):
 
     @property
     def ended(self) -> bool:
-        return is_ended(self.status)
+        # ``status`` is stored in its canonical spelling (``Status``): no need to normalise
+        # it again on each of the tens of thousands of calls a view over many runs makes.
+        return self.status in ENDED_STATUSES
 
     @property
     def counts(self) -> Counts:
