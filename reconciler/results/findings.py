@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Final, cast
 
 from pydantic import (
@@ -381,21 +381,28 @@ class FindingsDiff:
     #: The previous ended run compared with, None when there was none.
     previous_run_id: int | None = None
 
-    @functools.cached_property
-    def _counts(self) -> tuple[int, int, int]:
-        """Recorded new, known and fixed findings, counted by fingerprint."""
+    #: Recorded new, known and fixed findings, counted by fingerprint when the diff is made.
+    new_listed: int = field(init=False, compare=False)
+    known_count: int = field(init=False, compare=False)
+    fixed_count: int = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
         rows = self.current.rows
-        if self.previous is None:
-            return len(rows), 0, 0
-        before = self.previous.fingerprints
-        known = sum(map(before.__contains__, map(_FINGERPRINT_OF, rows)))
-        now = self.current.fingerprints
-        fixed = sum(
-            1
-            for row in self.previous.rows
-            if row[0] not in now and (row[_PROBE] if len(row) > _PROBE else None) in self.ran_probes
-        )
-        return len(rows) - known, known, fixed
+        known = fixed = 0
+        if self.previous is not None:
+            before = self.previous.fingerprints
+            known = sum(map(before.__contains__, map(_FINGERPRINT_OF, rows)))
+            now = self.current.fingerprints
+            fixed = sum(
+                1
+                for row in self.previous.rows
+                if row[0] not in now
+                and (row[_PROBE] if len(row) > _PROBE else None) in self.ran_probes
+            )
+        # A frozen dataclass sets its own derived fields this way.
+        object.__setattr__(self, "new_listed", len(rows) - known)
+        object.__setattr__(self, "known_count", known)
+        object.__setattr__(self, "fixed_count", fixed)
 
     @functools.cached_property
     def new(self) -> tuple[FindingRecord, ...]:
@@ -432,15 +439,7 @@ class FindingsDiff:
 
     @property
     def new_count(self) -> int:
-        return self._counts[0] + self.more
-
-    @property
-    def known_count(self) -> int:
-        return self._counts[1]
-
-    @property
-    def fixed_count(self) -> int:
-        return self._counts[2]
+        return self.new_listed + self.more
 
     @property
     def total(self) -> int:
