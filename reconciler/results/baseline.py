@@ -4,7 +4,7 @@ holds recorded findings."""
 
 from __future__ import annotations
 
-from reconciler.results.findings import FindingsDiff, RecordedFindings, diff, new_first_order
+from reconciler.results.findings import FindingsDiff, RecordedFindings, diff
 from reconciler.results.model import RunResult
 
 
@@ -30,10 +30,7 @@ def compare(result: RunResult, previous: RunResult | None) -> FindingsDiff | Non
     before = findings_of(previous)
     if before is None:
         return FindingsDiff(
-            new=new_first_order(current.records),
-            known=(),
-            fixed=(),
-            more=current.more,
+            current,
             determined=False,
             undetermined_because=(
                 f"the findings of the previous run {previous.test_run_id} are not recorded"

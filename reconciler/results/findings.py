@@ -21,18 +21,26 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass
-from typing import Any, Final
+import operator
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Final, cast
 
 from pydantic import (
+    Field,
+    GetPydanticSchema,
+    PlainValidator,
     SerializationInfo,
     SerializerFunctionWrapHandler,
+    Strict,
     StrictInt,
+    StrictStr,
+    ValidationError,
     field_validator,
     model_serializer,
 )
 
 from reconciler.results.camel import CamelModel, Count
+from reconciler.validation import describe_validation_error
 
 #: At most this many findings of one run are recorded in state; the rest are counted.
 MAX_RECORDED: Final = 200
@@ -147,48 +155,9 @@ class FindingRecord(CamelModel):
         return f"{attack} ({', '.join(parts)})" if parts else attack
 
 
-class RecordedFindings(CamelModel):
-    """A run's findings as recorded with its result: at most ``MAX_RECORDED`` records, sorted by
-    fingerprint (so two runs with the same findings keep the same ones), and the count of the
-    rest."""
-
-    records: tuple[FindingRecord, ...] = ()
-    #: Findings beyond ``MAX_RECORDED``, counted, not recorded.
-    more: Count = 0
-    #: When they were read (``utc_now`` format).
-    read_at: str
-
-    @field_validator("records", mode="before")
-    @classmethod
-    def _from_rows(cls, value: Any) -> Any:
-        # The state's rows become records; records written as objects read as well.
-        if not isinstance(value, list):
-            return value
-        return [_from_row(item) if isinstance(item, list) else item for item in value]
-
-    @model_serializer(mode="wrap")
-    def _rows(
-        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
-    ) -> dict[str, Any]:
-        # In state, each record is a row of ``ROW_FIELDS``: as objects, the field names were
-        # half of a state of 1,000 runs with 10 findings each (docs/PERFORMANCE.md, "Findings").
-        if not (info.context and info.context.get(AS_ROWS)):
-            data: dict[str, Any] = handler(self)
-            return data
-        return {
-            "more": self.more,
-            "readAt": self.read_at,
-            "records": [record.row() for record in self.records],
-        }
-
-    @property
-    def total(self) -> int:
-        return len(self.records) + self.more
-
-    @property
-    def identified(self) -> bool:
-        """Every recorded finding names its attack: new can be told from known."""
-        return all(r.identified for r in self.records)
+#: A record as state keeps it: the values of ``ROW_FIELDS`` in order, trailing unknowns and a
+#: single occurrence left out (``FindingRecord.row``).
+Row = tuple[str | int | None, ...]
 
 
 #: A record's fields in the order of its row in state (``FindingRecord.row``).
@@ -204,15 +173,146 @@ ROW_FIELDS: Final = (
     "detected_at",
     "occurrences",
 )
+_PROBE: Final = ROW_FIELDS.index("probe_id")
+_ATTACK: Final = ROW_FIELDS.index("attack")
+_FINGERPRINT_OF: Final = operator.itemgetter(0)
+_ATTACK_OF: Final = operator.itemgetter(_ATTACK)
+#: Where ``RecordedFindings.records`` keeps the models it built (not a field).
+_RECORDS: Final = "_records_of_rows"
 
 
-def _from_row(row: list[Any]) -> dict[str, Any]:
-    if not row or len(row) > len(ROW_FIELDS):
-        raise ValueError(
-            f"a findings row holds 1 to {len(ROW_FIELDS)} values "
-            f"({', '.join(ROW_FIELDS)}), not {len(row)}"
-        )
-    return dict(zip(ROW_FIELDS, row, strict=False))
+@dataclass(frozen=True)
+class _Refused:
+    """A finding of a document that is not one: why (the index is added by the model)."""
+
+    why: str
+
+
+def _odd_row(item: Any) -> Row | _Refused:
+    """Any finding that is not a canonical row: a row with trailing unknowns, a count of 1 or a
+    wrong value, a record written as an object, a ``FindingRecord`` (``records=`` in code).
+    Made a canonical row, so that equal findings are equal rows whatever form they came in."""
+    try:
+        if isinstance(item, FindingRecord):
+            return tuple(item.row())
+        if isinstance(item, list | tuple):
+            if not item or len(item) > len(ROW_FIELDS):
+                return _Refused(
+                    f"a findings row holds 1 to {len(ROW_FIELDS)} values "
+                    f"({', '.join(ROW_FIELDS)}), not {len(item)}"
+                )
+            item = dict(zip(ROW_FIELDS, item, strict=False))
+        return tuple(FindingRecord.model_validate(item).row())
+    except ValidationError as exc:
+        # One line: pydantic would print a nested error over several.
+        return _Refused(describe_validation_error(exc))
+
+
+def _rows_type() -> Any:
+    """The type pydantic-core checks each row against: the canonical rows, as strict tuples
+    of each length ``FindingRecord.row`` writes (the last value known, a count only when not
+    1), tried longest first (most rows have all nine values); anything else goes to
+    ``_odd_row``."""
+    text: Any = StrictStr
+    known: list[Any] = [StrictStr]
+    for name in ROW_FIELDS[1:-1]:
+        known.append(StrictInt if name in ("probe_id", "probe_run_id") else text)
+    known.append(Annotated[StrictInt, Field(ge=2)])
+    nullable = [known[0], *(t | None for t in known[1:])]
+    lengths = [len(ROW_FIELDS) - 1, len(ROW_FIELDS), *range(len(ROW_FIELDS) - 2, 0, -1)]
+    canonical = [
+        Annotated[tuple.__class_getitem__((*nullable[: n - 1], known[n - 1])), Strict()]
+        for n in lengths
+    ]
+    row: Any = functools.reduce(
+        operator.or_, [*canonical, Annotated[Any, PlainValidator(_odd_row)]]
+    )
+    return tuple[Annotated[row, Field(union_mode="left_to_right")], ...]
+
+
+_ROWS: Final = _rows_type()
+
+
+def _record_of(row: Row) -> FindingRecord:
+    return FindingRecord.model_validate(dict(zip(ROW_FIELDS, row, strict=False)))
+
+
+class RecordedFindings(CamelModel):
+    """A run's findings as recorded with its result: at most ``MAX_RECORDED`` records, sorted by
+    fingerprint (so two runs with the same findings keep the same ones), and the count of the
+    rest.
+
+    The findings are held as rows (``rows``, ``"records"`` in every document), checked when
+    read; ``records`` builds the ``FindingRecord``s from them when something first asks. A
+    ``status`` of 10,000 recorded runs only counts their fingerprints, and building 100,000
+    models it never looks at was a third of its time (docs/PERFORMANCE.md, "Findings").
+    """
+
+    #: Dumped by ``_rows``, as rows or as objects. Checked row by row in pydantic-core
+    #: (``_ROWS``), without a Python call for a row that is already canonical.
+    rows: Annotated[
+        tuple[Row, ...],
+        GetPydanticSchema(lambda _source, handler: handler.generate_schema(_ROWS)),
+    ] = Field(default=(), alias="records", exclude=True)
+    #: Findings beyond ``MAX_RECORDED``, counted, not recorded.
+    more: Count = 0
+    #: When they were read (``utc_now`` format).
+    read_at: str
+
+    @field_validator("rows", mode="after")
+    @classmethod
+    def _refuse_bad_rows(cls, rows: tuple[Row | _Refused, ...]) -> tuple[Row, ...]:
+        # One look at the types of all rows; a row that was refused is named by its index.
+        if _Refused in set(map(type, rows)):
+            for index, row in enumerate(rows):
+                if isinstance(row, _Refused):
+                    raise ValueError(f"finding {index}: {row.why}")
+        return cast("tuple[Row, ...]", rows)
+
+    @model_serializer(mode="wrap")
+    def _rows(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        # In state, each record is a row of ``ROW_FIELDS``: as objects, the field names were
+        # half of a state of 1,000 runs with 10 findings each (docs/PERFORMANCE.md, "Findings").
+        # Every other document (``state show --json``, plan JSON) names the fields.
+        if info.context and info.context.get(AS_ROWS):
+            return {
+                "more": self.more,
+                "readAt": self.read_at,
+                "records": [list(row) for row in self.rows],
+            }
+        data: dict[str, Any] = handler(self)
+        records = [r.model_dump(mode=info.mode, by_alias=info.by_alias) for r in self.records]
+        return {"records": records, **data}
+
+    @property
+    def records(self) -> tuple[FindingRecord, ...]:
+        """The recorded findings as models, built on first use and kept.
+
+        Kept outside the fields (pydantic compares and dumps fields only) and with the rows
+        they were built from, so a ``model_copy`` with other rows never sees stale ones.
+        """
+        kept: tuple[tuple[Row, ...], tuple[FindingRecord, ...]] | None = self.__dict__.get(_RECORDS)
+        if kept is None or kept[0] is not self.rows:
+            kept = (self.rows, tuple(_record_of(row) for row in self.rows))
+            self.__dict__[_RECORDS] = kept
+        return kept[1]
+
+    @property
+    def fingerprints(self) -> frozenset[str]:
+        return frozenset(map(_FINGERPRINT_OF, self.rows))
+
+    @property
+    def total(self) -> int:
+        return len(self.rows) + self.more
+
+    @property
+    def identified(self) -> bool:
+        """Every recorded finding names its attack: new can be told from known."""
+        # Asked of every run that ``status`` shows: the loop stays in C (``map``, ``in``).
+        rows = self.rows
+        return not rows or (min(map(len, rows)) > _ATTACK and None not in map(_ATTACK_OF, rows))
 
 
 @dataclass(frozen=True)
@@ -248,7 +348,7 @@ def record_findings(findings: list[FindingRecord], read_at: str) -> RecordedFind
             )
     ordered = tuple(merged[k] for k in sorted(merged))
     return RecordedFindings(
-        records=ordered[:MAX_RECORDED],
+        rows=tuple(tuple(record.row()) for record in ordered[:MAX_RECORDED]),
         more=max(0, len(ordered) - MAX_RECORDED),
         read_at=read_at,
     )
@@ -262,35 +362,93 @@ class FindingsDiff:
     some finding (of this run or the previous), or one of the two runs had more findings than
     state keeps. Such a run's findings all count as new (a gate on new findings then fails
     closed) and every view says why.
+
+    The counts come from fingerprints alone; ``new``, ``known`` and ``fixed`` (records in the
+    order every view lists them) are built when first asked for. ``status`` shows only the
+    counts, of every run it lists.
     """
 
-    new: tuple[FindingRecord, ...]
-    known: tuple[FindingRecord, ...]
-    fixed: tuple[FindingRecord, ...]
-    #: Findings beyond the recorded ones (not listed; counted as new).
-    more: int = 0
+    #: The run's own findings.
+    current: RecordedFindings
+    #: The previous ended run's findings to compare with; None when every finding of
+    #: ``current`` counts as new (no previous run, or new not told from known).
+    previous: RecordedFindings | None = None
+    #: The probe ids the current run ran: a previous finding is fixed only where its probe ran.
+    ran_probes: frozenset[int | None] = frozenset()
     #: False: new could not be told from known; ``undetermined_because`` says why.
     determined: bool = True
     undetermined_because: str | None = None
     #: The previous ended run compared with, None when there was none.
     previous_run_id: int | None = None
 
+    #: Recorded new, known and fixed findings, counted by fingerprint when the diff is made.
+    new_listed: int = field(init=False, compare=False)
+    known_count: int = field(init=False, compare=False)
+    fixed_count: int = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        rows = self.current.rows
+        known = fixed = 0
+        if self.previous is not None:
+            before = self.previous.fingerprints
+            known = sum(map(before.__contains__, map(_FINGERPRINT_OF, rows)))
+            now = self.current.fingerprints
+            fixed = sum(
+                1
+                for row in self.previous.rows
+                if row[0] not in now
+                and (row[_PROBE] if len(row) > _PROBE else None) in self.ran_probes
+            )
+        # A frozen dataclass sets its own derived fields this way.
+        object.__setattr__(self, "new_listed", len(rows) - known)
+        object.__setattr__(self, "known_count", known)
+        object.__setattr__(self, "fixed_count", fixed)
+
+    @functools.cached_property
+    def new(self) -> tuple[FindingRecord, ...]:
+        ordered = new_first_order(self.current.records)
+        if self.previous is None:
+            return ordered
+        before = self.previous.fingerprints
+        return tuple(r for r in ordered if r.fingerprint not in before)
+
+    @functools.cached_property
+    def known(self) -> tuple[FindingRecord, ...]:
+        if self.previous is None:
+            return ()
+        before = self.previous.fingerprints
+        return tuple(r for r in new_first_order(self.current.records) if r.fingerprint in before)
+
+    @functools.cached_property
+    def fixed(self) -> tuple[FindingRecord, ...]:
+        if self.previous is None:
+            return ()
+        now = self.current.fingerprints
+        return new_first_order(
+            tuple(
+                r
+                for r in self.previous.records
+                if r.fingerprint not in now and r.probe_id in self.ran_probes
+            )
+        )
+
+    @property
+    def more(self) -> int:
+        """Findings beyond the recorded ones (not listed; counted as new)."""
+        return self.current.more
+
     @property
     def new_count(self) -> int:
-        return len(self.new) + self.more
+        return self.new_listed + self.more
 
     @property
     def total(self) -> int:
-        return self.new_count + len(self.known)
+        return self.new_count + self.known_count
 
     def describe(self) -> str:
         """``3 new, 1 known; 2 fixed`` (the words ``status`` puts after "4 failed")."""
-        text = f"{self.new_count} new, {len(self.known)} known; {len(self.fixed)} fixed"
+        text = f"{self.new_count} new, {self.known_count} known; {self.fixed_count} fixed"
         return text if self.determined else f"{text}; new and known not told apart"
-
-
-def _probe_key(record: FindingRecord) -> int | None:
-    return record.probe_id
 
 
 def diff(
@@ -306,35 +464,18 @@ def diff(
     ``ran_probes`` are the probe ids of the current run's probe runs: a previous finding is
     fixed only where this run ran its probe again and did not find it.
     """
-    ordered = new_first_order(current.records)
     why = _undetermined(current, previous)
     if previous is None or why is not None:
         # No previous run: all are new. Not told apart: all count as new, and the diff says
         # why rather than calling them new silently (even with no previous run, an unnamed
         # finding could never be recognised in the next one).
         return FindingsDiff(
-            new=ordered,
-            known=(),
-            fixed=(),
-            more=current.more,
+            current,
             determined=why is None,
             undetermined_because=why,
             previous_run_id=previous_run_id if previous is not None else None,
         )
-    before = {r.fingerprint for r in previous.records}
-    now = {r.fingerprint for r in current.records}
-    return FindingsDiff(
-        new=tuple(r for r in ordered if r.fingerprint not in before),
-        known=tuple(r for r in ordered if r.fingerprint in before),
-        fixed=new_first_order(
-            tuple(
-                r
-                for r in previous.records
-                if r.fingerprint not in now and _probe_key(r) in ran_probes
-            )
-        ),
-        previous_run_id=previous_run_id,
-    )
+    return FindingsDiff(current, previous, ran_probes=ran_probes, previous_run_id=previous_run_id)
 
 
 def _undetermined(current: RecordedFindings, previous: RecordedFindings | None) -> str | None:

@@ -80,7 +80,7 @@ def failed_words(row: ResultRow) -> str:
     if findings is None:
         return failed
     diff = findings.diff
-    if diff is not None and (diff.total or diff.fixed):
+    if diff is not None and (diff.total or diff.fixed_count):
         return f"{failed} ({diff.describe()})"
     if diff is None and findings.error is not None:
         return f"{failed} (findings not read)"
