@@ -271,13 +271,11 @@ class Session:
             check_status_path,
         )
 
-        from_env = self.settings.env.get(STATUS_PATH_ENV, "")
-        if from_env:
-            return check_status_path(from_env, source=STATUS_PATH_ENV)
         config = self.settings.config
-        if config is not None and config.status_path is not None:
-            return check_status_path(config.status_path, source=f"{config.display}: statusPath")
-        return DEFAULT_STATUS_PATH
+        configured = config.status_path if config is not None else None
+        return self._path_template(
+            STATUS_PATH_ENV, "statusPath", configured, DEFAULT_STATUS_PATH, check_status_path
+        )
 
     def findings_path(self) -> str:
         """The test-case export's path template: RECONCILER_FINDINGS_PATH > the config's
@@ -288,15 +286,33 @@ class Session:
             check_findings_path,
         )
 
-        from_env = self.settings.env.get(FINDINGS_PATH_ENV, "")
-        if from_env:
-            return check_findings_path(from_env, source=FINDINGS_PATH_ENV)
         config = self.settings.config
-        if config is not None and config.findings_path is not None:
-            return check_findings_path(
-                config.findings_path, source=f"{config.display}: findingsPath"
-            )
-        return DEFAULT_FINDINGS_PATH
+        configured = config.findings_path if config is not None else None
+        return self._path_template(
+            FINDINGS_PATH_ENV,
+            "findingsPath",
+            configured,
+            DEFAULT_FINDINGS_PATH,
+            check_findings_path,
+        )
+
+    def _path_template(
+        self,
+        env_name: str,
+        config_key: str,
+        configured: str | None,
+        default: str,
+        check: Callable[..., str],
+    ) -> str:
+        """The environment's value, else the project config's, else ``default``; each one
+        checked by ``check`` with its source named."""
+        from_env = self.settings.env.get(env_name, "")
+        if from_env:
+            return check(from_env, source=env_name)
+        config = self.settings.config
+        if config is not None and configured is not None:
+            return check(configured, source=f"{config.display}: {config_key}")
+        return default
 
     def platform_url(self) -> str:
         """The web UI base URL for run links (see ``reconciler.results.links``)."""
