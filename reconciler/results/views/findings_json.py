@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from reconciler.results.findings import Finding, FindingRecord
 from reconciler.results.summary import ResultRow, ResultSet
+from reconciler.results.views.documents import findings_counts, run_head
 from reconciler.results.views.findings_text import DEFAULT_VIEW, FindingsView
 
 FORMAT_VERSION: Final = "1.0"
@@ -45,24 +46,6 @@ def render_findings_json(results: ResultSet, view: FindingsView, *, indent: bool
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
-def findings_counts(row: ResultRow) -> dict[str, Any]:
-    """The counts of a row's findings, shared with the status document."""
-    findings = row.findings
-    diff = findings.diff if findings is not None else None
-    return {
-        "known": diff is not None,
-        "newCount": diff.new_count if diff is not None else None,
-        "knownCount": len(diff.known) if diff is not None else None,
-        "fixedCount": len(diff.fixed) if diff is not None else None,
-        "notRecorded": diff.more if diff is not None else None,
-        "determined": diff.determined if diff is not None else None,
-        "undeterminedBecause": diff.undetermined_because if diff is not None else None,
-        "previousRunId": diff.previous_run_id if diff is not None else None,
-        "error": findings.error if findings is not None else None,
-        "notRead": findings.not_read if findings is not None else None,
-    }
-
-
 def _run(row: ResultRow, view: FindingsView) -> dict[str, Any]:
     findings = row.findings
     diff = findings.diff if findings is not None else None
@@ -72,13 +55,7 @@ def _run(row: ResultRow, view: FindingsView) -> dict[str, Any]:
         return [_finding(row, r, read.get(r.fingerprint), view) for r in records]
 
     return {
-        "key": row.key,
-        "testRunId": row.test_run_id,
-        "workspaceId": row.workspace_id,
-        "targetId": row.target_id,
-        "name": row.name,
-        "status": row.status,
-        "ended": row.ended,
+        **run_head(row),
         "failed": row.counts.failed if row.result is not None else None,
         "url": row.url,
         "gate": {"outcome": row.verdict.outcome.value, "reasons": list(row.verdict.reasons)},

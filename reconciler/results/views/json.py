@@ -14,7 +14,7 @@ from typing import Any, Final
 from reconciler.results.gate import Gate
 from reconciler.results.model import Counts, RunResult
 from reconciler.results.summary import ResultRow, ResultSet
-from reconciler.results.views.findings_json import findings_counts
+from reconciler.results.views.documents import findings_counts, run_head
 from reconciler.results.views.tally import tally
 
 #: 1.1 added ``findings`` to each run.
@@ -57,13 +57,7 @@ def render_status_json(results: ResultSet, *, indent: bool) -> str:
 def _run(row: ResultRow) -> dict[str, Any]:
     result = row.result
     return {
-        "key": row.key,
-        "testRunId": row.test_run_id,
-        "workspaceId": row.workspace_id,
-        "targetId": row.target_id,
-        "name": row.name,
-        "status": row.status,
-        "ended": row.ended,
+        **run_head(row),
         "executionDate": result.execution_date if result is not None else None,
         "seenAt": result.seen_at if result is not None else None,
         "url": row.url,
