@@ -13,16 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from reconciler.commands.common import Session, gates_of, load_desired, report_store_notes
+from reconciler.commands.common import Session
 from reconciler.commands.outputs import sarif_text, say_undecided
-from reconciler.commands.reading import (
-    NO_KEY,
-    FindingsWanted,
-    read_and_record,
-    read_statuses,
-    select_tracked,
-    unknown_outcomes,
-)
+from reconciler.commands.reading import NO_KEY, FindingsWanted, read_results
 from reconciler.defaults import API_KEY_ENV, DEFAULT_PARALLELISM
 from reconciler.errors import UsageError
 
@@ -65,35 +58,18 @@ class FindingsOptions:
 
 
 def findings(session: Session, options: FindingsOptions) -> int:
-    from reconciler.results.summary import build_results
     from reconciler.results.views.findings_text import FindingsView
-    from reconciler.state.model import utc_now
 
     options.check()
-    platform = session.platform_url()
-    desired = load_desired(options.paths, session.settings, missing_ok=True)
-    store = session.store()
-    state = store.read()
-    report_store_notes(session, store)
-    runs, unknown = select_tracked(state, options.targets)
-    warning = unknown_outcomes(unknown)
-    if warning:
-        session.console.warn(warning)
-    refreshed = read_statuses(session, runs, options.parallelism)
     # Content is never recorded: showing it means reading the test cases again.
     again = options.reread or options.include_content
-    context, _ = read_and_record(
+    results = read_results(
         session,
-        store,
-        refreshed,
-        desired,
+        paths=options.paths,
+        targets=options.targets,
         parallelism=options.parallelism,
         wanted=FindingsWanted(again=again),
         operation="findings",
-    )
-    gates = gates_of(session.settings, desired, runs)
-    results = build_results(
-        refreshed, gates, platform=platform, read_at=utc_now(), findings=context
     )
     view = FindingsView(
         new_only=options.new_only,

@@ -14,7 +14,7 @@ from reconciler.errors import UsageError
 if TYPE_CHECKING:
     from reconciler.commands.common import Session
     from reconciler.results.observation import Refresh
-    from reconciler.results.summary import FindingsContext
+    from reconciler.results.summary import FindingsContext, ResultSet
     from reconciler.spec.model import DesiredSet
     from reconciler.state.model import JournalRecord, State, TrackedRun
     from reconciler.state.store import StateStore
@@ -188,6 +188,47 @@ def read_and_record(
         raise
     note = record_learned(session, store, refreshed, operation=operation, findings=found)
     return context, note
+
+
+def read_results(
+    session: Session,
+    *,
+    paths: Sequence[str],
+    targets: Sequence[str],
+    parallelism: int,
+    wanted: FindingsWanted,
+    operation: str,
+) -> ResultSet:
+    """What ``status`` and ``findings`` share: the selected runs' statuses (only those not
+    ended) and findings (those not recorded), recorded, gated by the specs, as one result set.
+    The specs give the gates and where runs are declared; without any, every run gets the
+    default gate."""
+    from reconciler.commands.common import gates_of, load_desired, report_store_notes
+    from reconciler.results.summary import build_results
+    from reconciler.state.model import utc_now
+
+    # Resolved first: a bad --platform-url fails before any request is sent.
+    platform = session.platform_url()
+    desired = load_desired(paths, session.settings, missing_ok=True)
+    store = session.store()
+    state = store.read()
+    report_store_notes(session, store)
+    runs, unknown = select_tracked(state, targets)
+    warning = unknown_outcomes(unknown)
+    if warning:
+        session.console.warn(warning)
+    refreshed = read_statuses(session, runs, parallelism)
+    context, _ = read_and_record(
+        session,
+        store,
+        refreshed,
+        desired,
+        parallelism=parallelism,
+        wanted=wanted,
+        operation=operation,
+    )
+    gates = gates_of(session.settings, desired, runs)
+    return build_results(refreshed, gates, platform=platform, read_at=utc_now(), findings=context)
 
 
 class NoReads:

@@ -14,16 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import Session, gates_of, load_desired, report_store_notes
+from reconciler.commands.common import Session
 from reconciler.commands.outputs import say_undecided
-from reconciler.commands.reading import (
-    NO_KEY,
-    FindingsWanted,
-    read_and_record,
-    read_statuses,
-    select_tracked,
-    unknown_outcomes,
-)
+from reconciler.commands.reading import NO_KEY, FindingsWanted, read_results
 from reconciler.defaults import API_KEY_ENV, DEFAULT_PARALLELISM
 from reconciler.errors import UsageError
 
@@ -49,37 +42,18 @@ class StatusOptions:
 
 
 def status(session: Session, options: StatusOptions) -> int:
-    from reconciler.results.summary import build_results
-    from reconciler.state.model import utc_now
 
     if options.parallelism < 1:
         raise UsageError(f"--parallelism must be at least 1, got {options.parallelism}")
     if options.fmt not in ("text", "json", "markdown"):
         raise UsageError(f"--format {options.fmt}: use text, json or markdown")
-    # Resolved first: a bad --platform-url fails before any request is sent.
-    platform = session.platform_url()
-    # Specs give the gates only; without any, every run gets the default gate.
-    desired = load_desired(options.paths, session.settings, missing_ok=True)
-    store = session.store()
-    state = store.read()
-    report_store_notes(session, store)
-    runs, unknown = select_tracked(state, options.targets)
-    warning = unknown_outcomes(unknown)
-    if warning:
-        session.console.warn(warning)
-    refreshed = read_statuses(session, runs, options.parallelism)
-    context, _ = read_and_record(
+    results = read_results(
         session,
-        store,
-        refreshed,
-        desired,
+        paths=options.paths,
+        targets=options.targets,
         parallelism=options.parallelism,
         wanted=FindingsWanted(options.findings),
         operation="status",
-    )
-    gates = gates_of(session.settings, desired, runs)
-    results = build_results(
-        refreshed, gates, platform=platform, read_at=utc_now(), findings=context
     )
     _show(session, results, options.fmt)
     return _exit_code(session, results)

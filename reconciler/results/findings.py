@@ -524,7 +524,3 @@ class FindingsRead:
     recorded: RecordedFindings | None = None
     #: Export requests sent.
     requests: int = 0
-
-    @property
-    def complete(self) -> bool:
-        return not self.errors

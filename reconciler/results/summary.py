@@ -43,10 +43,6 @@ class RowFindings:
     #: Why they were not read at all (no error: nobody asked).
     not_read: str | None = None
 
-    @property
-    def known(self) -> bool:
-        return self.diff is not None
-
 
 @dataclass(frozen=True)
 class ResultRow:

@@ -63,8 +63,8 @@ def summary_line(results: ResultSet) -> str:
             unknown += 1
             continue
         new += findings.diff.new_count
-        known += len(findings.diff.known)
-        fixed += len(findings.diff.fixed)
+        known += findings.diff.known_count
+        fixed += findings.diff.fixed_count
     runs = f"{len(results.rows)} run{'s' if len(results.rows) != 1 else ''}"
     text = f"{runs}: {new + known} finding{'s' if new + known != 1 else ''} ({new} new, "
     text += f"{known} known), {fixed} fixed"
