@@ -50,7 +50,7 @@ from reconciler.simulator.answers import (
 )
 from reconciler.simulator.config import KeyGrant, SimulatorConfig
 from reconciler.simulator.export import FAULT_FIELDS, ExportFault, select, shaped
-from reconciler.simulator.outcomes import OutcomeError, OutcomeRule
+from reconciler.simulator.outcomes import OUTCOME_FIELDS, OutcomeError, OutcomeRule
 from reconciler.simulator.pdf import text_pdf
 from reconciler.simulator.store import (
     CANCELABLE,
@@ -506,19 +506,7 @@ async def _advance_clock(request: web.Request) -> web.Response:
 
 
 async def _add_outcome(request: web.Request) -> web.Response:
-    body = await _admin_body(
-        request,
-        (
-            "name",
-            "testRunId",
-            "status",
-            "failed",
-            "errored",
-            "finishAfter",
-            "failAttacks",
-            "omitProbeRunId",
-        ),
-    )
+    body = await _admin_body(request, OUTCOME_FIELDS)
     if isinstance(body, web.Response):
         return body
     store = request.app[STORE_KEY]

@@ -30,7 +30,8 @@ ENDED_STATUSES = ("Finished", "Error")
 #: A count of test cases: one number for the whole run, or one per probe id.
 CaseCount = int | Mapping[int, int]
 
-_JSON_FIELDS = (
+#: The fields of an outcome rule as JSON (``POST /_simulator/outcomes``).
+OUTCOME_FIELDS = (
     "name",
     "testRunId",
     "status",
@@ -132,11 +133,11 @@ class OutcomeRule:
         """The rule an admin body describes; ``OutcomeError`` for anything off-contract."""
         if not isinstance(document, dict):
             raise OutcomeError("$", "the body must be a JSON object")
-        unknown = sorted(set(document) - set(_JSON_FIELDS))
+        unknown = sorted(set(document) - set(OUTCOME_FIELDS))
         if unknown:
             raise OutcomeError(
                 unknown[0],
-                f"unknown field {unknown[0]!r}; the fields are {', '.join(_JSON_FIELDS)}",
+                f"unknown field {unknown[0]!r}; the fields are {', '.join(OUTCOME_FIELDS)}",
             )
         counts: dict[str, CaseCount | None] = {}
         for field in ("failed", "errored"):

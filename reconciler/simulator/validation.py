@@ -108,20 +108,9 @@ def _refuse_constant(token: str) -> Any:
 
 def validate_trigger_body(raw: bytes) -> tuple[TriggerRequest | None, dict[str, list[str]]]:
     """Parse and check a trigger body; exactly one of the two results is empty."""
-    if not raw:
-        return None, {"$": ["A non-empty request body is required."]}
-    try:
-        document = json.loads(
-            raw, object_pairs_hook=_pairs_without_repeats, parse_constant=_refuse_constant
-        )
-    except _DuplicatePropertyError as dup:
-        return None, {dup.name: [f"The JSON property '{dup.name}' is given more than once."]}
-    except (ValueError, RecursionError) as err:
-        # JSONDecodeError and UnicodeDecodeError are ValueErrors; RecursionError is a body
-        # nested deeper than the parser can follow.
-        return None, {"$": [f"The request body is not valid JSON: {err}"]}
-    if not isinstance(document, dict):
-        return None, {"$": [f"The JSON value could not be converted to {_TYPE_NAME}."]}
+    document, errors = _json_object(raw, _TYPE_NAME)
+    if document is None:
+        return None, errors
     return _check_fields(document)
 
 
@@ -285,6 +274,8 @@ def _json_object(raw: bytes, type_name: str) -> tuple[dict[str, Any] | None, dic
     except _DuplicatePropertyError as dup:
         return None, {dup.name: [f"The JSON property '{dup.name}' is given more than once."]}
     except (ValueError, RecursionError) as err:
+        # JSONDecodeError and UnicodeDecodeError are ValueErrors; RecursionError is a body
+        # nested deeper than the parser can follow.
         return None, {"$": [f"The request body is not valid JSON: {err}"]}
     if not isinstance(document, dict):
         return None, {"$": [f"The JSON value could not be converted to {type_name}."]}
