@@ -65,6 +65,9 @@ _COLLECTION_TAGS: dict[type[Node], str] = {SequenceNode: SEQ_TAG, MappingNode: M
 #: The first characters of every plain scalar that resolves to something other than a string
 #: (null, bool, int, float, the merge key); any other first character means a string.
 _NON_STR_START = frozenset("~nNtTfF0123456789+-.<")
+#: The first characters of a number; the words (null, true, false...) have at most five letters.
+_NUMBER_START = frozenset("0123456789+-.")
+_LONGEST_WORD = 5
 
 
 def _resolve_plain(value: str) -> str:
@@ -86,32 +89,56 @@ _PLAIN_TAGS: dict[str, str] = {}
 _PLAIN_TAGS_MAX = 4096
 
 
+def _plain_tag(value: str) -> str:
+    """The tag of a plain (unquoted, untagged) scalar. Keys and small values repeat from run to
+    run, so are remembered."""
+    tag = _PLAIN_TAGS.get(value)
+    if tag is None:
+        tag = _resolve_plain(value)
+        if len(_PLAIN_TAGS) < _PLAIN_TAGS_MAX:
+            _PLAIN_TAGS[value] = tag
+    return tag
+
+
+def tag_of(node: Node) -> str:
+    """``node``'s tag, resolved by the YAML 1.2 core schema when the document gave none.
+
+    The composer leaves ``slice(kind, value, implicit)`` in place of the tag of every
+    untagged node (``_SpecYamlLoader.resolve``); every reading of a tag goes through here.
+    """
+    tag: str | slice = node.tag
+    if type(tag) is not slice:
+        return str(tag)
+    if node.__class__ is not ScalarNode:
+        return _COLLECTION_TAGS[type(node)]
+    value = node.value
+    # (plain_implicit, quoted_implicit): a quoted or block scalar is text, and so is a plain
+    # one that starts like no number and is longer than any word with a meaning.
+    if tag.step[0] and (
+        not value
+        or value[0] in _NUMBER_START
+        or (len(value) <= _LONGEST_WORD and value[0] in _NON_STR_START)
+    ):
+        return _plain_tag(value)
+    return STR_TAG
+
+
 class _SpecYamlLoader(_BaseLoader):
     """libyaml's parser and composer with YAML 1.2 core tag resolution (see module docstring)."""
 
-    def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is ScalarNode:
-            if not implicit[0]:
-                return STR_TAG
-            # libyaml asks once per scalar (about 13 per run). Names settle by their first
-            # character; keys and small values repeat from run to run, so are remembered.
-            if value and value[0] not in _NON_STR_START:
-                return STR_TAG
-            tag = _PLAIN_TAGS.get(value)
-            if tag is None:
-                tag = _resolve_plain(value)
-                if len(_PLAIN_TAGS) < _PLAIN_TAGS_MAX:
-                    _PLAIN_TAGS[value] = tag
-            return tag
-        return _COLLECTION_TAGS[kind]
+    # The composer asks ``resolve(kind, value, implicit)`` for the tag of every untagged node,
+    # about 13 times a run. A Python method costs a frame each time (about 25 M instructions
+    # for 1,000 runs); ``slice`` is a builtin that only keeps its three arguments, and the
+    # composer stores whatever it returns as the node's tag. ``tag_of`` resolves it later, in
+    # the one pass that visits every node anyway.
+    resolve = staticmethod(slice)
 
     # Path-based resolvers (``add_path_resolver``) are not used: skip their bookkeeping,
-    # which libyaml's composer calls for every node.
-    def descend_resolver(self, current_node: Node | None, current_index: Any) -> None:
-        return None
-
-    def ascend_resolver(self) -> None:
-        return None
+    # which the composer calls for every node (again a builtin rather than a Python frame:
+    # ``slice`` accepts the two arguments, ``tuple`` none, and both results are ignored).
+    # (PyYAML's type stubs declare them as methods returning None.)
+    descend_resolver = staticmethod(slice)  # type: ignore[assignment]
+    ascend_resolver = staticmethod(tuple)  # type: ignore[assignment]
 
 
 def _construct_bool(value: str) -> bool:
@@ -215,23 +242,36 @@ class _Builder:
         return result
 
     def scalar(self, node: ScalarNode) -> Any:
-        if node.tag == STR_TAG and (self.env is None or "$" not in node.value):
-            return node.value  # most scalars: nothing to construct or interpolate
-        construct = _SCALARS.get(node.tag)
+        value: str = node.value
+        tag: str | slice = node.tag
+        if type(tag) is slice:
+            # ``tag_of``, inlined: this runs for every scalar of every spec file, and most
+            # are text that settles by its first character and length without another call.
+            if tag.step[0] and (
+                not value
+                or value[0] in _NUMBER_START
+                or (len(value) <= _LONGEST_WORD and value[0] in _NON_STR_START)
+            ):
+                tag = _plain_tag(value)
+            else:
+                tag = STR_TAG
+        if tag == STR_TAG:
+            if self.env is not None and "$" in value:
+                return self.interpolate(node)
+            return value  # most scalars: nothing to construct or interpolate
+        construct = _SCALARS.get(tag)
         if construct is None:
             self.error(
                 node,
-                f"unsupported YAML tag {node.tag}",
+                f"unsupported YAML tag {tag}",
                 "remove the tag; spec files use plain strings, numbers and booleans",
             )
-            return node.value
-        if self.env is not None and node.tag == STR_TAG and "$" in node.value:
-            return self.interpolate(node)
+            return value
         try:
-            return construct(node.value)
+            return construct(value)
         except ValueError:
-            self.error(node, f"{node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}")
-            return node.value
+            self.error(node, f"{value!r} is not a valid {tag.rsplit(':', 1)[-1]}")
+            return value
 
     def interpolate(self, node: ScalarNode) -> Any:
         """``node``'s text with ``${VAR}`` replaced; plain scalars re-resolved (module doc)."""
@@ -286,7 +326,11 @@ class _Builder:
 
     def sequence(self, node: SequenceNode) -> list[Any]:
         self.check_tag(node, SEQ_TAG)
-        return [self.build(item) for item in node.value]
+        # Scalars go straight to ``scalar``: ``build`` would only pass them on.
+        return [
+            self.scalar(item) if item.__class__ is ScalarNode else self.build(item)
+            for item in node.value
+        ]
 
     def mapping(self, node: MappingNode) -> dict[str, Any]:
         self.check_tag(node, MAP_TAG)
@@ -296,18 +340,22 @@ class _Builder:
             if not isinstance(key_node, ScalarNode):
                 self.error(key_node, "a mapping key must be a plain value, not a list or mapping")
                 continue
-            if key_node.tag == MERGE_TAG:
-                self.error(
-                    key_node,
-                    "YAML merge keys (<<) are not supported",
-                    "put the fields shared by several runs in defaults:",
-                )
-                continue
             # Every key of a spec file is a field name or a run key: text. Taking the text as
-            # written keeps `123:` and `2024-06-01:` as the keys the user sees.
+            # written keeps `123:` and `2024-06-01:` as the keys the user sees. Only the merge
+            # key and explicit tags need the key's tag.
             key = key_node.value
-            if key_node.tag not in _SCALARS:
-                self.scalar(key_node)  # reports the tag
+            key_tag: str | slice = key_node.tag
+            if key == "<<" or type(key_tag) is not slice:
+                key_tag = tag_of(key_node)
+                if key_tag == MERGE_TAG:
+                    self.error(
+                        key_node,
+                        "YAML merge keys (<<) are not supported",
+                        "put the fields shared by several runs in defaults:",
+                    )
+                    continue
+                if key_tag not in _SCALARS:
+                    self.scalar(key_node)  # reports the tag
             if key in first:
                 self.error(
                     key_node,
@@ -316,12 +364,18 @@ class _Builder:
                 )
                 continue
             first[key] = key_node
-            result[key] = self.build(value_node)
+            if value_node.__class__ is ScalarNode:
+                result[key] = self.scalar(value_node)
+            else:
+                result[key] = self.build(value_node)
         return result
 
     def check_tag(self, node: Node, expected: str) -> None:
-        if node.tag != expected:
-            self.error(node, f"unsupported YAML tag {node.tag}", "remove the tag")
+        tag: str | slice = node.tag
+        if type(tag) is slice:
+            return  # untagged: a sequence is a seq and a mapping a map
+        if tag != expected:
+            self.error(node, f"unsupported YAML tag {tag}", "remove the tag")
 
 
 #: ``${...}`` on one line, without quotes: masked before parsing (``_mask_references``). A
