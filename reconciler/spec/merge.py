@@ -72,15 +72,6 @@ class MergedFile:
     errors: list[SpecError] = field(default_factory=list)
 
 
-@dataclass
-class _Combination:
-    """One run of a matrix: its key, its field values and their text (for names)."""
-
-    key: str
-    values: dict[str, Any]
-    texts: dict[str, str]
-
-
 def merge_file(
     display: str,
     root: Node | None,
@@ -129,6 +120,7 @@ class _Merger:
         self.workspace_id = _first(spec.workspace_id, workspace_id)
         self.sets = self._probe_sets(shared_sets)
         self.default_probes = self._given_probes(self.defaults, ("defaults", "probeIds"))
+        self.default_probes_given = _probes_set(self.defaults)
         # Most specific wins, field by field: run over defaults over the project config.
         base = gate or Gate()
         self.default_gate = (
@@ -225,20 +217,28 @@ class _Merger:
             if probes is _Unset.UNSET:
                 probes = self.default_probes
             if run.matrix is None:
-                combo = _Combination(key, {}, {})
-                self._add(key, run, line, probes=probes, combo=combo, name=run.name or key)
+                assert probes is not _Unset.UNSET  # _complete: given by the run or defaults
+                fields = self._fields(run)
+                fields["probe_ids"] = probes
+                self._add(key, run, line, key=key, fields=fields, name=run.name or key)
             else:
                 self._expand(key, run, run.matrix, line, probes)
         return self.result
 
     def _complete(self, key: str, run: RunSpec, line: int) -> bool:
         """Report the required fields no source gives this run; True when none is missing."""
+        if (
+            (run.workspace_id is not None or self.workspace_id is not None)
+            and (run.target_id is not None or self.defaults.target_id is not None)
+            and (self.default_probes_given or _probes_set(run))
+        ):
+            return True  # nearly every run: skip building the list of what is missing
         axes = run.matrix
         given = {
             "workspaceId": _first(run.workspace_id, self.workspace_id),
             "targetId": _first(run.target_id, self.defaults.target_id),
             # Present, null included (the target's configured probes).
-            "probeIds": _probes_set(run) or _probes_set(self.defaults) or None,
+            "probeIds": _probes_set(run) or self.default_probes_given or None,
         }
         missing = [
             name
@@ -257,35 +257,34 @@ class _Merger:
             )
         return not missing
 
+    def _fields(self, run: RunSpec) -> dict[str, Any]:
+        """The run's attributes other than probes and name, each from the run or defaults
+        (``RunAttributes`` keywords); a matrix combination overrides some of them."""
+        defaults = self.defaults
+        # ``_first`` written out: this runs for every run of every file.
+        return {
+            "workspace_id": (
+                run.workspace_id if run.workspace_id is not None else self.workspace_id
+            ),
+            "target_id": run.target_id if run.target_id is not None else defaults.target_id,
+            "run_ai_analysis": bool(
+                run.run_ai_analysis if run.run_ai_analysis is not None else defaults.run_ai_analysis
+            ),
+            "notify_when_finished": bool(
+                run.notify_when_finished
+                if run.notify_when_finished is not None
+                else defaults.notify_when_finished
+            ),
+            "revision": run.revision if run.revision is not None else defaults.revision,
+        }
+
     def _add(
-        self,
-        base: str,
-        run: RunSpec,
-        line: int,
-        *,
-        probes: Probes | _Unset,
-        combo: _Combination,
-        name: str,
+        self, base: str, run: RunSpec, line: int, *, key: str, fields: dict[str, Any], name: str
     ) -> None:
-        key, values = combo.key, combo.values
-        probe_ids = values.get("probe_ids", probes)
-        assert probe_ids is not _Unset.UNSET  # _complete: given, or an axis of the matrix
-        attributes = RunAttributes(
-            workspace_id=values.get("workspace_id", _first(run.workspace_id, self.workspace_id)),
-            target_id=values.get("target_id", _first(run.target_id, self.defaults.target_id)),
-            probe_ids=probe_ids,
-            name=name,
-            run_ai_analysis=values.get(
-                "run_ai_analysis",
-                bool(_first(run.run_ai_analysis, self.defaults.run_ai_analysis)),
-            ),
-            notify_when_finished=values.get(
-                "notify_when_finished",
-                bool(_first(run.notify_when_finished, self.defaults.notify_when_finished)),
-            ),
-            revision=values.get("revision", _first(run.revision, self.defaults.revision)),
-        )
-        protect = bool(_first(run.protect, self.defaults.protect))
+        """Add run ``key`` (``base``, or a run of its matrix) with ``fields`` (``_fields``,
+        ``probe_ids`` included) and ``name``."""
+        # _complete made sure every required field is given, or is an axis of the matrix.
+        attributes = RunAttributes(name=name, **fields)
         # Keys written in one file are unique (the YAML layer checks), but a matrix can make
         # a key that is also written out, or that another matrix makes.
         first = self.result.key_lines.get(key)
@@ -299,18 +298,19 @@ class _Merger:
             )
             return
         self.result.key_lines[key] = line
-        defaulted = run.name is None
-        gate = run.gate.to_gate().over(self.default_gate) if run.gate else self.default_gate
+        defaults = self.defaults
         self.result.runs.append(
             DesiredRun(
                 key,
                 attributes,
                 self.display,
                 line,
-                protect,
-                name_defaulted=defaulted,
-                gate=gate,
-                rerun_after=_first(run.rerun_after, self.defaults.rerun_after),
+                bool(run.protect if run.protect is not None else defaults.protect),
+                name_defaulted=run.name is None,
+                gate=run.gate.to_gate().over(self.default_gate) if run.gate else self.default_gate,
+                rerun_after=(
+                    run.rerun_after if run.rerun_after is not None else defaults.rerun_after
+                ),
             )
         )
 
@@ -344,6 +344,9 @@ class _Merger:
         template = self._template(run.name, [wire for wire, _, _ in axes], ("testRuns", base))
         if not ok or template is None:
             return
+        base_fields = self._fields(run)
+        if probes is not _Unset.UNSET:
+            base_fields["probe_ids"] = probes  # else an axis of the matrix
         for picked in itertools.product(*choices):
             suffix = ",".join(f"{wire}={text}" for wire, _, _, text in picked)
             key = f"{base}[{suffix}]"
@@ -357,13 +360,10 @@ class _Merger:
                     key=True,
                 )
                 return
-            combo = _Combination(
-                key,
-                {name: value for _, name, value, _ in picked},
-                {wire: text for wire, _, _, text in picked},
-            )
-            name = _render(template, combo.texts) if run.name else key
-            self._add(base, run, line, probes=probes, combo=combo, name=name)
+            fields = {**base_fields, **{name: value for _, name, value, _ in picked}}
+            texts = {wire: text for wire, _, _, text in picked}
+            name = _render(template, texts) if run.name else key
+            self._add(base, run, line, key=key, fields=fields, name=name)
 
     def _within_limit(self, base: str, axes: list[tuple[str, str, list[Any]]], loc: Loc) -> bool:
         """Report a matrix bigger than the limit. The size is the product of the axis lengths,
