@@ -180,7 +180,8 @@ def desired_checksum(runs: Iterable[DesiredRun], moves: Iterable[Move]) -> str:
         for run in runs
     )
     document = {"runs": rows, "moved": sorted([m.source, m.target] for m in moves)}
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    # Freshly built lists cannot refer to themselves: skip the encoder's cycle bookkeeping.
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), check_circular=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
