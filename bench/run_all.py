@@ -431,13 +431,35 @@ def plan_unchanged_once(tmp: Path, runs: int) -> tuple[str, Callable[[], Measure
 # as a reconciler run is an entry in its state. Its input mirrors a run's attributes.
 _TF_RESOURCE = """resource "terraform_data" "run_{i}" {{
   input = {{
-    workspace_id = 1234
-    target_id    = {target}
-    probe_ids    = [101, 102, {probe}]
-    name         = "Nightly sweep {i}"
+    workspace_id = {workspace_id}
+    target_id    = {target_id}
+    probe_ids    = {probe_ids}
+    name         = {name}
   }}
 }}
 """
+
+
+def terraform_input(i: int) -> dict[str, object]:
+    """The input of resource ``run_{i}``: what the configuration says and the state keeps."""
+    return {
+        "name": f"Nightly sweep {i}",
+        "probe_ids": [101, 102, i % 100 + 200],
+        "target_id": i % 100 + 1,
+        "workspace_id": 1234,
+    }
+
+
+# Terraform's type of that input (a tuple for the list literal), as its state records it.
+_TF_INPUT_TYPE = [
+    "object",
+    {
+        "name": "string",
+        "probe_ids": ["tuple", ["number", "number", "number"]],
+        "target_id": "number",
+        "workspace_id": "number",
+    },
+]
 
 
 def terraform_dir(root: Path, runs: int, terraform: str, env: dict[str, str]) -> Path:
@@ -445,7 +467,8 @@ def terraform_dir(root: Path, runs: int, terraform: str, env: dict[str, str]) ->
     work = root / f"tf-{runs}-{time.monotonic_ns()}"
     work.mkdir()
     body = "".join(
-        _TF_RESOURCE.format(i=i, target=i % 100 + 1, probe=i % 100 + 200) for i in range(runs)
+        _TF_RESOURCE.format(i=i, **{k: json.dumps(v) for k, v in terraform_input(i).items()})
+        for i in range(runs)
     )
     (work / "main.tf").write_text(body)
     subprocess.run(
@@ -458,6 +481,52 @@ def terraform_dir(root: Path, runs: int, terraform: str, env: dict[str, str]) ->
     return work
 
 
+def terraform_resources(runs: int) -> list[dict[str, object]]:
+    """The ``resources`` of the state ``terraform apply`` leaves for ``terraform_dir``'s
+    configuration: each resource created, its output equal to its input, no triggers. Only
+    the ids differ from an applied state's (Terraform makes random ones)."""
+    resources: list[dict[str, object]] = []
+    for i in range(runs):
+        value = {"value": terraform_input(i), "type": _TF_INPUT_TYPE}
+        attributes = {
+            "id": f"00000000-0000-0000-0000-{i:012d}",
+            "input": value,
+            "output": value,
+            "triggers_replace": None,
+        }
+        resources.append(
+            {
+                "mode": "managed",
+                "type": "terraform_data",
+                "name": f"run_{i}",
+                "provider": 'provider["terraform.io/builtin/terraform"]',
+                "instances": [
+                    {"schema_version": 0, "attributes": attributes, "sensitive_attributes": []}
+                ],
+            }
+        )
+    # Terraform writes its resources sorted by address.
+    resources.sort(key=lambda r: str(r["name"]))
+    return resources
+
+
+def write_terraform_state(work: Path, runs: int, version: str) -> None:
+    """``work``'s ``terraform.tfstate`` (format 4) as if ``terraform apply`` had created every
+    resource: a plan then has all of them in its state. Creating 10,000 ``terraform_data`` by
+    applying them takes Terraform more than 13 minutes; the plan reads the same file either
+    way. Indented as Terraform writes it, so that it parses the same number of bytes."""
+    state = {
+        "version": 4,
+        "terraform_version": version,
+        "serial": 1,
+        "lineage": "00000000-0000-0000-0000-000000000bec",
+        "outputs": {},
+        "resources": terraform_resources(runs),
+        "check_results": None,
+    }
+    (work / "terraform.tfstate").write_text(json.dumps(state, indent=2) + "\n")
+
+
 def terraform_env(root: Path) -> dict[str, str]:
     """No update check, no user CLI config (an empty one: nothing is read or fetched)."""
     config = root / "terraformrc"
@@ -467,44 +536,130 @@ def terraform_env(root: Path) -> dict[str, str]:
     return env
 
 
-def bench_terraform(tmp: Path, runs: int, times: int) -> dict[str, Ratio] | None:
-    """Terraform and reconciler side by side, in this run, on this machine, taking turns.
+def terraform_plan_dir(
+    root: Path, runs: int, terraform: str, version: str, env: dict[str, str]
+) -> Path:
+    """A working directory of ``runs`` resources with every one in its state, checked by one
+    untimed ``terraform plan -detailed-exitcode``: a plan that would change anything is not
+    the plan compared, so it stops the bench before anything is timed."""
+    work = terraform_dir(root, runs, terraform, env)
+    write_terraform_state(work, runs, version)
+    check = subprocess.run(
+        [terraform, "plan", "-refresh=false", "-input=false", "-no-color", "-detailed-exitcode"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check.returncode != 0 or "No changes." not in check.stdout:
+        raise SystemExit(
+            f"terraform plan of the written state of {runs} resources is not a no-change plan "
+            f"(exit {check.returncode}; 2 means it has changes): the state bench/run_all.py "
+            f"writes no longer matches what terraform {version} expects; nothing was timed.\n"
+            f"{(check.stdout + check.stderr)[-2000:]}"
+        )
+    return work
 
-    - apply: ``terraform apply`` creating ``runs`` ``terraform_data`` resources (default
-      ``-parallelism=10``) against ``reconciler apply`` of ``runs`` new runs against the
-      simulator (``--parallelism 10``);
-    - plan: ``terraform plan -refresh=false`` of those resources, all in its state and
-      unchanged, against ``reconciler plan --refresh=false`` of ``runs`` runs that all match
-      its state (at least 5 turns: a plan is short, and a short run is the noisiest).
 
-    Returns the two ratios, or None (with a note) when no ``terraform`` is on the PATH.
+def check_applied_state(work: Path, runs: int) -> None:
+    """Stop when the state ``terraform apply`` left in ``work`` differs from the one
+    ``write_terraform_state`` writes for the plan, in anything but the random ids."""
+
+    def without_ids(resources: list[dict[str, object]]) -> str:
+        text = json.dumps(resources, sort_keys=True)
+        return re.sub(r'"id": "[^"]*"', '"id": ""', text)
+
+    applied = json.loads((work / "terraform.tfstate").read_text())["resources"]
+    if without_ids(applied) != without_ids(terraform_resources(runs)):
+        raise SystemExit(
+            f"the state terraform apply left in {work} differs from the one bench/run_all.py "
+            "writes for the plan (write_terraform_state): update the writer"
+        )
+
+
+@dataclass(frozen=True)
+class TerraformRow:
+    """One count of the side-by-side table: the plan ratio, and the apply ratio when measured
+    (``apply_skipped`` says why not)."""
+
+    runs: int
+    plan: Ratio
+    apply: Ratio | None
+    apply_skipped: str = ""
+
+
+def bench_terraform(
+    tmp: Path, counts: list[int], times: int, apply_max: int
+) -> list[TerraformRow] | None:
+    """Terraform and reconciler side by side, in this run, on this machine, taking turns, for
+    each of ``counts`` runs / resources:
+
+    - apply (only for counts up to ``apply_max``): ``terraform apply`` creating ``runs``
+      ``terraform_data`` resources (default ``-parallelism=10``) against ``reconciler apply``
+      of ``runs`` new runs against the simulator (``--parallelism 10``);
+    - plan: ``terraform plan -refresh=false`` of those resources, all in its state (written by
+      ``write_terraform_state``, not applied) and unchanged, against ``reconciler plan
+      --refresh=false`` of ``runs`` runs that all match its state (at least 5 turns: a plan is
+      short, and a short run is the noisiest).
+
+    Prints the side-by-side table and returns its rows, or None (with a note) when no
+    ``terraform`` is on the PATH.
     """
+    sizes = ", ".join(f"{runs:,}" for runs in counts)
+    print(f"side by side with Terraform, {sizes} runs / resources", flush=True)
     terraform = shutil.which("terraform")
     if terraform is None:
         print("  skipped: no terraform binary on the PATH", flush=True)
         return None
-    version = subprocess.run(
-        [terraform, "version"], capture_output=True, text=True, check=False
-    ).stdout.splitlines()
-    print(f"  {version[0] if version else 'terraform'} at {terraform}", flush=True)
+    version = json.loads(
+        subprocess.run(
+            [terraform, "version", "-json"], capture_output=True, text=True, check=True
+        ).stdout
+    )["terraform_version"]
+    print(f"  Terraform v{version} at {terraform}", flush=True)
     env = terraform_env(tmp)
-    applied: Path | None = None
+    rows = []
+    for runs in counts:
+        if len(counts) > 1:
+            print(f"  {runs:,} runs / resources", flush=True)
+        rows.append(terraform_row(tmp, runs, times, apply_max, (terraform, version, env)))
+    print_terraform_table(rows)
+    return rows
 
-    def tf_apply() -> Measured:
-        nonlocal applied
-        work = terraform_dir(tmp, runs, terraform, env)
-        m = run_process(
-            [terraform, "apply", "-auto-approve", "-input=false", "-no-color"], env, work
+
+def terraform_row(
+    tmp: Path,
+    runs: int,
+    times: int,
+    apply_max: int,
+    terraform_at: tuple[str, str, dict[str, str]],
+) -> TerraformRow:
+    """The turns of one count (see ``bench_terraform``)."""
+    terraform, version, env = terraform_at
+    applies: Ratio | None = None
+    skipped = ""
+    if runs <= apply_max:
+
+        def tf_apply() -> Measured:
+            work = terraform_dir(tmp, runs, terraform, env)
+            m = run_process(
+                [terraform, "apply", "-auto-approve", "-input=false", "-no-color"], env, work
+            )
+            if m.status == 0 and f"{runs} added" not in m.output:
+                return Measured(m.seconds, m.peak_mb, 1, m.output)
+            if m.status == 0:
+                check_applied_state(work, runs)
+            return m
+
+        applies = Ratio(
+            *alternate(times, (f"terraform apply {runs}", tf_apply), apply_once(tmp, runs, 10))
         )
-        if m.status == 0 and f"{runs} added" not in m.output:
-            return Measured(m.seconds, m.peak_mb, 1, m.output)
-        applied = work
-        return m
+    else:
+        # Terraform's apply of 10,000 terraform_data ran for more than 13 minutes here.
+        skipped = f"not measured: {runs:,} > --terraform-apply-max {apply_max:,}"
 
-    tf_applies, ours_applies = alternate(
-        times, (f"terraform apply {runs}", tf_apply), apply_once(tmp, runs, 10)
-    )
-    assert applied is not None
+    applied = terraform_plan_dir(tmp, runs, terraform, version, env)
 
     def tf_plan() -> Measured:
         command = [terraform, "plan", "-refresh=false", "-input=false", "-no-color"]
@@ -513,15 +668,52 @@ def bench_terraform(tmp: Path, runs: int, times: int) -> dict[str, Ratio] | None
             return Measured(m.seconds, m.peak_mb, 1, m.output)
         return m
 
-    tf_plans, ours_plans = alternate(
-        max(times, 5),
-        (f"terraform plan -refresh=false {runs}", tf_plan),
-        plan_unchanged_once(tmp, runs),
+    plans = Ratio(
+        *alternate(
+            max(times, 5),
+            (f"terraform plan -refresh=false {runs}", tf_plan),
+            plan_unchanged_once(tmp, runs),
+        )
     )
-    ratios = {"plan": Ratio(tf_plans, ours_plans), "apply": Ratio(tf_applies, ours_applies)}
-    for what, ratio in ratios.items():
-        print(f"  {what}: {ratio.describe()}", flush=True)
-    return ratios
+    print(f"  plan: {plans.describe()}", flush=True)
+    print(f"  apply: {applies.describe() if applies else skipped}", flush=True)
+    return TerraformRow(runs, plans, applies, skipped)
+
+
+def print_terraform_table(rows: list[TerraformRow]) -> None:
+    """The side-by-side table: each side's median (its fastest run in parentheses) and the
+    median of the turns' ratios (fastest against fastest in parentheses)."""
+
+    def seconds(results: list[Measured]) -> str:
+        return f"{median_s(results):.3g} s ({min(m.seconds for m in results):.3g})"
+
+    def ratio(r: Ratio) -> str:
+        return f"{r.paired:.1f} × ({r.of_minimums:.1f})"
+
+    def line(*cells: str) -> str:
+        return f"{cells[0]:>7}  " + " ".join(f"{c:<17}" for c in cells[1:]).rstrip()
+
+    print()
+    print("side by side with Terraform: median (min) of each side; ratio: median of the")
+    print("turns' ratios (fastest against fastest)")
+    print(
+        line(
+            "runs",
+            "Terraform plan",
+            "reconciler plan",
+            "plan ratio",
+            "Terraform apply",
+            "reconciler apply",
+            "apply ratio",
+        )
+    )
+    for row in rows:
+        cells = [f"{row.runs:,}", seconds(row.plan.theirs), seconds(row.plan.ours), ratio(row.plan)]
+        if row.apply:
+            cells += [seconds(row.apply.theirs), seconds(row.apply.ours), ratio(row.apply)]
+        else:
+            cells.append(row.apply_skipped)
+        print(line(*cells), flush=True)
 
 
 def bench_startup(times: int) -> tuple[list[Measured], list[Measured]]:
@@ -552,6 +744,20 @@ def bench_simulator() -> float:
 # --- main ----------------------------------------------------------------------------------
 
 
+def counts(text: str) -> list[int]:
+    """``--runs``: one count or several, comma-separated (``1000,10000``)."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: positive whole numbers, comma-separated (1000,10000), no thousands "
+            "separators"
+        )
+    return values
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
@@ -562,7 +768,18 @@ def main() -> None:
         "wait, findings, terraform",
     )
     parser.add_argument(
-        "--runs", type=int, default=1_000, help="runs (resources) of the terraform comparison"
+        "--runs",
+        type=counts,
+        default=[1_000],
+        help="runs (resources) of the terraform comparison; several, comma-separated "
+        "(1000,10000), give one side-by-side table",
+    )
+    parser.add_argument(
+        "--terraform-apply-max",
+        type=int,
+        default=1_000,
+        help="compare apply only up to this many runs (Terraform's apply of 10,000 "
+        "terraform_data takes over 13 minutes); the plan is compared at every count",
     )
     parser.add_argument(
         "--tree",
@@ -681,18 +898,20 @@ def main() -> None:
 
             targets += bench_findings.run(tmp, set(bench_findings.BENCHES), args.repeat)
         if "terraform" in only:
-            print(f"side by side with Terraform, {args.runs:,} runs / resources", flush=True)
-            ratios = bench_terraform(tmp, args.runs, args.repeat)
-            for what, ratio in (ratios or {}).items():
-                targets.append(
-                    Target(
-                        f"7. {what} {args.runs:,} vs Terraform",
-                        f"{ratio.paired:.1f} × ({median_s(ratio.ours):.2f} s vs "
-                        f"{median_s(ratio.theirs):.2f} s)",
-                        "≥ 10 ×",
-                        ratio.paired >= 10,
+            compared = bench_terraform(tmp, args.runs, args.repeat, args.terraform_apply_max)
+            for side in compared or []:
+                for what, ratio in (("plan", side.plan), ("apply", side.apply)):
+                    if ratio is None:
+                        continue
+                    targets.append(
+                        Target(
+                            f"7. {what} {side.runs:,} vs Terraform",
+                            f"{ratio.paired:.1f} × ({median_s(ratio.ours):.2f} s vs "
+                            f"{median_s(ratio.theirs):.2f} s)",
+                            "≥ 10 ×",
+                            ratio.paired >= 10,
+                        )
                     )
-                )
     print()
     print(f"{'target':<34} {'measured (median)':<26} {'limit':<14} met")
     for row in targets:
