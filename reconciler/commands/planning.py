@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shlex
-import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -438,6 +437,10 @@ def _execute(
     client: ProbeApi,
     parallelism: int,
 ) -> ApplyResult:
+    # Imported here: only apply's executor handles signals, and a plan would pay about 4 M
+    # instructions for the import.
+    import signal
+
     from reconciler import collector
     from reconciler.apply import Executor
     from reconciler.ui import ProgressReporter, live_progress_wanted
