@@ -27,17 +27,17 @@ from typing import Annotated, Any, Final, cast
 
 from pydantic import (
     Field,
+    GetCoreSchemaHandler,
     GetPydanticSchema,
     PlainValidator,
     SerializationInfo,
     SerializerFunctionWrapHandler,
-    Strict,
     StrictInt,
-    StrictStr,
     ValidationError,
     field_validator,
     model_serializer,
 )
+from pydantic_core import CoreSchema, core_schema
 
 from reconciler.results.camel import CamelModel, Count
 from reconciler.validation import describe_validation_error
@@ -208,29 +208,33 @@ def _odd_row(item: Any) -> Row | _Refused:
         return _Refused(describe_validation_error(exc))
 
 
-def _rows_type() -> Any:
-    """The type pydantic-core checks each row against: the canonical rows, as strict tuples
-    of each length ``FindingRecord.row`` writes (the last value known, a count only when not
-    1), tried longest first (most rows have all nine values); anything else goes to
-    ``_odd_row``."""
-    text: Any = StrictStr
-    known: list[Any] = [StrictStr]
-    for name in ROW_FIELDS[1:-1]:
-        known.append(StrictInt if name in ("probe_id", "probe_run_id") else text)
-    known.append(Annotated[StrictInt, Field(ge=2)])
-    nullable = [known[0], *(t | None for t in known[1:])]
+def _rows_schema(_source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+    """What pydantic-core checks each row against: the canonical rows, as strict tuples of each
+    length ``FindingRecord.row`` writes (the last value known, a count only when not 1), tried
+    longest first (most rows have all nine values); anything else goes to ``_odd_row``.
+
+    Written as pydantic-core's schema rather than as the ``Annotated`` tuple types it stands
+    for: building those types and having pydantic translate them cost every command that
+    reads a state (a plan too) about 15 M instructions, for the same schema.
+    """
+
+    def known(index: int) -> CoreSchema:
+        if index == len(ROW_FIELDS) - 1:  # occurrences: written only when not 1
+            return core_schema.int_schema(ge=2, strict=True)
+        if ROW_FIELDS[index] in ("probe_id", "probe_run_id"):
+            return core_schema.int_schema(strict=True)
+        return core_schema.str_schema(strict=True)
+
+    def canonical(length: int) -> CoreSchema:
+        # The fingerprint and the last value known; any value between may be unknown.
+        between = [core_schema.nullable_schema(known(i)) for i in range(1, length - 1)]
+        items = [known(0), *between, known(length - 1)] if length > 1 else [known(0)]
+        return core_schema.tuple_schema(items, strict=True)
+
     lengths = [len(ROW_FIELDS) - 1, len(ROW_FIELDS), *range(len(ROW_FIELDS) - 2, 0, -1)]
-    canonical = [
-        Annotated[tuple.__class_getitem__((*nullable[: n - 1], known[n - 1])), Strict()]
-        for n in lengths
-    ]
-    row: Any = functools.reduce(
-        operator.or_, [*canonical, Annotated[Any, PlainValidator(_odd_row)]]
-    )
-    return tuple[Annotated[row, Field(union_mode="left_to_right")], ...]
-
-
-_ROWS: Final = _rows_type()
+    odd = handler.generate_schema(Annotated[Any, PlainValidator(_odd_row)])
+    row = core_schema.union_schema([*map(canonical, lengths), odd], mode="left_to_right")
+    return core_schema.tuple_schema([row], variadic_item_index=0)
 
 
 def _record_of(row: Row) -> FindingRecord:
@@ -249,11 +253,10 @@ class RecordedFindings(CamelModel):
     """
 
     #: Dumped by ``_rows``, as rows or as objects. Checked row by row in pydantic-core
-    #: (``_ROWS``), without a Python call for a row that is already canonical.
-    rows: Annotated[
-        tuple[Row, ...],
-        GetPydanticSchema(lambda _source, handler: handler.generate_schema(_ROWS)),
-    ] = Field(default=(), alias="records", exclude=True)
+    #: (``_rows_schema``), without a Python call for a row that is already canonical.
+    rows: Annotated[tuple[Row, ...], GetPydanticSchema(_rows_schema)] = Field(
+        default=(), alias="records", exclude=True
+    )
     #: Findings beyond ``MAX_RECORDED``, counted, not recorded.
     more: Count = 0
     #: When they were read (``utc_now`` format).
