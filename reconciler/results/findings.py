@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Final, cast
 
 from pydantic import (
+    ConfigDict,
     Field,
     GetCoreSchemaHandler,
     GetPydanticSchema,
@@ -94,6 +95,10 @@ def fingerprint(
 
 class FindingRecord(CamelModel):
     """One finding as state keeps it: who got through where, never what was said."""
+
+    # Built when first used: state holds findings as rows (``RecordedFindings``), so reading
+    # a state builds no record (a plan never does; startup time).
+    model_config = ConfigDict(**CamelModel.model_config, defer_build=True)
 
     fingerprint: str
     probe_id: StrictInt | None = None
