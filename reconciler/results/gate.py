@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 from pydantic import Field, StrictFloat, StrictInt, field_validator
 from pydantic.alias_generators import to_camel
 
-from reconciler.results.findings import FindingsDiff
 from reconciler.results.model import (
     CANCELED,
     ENDED_STATUSES,
@@ -27,6 +26,9 @@ from reconciler.results.model import (
     RunResult,
     canonical_status,
 )
+
+if TYPE_CHECKING:
+    from reconciler.results.baseline import FindingsDiff
 
 #: The ended statuses that fail a gate unless ``failOn`` says otherwise.
 DEFAULT_FAIL_ON: Final = (ERROR, CANCELED)
