@@ -37,7 +37,8 @@ EXIT_INTERRUPTED = 130
 _SECOND_INTERRUPT_GRACE = 0.5
 
 
-@dataclass
+# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
+@dataclass(repr=False, eq=False)
 class PlanOptions:
     """What shapes a plan; recorded in saved plans so apply does exactly what was reviewed."""
 

@@ -63,7 +63,8 @@ _REQUIRED_HINTS = {
 }
 
 
-@dataclass
+# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
+@dataclass(repr=False, eq=False)
 class MergedFile:
     """The runs of one file, the line of each (expanded) run key, and the problems found."""
 
@@ -72,7 +73,8 @@ class MergedFile:
     errors: list[SpecError] = field(default_factory=list)
 
 
-@dataclass
+# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
+@dataclass(repr=False, eq=False)
 class _Combination:
     """One run of a matrix: its key, its field values and their text (for names)."""
 

@@ -180,7 +180,8 @@ class JournalHeader(BaseModel):
     serial: int
 
 
-@dataclass(frozen=True)
+# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
+@dataclass(frozen=True, repr=False, eq=False)
 class Journal:
     """A decoded journal: its header, its records, and what was dropped on the way."""
 
