@@ -19,7 +19,8 @@ renders what it returns. Those two live apart from this module because every com
 reads a state imports it (a plan too), and none of them needs them.
 """
 
-from __future__ import annotations
+# Not ``from __future__ import annotations``: pydantic would compile every annotation of
+# these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 import functools
 import hashlib

@@ -9,7 +9,8 @@ is not part of ``RunAttributes``: editing one re-evaluates results and re-trigge
 Markdown, HTML) and the exit code are made from verdicts, never by evaluating again.
 """
 
-from __future__ import annotations
+# Not ``from __future__ import annotations``: pydantic would compile every annotation of
+# these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 import enum
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ class Gate(CamelModel):
             statuses.append(canonical_status(item))
         return tuple(dict.fromkeys(statuses))
 
-    def over(self, base: Gate) -> Gate:
+    def over(self, base: "Gate") -> "Gate":
         """This gate, with the fields it does not set taken from ``base`` (less specific)."""
         mine = self.model_dump(exclude_none=True, by_alias=False)
         return base.model_copy(update=mine)
@@ -134,7 +135,7 @@ def evaluate(
     gate: Gate,
     previous: RunResult | None = None,
     *,
-    findings: FindingsDiff | None = None,
+    findings: "FindingsDiff | None" = None,
     findings_unknown: str | None = None,
 ) -> Verdict:
     """The verdict of ``gate`` on ``result``; ``previous`` is the key's last earlier ended run
@@ -182,7 +183,7 @@ NAMED_IN_REASON: Final = 5
 
 
 def _new_findings(
-    limit: int, findings: FindingsDiff | None, unknown: str | None
+    limit: int, findings: "FindingsDiff | None", unknown: str | None
 ) -> tuple[list[str], bool]:
     """Why ``maxNewFindings`` fails, if it does, and whether for want of data. It fails
     closed: findings that could not be read fail it, saying so; new ones that cannot be told

@@ -12,7 +12,8 @@ leaves behind, and is dropped; a broken line anywhere else means someone edited 
 is refused.
 """
 
-from __future__ import annotations
+# Not ``from __future__ import annotations``: pydantic would compile every annotation of
+# these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 import json
 from collections.abc import Callable
