@@ -13,7 +13,8 @@ The file is read like a spec file: YAML 1.2, strict types, unknown keys refused,
 reported at once with its file and line (``ConfigValidationError``), ``${VAR}`` interpolated.
 """
 
-from __future__ import annotations
+# Not ``from __future__ import annotations``: pydantic would compile every annotation of
+# these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 import os
 from collections.abc import Mapping

@@ -5,7 +5,8 @@ A run is immutable once triggered, so "has it changed?" is plain equality of two
 a field added here forces a replace when it changes.
 """
 
-from __future__ import annotations
+# Not ``from __future__ import annotations``: pydantic would compile every annotation of
+# these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 import json
 from typing import Annotated, Any

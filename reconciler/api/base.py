@@ -6,7 +6,7 @@ import enum
 from typing import Protocol
 
 from reconciler.records import RunAttributes
-from reconciler.results.findings import Finding
+from reconciler.results.findings_read import Finding
 from reconciler.results.model import ProbeRunResult, RunResult
 
 

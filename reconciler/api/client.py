@@ -101,7 +101,8 @@ from reconciler.errors import (
 )
 from reconciler.records import RunAttributes
 from reconciler.redact import RedactingFilter, Redactor
-from reconciler.results.findings import FAILED, Finding
+from reconciler.results.findings import FAILED
+from reconciler.results.findings_read import Finding
 from reconciler.results.model import ProbeRunResult, RunResult
 
 LOGGER: Final = logging.getLogger("reconciler.api")

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from reconciler.api.wire import sanitise
-from reconciler.results.findings import FAILED, Finding, FindingRecord, Message, fingerprint
+from reconciler.results.findings import FAILED, FindingRecord, fingerprint
+from reconciler.results.findings_read import Finding, Message
 from reconciler.results.model import ProbeRunResult
 
 #: Identity values longer than this are cut: an attack name is short, a page of text is not one.

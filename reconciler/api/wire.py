@@ -9,7 +9,8 @@ Text from the server ends up on the user's terminal, so it is stripped of contro
 (no escape sequences) and cut to a sensible length.
 """
 
-from __future__ import annotations
+# Not ``from __future__ import annotations``: pydantic would compile every annotation of
+# these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 import json
 from dataclasses import dataclass, field

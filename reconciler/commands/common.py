@@ -67,7 +67,9 @@ def parse_duration(text: str, option: str | None = None) -> float:
     return seconds
 
 
-@dataclass
+# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md);
+# a repr would show ``env``, API key included.
+@dataclass(repr=False, eq=False)
 class Settings:
     """Options of one invocation, after command line > environment > project config."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shlex
-import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,7 +37,8 @@ EXIT_INTERRUPTED = 130
 _SECOND_INTERRUPT_GRACE = 0.5
 
 
-@dataclass
+# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
+@dataclass(repr=False, eq=False)
 class PlanOptions:
     """What shapes a plan; recorded in saved plans so apply does exactly what was reviewed."""
 
@@ -438,6 +438,10 @@ def _execute(
     client: ProbeApi,
     parallelism: int,
 ) -> ApplyResult:
+    # Imported here: only apply's executor handles signals, and a plan would pay about 4 M
+    # instructions for the import.
+    import signal
+
     from reconciler import collector
     from reconciler.apply import Executor
     from reconciler.ui import ProgressReporter, live_progress_wanted

@@ -216,7 +216,8 @@ def _check_replace(
             )
 
 
-@dataclasses.dataclass(frozen=True)
+# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
 class _Facts:
     """What the planner knows beyond specs and state: the refresh's reads and the time."""
 

@@ -14,7 +14,8 @@ specs resolve to (``spec.loader.desired_checksum``), so a comment or a reformatt
 plan fresh while a changed value, however it came about, makes it stale.
 """
 
-from __future__ import annotations
+# Not ``from __future__ import annotations``: pydantic would compile every annotation of
+# these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 import json
 import os

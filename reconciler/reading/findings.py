@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from reconciler.errors import ApiError
 from reconciler.reading.pool import run_all
-from reconciler.results.findings import Finding, FindingsRead, record_findings
+from reconciler.results.findings import record_findings
+from reconciler.results.findings_read import Finding, FindingsRead
 from reconciler.results.gate import previous_result
 from reconciler.results.model import ProbeRunResult, RunResult
 from reconciler.results.observation import Tracked

@@ -2,7 +2,8 @@
 unknown fields, camelCase on the wire. Apart from ``model`` so that ``findings`` (which the
 result model holds) can build on it without a cycle."""
 
-from __future__ import annotations
+# Not ``from __future__ import annotations``: pydantic would compile every annotation of
+# these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 from typing import Annotated
 

@@ -11,33 +11,37 @@ Two shapes, on purpose:
   never the attack prompt or the target's answer. At most ``MAX_RECORDED`` a run, plus how many
   more there were, so a run's record stays small however badly it went.
 - ``Finding`` is what a read gave now: the record plus the messages, held in memory only, shown
-  only when a user asks with ``--include-content``.
+  only when a user asks with ``--include-content`` (``reconciler.results.findings_read``).
 
-Everything here is pure: ``diff`` compares a run's recorded findings with its key's previous ended
-run, and every view (text, JSON, Markdown, JUnit, SARIF, HTML) renders what it returns.
+Everything here is pure. ``reconciler.results.baseline.diff`` compares a run's recorded findings
+with its key's previous ended run, and every view (text, JSON, Markdown, JUnit, SARIF, HTML)
+renders what it returns. Those two live apart from this module because every command that
+reads a state imports it (a plan too), and none of them needs them.
 """
 
-from __future__ import annotations
+# Not ``from __future__ import annotations``: pydantic would compile every annotation of
+# these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 import functools
 import hashlib
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Final, cast
 
 from pydantic import (
+    ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     GetPydanticSchema,
     PlainValidator,
     SerializationInfo,
     SerializerFunctionWrapHandler,
-    Strict,
     StrictInt,
-    StrictStr,
     ValidationError,
     field_validator,
     model_serializer,
 )
+from pydantic_core import CoreSchema, core_schema
 
 from reconciler.results.camel import CamelModel, Count
 from reconciler.validation import describe_validation_error
@@ -47,8 +51,6 @@ MAX_RECORDED: Final = 200
 #: The fingerprint scheme's version, part of SARIF's ``partialFingerprints`` key: a change of
 #: the scheme gets a new key, so code scanning never matches old alerts against new hashes.
 FINGERPRINT_VERSION: Final = "v1"
-#: Why new cannot be told from known when the export names no attack.
-UNNAMED: Final = "the export named no attack for some test cases"
 #: The result value of a finding, as the export is asked for it.
 FAILED: Final = "FAILED"
 #: The serialisation context under which ``RecordedFindings`` writes its records as rows
@@ -94,6 +96,10 @@ def fingerprint(
 
 class FindingRecord(CamelModel):
     """One finding as state keeps it: who got through where, never what was said."""
+
+    # Built when first used: state holds findings as rows (``RecordedFindings``), so reading
+    # a state builds no record (a plan never does; startup time).
+    model_config = ConfigDict(**CamelModel.model_config, defer_build=True)
 
     fingerprint: str
     probe_id: StrictInt | None = None
@@ -173,7 +179,6 @@ ROW_FIELDS: Final = (
     "detected_at",
     "occurrences",
 )
-_PROBE: Final = ROW_FIELDS.index("probe_id")
 _ATTACK: Final = ROW_FIELDS.index("attack")
 _FINGERPRINT_OF: Final = operator.itemgetter(0)
 _ATTACK_OF: Final = operator.itemgetter(_ATTACK)
@@ -208,29 +213,33 @@ def _odd_row(item: Any) -> Row | _Refused:
         return _Refused(describe_validation_error(exc))
 
 
-def _rows_type() -> Any:
-    """The type pydantic-core checks each row against: the canonical rows, as strict tuples
-    of each length ``FindingRecord.row`` writes (the last value known, a count only when not
-    1), tried longest first (most rows have all nine values); anything else goes to
-    ``_odd_row``."""
-    text: Any = StrictStr
-    known: list[Any] = [StrictStr]
-    for name in ROW_FIELDS[1:-1]:
-        known.append(StrictInt if name in ("probe_id", "probe_run_id") else text)
-    known.append(Annotated[StrictInt, Field(ge=2)])
-    nullable = [known[0], *(t | None for t in known[1:])]
+def _rows_schema(_source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+    """What pydantic-core checks each row against: the canonical rows, as strict tuples of each
+    length ``FindingRecord.row`` writes (the last value known, a count only when not 1), tried
+    longest first (most rows have all nine values); anything else goes to ``_odd_row``.
+
+    Written as pydantic-core's schema rather than as the ``Annotated`` tuple types it stands
+    for: building those types and having pydantic translate them cost every command that
+    reads a state (a plan too) about 15 M instructions, for the same schema.
+    """
+
+    def known(index: int) -> CoreSchema:
+        if index == len(ROW_FIELDS) - 1:  # occurrences: written only when not 1
+            return core_schema.int_schema(ge=2, strict=True)
+        if ROW_FIELDS[index] in ("probe_id", "probe_run_id"):
+            return core_schema.int_schema(strict=True)
+        return core_schema.str_schema(strict=True)
+
+    def canonical(length: int) -> CoreSchema:
+        # The fingerprint and the last value known; any value between may be unknown.
+        between = [core_schema.nullable_schema(known(i)) for i in range(1, length - 1)]
+        items = [known(0), *between, known(length - 1)] if length > 1 else [known(0)]
+        return core_schema.tuple_schema(items, strict=True)
+
     lengths = [len(ROW_FIELDS) - 1, len(ROW_FIELDS), *range(len(ROW_FIELDS) - 2, 0, -1)]
-    canonical = [
-        Annotated[tuple.__class_getitem__((*nullable[: n - 1], known[n - 1])), Strict()]
-        for n in lengths
-    ]
-    row: Any = functools.reduce(
-        operator.or_, [*canonical, Annotated[Any, PlainValidator(_odd_row)]]
-    )
-    return tuple[Annotated[row, Field(union_mode="left_to_right")], ...]
-
-
-_ROWS: Final = _rows_type()
+    odd = handler.generate_schema(Annotated[Any, PlainValidator(_odd_row)])
+    row = core_schema.union_schema([*map(canonical, lengths), odd], mode="left_to_right")
+    return core_schema.tuple_schema([row], variadic_item_index=0)
 
 
 def _record_of(row: Row) -> FindingRecord:
@@ -249,11 +258,10 @@ class RecordedFindings(CamelModel):
     """
 
     #: Dumped by ``_rows``, as rows or as objects. Checked row by row in pydantic-core
-    #: (``_ROWS``), without a Python call for a row that is already canonical.
-    rows: Annotated[
-        tuple[Row, ...],
-        GetPydanticSchema(lambda _source, handler: handler.generate_schema(_ROWS)),
-    ] = Field(default=(), alias="records", exclude=True)
+    #: (``_rows_schema``), without a Python call for a row that is already canonical.
+    rows: Annotated[tuple[Row, ...], GetPydanticSchema(_rows_schema)] = Field(
+        default=(), alias="records", exclude=True
+    )
     #: Findings beyond ``MAX_RECORDED``, counted, not recorded.
     more: Count = 0
     #: When they were read (``utc_now`` format).
@@ -315,26 +323,6 @@ class RecordedFindings(CamelModel):
         return not rows or (min(map(len, rows)) > _ATTACK and None not in map(_ATTACK_OF, rows))
 
 
-@dataclass(frozen=True)
-class Message:
-    """One message of a test case: the attack sent (``user``) or the target's answer
-    (``assistant``). Untrusted, sensitive text: kept in memory, shown only when asked for."""
-
-    role: str
-    content: str
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A finding as a read gave it now: its record, the probe's name, the result value as the
-    API spelled it (kept verbatim when nobody knows it) and the messages (content)."""
-
-    record: FindingRecord
-    probe_name: str | None = None
-    result: str = FAILED
-    messages: tuple[Message, ...] = ()
-
-
 def record_findings(findings: list[FindingRecord], read_at: str) -> RecordedFindings:
     """Merge duplicates (one identity, several test cases) and cap what is kept."""
     merged: dict[str, FindingRecord] = {}
@@ -352,138 +340,6 @@ def record_findings(findings: list[FindingRecord], read_at: str) -> RecordedFind
         more=max(0, len(ordered) - MAX_RECORDED),
         read_at=read_at,
     )
-
-
-@dataclass(frozen=True)
-class FindingsDiff:
-    """A run's findings against its key's previous ended run.
-
-    ``determined`` is False when new cannot be told from known: the export named no attack for
-    some finding (of this run or the previous), or one of the two runs had more findings than
-    state keeps. Such a run's findings all count as new (a gate on new findings then fails
-    closed) and every view says why.
-
-    The counts come from fingerprints alone; ``new``, ``known`` and ``fixed`` (records in the
-    order every view lists them) are built when first asked for. ``status`` shows only the
-    counts, of every run it lists.
-    """
-
-    #: The run's own findings.
-    current: RecordedFindings
-    #: The previous ended run's findings to compare with; None when every finding of
-    #: ``current`` counts as new (no previous run, or new not told from known).
-    previous: RecordedFindings | None = None
-    #: The probe ids the current run ran: a previous finding is fixed only where its probe ran.
-    ran_probes: frozenset[int | None] = frozenset()
-    #: False: new could not be told from known; ``undetermined_because`` says why.
-    determined: bool = True
-    undetermined_because: str | None = None
-    #: The previous ended run compared with, None when there was none.
-    previous_run_id: int | None = None
-
-    #: Recorded new, known and fixed findings, counted by fingerprint when the diff is made.
-    new_listed: int = field(init=False, compare=False)
-    known_count: int = field(init=False, compare=False)
-    fixed_count: int = field(init=False, compare=False)
-
-    def __post_init__(self) -> None:
-        rows = self.current.rows
-        known = fixed = 0
-        if self.previous is not None:
-            before = self.previous.fingerprints
-            known = sum(map(before.__contains__, map(_FINGERPRINT_OF, rows)))
-            now = self.current.fingerprints
-            fixed = sum(
-                1
-                for row in self.previous.rows
-                if row[0] not in now
-                and (row[_PROBE] if len(row) > _PROBE else None) in self.ran_probes
-            )
-        # A frozen dataclass sets its own derived fields this way.
-        object.__setattr__(self, "new_listed", len(rows) - known)
-        object.__setattr__(self, "known_count", known)
-        object.__setattr__(self, "fixed_count", fixed)
-
-    @functools.cached_property
-    def new(self) -> tuple[FindingRecord, ...]:
-        ordered = new_first_order(self.current.records)
-        if self.previous is None:
-            return ordered
-        before = self.previous.fingerprints
-        return tuple(r for r in ordered if r.fingerprint not in before)
-
-    @functools.cached_property
-    def known(self) -> tuple[FindingRecord, ...]:
-        if self.previous is None:
-            return ()
-        before = self.previous.fingerprints
-        return tuple(r for r in new_first_order(self.current.records) if r.fingerprint in before)
-
-    @functools.cached_property
-    def fixed(self) -> tuple[FindingRecord, ...]:
-        if self.previous is None:
-            return ()
-        now = self.current.fingerprints
-        return new_first_order(
-            tuple(
-                r
-                for r in self.previous.records
-                if r.fingerprint not in now and r.probe_id in self.ran_probes
-            )
-        )
-
-    @property
-    def more(self) -> int:
-        """Findings beyond the recorded ones (not listed; counted as new)."""
-        return self.current.more
-
-    @property
-    def new_count(self) -> int:
-        return self.new_listed + self.more
-
-    @property
-    def total(self) -> int:
-        return self.new_count + self.known_count
-
-    def describe(self) -> str:
-        """``3 new, 1 known; 2 fixed`` (the words ``status`` puts after "4 failed")."""
-        text = f"{self.new_count} new, {self.known_count} known; {self.fixed_count} fixed"
-        return text if self.determined else f"{text}; new and known not told apart"
-
-
-def diff(
-    current: RecordedFindings,
-    previous: RecordedFindings | None,
-    *,
-    ran_probes: frozenset[int | None],
-    previous_run_id: int | None = None,
-) -> FindingsDiff:
-    """New, known and fixed findings of ``current`` against ``previous`` (the findings of the
-    key's previous ended run; None when there was none: everything is new).
-
-    ``ran_probes`` are the probe ids of the current run's probe runs: a previous finding is
-    fixed only where this run ran its probe again and did not find it.
-    """
-    why = _undetermined(current, previous)
-    if previous is None or why is not None:
-        # No previous run: all are new. Not told apart: all count as new, and the diff says
-        # why rather than calling them new silently (even with no previous run, an unnamed
-        # finding could never be recognised in the next one).
-        return FindingsDiff(
-            current,
-            determined=why is None,
-            undetermined_because=why,
-            previous_run_id=previous_run_id if previous is not None else None,
-        )
-    return FindingsDiff(current, previous, ran_probes=ran_probes, previous_run_id=previous_run_id)
-
-
-def _undetermined(current: RecordedFindings, previous: RecordedFindings | None) -> str | None:
-    if not current.identified or (previous is not None and not previous.identified):
-        return UNNAMED
-    if previous is not None and (current.more or previous.more):
-        return f"more than {MAX_RECORDED} findings in a run: only {MAX_RECORDED} are recorded"
-    return None
 
 
 def new_first_order(records: tuple[FindingRecord, ...]) -> tuple[FindingRecord, ...]:
@@ -508,19 +364,3 @@ def _order(r: FindingRecord) -> tuple[int, str, str, str, str, str]:
 @functools.lru_cache(maxsize=8192)
 def _sort_text(value: str | None) -> str:
     return _normal(value)
-
-
-@dataclass(frozen=True)
-class FindingsRead:
-    """What reading one run's findings gave now: every finding read (with content, in memory
-    only), and why some probe runs could not be read. ``recorded`` is what goes into state, set
-    only when every probe run with failures was read: a partial read is shown, never recorded,
-    so the next command reads the run again."""
-
-    test_run_id: int
-    findings: tuple[Finding, ...] = ()
-    #: One sentence per probe run that could not be read (names the run and what to do).
-    errors: tuple[str, ...] = ()
-    recorded: RecordedFindings | None = None
-    #: Export requests sent.
-    requests: int = 0

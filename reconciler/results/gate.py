@@ -9,16 +9,16 @@ is not part of ``RunAttributes``: editing one re-evaluates results and re-trigge
 Markdown, HTML) and the exit code are made from verdicts, never by evaluating again.
 """
 
-from __future__ import annotations
+# Not ``from __future__ import annotations``: pydantic would compile every annotation of
+# these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 import enum
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 from pydantic import Field, StrictFloat, StrictInt, field_validator
 from pydantic.alias_generators import to_camel
 
-from reconciler.results.findings import FindingsDiff
 from reconciler.results.model import (
     CANCELED,
     ENDED_STATUSES,
@@ -27,6 +27,9 @@ from reconciler.results.model import (
     RunResult,
     canonical_status,
 )
+
+if TYPE_CHECKING:
+    from reconciler.results.baseline import FindingsDiff
 
 #: The ended statuses that fail a gate unless ``failOn`` says otherwise.
 DEFAULT_FAIL_ON: Final = (ERROR, CANCELED)
@@ -76,7 +79,7 @@ class Gate(CamelModel):
             statuses.append(canonical_status(item))
         return tuple(dict.fromkeys(statuses))
 
-    def over(self, base: Gate) -> Gate:
+    def over(self, base: "Gate") -> "Gate":
         """This gate, with the fields it does not set taken from ``base`` (less specific)."""
         mine = self.model_dump(exclude_none=True, by_alias=False)
         return base.model_copy(update=mine)
@@ -132,7 +135,7 @@ def evaluate(
     gate: Gate,
     previous: RunResult | None = None,
     *,
-    findings: FindingsDiff | None = None,
+    findings: "FindingsDiff | None" = None,
     findings_unknown: str | None = None,
 ) -> Verdict:
     """The verdict of ``gate`` on ``result``; ``previous`` is the key's last earlier ended run
@@ -180,7 +183,7 @@ NAMED_IN_REASON: Final = 5
 
 
 def _new_findings(
-    limit: int, findings: FindingsDiff | None, unknown: str | None
+    limit: int, findings: "FindingsDiff | None", unknown: str | None
 ) -> tuple[list[str], bool]:
     """Why ``maxNewFindings`` fails, if it does, and whether for want of data. It fails
     closed: findings that could not be read fail it, saying so; new ones that cannot be told

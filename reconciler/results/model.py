@@ -10,7 +10,8 @@ and the run is never asked about again. The models are frozen pydantic models be
 part of the state document; their wire names are camelCase like the rest of it.
 """
 
-from __future__ import annotations
+# Not ``from __future__ import annotations``: pydantic would compile every annotation of
+# these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 from typing import Annotated, Any, Final
 
@@ -78,7 +79,7 @@ class Counts(CamelModel):
     failed: Count = 0
     errored: Count = 0
 
-    def __add__(self, other: Counts) -> Counts:
+    def __add__(self, other: "Counts") -> "Counts":
         return Counts(
             total=self.total + other.total,
             passed=self.passed + other.passed,

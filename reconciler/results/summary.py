@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from reconciler.results.baseline import compare
-from reconciler.results.findings import Finding, FindingRecord, FindingsDiff, FindingsRead
+from reconciler.results.baseline import FindingsDiff, compare
+from reconciler.results.findings import FindingRecord
+from reconciler.results.findings_read import Finding, FindingsRead
 from reconciler.results.gate import Gate, Outcome, Verdict, evaluate, previous_result
 from reconciler.results.links import probe_run_url, run_url
 from reconciler.results.model import Counts, RunResult

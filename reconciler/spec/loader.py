@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
-@dataclass(frozen=True)
+# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
+@dataclass(frozen=True, repr=False, eq=False)
 class SpecPath:
     """A spec file to read: where it is, and how messages name it."""
 
@@ -47,7 +48,8 @@ class SpecPath:
     display: str
 
 
-@dataclass
+# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
+@dataclass(repr=False, eq=False)
 class FileResult:
     """What one spec file contributed: its runs, the line of each run key, its problems."""
 

@@ -63,7 +63,8 @@ _REQUIRED_HINTS = {
 }
 
 
-@dataclass
+# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
+@dataclass(repr=False, eq=False)
 class MergedFile:
     """The runs of one file, the line of each (expanded) run key, and the problems found."""
 

@@ -7,7 +7,8 @@ may take ``targetId`` and ``probeIds`` from ``defaults`` and ``workspaceId`` fro
 file; the loader checks that the merged run is complete (``reconciler.spec.loader``).
 """
 
-from __future__ import annotations
+# Not ``from __future__ import annotations``: pydantic would compile every annotation of
+# these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 import re
 from typing import Annotated, Any, ClassVar

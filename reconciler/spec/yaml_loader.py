@@ -174,7 +174,8 @@ def node_line(node: Node) -> int:
     return int(node.start_mark.line) + 1
 
 
-@dataclass
+# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
+@dataclass(repr=False, eq=False)
 class ParsedYaml:
     """One parsed document: its data, its node tree (for lines) and the problems found."""
 
@@ -185,7 +186,8 @@ class ParsedYaml:
     interpolated: dict[int, str] = field(default_factory=dict)
 
 
-@dataclass
+# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
+@dataclass(repr=False, eq=False)
 class _Builder:
     """Turns a node tree into dicts, lists and scalars, collecting errors as it goes."""
 

@@ -12,7 +12,8 @@ leaves behind, and is dropped; a broken line anywhere else means someone edited 
 is refused.
 """
 
-from __future__ import annotations
+# Not ``from __future__ import annotations``: pydantic would compile every annotation of
+# these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 import json
 from collections.abc import Callable
@@ -180,7 +181,8 @@ class JournalHeader(BaseModel):
     serial: int
 
 
-@dataclass(frozen=True)
+# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
+@dataclass(frozen=True, repr=False, eq=False)
 class Journal:
     """A decoded journal: its header, its records, and what was dropped on the way."""
 

@@ -17,7 +17,8 @@ from reconciler.state.model import JournalRecord, State, fold, utc_now
 from reconciler.state.store import LockInfo
 
 
-@dataclass(frozen=True)
+# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
+@dataclass(frozen=True, repr=False, eq=False)
 class Site:
     """How one backend names its state and journal in messages, and how to repair them."""
 

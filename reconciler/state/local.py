@@ -26,7 +26,6 @@ import errno
 import fcntl
 import logging
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -444,6 +443,11 @@ def _link_over(source: Path, target: Path) -> None:
         try:
             os.link(source, tmp)
         except OSError:
+            # Imported here: links rarely fail, and shutil (with the bz2 and lzma modules it
+            # imports) costs every command that opens a state store, plan too, about 7 M
+            # instructions.
+            import shutil
+
             shutil.copy2(source, tmp)
             with tmp.open("rb+") as copy:
                 os.fsync(copy.fileno())

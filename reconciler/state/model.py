@@ -10,7 +10,8 @@ crash-safety mechanism shared by every backend: ``fold`` replays it onto a state
 function runs at the end of an apply and after a crash.
 """
 
-from __future__ import annotations
+# Not ``from __future__ import annotations``: pydantic would compile every annotation of
+# these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 import uuid
 from datetime import UTC, datetime
@@ -109,12 +110,12 @@ class State(_Model):
         return data
 
     @classmethod
-    def new(cls) -> State:
+    def new(cls) -> "State":
         return cls(lineage=str(uuid.uuid4()), serial=0, runs={})
 
     def with_runs(
         self, runs: dict[str, TrackedRun], retired: dict[str, tuple[RunResult, ...]] | None = None
-    ) -> State:
+    ) -> "State":
         """The next serial of this state holding ``runs`` (serial bumped only on change)."""
         retired = self.retired if retired is None else retired
         if runs == self.runs and retired == self.retired:

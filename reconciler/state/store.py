@@ -15,7 +15,8 @@ Usage by a writing command::
         store.persist(fold(state, records))
 """
 
-from __future__ import annotations
+# Not ``from __future__ import annotations``: pydantic would compile every annotation of
+# these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 from contextlib import AbstractContextManager
 from typing import Protocol

@@ -17,7 +17,8 @@ from reconciler.api.findings_wire import (
     parse_export_answer,
 )
 from reconciler.api.wire import sanitise
-from reconciler.results.findings import FAILED, Finding, Message, fingerprint
+from reconciler.results.findings import FAILED, fingerprint
+from reconciler.results.findings_read import Finding, Message
 from reconciler.results.model import ProbeRunResult
 
 PROBE_RUN = ProbeRunResult(probe_name="Context leakage", probe_run_id=555, probe_id=7, status="X")

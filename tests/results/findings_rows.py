@@ -3,7 +3,8 @@ one share some attacks (known), each has its own (new, fixed), and content read 
 
 from __future__ import annotations
 
-from reconciler.results.findings import Finding, FindingRecord, FindingsRead, Message
+from reconciler.results.findings import FindingRecord
+from reconciler.results.findings_read import Finding, FindingsRead, Message
 from reconciler.results.gate import Gate
 from reconciler.results.model import Counts, ProbeRunResult, RunResult
 from reconciler.results.observation import Observation, Refresh

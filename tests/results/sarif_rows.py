@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from reconciler.results.findings import Finding, FindingRecord, FindingsRead, Message
+from reconciler.results.findings import FindingRecord
+from reconciler.results.findings_read import Finding, FindingsRead, Message
 from reconciler.results.gate import Gate
 from reconciler.results.model import RunResult
 from reconciler.results.observation import Observation, Refresh

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.results.findings import FindingsDiff, diff
+from reconciler.results.baseline import FindingsDiff, diff
 from reconciler.results.gate import Gate, Outcome, evaluate
 from tests.factories import finding, recorded, result_of
 

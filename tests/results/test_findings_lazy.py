@@ -10,14 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reconciler.errors import StateCorruptError
-from reconciler.results.findings import (
-    AS_ROWS,
-    FindingRecord,
-    FindingsDiff,
-    RecordedFindings,
-    diff,
-    new_first_order,
-)
+from reconciler.results.baseline import FindingsDiff, diff
+from reconciler.results.findings import AS_ROWS, FindingRecord, RecordedFindings, new_first_order
 from reconciler.state.codec import decode_state, encode_state
 from reconciler.state.model import State
 from tests.factories import attrs, finding, recorded, result_of, tracked

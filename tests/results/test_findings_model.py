@@ -6,11 +6,11 @@ import json
 
 import pytest
 
+from reconciler.results.baseline import diff
 from reconciler.results.findings import (
     MAX_RECORDED,
     FindingRecord,
     RecordedFindings,
-    diff,
     fingerprint,
     record_findings,
 )

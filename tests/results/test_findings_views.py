@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 
-from reconciler.results.findings import Finding, FindingsRead, Message
+from reconciler.results.findings_read import Finding, FindingsRead, Message
 from reconciler.results.gate import Gate
 from reconciler.results.observation import Observation, Refresh
 from reconciler.results.summary import FindingsContext, ResultSet, build_results

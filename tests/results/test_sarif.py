@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.results.findings import FindingRecord, Message
+from reconciler.results.findings import FindingRecord
+from reconciler.results.findings_read import Message
 from reconciler.results.links import probe_run_url
 from reconciler.results.views import sarif
 from reconciler.results.views.sarif import render_sarif

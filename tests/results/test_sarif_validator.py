@@ -16,7 +16,7 @@ from types import ModuleType
 
 import pytest
 
-from reconciler.results.findings import Message
+from reconciler.results.findings_read import Message
 from reconciler.results.views.sarif import render_sarif
 from tests.factories import finding
 from tests.results.sarif_rows import Run, result_set

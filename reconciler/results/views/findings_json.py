@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from reconciler.results.findings import Finding, FindingRecord
+from reconciler.results.findings import FindingRecord
+from reconciler.results.findings_read import Finding
 from reconciler.results.summary import ResultRow, ResultSet
 from reconciler.results.views.documents import findings_counts, run_head
 from reconciler.results.views.findings_text import DEFAULT_VIEW, FindingsView

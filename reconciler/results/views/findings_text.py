@@ -22,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from reconciler.results.findings import Finding, FindingRecord
+from reconciler.results.findings import FindingRecord
+from reconciler.results.findings_read import Finding
 from reconciler.results.summary import ResultRow, ResultSet
 from reconciler.results.views.untrusted import plain
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from reconciler.results.findings import Finding, FindingRecord, Message
+from reconciler.results.findings import FindingRecord
+from reconciler.results.findings_read import Finding, Message
 from reconciler.results.links import probe_run_url, run_url
 from reconciler.results.model import ProbeRunResult, RunResult
 from reconciler.results.summary import ResultRow

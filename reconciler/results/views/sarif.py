@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
-from reconciler.results.findings import FINGERPRINT_VERSION, Finding, FindingRecord
+from reconciler.results.findings import FINGERPRINT_VERSION, FindingRecord
+from reconciler.results.findings_read import Finding
 from reconciler.results.links import probe_run_url, run_url
 from reconciler.results.model import ProbeRunResult
 from reconciler.results.summary import ResultRow, ResultSet
