@@ -167,12 +167,12 @@ def _keep_tracked_name(want: DesiredRun | None, have: TrackedRun | None) -> Desi
     name = have.attributes.name
     if want.attributes.name == name:
         return want
-    return dataclasses.replace(want, attributes=want.attributes.model_copy(update={"name": name}))
+    return want._replace(attributes=want.attributes.model_copy(update={"name": name}))
 
 
 def _moved(change: Change, source: str) -> Change:
     reason = f"moved from {source}" if change.action is Action.NOOP else change.reason
-    return dataclasses.replace(change, moved_from=source, reason=reason)
+    return change._replace(moved_from=source, reason=reason)
 
 
 def _check_targets(targets: Sequence[str], known: Iterable[str]) -> None:
@@ -260,18 +260,14 @@ def _tracked_change(change: Change, want: DesiredRun, forced: bool, facts: _Fact
     ended_badly = _ended_badly(change)
     if ended_badly is not None:
         # The old run has ended: nothing to cancel, so a trigger, whatever else changed.
-        return dataclasses.replace(
-            change, action=Action.TRIGGER, reason=ended_badly, changed_fields=fields
-        )
+        return change._replace(action=Action.TRIGGER, reason=ended_badly, changed_fields=fields)
     if fields:
-        return dataclasses.replace(
-            change, action=Action.REPLACE, reason=REASON_CHANGED, changed_fields=fields
-        )
+        return change._replace(action=Action.REPLACE, reason=REASON_CHANGED, changed_fields=fields)
     if forced:
-        return dataclasses.replace(change, action=Action.REPLACE, reason=REASON_REPLACE_REQUESTED)
+        return change._replace(action=Action.REPLACE, reason=REASON_REPLACE_REQUESTED)
     due = _due(change, want, facts.now)
     if due is not None:
-        return dataclasses.replace(change, action=Action.REPLACE, reason=due)
+        return change._replace(action=Action.REPLACE, reason=due)
     return change
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from reconciler.records import RunAttributes
 from reconciler.results.model import RunResult
@@ -101,8 +101,9 @@ class PlanOptionsRecord:
         }
 
 
-@dataclass(frozen=True)
-class Change:
+# A NamedTuple rather than a frozen dataclass: as immutable, and a plan makes one per key:
+# on Python 3.11 a frozen dataclass sets each of its ten fields through object.__setattr__.
+class Change(NamedTuple):
     """What the plan does with one key."""
 
     key: str

@@ -11,7 +11,6 @@ half-valid set.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import hashlib
 import json
@@ -155,7 +154,7 @@ def _with_config(run: DesiredRun, config: ProjectConfig | None) -> DesiredRun:
     """``run`` with what reconciler.yaml sets for runs that set nothing (``rerunAfter``)."""
     if config is None or config.rerun_after is None or run.rerun_after is not None:
         return run
-    return dataclasses.replace(run, rerun_after=config.rerun_after)
+    return run._replace(rerun_after=config.rerun_after)
 
 
 def desired_checksum(runs: Iterable[DesiredRun], moves: Iterable[Move]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import shutil
 from pathlib import Path
@@ -244,7 +243,7 @@ def test_checksum_covers_keys_attributes_protect_name_defaulted_and_moves() -> N
         desired_checksum([_run(protect=True)], []),
         desired_checksum([_run()], [Move("old", "a", "a.yaml", 9)]),
         # Writing out the default name decides whether a tracked run keeps its name.
-        desired_checksum([dataclasses.replace(_run(), name_defaulted=True)], []),
+        desired_checksum([_run()._replace(name_defaulted=True)], []),
     }
     assert len(others) == 6 and base not in others
     # Where a run or a move is written does not count; the order they are read in neither.
