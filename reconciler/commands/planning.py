@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import shlex
 import time
@@ -105,8 +104,8 @@ def _make_plan(
     )
     check_plan(plan, desired, state, force=options.force, allow_empty=options.allow_empty)
     # A saved plan must be checked against the same spec paths it was made from.
-    recorded = dataclasses.replace(plan.options, paths=tuple(options.paths))
-    return dataclasses.replace(plan, options=recorded)
+    recorded = plan.options._replace(paths=tuple(options.paths))
+    return plan._replace(options=recorded)
 
 
 def plan(
@@ -141,14 +140,11 @@ def plan(
         session, desired, state, options, parallelism=parallelism, offline_ok=True
     )
     # A saved plan remembers its state, so it cannot be applied to another one by mistake.
-    the_plan = dataclasses.replace(
-        the_plan,
-        options=dataclasses.replace(the_plan.options, state=session.state_identity()),
-    )
+    the_plan = the_plan._replace(options=the_plan.options._replace(state=session.state_identity()))
     if out:
         from reconciler.plan.saved import save_plan
 
-        save_plan(dataclasses.replace(the_plan, tracked_checksum=state.tracked_checksum()), out)
+        save_plan(the_plan._replace(tracked_checksum=state.tracked_checksum()), out)
     state_args, paths_args = _hint_args(session, options)
     if fmt == "json":
         session.console.out(render.render_json(the_plan), nl=False)

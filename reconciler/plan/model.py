@@ -3,13 +3,17 @@
 A plan is made by ``reconciler.plan.diff.make_plan`` from the desired set and the state, checked
 by ``reconciler.plan.safety``, rendered by ``reconciler.plan.render`` (pure functions of a
 plan) and executed by ``reconciler.apply``. Renderers and the executor never recompute it.
+
+The records are NamedTuples: immutable like frozen dataclasses, but on Python 3.11 a frozen
+dataclass compiles six methods when defined (about 4.5 M instructions each, on every command)
+and sets every field through ``object.__setattr__`` (a plan makes a ``Change`` per key).
+Change one with ``record._replace(...)``.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 
 from reconciler.records import RunAttributes
 from reconciler.results.model import RunResult
@@ -37,8 +41,7 @@ class Action(enum.Enum):
         }[self]
 
 
-@dataclass(frozen=True)
-class FieldChange:
+class FieldChange(NamedTuple):
     """One field that differs between the run in state and the spec.
 
     ``detail`` is the human explanation from deepdiff, e.g. ``targetId: 42 → 43`` or
@@ -51,8 +54,7 @@ class FieldChange:
     detail: str
 
 
-@dataclass(frozen=True)
-class Observed:
+class Observed(NamedTuple):
     """What the refresh before this plan learned about a change's tracked run.
 
     Part of the plan (and of a saved plan) because it shaped the plan: ``apply --plan`` records
@@ -68,13 +70,14 @@ class Observed:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class PlanOptionsRecord:
-    """The options a plan was made with, as a typed record: in the ``Plan``, the saved plan
-    file and the JSON plan (``options``). ``VERSION`` is written beside them so a reader can
-    refuse a record it does not know instead of guessing at its fields."""
+#: The version of ``PlanOptionsRecord``, written beside its fields (``document``).
+OPTIONS_VERSION = 1
 
-    VERSION: ClassVar[int] = 1
+
+class PlanOptionsRecord(NamedTuple):
+    """The options a plan was made with, as a typed record: in the ``Plan``, the saved plan
+    file and the JSON plan (``options``). ``OPTIONS_VERSION`` is written beside them so a reader can
+    refuse a record it does not know instead of guessing at its fields."""
 
     targets: tuple[str, ...] = ()
     replace: tuple[str, ...] = ()
@@ -90,7 +93,7 @@ class PlanOptionsRecord:
     def document(self) -> dict[str, Any]:
         """The JSON form (``options`` of the JSON plan)."""
         return {
-            "version": self.VERSION,
+            "version": OPTIONS_VERSION,
             "targets": list(self.targets),
             "replace": list(self.replace),
             "retrigger_unknown": self.retrigger_unknown,
@@ -101,8 +104,6 @@ class PlanOptionsRecord:
         }
 
 
-# A NamedTuple rather than a frozen dataclass: as immutable, and a plan makes one per key:
-# on Python 3.11 a frozen dataclass sets each of its ten fields through object.__setattr__.
 class Change(NamedTuple):
     """What the plan does with one key."""
 
@@ -145,8 +146,7 @@ class Change(NamedTuple):
         )
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """Every key of desired and state, sorted by key, with what apply would do to each."""
 
     changes: tuple[Change, ...]
@@ -156,7 +156,7 @@ class Plan:
     #: sha256 of the resolved desired set it was made from (``DesiredSet.checksum``).
     specs_checksum: str
     #: Options that shaped it, recorded so a saved plan applies exactly as reviewed.
-    options: PlanOptionsRecord = field(default_factory=PlanOptionsRecord)
+    options: PlanOptionsRecord = PlanOptionsRecord()
     #: ``State.tracked_checksum`` of the state it was made from, set for a saved plan: a
     #: state whose serial moved only because results were recorded is still this one.
     tracked_checksum: str | None = None

@@ -1,8 +1,13 @@
-"""The desired set: what the spec files ask for, after loading and normalisation."""
+"""The desired set: what the spec files ask for, after loading and normalisation.
+
+The records are NamedTuples: immutable like frozen dataclasses, but on Python 3.11 a frozen
+dataclass compiles six methods when defined (about 4.5 M instructions each, on every command)
+and sets every field through ``object.__setattr__`` (one ``DesiredRun`` per run). Change one
+with ``record._replace(...)``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from reconciler.defaults import DEFAULT_MAX_MATRIX_RUNS
@@ -13,9 +18,6 @@ from reconciler.results.gate import Gate
 _NO_GATE = Gate()
 
 
-# A NamedTuple rather than a frozen dataclass: as immutable, but on Python 3.11 a frozen
-# dataclass sets each field through object.__setattr__ (about 16,000 instructions a run, one
-# DesiredRun per run on every command) and compiles six methods when defined.
 class DesiredRun(NamedTuple):
     """One run declared in the specs."""
 
@@ -42,8 +44,7 @@ class DesiredRun(NamedTuple):
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True)
-class Move:
+class Move(NamedTuple):
     """A ``moved:`` entry: the run tracked under ``source`` is now tracked under ``target``."""
 
     source: str
@@ -56,8 +57,7 @@ class Move:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True)
-class ProbeSet:
+class ProbeSet(NamedTuple):
     """A named list of probe ids (project config or spec file), usable in ``probeIds``."""
 
     name: str
@@ -67,8 +67,7 @@ class ProbeSet:
     source: str
 
 
-@dataclass(frozen=True)
-class MatrixLimit:
+class MatrixLimit(NamedTuple):
     """How many runs one matrix may expand to, and where that number was set (for messages)."""
 
     runs: int = DEFAULT_MAX_MATRIX_RUNS
@@ -76,8 +75,7 @@ class MatrixLimit:
     source: str | None = None
 
 
-@dataclass(frozen=True)
-class DesiredSet:
+class DesiredSet(NamedTuple):
     """Every run of every spec file, keyed by run key."""
 
     runs: dict[str, DesiredRun]
@@ -85,6 +83,6 @@ class DesiredSet:
     #: canonical order (``spec.loader.desired_checksum``): comments and layout do not change it.
     checksum: str
     #: The spec files read, in the order they were read.
-    files: tuple[str, ...] = field(default=())
+    files: tuple[str, ...] = ()
     #: ``moved:`` entries of every file, in the order read; checked against the specs.
-    moves: tuple[Move, ...] = field(default=())
+    moves: tuple[Move, ...] = ()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 
 from reconciler.plan.diff import make_plan
@@ -65,8 +64,7 @@ def moves_plan() -> Plan:
         drun("weekly-v2", attrs(name="Weekly", revision=2), file="specs/bots.yaml", line=7),
         drun("sweep", attrs(name="Sweep", revision="r2"), file="specs/bots.yaml", line=11),
     )
-    want = dataclasses.replace(
-        want,
+    want = want._replace(
         moves=(
             Move("nightly", "nightly-v2", "specs/bots.yaml", 15),
             Move("weekly", "weekly-v2", "specs/bots.yaml", 17),

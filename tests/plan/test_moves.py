@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -24,8 +23,8 @@ GOLDEN_STATE = Path(__file__).resolve().parents[1] / "data" / "state" / "golden-
 
 
 def with_moves(want: DesiredSet, *moves: tuple[str, str]) -> DesiredSet:
-    return dataclasses.replace(
-        want, moves=tuple(Move(a, b, "specs/a.yaml", i + 10) for i, (a, b) in enumerate(moves))
+    return want._replace(
+        moves=tuple(Move(a, b, "specs/a.yaml", i + 10) for i, (a, b) in enumerate(moves))
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -167,7 +166,7 @@ def test_results_recorded_since_the_plan_do_not_make_it_stale(tmp_path: Path) ->
     # `status` or `wait` between a PR's plan and the merge's apply records results, which
     # bumps the serial; the runs tracked are the same, so the plan is still the one reviewed.
     plan, have, want = current()
-    saved = dataclasses.replace(plan, tracked_checksum=have.tracked_checksum())
+    saved = plan._replace(tracked_checksum=have.tracked_checksum())
     path = tmp_path / "p.plan"
     save_plan(saved, path)
     loaded = load_plan(path)
