@@ -404,6 +404,7 @@ def _merge_into(
         flawed=flawed,
         gate=gate,
         matrix_limit=matrix_limit,
+        literal_lines=result.key_lines,  # key_lines of the file, from load_file
     )
     result.runs, result.key_lines = merged.runs, merged.key_lines
     result.errors.extend(merged.errors)

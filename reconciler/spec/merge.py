@@ -83,16 +83,28 @@ def merge_file(
     flawed: Container[str] = (),
     gate: Gate | None = None,
     matrix_limit: MatrixLimit | None = None,
+    literal_lines: Mapping[str, int] | None = None,
 ) -> MergedFile:
     """Merge ``spec`` (parsed from ``root``) into runs; ``shared_sets`` and ``workspace_id``
     come from the project config. ``flawed`` are the keys of runs that already have an error
     (from the YAML layer): their missing fields are not reported, since fixing that error
     (say, a merge key the YAML layer dropped) may well supply them. ``gate`` is the project
     config's, below the file's ``defaults.gate`` and each run's own. A matrix that would make
-    more runs than ``matrix_limit`` is an error (default: ``MatrixLimit()``)."""
+    more runs than ``matrix_limit`` is an error (default: ``MatrixLimit()``).
+    ``literal_lines`` is ``key_lines(root, "testRuns")`` when the caller has it already."""
     limit = matrix_limit or MatrixLimit()
+    if literal_lines is None:
+        literal_lines = key_lines(root, "testRuns")
     merger = _Merger(
-        display, root, spec, shared_sets, workspace_id, flawed=flawed, gate=gate, limit=limit
+        display,
+        root,
+        spec,
+        shared_sets,
+        workspace_id,
+        flawed=flawed,
+        gate=gate,
+        limit=limit,
+        literal_lines=literal_lines,
     )
     return merger.merge()
 
@@ -109,6 +121,7 @@ class _Merger:
         flawed: Container[str],
         gate: Gate | None = None,
         limit: MatrixLimit,
+        literal_lines: Mapping[str, int],
     ) -> None:
         self.display = display
         self.flawed = flawed
@@ -116,7 +129,7 @@ class _Merger:
         self.root = root
         self.spec = spec
         self.result = MergedFile()
-        self.literal_lines = key_lines(root, "testRuns")
+        self.literal_lines = literal_lines
         self.defaults = spec.defaults or _NO_DEFAULTS
         self.workspace_id = _first(spec.workspace_id, workspace_id)
         self.sets = self._probe_sets(shared_sets)
