@@ -13,8 +13,7 @@ Markdown, HTML) and the exit code are made from verdicts, never by evaluating ag
 # these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 import enum
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final, NamedTuple
 
 from pydantic import Field, StrictFloat, StrictInt, field_validator
 from pydantic.alias_generators import to_camel
@@ -107,8 +106,9 @@ class Outcome(enum.Enum):
     PENDING = "pending"
 
 
-@dataclass(frozen=True)
-class Verdict:
+# A NamedTuple: immutable like a frozen dataclass, at a quarter of the cost to define on
+# Python 3.11 (every command that reads specs imports this module).
+class Verdict(NamedTuple):
     """What a gate made of a result: the outcome, why it failed, and what else to know."""
 
     outcome: Outcome
