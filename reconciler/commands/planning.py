@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import shlex
 import time
 from collections.abc import Sequence
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from reconciler import logs
 from reconciler.commands.common import Session, gates_of, load_desired, report_store_notes
 from reconciler.defaults import DEFAULT_PARALLELISM
 from reconciler.errors import AbortedError, StalePlanError, UnsafePlanError, UsageError
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from reconciler.state.model import State
     from reconciler.state.store import StateStore
 
-log = logging.getLogger("reconciler.cli")
+log = logs.Log("reconciler.cli")
 
 EXIT_OK = 0
 EXIT_ERROR = 1
