@@ -200,10 +200,11 @@ def test_a_plan_imports_no_module_only_other_commands_need(tmp_path: Path) -> No
     # A no-change plan is mostly imports (docs/PERFORMANCE.md, "The plan at its floor"); this
     # pins modules it once imported for nothing: logging (a plan logs nothing at the default
     # level, reconciler/logs.py), shutil (with bz2 and lzma) copies a backup only where a
-    # hard link fails, signal serves apply's executor, and a finding's content and the diff
-    # of findings serve the commands that show results. Run as the console script runs
-    # (``main()`` without arguments: pydantic's plugin lookup, which would import shutil
-    # itself, is skipped there; ``main(argv)`` imports logging to give it back afterwards).
+    # hard link fails, signal serves apply's executor, string reads the names of matrix runs,
+    # and a finding's content and the diff of findings serve the commands that show results.
+    # Run as the console script runs (``main()`` without arguments: pydantic's plugin lookup,
+    # which would import shutil itself, is skipped there; ``main(argv)`` imports logging to
+    # give the caller its logger back).
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "runs.yaml").write_text(
         "workspaceId: 1\ntestRuns:\n  a:\n    targetId: 1\n    probeIds: [1]\n"
@@ -216,8 +217,8 @@ def test_a_plan_imports_no_module_only_other_commands_need(tmp_path: Path) -> No
         "    main()\n"
         "except SystemExit as exit:\n"
         "    assert exit.code == 0, exit.code\n"
-        "unneeded = {'logging', 'shutil', 'signal', 'reconciler.results.findings_read',\n"
-        "            'reconciler.results.baseline'}\n"
+        "unneeded = {'logging', 'shutil', 'signal', 'string',\n"
+        "            'reconciler.results.findings_read', 'reconciler.results.baseline'}\n"
         "print(sorted(unneeded & set(sys.modules)), file=sys.stderr)\n"
     )
     done = subprocess.run(
