@@ -7,9 +7,11 @@ path and the API client can both use it without importing anything heavy.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    import logging
 
 #: What stands where a secret was.
 REDACTED: Final = "***"
@@ -40,15 +42,17 @@ class Redactor:
         return f"Redactor(<{len(self._secrets)} secret(s)>)"
 
 
-class RedactingFilter(logging.Filter):
+class RedactingFilter:
     """A logging filter that redacts secrets from every record, arguments included.
 
     A record is rewritten (message formatted, arguments dropped) only when it held a secret,
-    so other handlers still see untouched records as they were logged.
+    so other handlers still see untouched records as they were logged. Not a subclass of
+    ``logging.Filter``, which would add only filtering by logger name: ``logging`` takes any
+    object with a ``filter`` method, and a command that logs nothing (a plan) imports this
+    module but not ``logging`` (``reconciler.logs``).
     """
 
     def __init__(self, redact: Redactor) -> None:
-        super().__init__()
         self._redact = redact
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -37,6 +37,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "reconciler.markdown",
             "reconciler.older_env",
             "reconciler.pydantic_plugins",
+            "reconciler.logs",
         ),
     ),
     ("results data", ("reconciler.results",)),

@@ -51,7 +51,7 @@ from typing import Any, Final
 
 import httpx
 
-from reconciler import __version__
+from reconciler import __version__, logs
 from reconciler.api.base import CancelOutcome
 from reconciler.api.endpoints import (
     DEFAULT_FINDINGS_PATH,
@@ -105,7 +105,7 @@ from reconciler.results.findings import FAILED
 from reconciler.results.findings_read import Finding
 from reconciler.results.model import ProbeRunResult, RunResult
 
-LOGGER: Final = logging.getLogger("reconciler.api")
+LOGGER: Final = logs.logger("reconciler.api")
 USER_AGENT: Final = f"reconciler/{__version__}"
 #: The first bytes of every PDF file (ISO 32000-1, 7.5.2).
 PDF_MAGIC: Final = b"%PDF-"

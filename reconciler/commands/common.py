@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shlex
@@ -13,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
+from reconciler import logs
 from reconciler.defaults import API_KEY_ENV, DEFAULT_SPEC_PATHS, DEFAULT_STATE
 from reconciler.errors import UsageError
 from reconciler.older_env import older_names_note, with_older_names
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from reconciler.state.store import StateStore
 
 
-log = logging.getLogger("reconciler.cli")
+log = logs.Log("reconciler.cli")
 
 #: The logger every module logs under: a session gives it the CLI's handler and level.
 LOGGER = "reconciler"
@@ -128,12 +128,16 @@ class _LoggerSnapshot:
     """What a session changes on the ``reconciler`` logger, as it was before."""
 
     def __init__(self) -> None:
+        import logging
+
         logger = logging.getLogger(LOGGER)
         self.level, self.propagate, self.disabled = logger.level, logger.propagate, logger.disabled
         self.handlers = list(logger.handlers)
         self.filters = list(logger.filters)
 
     def restore(self) -> None:
+        import logging
+
         logger = logging.getLogger(LOGGER)
         for handler in logger.handlers:
             if handler not in self.handlers:
@@ -143,6 +147,15 @@ class _LoggerSnapshot:
         logger.setLevel(self.level)
         logger.propagate = self.propagate
         logger.disabled = self.disabled
+
+
+def _logging_level(settings: Settings) -> int:
+    """The level of a session's logging: --debug, --verbose, --quiet, else warnings."""
+    if settings.debug:
+        return logs.DEBUG
+    if settings.verbose:
+        return logs.INFO
+    return logs.ERROR if settings.quiet else logs.WARNING
 
 
 @contextmanager
@@ -184,8 +197,11 @@ class Session:
             quiet=settings.quiet,
             redact=self.redact,
         )
-        self._logging_before = _LoggerSnapshot()
-        self._configure_logging()
+        # Set up now, or when something first logs (``reconciler.logs``: a plan logs nothing
+        # at the default level, and would import ``logging`` for nothing).
+        self._logging_before: _LoggerSnapshot | None = None
+        self._logging_level = _logging_level(settings)
+        logs.take_over(self._logging_level, self._configure_logging)
         note = older_names_note(older)
         if note is not None:
             self.console.info(note)
@@ -199,18 +215,15 @@ class Session:
     def close(self) -> None:
         """Put the ``reconciler`` logger back as it was before this session (``main(argv)``
         does the same with ``logging_restored``; a process ending with its command need not)."""
-        self._logging_before.restore()
+        if not logs.cancel(self._configure_logging) and self._logging_before is not None:
+            self._logging_before.restore()
 
     def _configure_logging(self) -> None:
-        level = (
-            logging.DEBUG
-            if self.settings.debug
-            else logging.INFO
-            if self.settings.verbose
-            else logging.WARNING
-        )
+        import logging
+
+        self._logging_before = _LoggerSnapshot()
         logger = logging.getLogger(LOGGER)
-        logger.setLevel(level)
+        logger.setLevel(self._logging_level)
         logger.propagate = False
         for handler in list(logger.handlers):
             logger.removeHandler(handler)
@@ -218,8 +231,6 @@ class Session:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
         handler.addFilter(RedactingFilter(self.redact))
         logger.addHandler(handler)
-        if self.settings.quiet and not self.settings.verbose and not self.settings.debug:
-            logger.setLevel(logging.ERROR)
 
     def state_args(self) -> str:
         """`` --state LOCATION`` when the state was chosen on the command line, for the next-step

@@ -7,12 +7,12 @@ could not be read (a status, or the findings of a run with failures); otherwise 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from reconciler import logs
 from reconciler.commands.common import Session
 from reconciler.commands.outputs import sarif_text, say_undecided
 from reconciler.commands.reading import NO_KEY, FindingsWanted, read_results
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from reconciler.results.summary import ResultSet
     from reconciler.results.views.findings_text import FindingsView
 
-log = logging.getLogger("reconciler.cli")
+log = logs.Log("reconciler.cli")
 
 EXIT_OK: Final = 0
 EXIT_ERROR: Final = 1

@@ -3,7 +3,6 @@ SARIF document of a result set, and the error line of gates that could not be de
 
 from __future__ import annotations
 
-import logging
 import os
 import shlex
 import uuid
@@ -11,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from reconciler import logs
 from reconciler.errors import UsageError
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from reconciler.results.summary import ResultSet
     from reconciler.ui import Console
 
-log = logging.getLogger("reconciler.cli")
+log = logs.Log("reconciler.cli")
 
 #: Environment variable naming the repository root in GitHub Actions (SARIF locations).
 WORKSPACE_ENV: Final = "GITHUB_WORKSPACE"

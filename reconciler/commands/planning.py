@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import shlex
 import time
 from collections.abc import Sequence
@@ -10,6 +9,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from reconciler import logs
 from reconciler.commands.common import Session, gates_of, load_desired, report_store_notes
 from reconciler.defaults import DEFAULT_PARALLELISM
 from reconciler.errors import AbortedError, StalePlanError, UnsafePlanError, UsageError
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from reconciler.state.model import State
     from reconciler.state.store import StateStore
 
-log = logging.getLogger("reconciler.cli")
+log = logs.Log("reconciler.cli")
 
 EXIT_OK = 0
 EXIT_ERROR = 1

@@ -3,11 +3,11 @@ their status, and recording what was learned (each then renders its own view).""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from reconciler import logs
 from reconciler.defaults import API_KEY_ENV
 from reconciler.errors import UsageError
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from reconciler.state.model import JournalRecord, State, TrackedRun
     from reconciler.state.store import StateStore
 
-log = logging.getLogger("reconciler.cli")
+log = logs.Log("reconciler.cli")
 
 #: What a run that needed reading says when there is no key to read it with.
 NO_KEY = f"not read: {API_KEY_ENV} is not set"

@@ -10,10 +10,10 @@ planner what was read, by test run id. Nothing here is imported (nor httpx) when
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
+from reconciler import logs
 from reconciler.defaults import API_KEY_ENV
 from reconciler.plan.model import Observed
 from reconciler.reading.refresh import needs_read, observable
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from reconciler.spec.model import DesiredSet
     from reconciler.state.model import JournalRecord, State
 
-log = logging.getLogger("reconciler.cli")
+log = logs.Log("reconciler.cli")
 
 
 def refresh_for_plan(

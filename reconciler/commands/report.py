@@ -13,7 +13,6 @@ the commands that gate a pipeline), 1 on error.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import re
 import threading
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconciler import logs
 from reconciler.commands.common import Session, gates_of, load_desired, report_store_notes
 from reconciler.commands.reading import (
     NO_KEY,
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from reconciler.results.summary import ResultRow, ResultSet
     from reconciler.results.views.html import Pdf
 
-log = logging.getLogger("reconciler.cli")
+log = logs.Log("reconciler.cli")
 
 EXIT_OK = 0
 #: Warnings about single PDFs printed before the rest are counted in one line.

@@ -9,11 +9,11 @@ errors (401, 403) end the command with exit 1 before anything is shown.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from reconciler import logs
 from reconciler.commands.common import Session
 from reconciler.commands.outputs import say_undecided
 from reconciler.commands.reading import NO_KEY, FindingsWanted, read_results
@@ -23,7 +23,7 @@ from reconciler.errors import UsageError
 if TYPE_CHECKING:
     from reconciler.results.summary import ResultSet
 
-log = logging.getLogger("reconciler.cli")
+log = logs.Log("reconciler.cli")
 
 EXIT_OK = 0
 EXIT_ERROR = 1

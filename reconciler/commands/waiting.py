@@ -11,7 +11,6 @@ missing or read-only directory fails at once, not after two hours.
 
 from __future__ import annotations
 
-import logging
 import signal
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Final
 
+from reconciler import logs
 from reconciler.commands.common import Session, gates_of, load_desired, report_store_notes
 from reconciler.commands.outputs import check_writable, say_undecided, write_sarif
 from reconciler.commands.reading import (
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from reconciler.state.model import TrackedRun
     from reconciler.state.store import StateStore
 
-log = logging.getLogger("reconciler.cli")
+log = logs.Log("reconciler.cli")
 
 EXIT_OK: Final = 0
 EXIT_ERROR: Final = 1

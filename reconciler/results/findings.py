@@ -186,7 +186,8 @@ _ATTACK_OF: Final = operator.itemgetter(_ATTACK)
 _RECORDS: Final = "_records_of_rows"
 
 
-@dataclass(frozen=True)
+# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
+@dataclass(frozen=True, repr=False, eq=False)
 class _Refused:
     """A finding of a document that is not one: why (the index is added by the model)."""
 

@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
+from reconciler import logs
 from reconciler.errors import UsageError
 from reconciler.simulator.app import error_response, make_app
 from reconciler.simulator.config import FAULT_FIELDS, SimulatorConfig
@@ -63,7 +64,7 @@ def url_of(sock: socket.socket) -> str:
 
 
 #: Where the simulator says what it refused; a line each, never a traceback.
-log = logging.getLogger("reconciler.simulator")
+log = logs.logger("reconciler.simulator")
 
 
 def _summary(exc: BaseException) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import enum
 import itertools
 import math
-import string
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -433,6 +432,10 @@ class _Merger:
         self, name: str | None, axes: list[str], loc: Loc
     ) -> list[tuple[str, str | None]] | None:
         """A matrix run's ``name`` as (literal, placeholder) pairs; None after an error."""
+        # Imported here: only a matrix needs it, and the module costs every plan about 2 M
+        # instructions (its ``Template`` compiles a pattern when the class is made).
+        import string
+
         if name is None:
             return []
         where = (*loc, "name")

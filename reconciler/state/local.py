@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import logging
 import os
 import threading
 import time
@@ -33,6 +32,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from reconciler import logs
 from reconciler.errors import LockError, StateError
 from reconciler.files import atomic_write, fsync_dir, write_all
 from reconciler.state import common
@@ -48,7 +48,7 @@ from reconciler.state.common import Site, fold_journal, lock_info_now, successor
 from reconciler.state.model import JournalRecord, State
 from reconciler.state.store import LockInfo
 
-log = logging.getLogger(__name__)
+log = logs.Log(__name__)
 
 #: Numbered backups kept in ``<dir>/.backups/`` (the newest ones); ``<path>.backup`` is extra.
 KEEP_BACKUPS = 10

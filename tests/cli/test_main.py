@@ -194,3 +194,40 @@ def test_a_plan_loads_no_http_stack_and_no_differ_it_does_not_need(tmp_path: Pat
     )
     assert "Plan: 1 to trigger" in done.stdout
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_a_plan_imports_no_module_only_other_commands_need(tmp_path: Path) -> None:
+    # A no-change plan is mostly imports (docs/PERFORMANCE.md, "The plan at its floor"); this
+    # pins modules it once imported for nothing: logging (a plan logs nothing at the default
+    # level, reconciler/logs.py), shutil (with bz2 and lzma) copies a backup only where a
+    # hard link fails, signal serves apply's executor, string reads the names of matrix runs,
+    # and a finding's content and the diff of findings serve the commands that show results.
+    # Run as the console script runs (``main()`` without arguments: pydantic's plugin lookup,
+    # which would import shutil itself, is skipped there; ``main(argv)`` imports logging to
+    # give the caller its logger back).
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "runs.yaml").write_text(
+        "workspaceId: 1\ntestRuns:\n  a:\n    targetId: 1\n    probeIds: [1]\n"
+    )
+    probe = (
+        "import sys\n"
+        "from reconciler.cli import main\n"
+        "sys.argv = ['reconciler', 'plan', '--state', 'state.json', '--refresh=false']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code == 0, exit.code\n"
+        "unneeded = {'logging', 'shutil', 'signal', 'string',\n"
+        "            'reconciler.results.findings_read', 'reconciler.results.baseline'}\n"
+        "print(sorted(unneeded & set(sys.modules)), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"},
+    )
+    assert "Plan: 1 to trigger" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "[]"
