@@ -141,3 +141,42 @@ def test_the_package_logs_through_the_facade_only() -> None:
             own += [f"{where}:{line}" for line in _own_loggers(tree)]
     assert importing == []
     assert own == []
+
+
+def test_a_waiting_set_up_is_applied_once_by_the_first_record_it_lets_through(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # In-process ``logging`` is imported, so ``take_over`` applies at once: the waiting state
+    # a fresh CLI process is in is put in place here by hand.
+    applied: list[str] = []
+    monkeypatch.setattr(logs, "_waiting", [(logs.WARNING, lambda: applied.append("set up"))])
+    log = logs.Log("reconciler.test")
+    with caplog.at_level(logging.DEBUG, logger="reconciler.test"):
+        log.debug("dropped")
+        log.info("dropped")
+        assert applied == []
+        log.warning("kept %d", 1)
+        log.warning("kept %d", 2)
+    assert applied == ["set up"]
+    assert caplog.messages == ["kept 1", "kept 2"]
+
+
+def test_a_set_up_cancelled_while_waiting_is_never_applied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def set_up() -> None:
+        raise AssertionError("applied")
+
+    monkeypatch.setattr(logs, "_waiting", [(logs.WARNING, set_up)])
+    assert not logs.cancel(lambda: None)  # another session's: left waiting
+    assert logs.cancel(set_up)
+    assert not logs.cancel(set_up)
+    logs.Log("reconciler.test").warning("after")  # nothing waits any more
+
+
+def test_a_second_set_up_applies_the_waiting_one_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    applied: list[str] = []
+    monkeypatch.setattr(logs, "_waiting", [(logs.WARNING, lambda: applied.append("outer"))])
+    logs.take_over(logs.INFO, lambda: applied.append("inner"))
+    assert applied == ["outer", "inner"]
+    assert logs._waiting == []
