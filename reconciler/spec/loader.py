@@ -17,7 +17,6 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -46,15 +45,17 @@ class SpecPath(NamedTuple):
     display: str
 
 
-# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
-@dataclass(repr=False, eq=False)
+# A plain class rather than a dataclass: see spec/yaml_loader.py's _Builder.
 class FileResult:
     """What one spec file contributed: its runs, the line of each run key, its problems."""
 
-    runs: list[DesiredRun] = field(default_factory=list)
-    key_lines: dict[str, int] = field(default_factory=dict)
-    errors: list[SpecError] = field(default_factory=list)
-    moves: list[Move] = field(default_factory=list)
+    __slots__ = ("errors", "key_lines", "moves", "runs")
+
+    def __init__(self, errors: list[SpecError]) -> None:
+        self.runs: list[DesiredRun] = []
+        self.key_lines: dict[str, int] = {}
+        self.errors = errors
+        self.moves: list[Move] = []
 
 
 def load_specs(

@@ -16,7 +16,6 @@ import enum
 import itertools
 import math
 from collections.abc import Container, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.errors import SpecError
@@ -62,14 +61,16 @@ _REQUIRED_HINTS = {
 }
 
 
-# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
-@dataclass(repr=False, eq=False)
+# A plain class rather than a dataclass: see spec/yaml_loader.py's _Builder.
 class MergedFile:
     """The runs of one file, the line of each (expanded) run key, and the problems found."""
 
-    runs: list[DesiredRun] = field(default_factory=list)
-    key_lines: dict[str, int] = field(default_factory=dict)
-    errors: list[SpecError] = field(default_factory=list)
+    __slots__ = ("errors", "key_lines", "runs")
+
+    def __init__(self) -> None:
+        self.runs: list[DesiredRun] = []
+        self.key_lines: dict[str, int] = {}
+        self.errors: list[SpecError] = []
 
 
 def merge_file(

@@ -296,7 +296,7 @@ def validation_errors(
             continue
         on_key = detail["type"] == "extra_forbidden" or "[key]" in detail["loc"]
         line = locate(parsed.root, detail["loc"], key=on_key)
-        if line in parsed.interpolated and not on_key:
+        if line is not None and line in parsed.interpolated and not on_key:
             message += f", from {parsed.interpolated[line]}"
         errors.append(SpecError(message, file=display, line=line, field=path, hint=hint))
     return errors

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -174,36 +174,38 @@ def node_line(node: Node) -> int:
     return int(node.start_mark.line) + 1
 
 
-# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
-@dataclass(repr=False, eq=False)
-class ParsedYaml:
+class ParsedYaml(NamedTuple):
     """One parsed document: its data, its node tree (for lines) and the problems found."""
 
     data: Any
     root: Node | None
-    errors: list[SpecError] = field(default_factory=list)
+    errors: list[SpecError]
     #: Line → original text of each interpolated value, so errors can say where it came from.
-    interpolated: dict[int, str] = field(default_factory=dict)
+    interpolated: Mapping[int, str] = MappingProxyType({})
 
 
-# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
-@dataclass(repr=False, eq=False)
+# Plain classes with slots rather than dataclasses here and for the other per-file helpers:
+# on Python 3.11 a dataclass compiles each generated method when its module is imported
+# (about 1.5 M instructions each, on every command that reads specs).
 class _Builder:
     """Turns a node tree into dicts, lists and scalars, collecting errors as it goes."""
 
-    file: str
-    #: Variables for ``${VAR}``; None: no interpolation (the text is kept as written).
-    env: Mapping[str, str] | None = None
-    interpolated: dict[int, str] = field(default_factory=dict)
-    #: (node, message, hint): turned into SpecErrors at the end, when the tree is complete.
-    problems: list[tuple[Node, str, str | None]] = field(default_factory=list)
-    # Aliases make the node tree a graph: build each collection once (this also defuses
-    # "billion laughs" documents) and spot an alias that contains itself.
-    done: dict[int, Any] = field(default_factory=dict)
-    building: set[int] = field(default_factory=set)
-    #: False when the text has no anchor (``&``): then no node appears twice, and the
-    #: bookkeeping above can be skipped for every collection.
-    aliases: bool = True
+    __slots__ = ("aliases", "building", "done", "env", "file", "interpolated", "problems")
+
+    def __init__(self, file: str, env: Mapping[str, str] | None = None, *, aliases: bool) -> None:
+        self.file = file
+        #: Variables for ``${VAR}``; None: no interpolation (the text is kept as written).
+        self.env = env
+        self.interpolated: dict[int, str] = {}
+        #: (node, message, hint): turned into SpecErrors at the end, when the tree is complete.
+        self.problems: list[tuple[Node, str, str | None]] = []
+        # Aliases make the node tree a graph: build each collection once (this also defuses
+        # "billion laughs" documents) and spot an alias that contains itself.
+        self.done: dict[int, Any] = {}
+        self.building: set[int] = set()
+        #: False when the text has no anchor (``&``): then no node appears twice, and the
+        #: bookkeeping above can be skipped for every collection.
+        self.aliases = aliases
 
     def error(self, node: Node, message: str, hint: str | None = None) -> None:
         self.problems.append((node, message, hint))
@@ -438,7 +440,7 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> Pa
     finally:
         loader.dispose()
     if root is None:
-        return ParsedYaml(None, None)
+        return ParsedYaml(None, None, [])
     if masked is not None:
         _unmask(root, set())
     builder = _Builder(file, env, aliases="&" in text)
