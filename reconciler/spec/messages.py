@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 from reconciler.errors import SpecError, SpecValidationError
 from reconciler.limits import INT32_MAX, INT32_MIN
 from reconciler.spec.schema import (
+    NULL,
     RUN_KEY_RE,
     Defaults,
     GateSpec,
@@ -178,6 +179,8 @@ def _message(  # noqa: PLR0911 - one per type
     error: ErrorDetails, root: type[BaseModel]
 ) -> tuple[str, str | None]:
     kind, loc, value = error["type"], error["loc"], error["input"]
+    if value is NULL:  # an explicit null where null is not a value (SpecModel._refuse_null)
+        kind = "null_value"
     if loc and loc[-1] == "[key]":
         return _probe_set_key_error(error) if loc[0] == "probeSets" else _run_key_error(error)
     if kind in _LANGUAGE_KINDS:
