@@ -73,8 +73,10 @@ def _make_plan(
     *,
     parallelism: int,
     offline_ok: bool,
+    checksum: bool = True,
 ) -> Plan:
-    """Refresh (unless --refresh=false), plan, and check the plan against the safety rails."""
+    """Refresh (unless --refresh=false), plan, and check the plan against the safety rails.
+    ``checksum=False``: the plan is neither saved nor rendered as JSON (``make_plan``)."""
     from reconciler.plan.diff import make_plan
     from reconciler.plan.safety import check_plan
 
@@ -101,6 +103,7 @@ def _make_plan(
         destroy=options.destroy,
         refreshed=refreshed,
         now=session.settings.now(),
+        checksum=checksum,
     )
     check_plan(plan, desired, state, force=options.force, allow_empty=options.allow_empty)
     # A saved plan must be checked against the same spec paths it was made from.
@@ -137,7 +140,15 @@ def plan(
     # plan records nothing: what the refresh learned is recorded by the next apply (or
     # status), and a saved plan carries it for `apply --plan`.
     the_plan = _make_plan(
-        session, desired, state, options, parallelism=parallelism, offline_ok=True
+        session,
+        desired,
+        state,
+        options,
+        parallelism=parallelism,
+        offline_ok=True,
+        # Only a saved or JSON plan carries the specs' checksum (about 17 M instructions for
+        # 1,000 runs): the text and Markdown plans never show it.
+        checksum=bool(out) or fmt == "json",
     )
     # A saved plan remembers its state, so it cannot be applied to another one by mistake.
     the_plan = the_plan._replace(options=the_plan.options._replace(state=session.state_identity()))

@@ -74,6 +74,7 @@ def make_plan(
     destroy: bool = False,
     refreshed: Mapping[int, Observed] | None = None,
     now: datetime | None = None,
+    checksum: bool = True,
 ) -> Plan:
     """Plan what apply would do to bring ``state`` to ``desired``.
 
@@ -82,6 +83,8 @@ def make_plan(
     whose earlier trigger has an unknown outcome; ``destroy`` plans a cancel of every tracked
     run whatever the specs say. ``refreshed``, by test run id, is what the refresh read (None:
     no refresh); ``now`` is the plan's clock for ``rerunAfter`` (default: the current time).
+    ``checksum=False`` leaves ``specs_checksum`` empty, for a plan that is neither saved nor
+    rendered as JSON (the desired set's checksum is then never computed).
     Raises ``UsageError`` for keys that name nothing.
     """
     if destroy and (replace or retrigger_unknown):
@@ -115,7 +118,7 @@ def make_plan(
         changes=tuple(changes),
         lineage=state.lineage,
         serial=state.serial,
-        specs_checksum=desired.checksum,
+        specs_checksum=desired.checksum if checksum else "",
         options=PlanOptionsRecord(
             targets=tuple(sorted(set(targets))),
             replace=tuple(sorted(forced)),

@@ -153,7 +153,8 @@ class Plan(NamedTuple):
     #: Lineage and serial of the state it was made from: a saved plan is stale once they move.
     lineage: str
     serial: int
-    #: sha256 of the resolved desired set it was made from (``DesiredSet.checksum``).
+    #: sha256 of the resolved desired set it was made from (``DesiredSet.checksum``); empty
+    #: in a plan made for the terminal only (``make_plan(checksum=False)``).
     specs_checksum: str
     #: Options that shaped it, recorded so a saved plan applies exactly as reviewed.
     options: PlanOptionsRecord = PlanOptionsRecord()

@@ -317,6 +317,9 @@ def _text_unknown(
 
 def plan_document(plan: Plan) -> dict[str, Any]:
     """The JSON plan as a dict (``reconciler/schemas/plan.schema.json`` describes it)."""
+    if not plan.specs_checksum:
+        # make_plan(checksum=False) makes plans for the terminal only: a bug if one gets here.
+        raise ValueError("a plan made without the specs' checksum cannot be saved or shown as JSON")
     counts = plan.counts()
     return {
         "format_version": JSON_FORMAT_VERSION,

@@ -10,7 +10,7 @@ deterministic: the same plan always gives the same bytes.
 Before applying, ``check_fresh`` compares the state lineage and serial and the specs checksum
 recorded in the plan with the current ones, as octoDNS and Terraform do: a plan reviewed against
 another state or other specs is not the plan that would run. The specs checksum is of what the
-specs resolve to (``spec.loader.desired_checksum``), so a comment or a reformatted file keeps a
+specs resolve to (``spec.model.desired_checksum``), so a comment or a reformatted file keeps a
 plan fresh while a changed value, however it came about, makes it stale.
 """
 

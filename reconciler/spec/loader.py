@@ -12,8 +12,6 @@ half-valid set.
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -135,7 +133,6 @@ def _load_specs(
         raise _validation_error(errors, from_config)
     return DesiredSet(
         runs=runs,
-        checksum=desired_checksum(runs.values(), moves),
         files=tuple(files),
         moves=tuple(moves),
     )
@@ -155,35 +152,6 @@ def _with_config(run: DesiredRun, config: ProjectConfig | None) -> DesiredRun:
     if config is None or config.rerun_after is None or run.rerun_after is not None:
         return run
     return run._replace(rerun_after=config.rerun_after)
-
-
-def desired_checksum(runs: Iterable[DesiredRun], moves: Iterable[Move]) -> str:
-    """sha256 of the resolved desired set: each run's key, attributes, ``protect``,
-    ``name_defaulted`` (it decides the name of a tracked run) and ``rerunAfter`` (it decides
-    what is due), and the moves, in a canonical order.
-
-    What the specs ask for, not how they are written: a comment, a reordered file or a run
-    moved to another file leaves a saved plan fresh; a changed value (written, from a
-    ``${VAR}``, a probe set or the project config) makes it stale. About 15 ms for 10,000
-    runs, a few per cent of loading them: computed on every load, not lazily.
-    """
-    rows = sorted(
-        # vars() of a RunAttributes is its fields in declaration order: much cheaper than a
-        # model_dump, and JSON keeps 2 and "2" (two different revisions) apart.
-        [
-            run.key,
-            *vars(run.attributes).values(),
-            run.protect,
-            run.name_defaulted,
-            # Only when set, so the checksum of specs without rerunAfter is what it was.
-            *([run.rerun_after] if run.rerun_after is not None else []),
-        ]
-        for run in runs
-    )
-    document = {"runs": rows, "moved": sorted([m.source, m.target] for m in moves)}
-    # Freshly built lists cannot refer to themselves: skip the encoder's cycle bookkeeping.
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), check_circular=False)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def check_moves(moves: Sequence[Move], runs: Mapping[str, DesiredRun]) -> list[SpecError]:

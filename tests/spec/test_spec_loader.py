@@ -11,8 +11,7 @@ import pytest
 from reconciler.errors import SpecError, SpecValidationError
 from reconciler.records import RunAttributes
 from reconciler.spec import DesiredSet, load_specs
-from reconciler.spec.loader import desired_checksum
-from reconciler.spec.model import DesiredRun, Move
+from reconciler.spec.model import DesiredRun, Move, desired_checksum
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "specs"
 EXAMPLES = Path(__file__).resolve().parents[2] / "specs" / "examples"
