@@ -8,7 +8,6 @@ a field added here forces a replace when it changes.
 # Not ``from __future__ import annotations``: pydantic would compile every annotation of
 # these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
-import json
 from typing import Annotated, Any
 
 from pydantic import (
@@ -99,6 +98,8 @@ def show_probe_ids(probe_ids: tuple[int, ...] | list[int] | None) -> str:
     """``[101, 102]``, or ``null (the target's configured probes)``, for people to read."""
     if probe_ids is None:
         return f"null ({TARGET_PROBES})"
+    import json  # here: only messages that show probe ids need it
+
     return json.dumps(list(probe_ids))
 
 

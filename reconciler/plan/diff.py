@@ -29,7 +29,6 @@ that equality already found, so 10,000 unchanged runs cost 10,000 comparisons an
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -388,4 +387,6 @@ def _detail(
     if name in _SET_FIELDS:
         parts = [f"+{v}" for v in sorted(added or ())] + [f"-{v}" for v in sorted(removed or ())]
         return f"{name}: {' '.join(parts)}"
+    import json  # here: only a changed field needs it
+
     return f"{name}: {json.dumps(old, ensure_ascii=False)} → {json.dumps(new, ensure_ascii=False)}"

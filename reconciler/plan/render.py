@@ -7,7 +7,6 @@ No-op keys are left out of the text and markdown views (as Terraform does) and k
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Callable
 from typing import Any
@@ -88,6 +87,8 @@ def _unknown_line(count: int) -> str:
 def _value(value: Any, name: str = "") -> str:
     if name == "probeIds" and value is None:
         return show_probe_ids(None)
+    import json  # here: a plan without changes shows no values
+
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -393,6 +394,8 @@ def _json_tracked(run: TrackedRun | None) -> dict[str, Any] | None:
 
 def render_json(plan: Plan) -> str:
     """The JSON plan: stable key order, two-space indent, trailing newline."""
+    import json  # here: only the JSON plan needs it
+
     return json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n"
 
 

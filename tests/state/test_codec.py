@@ -21,6 +21,7 @@ from reconciler.state.codec import (
     encode_state,
 )
 from reconciler.state.model import STATE_VERSION, JournalRecord, State, TrackedRun
+from reconciler.state.pretty import pretty
 from tests.factories import attrs
 from tests.state.contract import DATA
 
@@ -218,4 +219,4 @@ def test_the_state_is_indented_exactly_as_json_dumps_would(document: Any) -> Non
     # The state file's layout predates the codec's own writer: files written before it must
     # not change on the next write (findings rows aside, which are new).
     expected = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    assert codec._pretty(document) == expected.encode()
+    assert pretty(document) == expected.encode()
