@@ -25,7 +25,6 @@ reads a state imports it (a plan too), and none of them needs them.
 import functools
 import hashlib
 import operator
-from dataclasses import dataclass
 from typing import Annotated, Any, Final, cast
 
 from pydantic import (
@@ -186,12 +185,14 @@ _ATTACK_OF: Final = operator.itemgetter(_ATTACK)
 _RECORDS: Final = "_records_of_rows"
 
 
-# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
-@dataclass(frozen=True, repr=False, eq=False)
+# A plain class rather than a dataclass (docs/ARCHITECTURE.md): never printed or compared.
 class _Refused:
     """A finding of a document that is not one: why (the index is added by the model)."""
 
-    why: str
+    __slots__ = ("why",)
+
+    def __init__(self, why: str) -> None:
+        self.why = why
 
 
 def _odd_row(item: Any) -> Row | _Refused:

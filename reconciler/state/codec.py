@@ -16,8 +16,7 @@ is refused.
 # these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -183,13 +182,12 @@ class JournalHeader(BaseModel):
     serial: int
 
 
-# Never printed or compared: no __repr__ or __eq__ to compile at import (docs/ARCHITECTURE.md).
-@dataclass(frozen=True, repr=False, eq=False)
-class Journal:
+# A NamedTuple: immutable, and cheaper to define than a frozen dataclass (docs/ARCHITECTURE.md).
+class Journal(NamedTuple):
     """A decoded journal: its header, its records, and what was dropped on the way."""
 
     header: JournalHeader
-    records: list[JournalRecord] = field(default_factory=list)
+    records: list[JournalRecord]
     #: Set when a torn last line (a crash in the middle of a write) was ignored.
     torn_note: str = ""
 
