@@ -16,6 +16,7 @@ from reconciler.results.summary import FindingsContext, ResultSet, build_results
 from reconciler.results.views.findings_json import findings_document
 from reconciler.results.views.findings_text import FindingsView, render_findings_text
 from reconciler.results.views.json import status_document
+from reconciler.results.views.markdown import verdict_line
 from reconciler.results.views.text import render_status
 from tests.factories import attrs, finding, recorded, result_of, tracked
 
@@ -147,5 +148,31 @@ def test_unread_findings_say_so_and_fail_the_gate_closed() -> None:
     )
     (row,) = results.rows
     assert row.verdict.undecided and results.exit_code() == 1
+    # Not counted as a gate that failed: the exit code is 1, not 3.
+    assert verdict_line(results, waiting=True) == (
+        "No gate failed; the gate of 1 of 1 run could not be decided (its findings were not read)."
+    )
     assert "2 failed (findings not read)" in render_status(results)
     assert "findings not known: bot: run 2001, probe run 200100" in render_findings_text(results)
+
+
+def test_the_verdict_line_tells_a_failed_gate_from_one_that_could_not_be_decided() -> None:
+    def observed(key: str, test_run_id: int) -> Observation:
+        run = tracked(attrs(target_id=42), test_run_id).model_copy(
+            update={"result": result_of(test_run_id, failed=2)}
+        )
+        return Observation(key, run, run.result, "state")
+
+    unread = FindingsRead(2001, errors=("bot: run 2001: the API answered 500",))
+    results = build_results(
+        Refresh({"bot": observed("bot", 2001), "leaky": observed("leaky", 2002)}),
+        {"bot": Gate(max_new_findings=0), "leaky": Gate(max_failed=0)},
+        platform=PLATFORM,
+        read_at="2026-12-07T10:00:00Z",
+        findings=FindingsContext(reads={("bot", 2001): unread}),
+    )
+    assert results.exit_code() == 3  # a real failure outweighs the undecided gate
+    assert verdict_line(results, waiting=False) == (
+        "1 of 2 runs failed its gate; the gate of 1 more could not be decided (its findings "
+        "were not read)."
+    )

@@ -37,8 +37,20 @@ def verdict_line(results: ResultSet, *, waiting: bool) -> str:
         return "No tracked runs to show."
     runs = f"{counts.runs} run{'s' if counts.runs != 1 else ''}"
     if counts.failed:
-        verb = "failed its gate" if counts.failed == 1 else "failed their gates"
-        return f"{counts.failed} of {runs} {verb}."
+        # A gate that failed closed (findings it needs not read) is not a run that failed
+        # its gate: the exit code is 1, not 3, and the line says so.
+        undecided = len(results.undecided)
+        decided = counts.failed - undecided
+        not_known = (
+            "the gate of {} could not be decided (its findings were not read)"
+            if undecided == 1
+            else "the gates of {} could not be decided (their findings were not read)"
+        )
+        if not decided:
+            return f"No gate failed; {not_known.format(f'{undecided} of {runs}')}."
+        verb = "failed its gate" if decided == 1 else "failed their gates"
+        line = f"{decided} of {runs} {verb}"
+        return line + (f"; {not_known.format(f'{undecided} more')}." if undecided else ".")
     if counts.unreadable:
         return f"{counts.unreadable} of {runs} could not be read."
     pending = len(results.pending)
