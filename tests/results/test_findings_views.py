@@ -153,6 +153,7 @@ def test_unread_findings_say_so_and_fail_the_gate_closed() -> None:
         "No gate failed; the gate of 1 of 1 run could not be decided (its findings were not read)."
     )
     assert "2 failed (findings not read)" in render_status(results)
+    assert "gate not decided" in render_status(results)
     assert "findings not known: bot: run 2001, probe run 200100" in render_findings_text(results)
 
 

@@ -104,6 +104,9 @@ def _status_word(row: ResultRow, paint: Paint) -> str:
 
 
 def _verdict_word(row: ResultRow, paint: Paint) -> str:
+    if row.verdict.undecided:
+        # Failed closed: the findings it needs were not read (exit 1, not 3).
+        return paint("gate not decided", "red")
     if row.verdict.outcome is Outcome.FAILED:
         return paint("gate failed", "red")
     if row.verdict.outcome is Outcome.PASSED:
