@@ -53,6 +53,25 @@ def unknown_outcomes(unknown: Sequence[str]) -> str | None:
     )
 
 
+def open_selection(
+    session: Session, paths: Sequence[str], targets: Sequence[str]
+) -> tuple[DesiredSet, StateStore, dict[str, TrackedRun]]:
+    """What ``status``, ``findings`` and ``wait`` start from: the specs (none is fine), the
+    state's store, and the selected tracked runs; the store's notes and the warning about
+    unknown trigger outcomes are said on the way."""
+    from reconciler.commands.common import load_desired, report_store_notes
+
+    desired = load_desired(paths, session.settings, missing_ok=True)
+    store = session.store()
+    state = store.read()
+    report_store_notes(session, store)
+    runs, unknown = select_tracked(state, targets)
+    warning = unknown_outcomes(unknown)
+    if warning:
+        session.console.warn(warning)
+    return desired, store, runs
+
+
 def read_statuses(session: Session, runs: dict[str, TrackedRun], parallelism: int) -> Refresh:
     """Ended runs from state, the others from the API (a progress line on a terminal);
     without an API key, those are marked not read instead."""
@@ -203,20 +222,13 @@ def read_results(
     ended) and findings (those not recorded), recorded, gated by the specs, as one result set.
     The specs give the gates and where runs are declared; without any, every run gets the
     default gate."""
-    from reconciler.commands.common import gates_of, load_desired, report_store_notes
+    from reconciler.commands.common import gates_of
     from reconciler.results.summary import build_results
     from reconciler.state.model import utc_now
 
     # Resolved first: a bad --platform-url fails before any request is sent.
     platform = session.platform_url()
-    desired = load_desired(paths, session.settings, missing_ok=True)
-    store = session.store()
-    state = store.read()
-    report_store_notes(session, store)
-    runs, unknown = select_tracked(state, targets)
-    warning = unknown_outcomes(unknown)
-    if warning:
-        session.console.warn(warning)
+    desired, store, runs = open_selection(session, paths, targets)
     refreshed = read_statuses(session, runs, parallelism)
     context, _ = read_and_record(
         session,

@@ -22,15 +22,14 @@ from types import FrameType
 from typing import TYPE_CHECKING, Final
 
 from reconciler import logs
-from reconciler.commands.common import Session, gates_of, load_desired, report_store_notes
+from reconciler.commands.common import Session, gates_of
 from reconciler.commands.outputs import check_writable, say_undecided, write_sarif
 from reconciler.commands.reading import (
     FindingsWanted,
     NoReads,
+    open_selection,
     read_findings_of,
     record_learned,
-    select_tracked,
-    unknown_outcomes,
 )
 from reconciler.durations import format_seconds
 from reconciler.errors import UsageError
@@ -83,14 +82,7 @@ class WaitSettings:
 def wait(session: Session, paths: Sequence[str], targets: Sequence[str], opts: WaitSettings) -> int:
     """``reconciler wait``: every selected tracked run (default: all) until it ends."""
     opts.check()
-    desired = load_desired(paths, session.settings, missing_ok=True)
-    store = session.store()
-    state = store.read()
-    report_store_notes(session, store)
-    runs, unknown = select_tracked(state, targets)
-    warning = unknown_outcomes(unknown)
-    if warning:
-        session.console.warn(warning)
+    desired, store, runs = open_selection(session, paths, targets)
     gates = gates_of(session.settings, desired, runs)
     return wait_for(session, store, runs, gates, opts, desired=desired)
 
