@@ -1,3 +1,5 @@
-from reconciler.cli import main
+"""``python -m reconciler``: the same entry point as the console script."""
+
+from reconciler.entry import main
 
 main()

@@ -9,7 +9,9 @@ arguments) pauses the collector; reference counting still frees everything that 
 cycle. Long-running work turns it back on first (``resume``): apply's requests and the
 simulator's server create cycles by the thousand and must not grow without bound. Before the
 interpreter exits, ``before_exit`` freezes what is alive, so the collector's passes during
-shutdown skip it.
+shutdown skip it; the process's own command line ends with ``end_process``, which skips the
+interpreter's teardown altogether. ``reconciler.entry`` pauses the collector before click,
+PyYAML and pydantic are imported.
 
 Code that calls ``main(argv)`` in-process (the tests) keeps its collector as it is: only the
 process's own command line pauses it.
@@ -18,6 +20,7 @@ process's own command line pauses it.
 from __future__ import annotations
 
 import gc
+from typing import NoReturn
 
 #: Whether ``pause`` stopped the collector (and so ``resume`` may restart it): a one-item set
 #: rather than a global flag, so the functions need no ``global`` statement.
@@ -47,3 +50,32 @@ def before_exit() -> None:
     """Spare the interpreter's shutdown a collection over everything still alive."""
     if _paused:
         gc.freeze()
+
+
+def end_process(code: int) -> NoReturn:
+    """End a CLI process once its command is done, skipping the interpreter's teardown.
+
+    Teardown frees every object still alive, module by module (for a plan, about 11 M
+    instructions) only for the operating system to take all the memory back at once. What the
+    interpreter's exit does that matters is done here first: the functions registered with
+    ``atexit`` (logging's flush; coverage's data file when a test measures the process) run,
+    and stdout and stderr are flushed. A process with other threads still running takes the
+    ordinary exit, which waits for them.
+    """
+    import atexit
+    import os
+    import sys
+
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        sys.exit(code)
+    # Not documented, but what the interpreter itself calls at exit (typeshed lists it).
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        # A reader that went away (`| head`), or a closed stream: the interpreter's own exit
+        # reports that with 120, "unlikely to be confused with a non-error exit status".
+        code = 120
+    os._exit(code)

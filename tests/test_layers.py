@@ -50,7 +50,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("simulator", ("reconciler.simulator",)),
     ("ui", ("reconciler.ui",)),
     ("commands", ("reconciler.commands",)),
-    ("cli", ("reconciler.cli", "reconciler.__main__")),
+    ("cli", ("reconciler.cli", "reconciler.__main__", "reconciler.entry")),
 )
 
 

@@ -69,14 +69,13 @@ def _plan(tmp_path: Path, pythonpath: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "specs").mkdir(exist_ok=True)
     (tmp_path / "specs" / "runs.yaml").write_text(SPEC)
     probe = (
-        "import sys\n"
+        "import atexit, sys\n"
         "sys.argv = ['reconciler', 'plan', '--state', 'state.json']\n"
-        "from reconciler.cli import main\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit as exit:\n"
-        "    assert exit.code == 0, exit.code\n"
-        "print('metadata read:', 'importlib.metadata' in sys.modules, file=sys.stderr)\n"
+        "from reconciler.entry import main\n"
+        # main() ends the process (reconciler.collector.end_process), running atexit first.
+        "atexit.register(lambda: print('metadata read:', 'importlib.metadata' in sys.modules,\n"
+        "                              file=sys.stderr))\n"
+        "main()\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
     return subprocess.run(

@@ -66,8 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI and turn every outcome into an exit code.
 
     Without ``argv`` this is the process's own command line, and the process ends when the
-    command does: the cycle collector is paused for it (``reconciler.collector``). With
-    ``argv`` the caller lives on, so the command's logging set-up is undone when it ends.
+    command does: the cycle collector is paused for it and the interpreter's teardown is
+    skipped (``reconciler.collector``), so this never returns. With ``argv`` the caller lives
+    on, so the command's logging set-up is undone when it ends.
     """
     from reconciler import collector
 
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
         rv = _run(sys.argv[1:]) if argv is None else _run_in_process(argv)
     finally:
         collector.before_exit()
+    if argv is None:
+        collector.end_process(rv)
     sys.exit(rv)
 
 

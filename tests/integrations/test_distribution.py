@@ -31,7 +31,7 @@ def pyproject() -> dict[str, Any]:
 def test_the_distribution_is_splx_reconciler_and_the_command_reconciler() -> None:
     project = pyproject()["project"]
     assert project["name"] == DISTRIBUTION == "splx-reconciler"
-    assert project["scripts"] == {"reconciler": "reconciler.cli:main"}
+    assert project["scripts"] == {"reconciler": "reconciler.entry:main"}
 
 
 def test_version_is_the_installed_distributions_everywhere() -> None:
