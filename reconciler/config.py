@@ -42,7 +42,7 @@ from reconciler.spec.model import MatrixLimit, ProbeSet
 from reconciler.spec.schema import (
     GATE_DESCRIPTION,
     Duration,
-    GateSpec,
+    LazyGateSpec,
     ProbeSetIds,
     ProbeSetName,
     SpecModel,
@@ -98,7 +98,7 @@ class ProjectConfig(SpecModel):
     platform_url: _Text | None = Field(
         default=None, description="SPLX Probe web UI base URL, for links to runs"
     )
-    gate: GateSpec | None = Field(
+    gate: LazyGateSpec | None = Field(
         default=None, description="the gate of every run; " + GATE_DESCRIPTION
     )
     rerun_after: Duration | None = Field(

@@ -11,7 +11,7 @@ file; the loader checks that the merged run is complete (``reconciler.spec.loade
 # these models back from its string (docs/ARCHITECTURE.md, "Start-up stays light").
 
 import re
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -238,6 +238,41 @@ class SpecModel(BaseModel):
         return data
 
 
+def _built_on_first_use(model: type[SpecModel]) -> Any:
+    """``model`` as the type of a field whose model pydantic builds only when a spec uses it.
+
+    A field typed by a model has that model's fields compiled along with the model holding
+    it, by every command that reads specs; ``matrix``, ``moved`` and ``gate`` are rare, and
+    their three models cost about 15 M instructions of every plan. As a plain validator over
+    ``Any`` that hands the value to ``model`` (``defer_build``: compiled on that first call),
+    the field validates exactly as before: pydantic reports the model's errors at their
+    locations under the field, and the JSON Schema still describes the model.
+    """
+    return Annotated[Any, PlainValidator(model.model_validate), _ModelJsonSchema(model)]
+
+
+class _ModelJsonSchema:
+    """The JSON Schema of a field ``_built_on_first_use`` holds: its model's, built only when
+    a JSON Schema is asked for (``json_schema_input_type`` would build it with the field)."""
+
+    def __init__(self, model: type[BaseModel]) -> None:
+        self.model = model
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # Under its own reference, as a field typed by the model would be: one entry in
+        # ``$defs`` that each use points to, named after the model.
+        ref = f"{self.model.__module__}.{self.model.__qualname__}:{id(self.model)}"
+        built = {**self.model.__pydantic_core_schema__, "ref": ref}
+        return handler(
+            core_schema.definitions_schema(
+                core_schema.definition_reference_schema(ref),
+                [built],
+            )
+        )
+
+
 def _gate_doc(name: str) -> str | None:
     return Gate.model_fields[name].description
 
@@ -248,6 +283,8 @@ class GateSpec(SpecModel):
     The shapes follow ``reconciler.results.gate.Gate``, which evaluates it; this model only
     adds the spec file's strictness and messages. ``to_gate`` makes the ``Gate``.
     """
+
+    model_config = ConfigDict(**SpecModel.model_config, defer_build=True)
 
     max_failed: GateCount | None = Field(default=None, description=_gate_doc("max_failed"))
     max_failed_rate: GateRate | None = Field(default=None, description=_gate_doc("max_failed_rate"))
@@ -264,6 +301,11 @@ class GateSpec(SpecModel):
         """The fields this block sets; the others stay unset, for ``Gate.over`` to fill."""
         return Gate.model_validate(self.model_dump(exclude_none=True, by_alias=False))
 
+
+if TYPE_CHECKING:  # the type checker sees the model itself
+    LazyGateSpec = GateSpec
+else:
+    LazyGateSpec = _built_on_first_use(GateSpec)
 
 #: Shared by runs, ``defaults`` and ``reconciler.yaml``.
 GATE_DESCRIPTION = (
@@ -295,7 +337,7 @@ class Defaults(SpecModel):
     revision: Revision | None = Field(
         default=None, description="changing it replaces every run of the file that has none"
     )
-    gate: GateSpec | None = Field(default=None, description=GATE_DESCRIPTION)
+    gate: LazyGateSpec | None = Field(default=None, description=GATE_DESCRIPTION)
     rerun_after: Duration | None = Field(
         default=None,
         description="replace a run once it has ended and was triggered longer ago than this "
@@ -309,6 +351,8 @@ class Matrix(SpecModel):
     Each axis is a field of the run with a list of values instead of one value.
     """
 
+    model_config = ConfigDict(**SpecModel.model_config, defer_build=True)
+
     workspace_id: list[Int32] | None = Field(default=None, min_length=1)
     target_id: list[Int32] | None = Field(default=None, min_length=1)
     probe_ids: list[ProbeSetName | list[ProbeRef]] | None = Field(
@@ -321,11 +365,25 @@ class Matrix(SpecModel):
     notify_when_finished: list[StrictBool] | None = Field(default=None, min_length=1)
 
 
+if TYPE_CHECKING:  # the type checker sees the model itself
+    LazyMatrix = Matrix
+else:
+    LazyMatrix = _built_on_first_use(Matrix)
+
+
 class MoveSpec(SpecModel):
     """An entry of ``moved:``: the run tracked as ``from`` is now tracked as ``to``."""
 
+    model_config = ConfigDict(**SpecModel.model_config, defer_build=True)
+
     source: RunKey = Field(alias="from", description="the key the run had")
     target: RunKey = Field(alias="to", description="the key it has now (declared in the specs)")
+
+
+if TYPE_CHECKING:  # the type checker sees the model itself
+    LazyMoveSpec = MoveSpec
+else:
+    LazyMoveSpec = _built_on_first_use(MoveSpec)
 
 
 class RunSpec(SpecModel):
@@ -361,10 +419,10 @@ class RunSpec(SpecModel):
         description="replace the run once it has ended and was triggered longer ago than "
         "this (30m, 12h, 7d); editing it alone re-triggers nothing",
     )
-    matrix: Matrix | None = Field(
+    matrix: LazyMatrix | None = Field(
         default=None, description="expand into one run per combination of these values"
     )
-    gate: GateSpec | None = Field(default=None, description=GATE_DESCRIPTION)
+    gate: LazyGateSpec | None = Field(default=None, description=GATE_DESCRIPTION)
 
 
 class SpecFile(SpecModel):
@@ -384,7 +442,7 @@ class SpecFile(SpecModel):
         # A key outside RUN_KEY_PATTERN is an error, not an unchecked extra.
         json_schema_extra={"additionalProperties": False},
     )
-    moved: list[MoveSpec] | None = Field(
+    moved: list[LazyMoveSpec] | None = Field(
         default=None, description="runs whose key changed: moved in state, not re-triggered"
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 from pydantic import ValidationError
 
+from reconciler.config import config_json_schema
 from reconciler.spec.schema import RUN_KEY_RE, SpecFile, spec_json_schema
 from reconciler.spec.yaml_loader import parse_yaml
 
@@ -129,3 +131,16 @@ def test_defaults_accept_exactly_the_documented_fields() -> None:
 )
 def test_run_key_charset(key: str, ok: bool) -> None:
     assert bool(RUN_KEY_RE.match(key)) is ok
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [("spec", spec_json_schema), ("config", config_json_schema)],
+)
+def test_the_json_schemas_match_their_recorded_copies(name: str, make: Any) -> None:
+    # What editors are given must not change by accident, e.g. when a nested model's
+    # schema is built lazily (schema._built_on_first_use). After an intended change:
+    #   python -c "import json; from reconciler.spec.schema import spec_json_schema as s;
+    #              print(json.dumps(s(), indent=1))" > tests/data/schemas/spec.schema.json
+    recorded = (ROOT / "tests" / "data" / "schemas" / f"{name}.schema.json").read_text()
+    assert json.dumps(make(), indent=1) == recorded
