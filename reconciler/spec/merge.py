@@ -16,7 +16,7 @@ import enum
 import itertools
 import math
 from collections.abc import Container, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from reconciler.errors import SpecError
 from reconciler.records import RunAttributes, normalise_probe_ids
@@ -227,7 +227,14 @@ class _Merger:
             line = self.literal_lines.get(key, 1)
             if not self._complete(key, run, line):
                 continue
-            probes = self._given_probes(run, ("testRuns", key, "probeIds"))
+            given = run.probe_ids
+            probes: Probes | _Unset
+            if given is not None and str not in map(type, given):
+                # Ids only, nearly every run: no set to resolve and nothing to report, so no
+                # trip through _given_probes (about 5 M instructions for 1,000 runs).
+                probes = normalise_probe_ids(cast("list[int]", given))
+            else:
+                probes = self._given_probes(run, ("testRuns", key, "probeIds"))
             if probes is _Unset.UNSET:
                 probes = self.default_probes
             if run.matrix is None:
