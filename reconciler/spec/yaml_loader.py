@@ -257,6 +257,8 @@ class _Builder:
                 or (len(value) <= _LONGEST_WORD and value[0] in _NON_STR_START)
             ):
                 tag = _plain_tag(value)
+                if tag is INT_TAG:
+                    return int(value)  # ids, most numbers of a spec: no construct to look up
             else:
                 tag = STR_TAG
         if tag == STR_TAG:
