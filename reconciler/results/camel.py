@@ -8,7 +8,8 @@ result model holds) can build on it without a cycle."""
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
-from pydantic.alias_generators import to_camel
+
+from reconciler.records import to_camel
 
 Count = Annotated[StrictInt, Field(ge=0)]
 

@@ -16,8 +16,8 @@ import enum
 from typing import TYPE_CHECKING, Annotated, Final, NamedTuple
 
 from pydantic import Field, StrictFloat, StrictInt, field_validator
-from pydantic.alias_generators import to_camel
 
+from reconciler.records import to_camel
 from reconciler.results.model import (
     CANCELED,
     ENDED_STATUSES,

@@ -25,11 +25,10 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from reconciler.records import Int32
+from reconciler.records import Int32, to_camel
 from reconciler.results.gate import Gate
 from reconciler.results.model import ENDED_STATUSES, canonical_status
 from reconciler.spec.values import describe
