@@ -52,6 +52,23 @@ def before_exit() -> None:
         gc.freeze()
 
 
+#: What ``leave_to_exit`` was given: freed by nobody, since the process ends without teardown.
+_left: list[object] = []
+
+
+def leave_to_exit(*objects: object) -> None:
+    """Let the end of the process drop ``objects`` instead of freeing them now.
+
+    In the process's own command line (the collector paused, ``end_process`` to come), an
+    object a command is done with is freed object by object for nothing: the operating
+    system takes the memory back at once when the process ends. A plan of 1,000 runs spent
+    about 14 M instructions freeing its node trees, desired set, state and plan. Elsewhere
+    (``main(argv)`` in a test or an embedder) this does nothing, and they are freed as usual.
+    """
+    if _paused:
+        _left.extend(objects)
+
+
 def end_process(code: int) -> NoReturn:
     """End a CLI process once its command is done, skipping the interpreter's teardown.
 

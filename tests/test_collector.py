@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 def _collector_restored() -> Iterator[None]:
     yield
     collector._paused.clear()
+    collector._left.clear()
     gc.unfreeze()
     gc.enable()
 
@@ -124,3 +126,22 @@ def test_end_process_waits_for_other_threads_through_the_ordinary_exit(tmp_path:
     done = _python(probe)
     assert done.returncode == 4
     assert done_file.read_text() == "done"
+
+
+def test_leave_to_exit_keeps_objects_only_for_the_process_command_line() -> None:
+    class Tree:
+        pass
+
+    # In-process (tests, embedders): nothing is held, the object is freed as usual.
+    tree = Tree()
+    alive = weakref.ref(tree)
+    collector.leave_to_exit(tree)
+    del tree
+    assert alive() is None
+    # The process's own command (collector paused): left for the process's end.
+    collector.pause()
+    tree = Tree()
+    alive = weakref.ref(tree)
+    collector.leave_to_exit(tree)
+    del tree
+    assert alive() is not None

@@ -10,6 +10,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from reconciler import logs
+from reconciler.collector import leave_to_exit
 from reconciler.commands.common import Session, gates_of, load_desired, report_store_notes
 from reconciler.defaults import DEFAULT_PARALLELISM
 from reconciler.errors import AbortedError, StalePlanError, UnsafePlanError, UsageError
@@ -179,6 +180,7 @@ def plan(
                 f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"
                 f"    reconciler apply --plan {shlex.quote(out)}{session.state_args()}"
             )
+    leave_to_exit(desired, state, the_plan)
     if detailed_exitcode and the_plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
