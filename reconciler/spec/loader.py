@@ -23,7 +23,6 @@ from pydantic import ValidationError
 from reconciler.collector import leave_to_exit
 from reconciler.errors import SpecError, SpecValidationError
 from reconciler.spec.merge import merge_file
-from reconciler.spec.messages import ConfigValidationError, validation_errors
 from reconciler.spec.model import DesiredRun, DesiredSet, MatrixLimit, Move, ProbeSet
 from reconciler.spec.schema import SpecFile
 from reconciler.spec.values import describe
@@ -157,6 +156,8 @@ def _validation_error(errors: list[SpecError], config: ProjectConfig | None) -> 
     if config is None or not in_config:
         return SpecValidationError(errors)
     in_specs = any(e.file != config.display for e in errors)
+    from reconciler.spec.messages import ConfigValidationError
+
     return ConfigValidationError(errors, config.display, with_specs=in_specs)
 
 
@@ -327,6 +328,9 @@ def load_file(
     try:
         spec = SpecFile.model_validate(parsed.data)
     except ValidationError as exc:
+        # Imported here: only a file with errors needs pydantic's errors turned into ours.
+        from reconciler.spec.messages import validation_errors
+
         result.errors.extend(validation_errors(exc, parsed, display))
     else:
         _merge_into(
