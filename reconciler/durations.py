@@ -10,14 +10,15 @@ from typing import Final
 
 #: Seconds per unit, largest first (the order a duration is written in).
 UNITS: Final = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+#: Compiled on first use (``re`` keeps it): most commands parse no duration.
+_DURATION = r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$"
 EXAMPLES: Final = "30m, 12h, 7d or 1d12h"
 
 
 def parse_duration(text: str) -> int | None:
     """``7d`` → 604800, ``1d12h`` → 129600; None for anything else (empty, ``7 days``, ``0s``,
     ``1.5h``, units out of order). Whole seconds: a schedule needs no finer grain."""
-    match = _DURATION.match(text.strip())
+    match = re.match(_DURATION, text.strip())
     if match is None or not any(match.groups()):
         return None
     pairs = zip(match.groups(), UNITS, strict=True)

@@ -34,7 +34,8 @@ from typing import Any
 #: The module pydantic imports to find plugins (``pydantic.plugin._schema_validator``).
 LOADER_MODULE = "pydantic.plugin._loader"
 #: A section ``[pydantic]`` of an entry_points.txt: a distribution that declares a plugin.
-_GROUP = re.compile(r"^[ \t]*\[[ \t]*pydantic[ \t]*\][ \t]*$", re.MULTILINE | re.IGNORECASE)
+#: Compiled on first use (``re`` keeps it): only a file that names pydantic at all needs it.
+_GROUP = r"^[ \t]*\[[ \t]*pydantic[ \t]*\][ \t]*$"
 
 
 def skip_lookup_when_none_installed(
@@ -89,7 +90,9 @@ def _declares_plugin(distribution: str) -> bool:
         return False
     except (OSError, UnicodeDecodeError):
         return True
-    return _GROUP.search(text) is not None
+    if "pydantic" not in text.lower():
+        return False
+    return re.search(_GROUP, text, re.MULTILINE | re.IGNORECASE) is not None
 
 
 def _empty_loader() -> types.ModuleType:

@@ -35,7 +35,8 @@ log = logs.Log("reconciler.cli")
 #: The logger every module logs under: a session gives it the CLI's handler and level.
 LOGGER = "reconciler"
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
+#: Compiled on first use (``re`` keeps it): most commands are given no duration.
+_DURATION = r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$"
 
 
 #: The longest duration an option takes: beyond it clocks and timers overflow, and no wait or
@@ -50,7 +51,7 @@ def parse_duration(text: str, option: str | None = None) -> float:
     from reconciler.durations import parse_duration as parse_compound
 
     where = f"{option}: " if option else ""
-    match = _DURATION.match(text.strip())
+    match = re.match(_DURATION, text.strip())
     if match:
         scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
         seconds = float(match.group(1)) * scale[match.group(2)]

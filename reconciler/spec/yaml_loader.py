@@ -55,7 +55,9 @@ MERGE_TAG = _TAG + "merge"
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 _INT_RE = re.compile(r"[-+]?[0-9]+\Z")
-_FLOAT_RE = re.compile(
+# Patterns that only some values or files need are compiled on first use (``re`` keeps them):
+# compiled at import, the four cost every command that reads specs about 3 M instructions.
+_FLOAT = (
     r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z"
     r"|[-+]?\.(?:inf|Inf|INF)\Z|\.(?:nan|NaN|NAN)\Z"
 )
@@ -79,7 +81,7 @@ def _resolve_plain(value: str) -> str:
         return INT_TAG
     if value == "<<":
         return MERGE_TAG
-    if _FLOAT_RE.match(value):
+    if re.match(_FLOAT, value):
         return FLOAT_TAG
     return STR_TAG
 
@@ -160,8 +162,8 @@ _SCALARS: dict[str, Callable[[str], Any]] = {
 
 
 #: ``$${`` (an escaped ``${``), or ``${...}`` with whatever is inside, closed or not.
-_PLACEHOLDER_RE = re.compile(r"\$\$\{|\$\{([^}]*)(\}?)")
-_VARIABLE_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?\Z", re.DOTALL)
+_PLACEHOLDER = r"\$\$\{|\$\{([^}]*)(\}?)"
+_VARIABLE = r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?\Z"
 _INTERPOLATION_HINT = "write ${NAME} or ${NAME:-default}; write $${ for a literal ${"
 #: Variables holding credentials (the Probe API key by both its names, libpq's password). A
 #: value read from a spec is shown in plans and written to plan files and state, so these are
@@ -289,7 +291,7 @@ class _Builder:
             if match.group(0) == "$${":
                 return "${"
             inner, closed = match.group(1), match.group(2)
-            variable = _VARIABLE_RE.match(inner) if closed else None
+            variable = re.match(_VARIABLE, inner, re.DOTALL) if closed else None
             if variable is None:
                 failed = True
                 self.error(
@@ -320,7 +322,7 @@ class _Builder:
                 return match.group(0)
             return value
 
-        text = _PLACEHOLDER_RE.sub(substitute, node.value)
+        text = re.sub(_PLACEHOLDER, substitute, node.value)
         if text == node.value and "$${" not in node.value:
             return text  # a lone "$" (e.g. "costs $5"): nothing was a placeholder
         self.interpolated[node_line(node)] = node.value
@@ -386,7 +388,7 @@ class _Builder:
 
 #: ``${...}`` on one line, without quotes: masked before parsing (``_mask_references``). A
 #: quote ends the match so that an unclosed ``"${oops"}`` cannot swallow a structural ``}``.
-_REFERENCE_RE = re.compile(r"\$\{[^}\n\"']*\}")
+_REFERENCE = r"\$\{[^}\n\"']*\}"
 #: The characters that would end or split a plain scalar in a flow collection (``[${A}, 7]``),
 #: each mapped to a private-use code point that YAML reads as an ordinary character.
 _MASK = str.maketrans({char: 0xE000 + index for index, char in enumerate("{}[],:#")})
@@ -406,7 +408,7 @@ def _mask_references(text: str) -> str | None:
     """
     if "${" not in text or any(chr(code) in text for code in _UNMASK):
         return None
-    return _REFERENCE_RE.sub(lambda match: match.group(0).translate(_MASK), text)
+    return re.sub(_REFERENCE, lambda match: match.group(0).translate(_MASK), text)
 
 
 def _unmask(node: Node, seen: set[int]) -> None:
