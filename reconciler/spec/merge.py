@@ -22,7 +22,7 @@ from reconciler.errors import SpecError
 from reconciler.records import RunAttributes, normalise_probe_ids
 from reconciler.results.gate import Gate
 from reconciler.spec.model import DesiredRun, MatrixLimit, ProbeSet
-from reconciler.spec.schema import RUN_KEY_RE, Defaults, Matrix, RunSpec, SpecFile
+from reconciler.spec.schema import Defaults, Matrix, RunSpec, SpecFile, is_run_key
 from reconciler.spec.yaml_loader import (
     BLANK_NULL_HINT,
     BLANK_NULL_MESSAGE,
@@ -371,7 +371,7 @@ class _Merger:
         for picked in itertools.product(*choices):
             suffix = ",".join(f"{wire}={text}" for wire, _, _, text in picked)
             key = f"{base}[{suffix}]"
-            if not RUN_KEY_RE.match(key):
+            if not is_run_key(key):
                 self.error(
                     f"the matrix makes the run key {key!r}, which is not a valid key "
                     "(letters, digits and -_.:/[]=, only, at most 200 characters)",

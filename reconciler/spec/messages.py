@@ -19,13 +19,13 @@ from reconciler.errors import SpecError, SpecValidationError
 from reconciler.limits import INT32_MAX, INT32_MIN
 from reconciler.spec.schema import (
     NULL,
-    RUN_KEY_RE,
     Defaults,
     GateSpec,
     Matrix,
     MoveSpec,
     RunSpec,
     SpecFile,
+    is_run_key,
     yaml_fields,
 )
 from reconciler.spec.values import describe
@@ -139,7 +139,7 @@ def _unknown_field_hint(loc: Loc, value: Any, root: type[BaseModel]) -> str:
 def _suggest_key(key: str) -> str | None:
     ascii_key = unicodedata.normalize("NFKD", key).encode("ascii", "ignore").decode()
     fixed = re.sub(r"[^A-Za-z0-9_.:/\[\]=,-]+", "-", ascii_key).strip("_.:/[]=,-")[:200]
-    return fixed if fixed and RUN_KEY_RE.match(fixed) else None
+    return fixed if fixed and is_run_key(fixed) else None
 
 
 def _run_key_error(error: ErrorDetails) -> tuple[str, str | None]:

@@ -46,7 +46,13 @@ class _JsonNull:
 #: Run keys appear in plans, state, PR comments and on command lines (``--target KEY``):
 #: letters, digits and ``-_.:/[]=,``, starting with a letter or digit, at most 200 characters.
 RUN_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/\[\]=,-]{0,199}$"
-RUN_KEY_RE = re.compile(RUN_KEY_PATTERN)
+
+
+def is_run_key(text: str) -> bool:
+    """Whether ``text`` may be a run key (``RUN_KEY_PATTERN``). The pattern is compiled on
+    first use (``re`` keeps it): only a matrix or a misspelt key needs it."""
+    return re.match(RUN_KEY_PATTERN, text) is not None
+
 
 RunKey = Annotated[StrictStr, StringConstraints(pattern=RUN_KEY_PATTERN)]
 RunName = Annotated[StrictStr, StringConstraints(min_length=1)]

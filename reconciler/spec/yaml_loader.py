@@ -563,7 +563,8 @@ def key_lines(root: Node | None, *path: str) -> dict[str, int]:
     if isinstance(node, MappingNode):
         for key_node, _ in node.value:
             if isinstance(key_node, ScalarNode):
-                lines.setdefault(key_node.value, node_line(key_node))
+                # ``node_line`` written out: this runs for every run key.
+                lines.setdefault(key_node.value, key_node.start_mark.line + 1)
     return lines
 
 

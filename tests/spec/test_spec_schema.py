@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from reconciler.config import config_json_schema
-from reconciler.spec.schema import RUN_KEY_RE, SpecFile, spec_json_schema
+from reconciler.spec.schema import SpecFile, is_run_key, spec_json_schema
 from reconciler.spec.yaml_loader import parse_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +130,7 @@ def test_defaults_accept_exactly_the_documented_fields() -> None:
     ],
 )
 def test_run_key_charset(key: str, ok: bool) -> None:
-    assert bool(RUN_KEY_RE.match(key)) is ok
+    assert is_run_key(key) is ok
 
 
 @pytest.mark.parametrize(
