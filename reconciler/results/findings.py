@@ -34,11 +34,9 @@ from pydantic import (
     GetPydanticSchema,
     PlainValidator,
     SerializationInfo,
-    SerializerFunctionWrapHandler,
     StrictInt,
     ValidationError,
     field_validator,
-    model_serializer,
 )
 from pydantic_core import CoreSchema, core_schema
 
@@ -93,6 +91,10 @@ def fingerprint(
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
+def _unknown(value: object) -> bool:
+    return value is None
+
+
 class FindingRecord(CamelModel):
     """One finding as state keeps it: who got through where, never what was said."""
 
@@ -100,25 +102,21 @@ class FindingRecord(CamelModel):
     # a state builds no record (a plan never does; startup time).
     model_config = ConfigDict(**CamelModel.model_config, defer_build=True)
 
+    # Unknown fields (None) and the usual single occurrence are left out of dumps
+    # (``exclude_if``, not a model serializer: docs/ARCHITECTURE.md, "Start-up stays light").
     fingerprint: str
-    probe_id: StrictInt | None = None
-    probe_run_id: StrictInt | None = None
-    attack: str | None = None
-    variation: str | None = None
-    strategy: str | None = None
-    red_teamer: str | None = None
+    probe_id: StrictInt | None = Field(default=None, exclude_if=_unknown)
+    probe_run_id: StrictInt | None = Field(default=None, exclude_if=_unknown)
+    attack: str | None = Field(default=None, exclude_if=_unknown)
+    variation: str | None = Field(default=None, exclude_if=_unknown)
+    strategy: str | None = Field(default=None, exclude_if=_unknown)
+    red_teamer: str | None = Field(default=None, exclude_if=_unknown)
     #: The platform's id of the (first) test case behind it, verbatim.
-    test_case_id: str | None = None
+    test_case_id: str | None = Field(default=None, exclude_if=_unknown)
     #: ``detectionTime`` as the API gave it.
-    detected_at: str | None = None
+    detected_at: str | None = Field(default=None, exclude_if=_unknown)
     #: Test cases of the run with this identity (the export may list an attack twice).
-    occurrences: Count = 1
-
-    @model_serializer(mode="wrap")
-    def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Unknown fields and the usual single occurrence are left out.
-        data: dict[str, Any] = handler(self)
-        return {k: v for k, v in data.items() if v is not None and (k != "occurrences" or v != 1)}
+    occurrences: Count = Field(default=1, exclude_if=lambda occurrences: occurrences == 1)
 
     def row(self) -> list[str | int | None]:
         """The record as a row of ``ROW_FIELDS``, trailing unknowns and a single occurrence
