@@ -10,16 +10,7 @@ a field added here forces a replace when it changes.
 
 from typing import Annotated, Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    StrictBool,
-    StrictInt,
-    StrictStr,
-    model_serializer,
-)
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from reconciler.limits import INT32_MAX, INT32_MIN
 
@@ -59,26 +50,20 @@ class RunAttributes(BaseModel):  # noqa: PLW1641 (pydantic makes the hash of a f
     target_id: Int32
     #: Sorted, without repeats: order and repeats in specs do not matter. None (``null`` on
     #: the wire): the probes configured for the target on the platform; not the same as ``()``.
+    #: A value, not "unset": a dump that drops Nones (the journal's ``exclude_none``) must put
+    #: it back (``reconciler.state.codec.encode_record`` does).
     probe_ids: tuple[Int32, ...] | None
     name: str
     run_ai_analysis: StrictBool = False
     notify_when_finished: StrictBool = False
     #: The spec's ``revision``: not sent to the API, but part of what the run is, so bumping it
-    #: plans a replace (a reviewed way to run an unchanged test again). None: not set.
-    revision: StrictInt | StrictStr | None = None
-
-    @model_serializer(mode="wrap")
-    def _omit_unset_revision(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Runs without a revision serialise exactly as before the field existed, so state
-        # files, journals and plans of such runs keep their bytes (and older readers).
-        data: dict[str, Any] = handler(self)
-        if self.revision is None:
-            data.pop("revision", None)
-        if self.probe_ids is None:
-            # ``probeIds: null`` is a value (the target's configured probes), not "unset": it
-            # stays even where the caller drops Nones (the journal's exclude_none).
-            data["probeIds"] = None
-        return data
+    #: plans a replace (a reviewed way to run an unchanged test again). None: not set, and left
+    #: out, so that state files, journals and plans of runs without one keep the bytes they had
+    #: before the field existed (``exclude_if``: see docs/ARCHITECTURE.md, "Start-up stays
+    #: light", on model serializers).
+    revision: StrictInt | StrictStr | None = Field(
+        default=None, exclude_if=lambda revision: revision is None
+    )
 
     def __eq__(self, other: object) -> bool:
         # pydantic's own comparison weighs generic origins, private attributes and extra

@@ -34,11 +34,9 @@ from pydantic import (
     GetPydanticSchema,
     PlainValidator,
     SerializationInfo,
-    SerializerFunctionWrapHandler,
     StrictInt,
     ValidationError,
     field_validator,
-    model_serializer,
 )
 from pydantic_core import CoreSchema, core_schema
 
@@ -93,6 +91,10 @@ def fingerprint(
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
+def _unknown(value: object) -> bool:
+    return value is None
+
+
 class FindingRecord(CamelModel):
     """One finding as state keeps it: who got through where, never what was said."""
 
@@ -100,25 +102,21 @@ class FindingRecord(CamelModel):
     # a state builds no record (a plan never does; startup time).
     model_config = ConfigDict(**CamelModel.model_config, defer_build=True)
 
+    # Unknown fields (None) and the usual single occurrence are left out of dumps
+    # (``exclude_if``, not a model serializer: docs/ARCHITECTURE.md, "Start-up stays light").
     fingerprint: str
-    probe_id: StrictInt | None = None
-    probe_run_id: StrictInt | None = None
-    attack: str | None = None
-    variation: str | None = None
-    strategy: str | None = None
-    red_teamer: str | None = None
+    probe_id: StrictInt | None = Field(default=None, exclude_if=_unknown)
+    probe_run_id: StrictInt | None = Field(default=None, exclude_if=_unknown)
+    attack: str | None = Field(default=None, exclude_if=_unknown)
+    variation: str | None = Field(default=None, exclude_if=_unknown)
+    strategy: str | None = Field(default=None, exclude_if=_unknown)
+    red_teamer: str | None = Field(default=None, exclude_if=_unknown)
     #: The platform's id of the (first) test case behind it, verbatim.
-    test_case_id: str | None = None
+    test_case_id: str | None = Field(default=None, exclude_if=_unknown)
     #: ``detectionTime`` as the API gave it.
-    detected_at: str | None = None
+    detected_at: str | None = Field(default=None, exclude_if=_unknown)
     #: Test cases of the run with this identity (the export may list an attack twice).
-    occurrences: Count = 1
-
-    @model_serializer(mode="wrap")
-    def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Unknown fields and the usual single occurrence are left out.
-        data: dict[str, Any] = handler(self)
-        return {k: v for k, v in data.items() if v is not None and (k != "occurrences" or v != 1)}
+    occurrences: Count = Field(default=1, exclude_if=lambda occurrences: occurrences == 1)
 
     def row(self) -> list[str | int | None]:
         """The record as a row of ``ROW_FIELDS``, trailing unknowns and a single occurrence
@@ -241,7 +239,25 @@ def _rows_schema(_source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
     lengths = [len(ROW_FIELDS) - 1, len(ROW_FIELDS), *range(len(ROW_FIELDS) - 2, 0, -1)]
     odd = handler.generate_schema(Annotated[Any, PlainValidator(_odd_row)])
     row = core_schema.union_schema([*map(canonical, lengths), odd], mode="left_to_right")
-    return core_schema.tuple_schema([row], variadic_item_index=0)
+    # Dumped by ``_dump_rows``, declared in pydantic-core's terms rather than with pydantic's
+    # ``field_serializer`` or ``model_serializer`` (docs/ARCHITECTURE.md, "Start-up stays
+    # light"): importing those alone costs every command about 9 M instructions.
+    dump = core_schema.plain_serializer_function_ser_schema(
+        _dump_rows, is_field_serializer=True, info_arg=True
+    )
+    return core_schema.tuple_schema([row], variadic_item_index=0, serialization=dump)
+
+
+def _dump_rows(
+    findings: "RecordedFindings", rows: tuple[Row, ...], info: SerializationInfo
+) -> list[Any]:
+    """``records`` in a document. In state, each record is a row of ``ROW_FIELDS``: as objects,
+    the field names were half of a state of 1,000 runs with 10 findings each
+    (docs/PERFORMANCE.md, "Findings"). Every other document (``state show --json``, plan JSON)
+    names the fields."""
+    if info.context and info.context.get(AS_ROWS):
+        return [list(row) for row in rows]
+    return [r.model_dump(mode=info.mode, by_alias=info.by_alias) for r in findings.records]
 
 
 def _record_of(row: Row) -> FindingRecord:
@@ -259,10 +275,10 @@ class RecordedFindings(CamelModel):
     models it never looks at was a third of its time (docs/PERFORMANCE.md, "Findings").
     """
 
-    #: Dumped by ``_rows``, as rows or as objects. Checked row by row in pydantic-core
+    #: Dumped by ``_dump_rows``, as rows or as objects. Checked row by row in pydantic-core
     #: (``_rows_schema``), without a Python call for a row that is already canonical.
     rows: Annotated[tuple[Row, ...], GetPydanticSchema(_rows_schema)] = Field(
-        default=(), alias="records", exclude=True
+        default=(), alias="records"
     )
     #: Findings beyond ``MAX_RECORDED``, counted, not recorded.
     more: Count = 0
@@ -278,23 +294,6 @@ class RecordedFindings(CamelModel):
                 if isinstance(row, _Refused):
                     raise ValueError(f"finding {index}: {row.why}")
         return cast("tuple[Row, ...]", rows)
-
-    @model_serializer(mode="wrap")
-    def _rows(
-        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
-    ) -> dict[str, Any]:
-        # In state, each record is a row of ``ROW_FIELDS``: as objects, the field names were
-        # half of a state of 1,000 runs with 10 findings each (docs/PERFORMANCE.md, "Findings").
-        # Every other document (``state show --json``, plan JSON) names the fields.
-        if info.context and info.context.get(AS_ROWS):
-            return {
-                "more": self.more,
-                "readAt": self.read_at,
-                "records": [list(row) for row in self.rows],
-            }
-        data: dict[str, Any] = handler(self)
-        records = [r.model_dump(mode=info.mode, by_alias=info.by_alias) for r in self.records]
-        return {"records": records, **data}
 
     @property
     def records(self) -> tuple[FindingRecord, ...]:

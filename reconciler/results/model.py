@@ -15,13 +15,7 @@ part of the state document; their wire names are camelCase like the rest of it.
 
 from typing import Annotated, Any, Final
 
-from pydantic import (
-    GetCoreSchemaHandler,
-    GetPydanticSchema,
-    SerializerFunctionWrapHandler,
-    StrictInt,
-    model_serializer,
-)
+from pydantic import Field, GetCoreSchemaHandler, GetPydanticSchema, StrictInt
 from pydantic_core import CoreSchema, core_schema
 
 from reconciler.results.camel import CamelModel, Count
@@ -123,16 +117,12 @@ class RunResult(CamelModel):
     probe_runs: tuple[ProbeRunResult, ...] = ()
     #: When reconciler read it (``reconciler.state.model.utc_now`` format).
     seen_at: str
-    #: The run's findings (FAILED test cases), once read; None: not read (or none to read).
-    findings: RecordedFindings | None = None
-
-    @model_serializer(mode="wrap")
-    def _omit_unread_findings(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Results recorded before findings existed serialise exactly as they did.
-        data: dict[str, Any] = handler(self)
-        if self.findings is None:
-            data.pop("findings", None)
-        return data
+    #: The run's findings (FAILED test cases), once read; None: not read (or none to read), and
+    #: left out of dumps, so that results recorded before findings existed serialise exactly as
+    #: they did (``exclude_if``: docs/ARCHITECTURE.md, "Start-up stays light").
+    findings: RecordedFindings | None = Field(
+        default=None, exclude_if=lambda findings: findings is None
+    )
 
     @property
     def ended(self) -> bool:

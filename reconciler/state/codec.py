@@ -199,7 +199,12 @@ def encode_header(lineage: str, serial: int) -> bytes:
 
 def encode_record(record: JournalRecord) -> bytes:
     """One journal line: compact JSON, sorted keys, newline-terminated."""
-    return _line(record.model_dump(mode="json", by_alias=True, exclude_none=True, context=_AS_ROWS))
+    document = record.model_dump(mode="json", by_alias=True, exclude_none=True, context=_AS_ROWS)
+    if record.attributes is not None and record.attributes.probe_ids is None:
+        # ``probeIds: null`` is a value (the target's configured probes), not "unset": the line
+        # keeps it although exclude_none dropped it with the record's unset fields.
+        document["attributes"]["probeIds"] = None
+    return _line(document)
 
 
 def decode_journal(data: bytes, location: str) -> Journal | None:

@@ -15,9 +15,9 @@ function runs at the end of an apply and after a crash.
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.records import RunAttributes
 from reconciler.results.findings import RecordedFindings
@@ -61,22 +61,14 @@ class TrackedRun(_Model):
     triggered_at: str = Field(alias="triggeredAt")
     #: Why the outcome is unknown; empty for triggered runs.
     note: str = ""
+    # A run without results serialises as before results existed (``result`` and ``history``
+    # left out of dumps): state files in Git change only where there is something new to say.
+    # ``exclude_if``, not a model serializer: docs/ARCHITECTURE.md, "Start-up stays light".
     #: The run's final result, once it was seen ended; never read from the API again.
-    result: RunResult | None = None
+    result: RunResult | None = Field(default=None, exclude_if=lambda result: result is None)
     #: Final results of the runs this key had before (replaced), oldest first, at most
     #: ``HISTORY_LIMIT``.
-    history: tuple[RunResult, ...] = ()
-
-    @model_serializer(mode="wrap")
-    def _omit_empty_results(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # A run without results serialises as before results existed: state files in Git
-        # change only where there is something new to say.
-        data: dict[str, Any] = handler(self)
-        if self.result is None:
-            data.pop("result", None)
-        if not self.history:
-            data.pop("history", None)
-        return data
+    history: tuple[RunResult, ...] = Field(default=(), exclude_if=lambda history: not history)
 
     @property
     def ended(self) -> bool:
@@ -99,15 +91,11 @@ class State(_Model):
     runs: dict[str, TrackedRun] = Field(default_factory=dict)
     #: Final results of keys whose run left the state (cancelled), so that a run triggered
     #: for the key again (the second half of a replace, or the key coming back) still knows
-    #: how its predecessors did. A recorded result is never thrown away by a cancel.
-    retired: dict[str, tuple[RunResult, ...]] = Field(default_factory=dict)
-
-    @model_serializer(mode="wrap")
-    def _omit_empty_retired(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if not self.retired:
-            data.pop("retired", None)
-        return data
+    #: how its predecessors did. A recorded result is never thrown away by a cancel. Left out
+    #: of dumps when empty, as before it existed.
+    retired: dict[str, tuple[RunResult, ...]] = Field(
+        default_factory=dict, exclude_if=lambda retired: not retired
+    )
 
     @classmethod
     def new(cls) -> "State":

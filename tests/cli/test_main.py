@@ -201,8 +201,9 @@ def test_a_plan_imports_no_module_only_other_commands_need(tmp_path: Path) -> No
     # pins modules it once imported for nothing: logging (a plan logs nothing at the default
     # level, reconciler/logs.py), shutil (with bz2 and lzma) copies a backup only where a
     # hard link fails, signal serves apply's executor, string reads the names of matrix runs,
-    # spec.messages words the errors of invalid specs, and a finding's content and the diff
-    # of findings serve the commands that show results.
+    # spec.messages words the errors of invalid specs, a finding's content and the diff of
+    # findings serve the commands that show results, and pydantic's serializer decorators
+    # serve no model (docs/ARCHITECTURE.md).
     # Run as the console script runs (``main()`` without arguments: pydantic's plugin lookup,
     # which would import shutil itself, is skipped there; ``main(argv)`` imports logging to
     # give the caller its logger back).
@@ -215,7 +216,8 @@ def test_a_plan_imports_no_module_only_other_commands_need(tmp_path: Path) -> No
         "from reconciler.entry import main\n"
         "sys.argv = ['reconciler', 'plan', '--state', 'state.json', '--refresh=false']\n"
         "unneeded = {'logging', 'shutil', 'signal', 'string', 'reconciler.spec.messages',\n"
-        "            'reconciler.results.findings_read', 'reconciler.results.baseline'}\n"
+        "            'reconciler.results.findings_read', 'reconciler.results.baseline',\n"
+        "            'pydantic.functional_serializers'}\n"
         # main() ends the process (reconciler.collector.end_process), running atexit first.
         "atexit.register(lambda: print(sorted(unneeded & set(sys.modules)), file=sys.stderr))\n"
         "main()\n"

@@ -7,7 +7,14 @@ import json
 import pytest
 
 from reconciler.errors import StateCorruptError
-from reconciler.results.findings import AS_ROWS, ROW_FIELDS, FindingRecord, RecordedFindings
+from reconciler.results.findings import (
+    AS_ROWS,
+    ROW_FIELDS,
+    FindingRecord,
+    RecordedFindings,
+    record_findings,
+)
+from reconciler.results.model import RunResult
 from reconciler.state.codec import decode_state, encode_state
 from reconciler.state.model import State
 from tests.factories import attrs, finding, recorded, result_of, tracked
@@ -81,3 +88,25 @@ def test_a_row_with_a_wrong_value_is_a_corrupt_state() -> None:
     document["runs"]["k"]["result"]["findings"]["records"] = [["f", "not a probe id"]]
     with pytest.raises(StateCorruptError, match=r"probeId|probe_id"):
         decode_state(json.dumps(document).encode(), "s")
+
+
+def test_outside_state_a_result_dumps_its_findings_as_named_records_first() -> None:
+    # Plan JSON keeps the order of the dump (its keys are not sorted): records first, each
+    # without its unknowns and a single occurrence; unread findings left out.
+    findings = record_findings(
+        [FULL, FindingRecord(fingerprint="f", probe_id=0, attack="")], "2024-05-01T13:00:01Z"
+    )
+    result = RunResult(
+        test_run_id=9, status="Finished", seen_at="2024-05-01T13:00:00Z", findings=findings
+    )
+    head = '{"testRunId": 9, "status": "Finished", "executionDate": null, "probeRuns": [], '
+    head += '"seenAt": "2024-05-01T13:00:00Z"'
+    assert json.dumps(result.model_dump(mode="json")) == (
+        f'{head}, "findings": {{"records": [{{"fingerprint": "0123456789abcdef0123", '
+        '"probeId": 101, "probeRunId": 7, "attack": "CTLO-6-3", "strategy": "multi-turn", '
+        '"redTeamer": "Eve", "testCaseId": "tc-1", "detectedAt": "2024-05-01T12:00:00Z", '
+        '"occurrences": 3}, {"fingerprint": "f", "probeId": 0, "attack": ""}], "more": 0, '
+        '"readAt": "2024-05-01T13:00:01Z"}}'
+    )
+    unread = result.model_copy(update={"findings": None})
+    assert json.dumps(unread.model_dump(mode="json")) == head + "}"

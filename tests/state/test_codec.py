@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from reconciler.errors import StateCorruptError, StateVersionError
 from reconciler.records import RunAttributes
+from reconciler.results.findings import RecordedFindings
+from reconciler.results.model import Counts, ProbeRunResult, RunResult
 from reconciler.state import codec
 from reconciler.state.codec import (
     JOURNAL_VERSION,
@@ -220,3 +222,61 @@ def test_the_state_is_indented_exactly_as_json_dumps_would(document: Any) -> Non
     # not change on the next write (findings rows aside, which are new).
     expected = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     assert pretty(document) == expected.encode()
+
+
+# --- bytes pinned: what the documents leave out, and what they keep ----------------------------
+
+_AT = "2024-05-01T13:00:00Z"
+_FINDINGS = RecordedFindings(rows=(("f1", 101, None, "A"), ("f2",)), more=1, read_at=_AT)
+_ENDED = RunResult(
+    test_run_id=9,
+    status="Finished",
+    probe_runs=(
+        ProbeRunResult(probe_name="P", status="Finished", counts=Counts(total=2, failed=1)),
+    ),
+    seen_at=_AT,
+)
+
+
+def test_journal_lines_byte_for_byte() -> None:
+    # A line leaves out the record's unset fields and a result's nulls (exclude_none), and a
+    # run's unset revision; ``probeIds: null`` (the target's configured probes) is a value and
+    # stays. Findings are rows.
+    records = [
+        JournalRecord(
+            op="trigger-intent", key="a", at=_AT, attributes=attrs(probe_ids=None, revision=2)
+        ),
+        JournalRecord(op="trigger-intent", key="b", at=_AT, attributes=attrs(probe_ids=(7,))),
+        JournalRecord(op="result", key="b", at=_AT, test_run_id=9, result=_ENDED),
+        JournalRecord(op="findings", key="b", at=_AT, test_run_id=9, findings=_FINDINGS),
+    ]
+    pinned = (DATA / "journal-lines.jsonl").read_bytes()
+    assert b"".join(encode_record(record) for record in records) == pinned
+    assert [codec.decode_record(line, "row") for line in pinned.splitlines()] == records
+
+
+def test_a_state_file_byte_for_byte() -> None:
+    # Left out: an unset revision, a run's absent result and empty history, a result's unread
+    # findings (and an empty ``retired``, below). Kept: ``probeIds: null`` and a result's nulls.
+    runs = {
+        "a": TrackedRun(
+            status="unknown",
+            attributes=attrs(probe_ids=None, revision="r1"),
+            triggered_at=_AT,
+            note="no answer",
+        ),
+        "b": TrackedRun(
+            test_run_id=9,
+            attributes=attrs(probe_ids=()),
+            triggered_at=_AT,
+            result=_ENDED.model_copy(update={"findings": _FINDINGS}),
+            history=(_ENDED,),
+        ),
+    }
+    state = State(lineage="lin", serial=3, runs=runs, retired={"c": (_ENDED,)})
+    pinned = (DATA / "left-out-and-kept.json").read_bytes()
+    assert encode_state(state) == pinned
+    assert decode_state(pinned, "s") == state
+    assert encode_state(State(lineage="lin")) == (
+        b'{\n  "lineage": "lin",\n  "runs": {},\n  "serial": 0,\n  "version": 3\n}\n'
+    )
