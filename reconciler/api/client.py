@@ -20,7 +20,7 @@ value or to an ``ApiError`` whose message names the run key and workspace and sa
                      retried                       OutcomeUnknownError         ServerError
 
 The API key lives in the ``X-Api-Key`` default header of the httpx client and nowhere else that
-can be printed: errors and log lines are built only from plain data (``Failure``, ``_Answer``),
+can be printed: errors and log lines are built only from plain data (``Failure``, ``Answer``),
 never from httpx exceptions, requests or headers, and server text is scrubbed of the key.
 
 One ``httpx.Client`` (thread-safe, keep-alive) serves every call, so a ``ProbeClient`` may be
@@ -38,21 +38,28 @@ point at ``findingsPath``; a probe run without ``probeRunId`` is a ``NotSentErro
 
 from __future__ import annotations
 
-import enum
 import json
 import logging
-import shlex
 import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final
+from typing import Final
 
 import httpx
 
 from reconciler import __version__, logs
 from reconciler.api.base import CancelOutcome
+from reconciler.api.calls import (
+    FINDINGS_BODY,
+    Answer,
+    Call,
+    Kind,
+    give_up,
+    refusal,
+    transient_failure,
+    unknown_outcome,
+)
 from reconciler.api.endpoints import (
     DEFAULT_FINDINGS_PATH,
     DEFAULT_STATUS_PATH,
@@ -73,11 +80,9 @@ from reconciler.api.findings_wire import (
     parse_export_answer,
 )
 from reconciler.api.retry import (
-    Delivery,
     Failure,
     RetryPolicy,
     classify_transport_error,
-    parse_retry_after,
 )
 from reconciler.api.wire import (
     StatusAnswerError,
@@ -90,18 +95,11 @@ from reconciler.api.wire import (
 from reconciler.defaults import API_KEY_ENV
 from reconciler.errors import (
     ApiConfigError,
-    ApiError,
-    AuthenticationError,
     NotSentError,
-    OutcomeUnknownError,
-    PermissionDeniedError,
-    RateLimitedError,
-    RequestRejectedError,
     ServerError,
 )
 from reconciler.records import RunAttributes
 from reconciler.redact import RedactingFilter, Redactor
-from reconciler.results.findings import FAILED
 from reconciler.results.findings_read import Finding
 from reconciler.results.model import ProbeRunResult, RunResult
 
@@ -111,136 +109,6 @@ USER_AGENT: Final = f"reconciler/{__version__}"
 PDF_MAGIC: Final = b"%PDF-"
 #: Connect fails fast (a dead host is retried); reads get longer (a trigger does real work).
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
-
-
-class _Kind(enum.Enum):
-    TRIGGER = "trigger"
-    CANCEL = "cancel"
-    STATUS = "status"
-    REPORT = "report"
-    FINDINGS = "findings"
-
-
-#: The export's body exactly as the vendor documents it: FAILED test cases, as JSON.
-FINDINGS_BODY: Final[dict[str, Any]] = {
-    "filters": {
-        "redTeam": None,
-        "result": [FAILED],
-        "search": None,
-        "strategy": None,
-        "variation": None,
-    },
-    "format": "json",
-}
-#: The export's documented request content type (the body is plain JSON nonetheless).
-FINDINGS_CONTENT_TYPE: Final = "application/json-patch+json"
-
-
-@dataclass(frozen=True)
-class _Call:
-    """One API operation on one run, with the words its messages need."""
-
-    kind: _Kind
-    key: str
-    workspace_id: int
-    path: str
-    body: dict[str, Any] | None = None
-    test_run_id: int | None = None
-    probe_run: ProbeRunResult | None = None
-
-    @property
-    def idempotent(self) -> bool:
-        return self.kind is not _Kind.TRIGGER
-
-    @property
-    def method(self) -> str:
-        # The export is a read sent as POST: its filters travel in the body.
-        return "GET" if self.read and self.kind is not _Kind.FINDINGS else "POST"
-
-    @property
-    def content_type(self) -> str | None:
-        """The body's content type when it is not httpx's ``application/json``."""
-        return FINDINGS_CONTENT_TYPE if self.kind is _Kind.FINDINGS else None
-
-    @property
-    def accept(self) -> str:
-        return "application/pdf" if self.kind is _Kind.REPORT else "application/json"
-
-    @property
-    def what(self) -> str:
-        if self.kind is _Kind.TRIGGER:
-            return f"trigger of {self.key!r} (workspace {self.workspace_id})"
-        if self.probe_run is not None:
-            probe_run_id = self.probe_run.probe_run_id
-            return (
-                f"findings of {self.key!r} (run {self.test_run_id}, probe "
-                f"{self.probe_run.probe_name!r}, probe run "
-                f"{'without id' if probe_run_id is None else probe_run_id}, "
-                f"workspace {self.workspace_id})"
-            )
-        return (
-            f"{self.kind.value} of {self.key!r} (run {self.test_run_id}, "
-            f"workspace {self.workspace_id})"
-        )
-
-    @property
-    def not_done(self) -> str:
-        if self.kind is _Kind.STATUS:
-            return "its status was not read"
-        if self.kind is _Kind.REPORT:
-            return "its PDF report was not downloaded"
-        if self.kind is _Kind.FINDINGS:
-            return "its findings were not read"
-        return "the run was not " + ("created" if self.kind is _Kind.TRIGGER else "cancelled")
-
-    @property
-    def again(self) -> str:
-        """The command to run again once the cause is fixed."""
-        return "try again (a read is safe to repeat)" if self.read else "run apply again"
-
-    @property
-    def stops(self) -> str:
-        return "nothing more is read" if self.read else "the apply stops here"
-
-    @property
-    def read(self) -> bool:
-        return self.kind in (_Kind.STATUS, _Kind.REPORT, _Kind.FINDINGS)
-
-    @property
-    def unknown(self) -> str:
-        """What an unknown outcome means for this call, and what the user does about it."""
-        if self.kind is _Kind.TRIGGER:
-            return (
-                "the run may or may not have been created, so it is recorded as unknown and "
-                "not triggered again. Look for it in the SPLX Probe UI, then run "
-                f"`reconciler import {shlex.quote(self.key)} TEST_RUN_ID`, or "
-                f"`reconciler state rm {shlex.quote(self.key)}` "
-                "if it is not there."
-            )
-        return (
-            "the cancel may or may not have taken effect; the run stays in state and the next "
-            "apply repeats the cancel, which is safe."
-        )
-
-
-@dataclass(frozen=True)
-class _Answer:
-    """An HTTP answer reduced to what the mapping reads (no httpx objects, no headers we sent)."""
-
-    status: int
-    phrase: str
-    content: bytes
-    retry_after: str | None
-    location: str | None
-    content_type: str = ""
-
-    @property
-    def status_text(self) -> str:
-        return f"{self.status} {self.phrase}".strip()
-
-    @property
-    def transient(self) -> bool:
-        return self.status == 429 or self.status >= 500
 
 
 #: The loggers of the libraries under ProbeClient that may log what a server sent.
@@ -382,8 +250,8 @@ class ProbeClient:
 
     def trigger(self, attributes: RunAttributes, *, key: str) -> int:
         """Trigger one run and return its testRunId; see the module doc for every failure."""
-        call = _Call(
-            _Kind.TRIGGER,
+        call = Call(
+            Kind.TRIGGER,
             key,
             attributes.workspace_id,
             trigger_path(attributes.workspace_id),
@@ -395,19 +263,19 @@ class ProbeClient:
                 return parse_trigger_answer(answer.content)
             except TriggerAnswerError as exc:
                 problem = str(exc)
-            raise _unknown(
+            raise unknown_outcome(
                 call, f'the API answered 200 but not with {{"testRunId": <int32>}} ({problem})'
             )
         if 200 <= answer.status < 300:
-            raise _unknown(
+            raise unknown_outcome(
                 call, f"the API answered {answer.status_text} instead of 200 with a run id"
             )
-        raise self._refusal(call, answer)
+        raise refusal(call, answer, base_url=self.base_url)
 
     def cancel(self, workspace_id: int, test_run_id: int, *, key: str) -> CancelOutcome:
         """Cancel one run: CANCELLED, or NOTHING_TO_CANCEL when it ended or does not exist."""
-        call = _Call(
-            _Kind.CANCEL,
+        call = Call(
+            Kind.CANCEL,
             key,
             workspace_id,
             cancel_path(workspace_id, test_run_id),
@@ -424,7 +292,7 @@ class ProbeClient:
                 parse_error_body(answer.content).summary() or "no details",
             )
             return CancelOutcome.NOTHING_TO_CANCEL
-        raise self._refusal(call, answer)
+        raise refusal(call, answer, base_url=self.base_url)
 
     def get_status(
         self, workspace_id: int, test_run_id: int, *, key: str, seen_at: str
@@ -433,8 +301,8 @@ class ProbeClient:
 
         A read is safe to repeat, so it is retried on every transient failure.
         """
-        call = _Call(
-            _Kind.STATUS,
+        call = Call(
+            Kind.STATUS,
             key,
             workspace_id,
             status_path(self.status_path, workspace_id, test_run_id),
@@ -458,7 +326,7 @@ class ProbeClient:
                 f"{call.what}: the API answered {answer.status_text} instead of 200 with a "
                 f"status; {call.not_done}."
             )
-        raise self._refusal(call, answer)
+        raise refusal(call, answer, base_url=self.base_url)
 
     def get_report(self, workspace_id: int, test_run_id: int, *, key: str) -> bytes:
         """Download one ended run's PDF report (``GET /api/v2/test-run/{id}/report``).
@@ -467,8 +335,8 @@ class ProbeClient:
         with ``%PDF-``: anything else (an HTML error page, JSON) raises ``ServerError`` rather
         than being saved under a .pdf name. A 404 or a run not ended is ``RequestRejectedError``.
         """
-        call = _Call(
-            _Kind.REPORT,
+        call = Call(
+            Kind.REPORT,
             key,
             workspace_id,
             report_path(test_run_id),
@@ -489,7 +357,7 @@ class ProbeClient:
                 f"{call.what}: the API answered {answer.status_text} instead of 200 with a "
                 f"PDF; {call.not_done}."
             )
-        raise self._refusal(call, answer)
+        raise refusal(call, answer, base_url=self.base_url)
 
     def export_findings(
         self, workspace_id: int, test_run_id: int, probe_run: ProbeRunResult, *, key: str
@@ -501,8 +369,8 @@ class ProbeClient:
         path is wrong), and so is every 200 whose body holds no test cases (``findings_wire``).
         A probe run without ``probeRunId`` is refused before anything is sent.
         """
-        call = _Call(
-            _Kind.FINDINGS,
+        call = Call(
+            Kind.FINDINGS,
             key,
             workspace_id,
             ""
@@ -538,11 +406,9 @@ class ProbeClient:
                 f"{call.what}: the API answered {answer.status_text} instead of 200 with test "
                 f"cases; {call.not_done}."
             )
-        raise self._refusal(call, answer)
+        raise refusal(call, answer, base_url=self.base_url)
 
-    def _parsed(
-        self, call: _Call, probe_run: ProbeRunResult, parsed: ExportAnswer
-    ) -> list[Finding]:
+    def _parsed(self, call: Call, probe_run: ProbeRunResult, parsed: ExportAnswer) -> list[Finding]:
         # Names only: the values are attack prompts, answers and other untrusted content.
         self._log.debug(
             "%s: %d test cases, %d FAILED (the status said %d), %d others dropped; "
@@ -558,21 +424,27 @@ class ProbeClient:
 
     # --- sending with retries ----------------------------------------------------------------
 
-    def _exchange(self, call: _Call) -> _Answer:
+    def _exchange(self, call: Call) -> Answer:
         """Send ``call`` until it gets a non-transient answer or the retry policy gives up."""
         attempt = 0
         while True:
             attempt += 1
             outcome = self._attempt(call)
-            if isinstance(outcome, _Answer):
+            if isinstance(outcome, Answer):
                 if not outcome.transient:
                     return outcome
-                failure = _transient_failure(outcome, self.retry.clock())
+                failure = transient_failure(outcome, self.retry.clock())
             else:
                 failure = outcome
             delay = self.retry.next_delay(failure, attempt, idempotent=call.idempotent)
             if delay is None:
-                raise self._give_up(call, failure, attempt)
+                raise give_up(
+                    call,
+                    failure,
+                    attempt,
+                    base_url=self.base_url,
+                    max_retry_after=self.retry.max_retry_after,
+                )
             self._log.warning(
                 "%s: attempt %d of %d failed (%s); retrying in %.2f s",
                 call.what,
@@ -583,7 +455,7 @@ class ProbeClient:
             )
             self.retry.sleep(delay)
 
-    def _send(self, call: _Call) -> httpx.Response:
+    def _send(self, call: Call) -> httpx.Response:
         if call.content_type is None:
             return self._http.request(
                 call.method,
@@ -598,7 +470,7 @@ class ProbeClient:
             headers={"Accept": call.accept, "Content-Type": call.content_type},
         )
 
-    def _attempt(self, call: _Call) -> _Answer | Failure:
+    def _attempt(self, call: Call) -> Answer | Failure:
         """One request. Returns plain data only: httpx objects carry the key in their headers."""
         started = time.monotonic()
         try:
@@ -621,7 +493,7 @@ class ProbeClient:
             response.status_code,
             time.monotonic() - started,
         )
-        return _Answer(
+        return Answer(
             status=response.status_code,
             phrase=self._redact(sanitise(response.reason_phrase)),
             content=self._redact.redact_bytes(response.content),
@@ -629,134 +501,3 @@ class ProbeClient:
             location=self._redact(response.headers.get("Location", "")) or None,
             content_type=self._redact(sanitise(response.headers.get("Content-Type", ""))),
         )
-
-    # --- mapping answers to errors -----------------------------------------------------------
-
-    def _give_up(self, call: _Call, failure: Failure, attempts: int) -> ApiError:
-        """The error for a transient failure that will not be retried (again)."""
-        after = f" after {attempts} attempts" if attempts > 1 else ""
-        said = f": {failure.server_message}" if failure.server_message else ""
-        if failure.status == 429:
-            waited = ""
-            if failure.retry_after is not None and failure.retry_after > self.retry.max_retry_after:
-                waited = (
-                    f"; it asked to wait {failure.retry_after:.0f} s, longer than the "
-                    f"{self.retry.max_retry_after:.0f} s limit"
-                )
-            return RateLimitedError(
-                f"{call.what}: the API is rate limiting requests ({failure.reason}{said})"
-                f"{after}{waited}; {call.not_done}. {call.again.capitalize()} later."
-            )
-        if call.read and failure.delivery is not Delivery.NOT_SENT:
-            # A read changes nothing, so whether it arrived does not matter: it just failed.
-            return ServerError(
-                f"{call.what}: the API failed ({failure.reason}{said}){after}; "
-                f"{call.not_done}, and nothing is recorded for it. Try again later (a read is "
-                "safe to repeat)."
-            )
-        if failure.delivery is Delivery.ANSWERED:
-            if call.kind is _Kind.TRIGGER:
-                return _unknown(
-                    call, f"the API failed after receiving the request ({failure.reason}{said})"
-                )
-            return ServerError(
-                f"{call.what}: the API failed ({failure.reason}{said}){after}; the run stays in "
-                "state and the next apply repeats the cancel, which is safe."
-            )
-        if failure.delivery is Delivery.NOT_SENT:
-            hint = (
-                "Check the server's certificate (and SSL_CERT_FILE if you use a private CA)"
-                if failure.permanent
-                else "Check the API URL (--api-url, --region, SPLX_API_URL) and the network"
-            )
-            return NotSentError(
-                f"{call.what}: could not reach the API at {self.base_url} ({failure.reason})"
-                f"{after}; nothing was sent, so {call.not_done}. {hint}, then {call.again}."
-            )
-        return _unknown(call, f"{failure.reason} after the request was sent{after}")
-
-    def _refusal(self, call: _Call, answer: _Answer) -> ApiError:
-        """The error for a definite, non-transient answer other than success."""
-        body = parse_error_body(answer.content)
-        said = f"; the API said: {body.message}" if body.message else ""
-        if answer.status == 401:
-            return AuthenticationError(
-                f"{call.what}: the API rejected the key in {API_KEY_ENV} "
-                f"({answer.status_text}): it is missing, invalid or expired. Create a new "
-                f"personal access token in the SPLX Probe UI and export {API_KEY_ENV}; "
-                f"{call.stops}."
-            )
-        if answer.status == 403:
-            return PermissionDeniedError(
-                f"{call.what}: the key in {API_KEY_ENV} may not act on workspace "
-                f"{call.workspace_id} ({answer.status_text}{said}). Check the workspaceId in the "
-                f"specs, or use a token of a user with access to workspace {call.workspace_id}; "
-                f"{call.stops}."
-            )
-        if 300 <= answer.status < 400:
-            where = f" to {sanitise(answer.location)}" if answer.location else ""
-            return RequestRejectedError(
-                f"{call.what}: the API answered with a redirect ({answer.status_text}{where}); "
-                f"{call.not_done}. Redirects are not followed, since they would carry the key "
-                "elsewhere: set --api-url to the final address.",
-                status=answer.status,
-            )
-        detail = body.summary()
-        if call.kind is _Kind.FINDINGS and answer.status in (404, 405):
-            return RequestRejectedError(_findings_refusal(call, answer), status=answer.status)
-        if call.kind is _Kind.REPORT:
-            next_step = "the platform has no report of it (a run has one once it has ended)"
-        elif call.kind is _Kind.FINDINGS:
-            next_step = (
-                "the request is the documented one, so the API may have changed; check the API "
-                f"URL and the findingsPath setting (reconciler.yaml or {FINDINGS_PATH_ENV})"
-            )
-        elif call.read:
-            next_step = (
-                "check the API URL and the statusPath setting (reconciler.yaml or "
-                "RECONCILER_STATUS_PATH)"
-            )
-        elif call.kind is _Kind.CANCEL:
-            next_step = "it stays in state and the next apply tries the cancel again"
-        elif answer.status == 404:
-            next_step = f"check workspaceId {call.workspace_id} and the API URL {self.base_url}"
-        else:
-            next_step = "fix the spec and run apply again"
-        return RequestRejectedError(
-            f"{call.what}: the API rejected the request ({answer.status_text})"
-            f"{': ' + detail if detail else ''}; {call.not_done}: {next_step}.",
-            status=answer.status,
-            validation_errors=body.validation_errors,
-        )
-
-
-def _findings_refusal(call: _Call, answer: _Answer) -> str:
-    """The message of a 404 or 405 to the export: both point at the path as much as the run."""
-    setting = f"findingsPath setting (reconciler.yaml or {FINDINGS_PATH_ENV})"
-    if answer.status == 404:
-        return (
-            f"{call.what}: the probe run is not known to the API ({answer.status_text} to "
-            f"POST {call.path}); "
-            f"{call.not_done}. If the run was deleted there is nothing to read; if the API "
-            f"moved, check the {setting}."
-        )
-    return (
-        f"{call.what}: the API does not accept POST at {call.path} ({answer.status_text}); "
-        f"{call.not_done}. The export may have moved: check the {setting}."
-    )
-
-
-def _unknown(call: _Call, cause: str) -> OutcomeUnknownError:
-    """An unknown outcome: what happened (kept in state) and what to do (shown now)."""
-    return OutcomeUnknownError(f"{call.what}: {cause}; {call.unknown}", cause=cause)
-
-
-def _transient_failure(answer: _Answer, now: float) -> Failure:
-    """A 429 or 5xx answer as a ``Failure`` for the retry policy."""
-    return Failure(
-        Delivery.ANSWERED,
-        f"HTTP {answer.status_text}",
-        status=answer.status,
-        retry_after=parse_retry_after(answer.retry_after, now),
-        server_message=parse_error_body(answer.content).summary(),
-    )
