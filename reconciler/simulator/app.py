@@ -52,8 +52,8 @@ from reconciler.simulator.config import KeyGrant, SimulatorConfig
 from reconciler.simulator.export import FAULT_FIELDS, ExportFault, select, shaped
 from reconciler.simulator.outcomes import OUTCOME_FIELDS, OutcomeError, OutcomeRule
 from reconciler.simulator.pdf import text_pdf
+from reconciler.simulator.runs import CANCELABLE
 from reconciler.simulator.store import (
-    CANCELABLE,
     CancelResult,
     ReceivedRequest,
     RuleResult,

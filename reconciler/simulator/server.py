@@ -24,11 +24,11 @@ from reconciler.simulator.app import error_response, make_app
 from reconciler.simulator.config import FAULT_FIELDS, SimulatorConfig
 from reconciler.simulator.export import ExportFault
 from reconciler.simulator.outcomes import OutcomeRule
+from reconciler.simulator.runs import RunStatus
 from reconciler.simulator.store import (
     CancelResult,
     ReceivedRequest,
     RuleResult,
-    RunStatus,
     SimulatorStore,
 )
 from reconciler.simulator.testcases import RESULTS

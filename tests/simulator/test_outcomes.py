@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from reconciler.limits import INT32_MAX
 from reconciler.simulator.outcomes import CaseCount, probe_weights, share
-from reconciler.simulator.store import RunStatus, plan_probes
+from reconciler.simulator.runs import RunStatus, plan_probes
 
 PROBES = [101, 102, 103, 104]
 
