@@ -164,15 +164,27 @@ def test_help_imports_no_heavy_library() -> None:
     assert done.stderr.strip() == "[]"
 
 
+def _plan_probe(tmp_path: Path, probe: str) -> subprocess.CompletedProcess[str]:
+    """Run ``probe`` in a fresh interpreter, in a repository with one spec file of one run."""
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "runs.yaml").write_text(
+        "workspaceId: 1\ntestRuns:\n  a:\n    targetId: 1\n    probeIds: [1]\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"},
+    )
+
+
 def test_a_plan_loads_no_http_stack_and_no_differ_it_does_not_need(tmp_path: Path) -> None:
     # bench/run_all.py --only terraform measures plan speed; this pins part of it: a plan
     # makes no request (no httpx, no aiohttp), explains no replace here (no deepdiff),
     # executes nothing (no executor), serves nothing (no simulator) and, in a repository
     # without a reconciler.yaml, builds no config model.
-    (tmp_path / "specs").mkdir()
-    (tmp_path / "specs" / "runs.yaml").write_text(
-        "workspaceId: 1\ntestRuns:\n  a:\n    targetId: 1\n    probeIds: [1]\n"
-    )
     probe = (
         "import sys\n"
         "from reconciler.cli import main\n"
@@ -184,14 +196,7 @@ def test_a_plan_loads_no_http_stack_and_no_differ_it_does_not_need(tmp_path: Pat
         "         'reconciler.simulator.cli', 'reconciler.config'}\n"
         "print(sorted(heavy & set(sys.modules)), file=sys.stderr)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"},
-    )
+    done = _plan_probe(tmp_path, probe)
     assert "Plan: 1 to trigger" in done.stdout
     assert done.stderr.strip().splitlines()[-1] == "[]"
 
@@ -207,10 +212,6 @@ def test_a_plan_imports_no_module_only_other_commands_need(tmp_path: Path) -> No
     # Run as the console script runs (``main()`` without arguments: pydantic's plugin lookup,
     # which would import shutil itself, is skipped there; ``main(argv)`` imports logging to
     # give the caller its logger back).
-    (tmp_path / "specs").mkdir()
-    (tmp_path / "specs" / "runs.yaml").write_text(
-        "workspaceId: 1\ntestRuns:\n  a:\n    targetId: 1\n    probeIds: [1]\n"
-    )
     probe = (
         "import atexit, sys\n"
         "from reconciler.entry import main\n"
@@ -222,13 +223,6 @@ def test_a_plan_imports_no_module_only_other_commands_need(tmp_path: Path) -> No
         "atexit.register(lambda: print(sorted(unneeded & set(sys.modules)), file=sys.stderr))\n"
         "main()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"},
-    )
+    done = _plan_probe(tmp_path, probe)
     assert "Plan: 1 to trigger" in done.stdout
     assert done.stderr.strip().splitlines()[-1] == "[]"
